@@ -1,0 +1,69 @@
+//! The JSON body extractor: content type, size limit and syntax are checked here, and the object
+//! is handed to the handler's `Input` reader, which validates fields the way DRF does.
+
+use super::errors::ApiError;
+use super::input::Input;
+use super::AppState;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde_json::Value;
+
+pub struct JsonBody(pub Input);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let limit = state.settings.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Input::new(Default::default())));
+        }
+        match content_type.as_deref() {
+            Some(ct) if is_json(ct) => {}
+            Some(ct) => return Err(ApiError::UnsupportedMediaType(ct.to_string())),
+            None => return Err(ApiError::UnsupportedMediaType(String::new())),
+        }
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::ParseError(e.to_string()))?;
+        match value {
+            Value::Object(map) => Ok(Self(Input::new(map))),
+            other => Err(ApiError::Validation(serde_json::json!({
+                "non_field_errors": [format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    python_type(&other)
+                )]
+            }))),
+        }
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// The Python type name DRF quotes in its messages.
+pub fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}

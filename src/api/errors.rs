@@ -1,0 +1,161 @@
+//! The one error type handlers return, rendered in Django REST framework's shapes.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a prepared DRF body: `{"field": [...]}` or a bare `["..."]`.
+    #[error("validation failed")]
+    Validation(Value),
+    #[error("JSON parse error")]
+    ParseError(String),
+    #[error("not authenticated")]
+    NotAuthenticated,
+    #[error("authentication failed: {0}")]
+    AuthenticationFailed(&'static str),
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// `{"field": ["message"]}`
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(json!({ field: [message.into()] }))
+    }
+
+    /// A bare `["message"]`, as DRF renders a ValidationError raised outside a serializer field.
+    pub fn non_field(message: impl Into<String>) -> Self {
+        Self::Validation(json!([message.into()]))
+    }
+
+    pub fn not_found() -> Self {
+        Self::NotFound("Not found.")
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(err: crate::service::ServiceError) -> Self {
+        match err {
+            crate::service::ServiceError::Rejected(msg) => Self::non_field(msg),
+            crate::service::ServiceError::Database(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(Value::Object(errors.0))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Validation(body) => (StatusCode::BAD_REQUEST, body),
+            ApiError::ParseError(msg) => (
+                StatusCode::BAD_REQUEST,
+                detail(&format!("JSON parse error - {msg}")),
+            ),
+            ApiError::NotAuthenticated => {
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(detail("Authentication credentials were not provided.")),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+                return response;
+            }
+            ApiError::AuthenticationFailed(msg) => {
+                let mut response =
+                    (StatusCode::UNAUTHORIZED, axum::Json(detail(msg))).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+                return response;
+            }
+            ApiError::PermissionDenied => (
+                StatusCode::FORBIDDEN,
+                detail("You do not have permission to perform this action."),
+            ),
+            ApiError::NotFound(msg) => (StatusCode::NOT_FOUND, detail(msg)),
+            ApiError::MethodNotAllowed(method) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                detail(&format!("Method \"{method}\" not allowed.")),
+            ),
+            ApiError::UnsupportedMediaType(ct) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                detail(&format!("Unsupported media type \"{ct}\" in request.")),
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                detail("Request body is too large."),
+            ),
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    detail("A server error occurred."),
+                )
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+fn detail(msg: &str) -> Value {
+    json!({ "detail": msg })
+}
+
+/// Field errors collected while parsing a request body, so all of them are reported together
+/// (as DRF does), in the order the fields were checked.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Map<String, Value>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        let entry = self.0.entry(field.to_string()).or_insert_with(|| json!([]));
+        if let Value::Array(list) = entry {
+            list.push(Value::String(message.into()));
+        }
+    }
+
+    /// A nested error value (per-item lists, `{"non_field_errors": ...}` objects).
+    pub fn set(&mut self, field: &str, value: Value) {
+        self.0.insert(field.to_string(), value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Fails with everything collected so far, if anything was.
+    pub fn check(self) -> ApiResult<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into())
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Reads the fields of a request object with DRF's field semantics and messages, collecting every
+//! error before the request is refused.
+
+use super::body::python_type;
+use super::errors::{ApiResult, FieldErrors};
+use crate::domain::Uuid32;
+use serde_json::{Map, Value};
+
+pub const REQUIRED: &str = "This field is required.";
+pub const NOT_NULL: &str = "This field may not be null.";
+
+pub struct Input {
+    map: Map<String, Value>,
+    /// PATCH: absent fields are left alone, so "required" is not enforced.
+    partial: bool,
+    pub errors: FieldErrors,
+}
+
+/// How a text field is checked.
+#[derive(Clone, Copy)]
+pub struct Text {
+    pub required: bool,
+    pub allow_blank: bool,
+    pub max_len: usize,
+}
+
+impl Text {
+    pub const REQUIRED: Text = Text {
+        required: true,
+        allow_blank: false,
+        max_len: 255,
+    };
+    pub const OPTIONAL: Text = Text {
+        required: false,
+        allow_blank: true,
+        max_len: 255,
+    };
+
+    pub fn max(self, max_len: usize) -> Self {
+        Self { max_len, ..self }
+    }
+}
+
+impl Input {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            partial: false,
+            errors: FieldErrors::default(),
+        }
+    }
+
+    pub fn partial(mut self, partial: bool) -> Self {
+        self.partial = partial;
+        self
+    }
+
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.map.contains_key(field)
+    }
+
+    pub fn raw(&self, field: &str) -> Option<&Value> {
+        self.map.get(field)
+    }
+
+    /// The value of a field that must be present (unless partial) and not null.
+    pub fn present(&mut self, field: &str, required: bool) -> Option<Value> {
+        match self.map.get(field) {
+            None => {
+                if required && !self.partial {
+                    self.errors.add(field, REQUIRED);
+                }
+                None
+            }
+            Some(Value::Null) => {
+                self.errors.add(field, NOT_NULL);
+                None
+            }
+            Some(v) => Some(v.clone()),
+        }
+    }
+
+    pub fn text(&mut self, field: &str, rule: Text) -> Option<String> {
+        let value = self.present(field, rule.required)?;
+        match check_text(&value, rule) {
+            Ok(s) => Some(s),
+            Err(msg) => {
+                self.errors.add(field, msg);
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, field: &str) -> Option<bool> {
+        let value = self.present(field, false)?;
+        let parsed = match &value {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) if n.as_i64() == Some(1) => Some(true),
+            Value::Number(n) if n.as_i64() == Some(0) => Some(false),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
+                "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.errors.add(field, "Must be a valid boolean.");
+        }
+        parsed
+    }
+
+    pub fn integer(&mut self, field: &str, required: bool, min: i64, max: i64) -> Option<i64> {
+        let value = self.present(field, required)?;
+        match check_integer(&value, min, max) {
+            Ok(n) => Some(n),
+            Err(msg) => {
+                self.errors.add(field, msg);
+                None
+            }
+        }
+    }
+
+    /// A nullable integer: `Some(None)` when the client sent null.
+    pub fn nullable_integer(&mut self, field: &str, min: i64, max: i64) -> Option<Option<i64>> {
+        match self.map.get(field) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => self.integer(field, false, min, max).map(Some),
+        }
+    }
+
+    pub fn uuid(&mut self, field: &str, required: bool) -> Option<Uuid32> {
+        let value = self.present(field, required)?;
+        match check_uuid(&value) {
+            Ok(u) => Some(u),
+            Err(msg) => {
+                self.errors.add(field, msg);
+                None
+            }
+        }
+    }
+
+    pub fn email(&mut self, field: &str, required: bool) -> Option<String> {
+        let rule = Text {
+            required,
+            allow_blank: !required,
+            max_len: 320,
+        };
+        let s = self.text(field, rule)?;
+        if !s.is_empty() && !looks_like_email(&s) {
+            self.errors.add(field, "Enter a valid email address.");
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Any JSON object, as DRF's JSONField/DictField takes it.
+    pub fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
+        match self.present(field, false)? {
+            Value::Object(m) => Some(m),
+            other => {
+                let msg = format!(
+                    "Expected a dictionary of items but got type \"{}\".",
+                    python_type(&other)
+                );
+                self.errors.add(field, msg);
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> ApiResult<()> {
+        self.errors.check()
+    }
+}
+
+pub fn check_text(value: &Value, rule: Text) -> Result<String, String> {
+    let s = match value {
+        Value::String(s) => s.clone(),
+        // DRF's CharField coerces numbers to text.
+        Value::Number(n) => n.to_string(),
+        _ => return Err("Not a valid string.".into()),
+    };
+    let trimmed = s.trim().to_string();
+    if trimmed.is_empty() && !rule.allow_blank {
+        return Err("This field may not be blank.".into());
+    }
+    if trimmed.chars().count() > rule.max_len {
+        return Err(format!(
+            "Ensure this field has no more than {} characters.",
+            rule.max_len
+        ));
+    }
+    Ok(trimmed)
+}
+
+pub fn check_integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
+    const INVALID: &str = "A valid integer is required.";
+    let n = match value {
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i,
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => f as i64,
+            _ => return Err(INVALID.into()),
+        },
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| INVALID.to_string())?,
+        _ => return Err(INVALID.into()),
+    };
+    if n > max {
+        return Err(format!("Ensure this value is less than or equal to {max}."));
+    }
+    if n < min {
+        return Err(format!(
+            "Ensure this value is greater than or equal to {min}."
+        ));
+    }
+    Ok(n)
+}
+
+pub fn check_uuid(value: &Value) -> Result<Uuid32, String> {
+    match value {
+        Value::String(s) => s
+            .parse()
+            .map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
+        _ => Err("Must be a valid UUID.".into()),
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}

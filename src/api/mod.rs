@@ -1,0 +1,37 @@
+//! HTTP: one file per resource (types, handlers, router), merged here with the cross-cutting
+//! layers.
+
+pub mod auth;
+pub mod body;
+pub mod errors;
+pub mod input;
+pub mod links;
+pub mod pagination;
+
+mod compat;
+mod health;
+mod policies;
+mod schema;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Db;
+use axum::Router;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(schema::router())
+        .merge(policies::router())
+        .fallback(compat::not_found)
+        .layer(axum::middleware::from_fn(compat::drf_conventions))
+        .with_state(state)
+}

@@ -1,0 +1,218 @@
+//! Waldur's LinkHeaderPagination: a bare JSON array, `X-Result-Count`, and a `Link` header.
+
+use super::errors::ApiError;
+use super::links::Links;
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 10;
+pub const MAX_PAGE_SIZE: i64 = 300;
+
+/// The requested page: `page` is 1-based; `page_size` falls back to the default when invalid and
+/// is capped at the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    page: PageNumber,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageNumber {
+    Number(i64),
+    Last,
+}
+
+impl PageRequest {
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let size = query
+            .get("page_size")
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|n| *n > 0)
+            .map(|n| n.min(MAX_PAGE_SIZE))
+            .unwrap_or(DEFAULT_PAGE_SIZE);
+        let page = match query.get("page").map(|s| s.trim()) {
+            None | Some("") => PageNumber::Number(1),
+            Some("last") => PageNumber::Last,
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if n >= 1 => PageNumber::Number(n),
+                _ => return Err(invalid_page()),
+            },
+        };
+        Ok(Self { page, size })
+    }
+
+    /// The page to serve for `total` rows, or 404 when it lies past the end (page 1 of an empty
+    /// list is fine).
+    pub fn resolve(&self, total: i64) -> Result<Page, ApiError> {
+        let pages = ((total + self.size - 1) / self.size).max(1);
+        let number = match self.page {
+            PageNumber::Last => pages,
+            PageNumber::Number(n) if n <= pages => n,
+            PageNumber::Number(_) => return Err(invalid_page()),
+        };
+        Ok(Page {
+            number,
+            pages,
+            size: self.size,
+            total,
+        })
+    }
+}
+
+fn invalid_page() -> ApiError {
+    ApiError::NotFound("Invalid page.")
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub number: i64,
+    pub pages: i64,
+    pub size: i64,
+    pub total: i64,
+}
+
+impl Page {
+    pub fn offset(&self) -> i64 {
+        (self.number - 1) * self.size
+    }
+
+    pub fn limit(&self) -> i64 {
+        self.size
+    }
+
+    fn headers(&self, links: &Links, uri: &Uri) -> HeaderMap {
+        let url = links.absolute(uri);
+        let with_page = |n: Option<i64>| set_page(&url, n);
+        let mut parts = vec![format!("<{}>; rel=\"first\"", with_page(None))];
+        if self.number > 1 {
+            let prev = (self.number > 2).then_some(self.number - 1);
+            parts.push(format!("<{}>; rel=\"prev\"", with_page(prev)));
+        }
+        if self.number < self.pages {
+            parts.push(format!(
+                "<{}>; rel=\"next\"",
+                with_page(Some(self.number + 1))
+            ));
+        }
+        let last = (self.pages > 1).then_some(self.pages);
+        parts.push(format!("<{}>; rel=\"last\"", with_page(last)));
+
+        let mut headers = HeaderMap::new();
+        headers.insert("x-result-count", HeaderValue::from(self.total));
+        if let Ok(v) = HeaderValue::from_str(&parts.join(", ")) {
+            headers.insert("link", v);
+        }
+        headers
+    }
+}
+
+/// `url` with its `page` parameter replaced (or removed for `None`), other parameters kept.
+fn set_page(url: &str, page: Option<i64>) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    parsed.set_query(None);
+    if !kept.is_empty() || page.is_some() {
+        let mut query = parsed.query_pairs_mut();
+        for (k, v) in &kept {
+            query.append_pair(k, v);
+        }
+        if let Some(n) = page {
+            query.append_pair("page", &n.to_string());
+        }
+    }
+    parsed.to_string()
+}
+
+/// A page of items with its headers.
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub page: Page,
+    pub links: Links,
+    pub uri: Uri,
+}
+
+impl<T: Serialize> IntoResponse for Paginated<T> {
+    fn into_response(self) -> Response {
+        let headers = self.page.headers(&self.links, &self.uri);
+        (headers, Json(self.items)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn page_size_defaults_and_caps() {
+        assert_eq!(PageRequest::from_query(&query(&[])).unwrap().size, 10);
+        assert_eq!(
+            PageRequest::from_query(&query(&[("page_size", "1000")]))
+                .unwrap()
+                .size,
+            300
+        );
+        assert_eq!(
+            PageRequest::from_query(&query(&[("page_size", "-3")]))
+                .unwrap()
+                .size,
+            10
+        );
+        assert_eq!(
+            PageRequest::from_query(&query(&[("page_size", "x")]))
+                .unwrap()
+                .size,
+            10
+        );
+    }
+
+    #[test]
+    fn pages_past_the_end_are_invalid_but_an_empty_first_page_is_not() {
+        let req = PageRequest::from_query(&query(&[("page", "3")])).unwrap();
+        assert!(req.resolve(20).is_ok());
+        assert!(req.resolve(21).is_ok());
+        assert!(req.resolve(0).is_err());
+        assert!(PageRequest::from_query(&query(&[("page", "0")])).is_err());
+        assert!(PageRequest::from_query(&query(&[("page", "abc")])).is_err());
+        let first = PageRequest::from_query(&query(&[])).unwrap();
+        assert_eq!(first.resolve(0).unwrap().pages, 1);
+    }
+
+    #[test]
+    fn link_header_lists_existing_neighbours() {
+        let links = Links::new("http://h");
+        let uri: Uri = "/api/x/?page=2&page_size=10&customer_uuid=a"
+            .parse()
+            .unwrap();
+        let page = PageRequest::from_query(&query(&[("page", "2"), ("page_size", "10")]))
+            .unwrap()
+            .resolve(35)
+            .unwrap();
+        let link = page.headers(&links, &uri)["link"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            link,
+            "<http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"first\", \
+             <http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"prev\", \
+             <http://h/api/x/?page_size=10&customer_uuid=a&page=3>; rel=\"next\", \
+             <http://h/api/x/?page_size=10&customer_uuid=a&page=4>; rel=\"last\""
+        );
+    }
+}

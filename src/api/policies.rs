@@ -1,0 +1,547 @@
+//! `/api/marketplace-customer-component-usage-policies/`
+
+use super::auth::{CurrentUser, Staff};
+use super::body::{python_type, JsonBody};
+use super::errors::{ApiError, ApiResult};
+use super::input::{check_integer, check_uuid, Input, NOT_NULL, REQUIRED};
+use super::links::{self, Links};
+use super::pagination::{PageRequest, Paginated};
+use super::AppState;
+use crate::authz::{Principal, Visibility};
+use crate::domain::options::PolicyOptions;
+use crate::domain::{time, Action, ActionSet, Period, Uuid32};
+use crate::service::policies::{self as service, LimitDraft, PolicyChanges};
+use crate::store::{self, policies::PolicyFilter};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+const COLLECTION: &str = "marketplace-customer-component-usage-policies";
+const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(&format!("/api/{COLLECTION}/"), get(list).post(create))
+        .route(&format!("/api/{COLLECTION}/actions/"), get(actions))
+        .route(
+            &format!("/api/{COLLECTION}/{{uuid}}/"),
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
+}
+
+/// A policy as upstream serialises it, keys in upstream order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyOut {
+    uuid: String,
+    url: String,
+    scope: String,
+    scope_name: String,
+    scope_uuid: String,
+    actions: String,
+    created: String,
+    created_by_full_name: String,
+    created_by_username: String,
+    has_fired: bool,
+    fired_datetime: Option<String>,
+    #[schema(value_type = Object)]
+    options: Value,
+    affected_resources_count: i64,
+    component_limits_set: Vec<LimitOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LimitOut {
+    r#type: String,
+    limit: i64,
+    period: i64,
+    period_name: String,
+    component: String,
+}
+
+fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>) -> PolicyOut {
+    let full_name = format!(
+        "{} {}",
+        row.created_by_first_name.unwrap_or_default(),
+        row.created_by_last_name.unwrap_or_default()
+    );
+    let customer: Uuid32 = row
+        .customer_uuid
+        .parse()
+        .unwrap_or_else(|_| Uuid32::new_v4());
+    let uuid: Uuid32 = row.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
+    let has_fired = row.has_fired != 0;
+    PolicyOut {
+        url: links.detail(COLLECTION, &uuid),
+        uuid: row.uuid,
+        scope: links.detail("customers", &customer),
+        scope_name: row.customer_name,
+        scope_uuid: row.customer_uuid,
+        actions: row.actions,
+        created: time::render(row.created),
+        created_by_full_name: full_name.trim().to_string(),
+        created_by_username: row.created_by_username.unwrap_or_default(),
+        has_fired,
+        fired_datetime: row.fired_datetime.map(time::render),
+        options: serde_json::from_str(&row.options).unwrap_or_else(|_| json!({})),
+        // Counted from resources flagged by this policy's actions once actions act (issue:
+        // "Actions that act"); a policy that has not fired affects nothing.
+        affected_resources_count: 0,
+        component_limits_set: limits,
+    }
+}
+
+/// Renders rows with their limit sets, fetched in one query.
+async fn render_all(
+    state: &AppState,
+    links: &Links,
+    rows: Vec<store::policies::PolicyRow>,
+) -> ApiResult<Vec<PolicyOut>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut by_policy: HashMap<i64, Vec<LimitOut>> = HashMap::new();
+    for l in store::policies::limits_of(state.db.reader(), &ids).await? {
+        let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
+        by_policy.entry(l.policy_id).or_default().push(LimitOut {
+            r#type: l.component_type,
+            limit: l.limit_value,
+            period: period.code(),
+            period_name: period.name().to_string(),
+            component: l.component_uuid,
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let limits = by_policy.remove(&row.id).unwrap_or_default();
+            render(links, row, limits)
+        })
+        .collect())
+}
+
+async fn load_one(
+    state: &AppState,
+    links: &Links,
+    uuid: &Uuid32,
+    vis: Visibility,
+) -> ApiResult<PolicyOut> {
+    let row = store::policies::visible_by_uuid(state.db.reader(), uuid, vis)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    render_all(state, links, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+}
+
+#[utoipa::path(
+    get, path = "/api/marketplace-customer-component-usage-policies/",
+    operation_id = "marketplace_customer_component_usage_policies_list",
+    tag = "marketplace-customer-component-usage-policies",
+    params(
+        ("customer" = Option<String>, Query),
+        ("customer_uuid" = Option<String>, Query, format = Uuid),
+        ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
+        ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
+        ("scope" = Option<String>, Query),
+        ("scope_uuid" = Option<String>, Query, format = Uuid),
+    ),
+    responses((status = 200, body = Vec<PolicyOut>, headers(("x-result-count" = i64))))
+)]
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<PolicyOut>> {
+    let filter = filter_from(&q)?;
+    let request = PageRequest::from_query(&q)?;
+    let vis = Visibility::of(&user, state.clock.now_micros());
+    let total = store::policies::count(state.db.reader(), vis, &filter).await?;
+    let page = request.resolve(total)?;
+    let rows =
+        store::policies::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let items = render_all(&state, &links, rows).await?;
+    Ok(Paginated {
+        items,
+        page,
+        links,
+        uri,
+    })
+}
+
+/// `customer`/`scope` take a customer URL (anything else matches nothing); `customer_uuid`/
+/// `scope_uuid` take a uuid (anything else is a 400).
+fn filter_from(q: &HashMap<String, String>) -> ApiResult<PolicyFilter> {
+    let mut filter = PolicyFilter::default();
+    for key in ["customer", "scope"] {
+        match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => {}
+            Some(v) => match links::resolve(&json!(v), "customers") {
+                Ok(uuid) => filter.customer_uuids.push(uuid.to_string()),
+                Err(_) => filter.matches_nothing = true,
+            },
+        }
+    }
+    for key in ["customer_uuid", "scope_uuid"] {
+        if let Some(v) = q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            let uuid: Uuid32 = v
+                .parse()
+                .map_err(|_| ApiError::field(key, "Enter a valid UUID."))?;
+            filter.customer_uuids.push(uuid.to_string());
+        }
+    }
+    Ok(filter)
+}
+
+#[utoipa::path(
+    get, path = "/api/marketplace-customer-component-usage-policies/{uuid}/",
+    operation_id = "marketplace_customer_component_usage_policies_retrieve",
+    tag = "marketplace-customer-component-usage-policies",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 200, body = PolicyOut))
+)]
+async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<PolicyOut>> {
+    let uuid = path_uuid(&raw)?;
+    let vis = Visibility::of(&user, state.clock.now_micros());
+    Ok(Json(load_one(&state, &links, &uuid, vis).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/marketplace-customer-component-usage-policies/actions/",
+    operation_id = "marketplace_customer_component_usage_policies_actions_retrieve",
+    tag = "marketplace-customer-component-usage-policies",
+    responses((status = 200, body = Vec<String>, description = "The available action names, sorted."))
+)]
+async fn actions(CurrentUser(_): CurrentUser) -> Json<Vec<&'static str>> {
+    Json(Action::sorted_names())
+}
+
+#[utoipa::path(
+    post, path = "/api/marketplace-customer-component-usage-policies/",
+    operation_id = "marketplace_customer_component_usage_policies_create",
+    tag = "marketplace-customer-component-usage-policies",
+    request_body = PolicyRequest,
+    responses((status = 201, body = PolicyOut))
+)]
+async fn create(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    links: Links,
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
+    let fields = parse_fields(&state, input).await?;
+    let (Some(customer_id), Some(actions), Some(limits)) =
+        (fields.customer_id, fields.actions, fields.limits)
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "required policy fields passed validation unset"
+        )));
+    };
+    let options = fields.options.unwrap_or_default();
+    let now = state.clock.now_micros();
+    let id = service::create(
+        &state.db,
+        user.id,
+        customer_id,
+        &actions,
+        &options,
+        &limits,
+        now,
+    )
+    .await?;
+    let out = load_by_id(&state, &links, id, &user).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn load_by_id(
+    state: &AppState,
+    links: &Links,
+    id: i64,
+    user: &Principal,
+) -> ApiResult<PolicyOut> {
+    let row = store::policies::by_id(state.db.reader(), id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let uuid: Uuid32 = row
+        .uuid
+        .parse()
+        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    load_one(
+        state,
+        links,
+        &uuid,
+        Visibility::of(user, state.clock.now_micros()),
+    )
+    .await
+}
+
+#[utoipa::path(
+    put, path = "/api/marketplace-customer-component-usage-policies/{uuid}/",
+    operation_id = "marketplace_customer_component_usage_policies_update",
+    tag = "marketplace-customer-component-usage-policies",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PolicyRequest,
+    responses((status = 200, body = PolicyOut))
+)]
+async fn update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<PolicyOut>> {
+    save(state, staff, links, path, input.partial(false)).await
+}
+
+#[utoipa::path(
+    patch, path = "/api/marketplace-customer-component-usage-policies/{uuid}/",
+    operation_id = "marketplace_customer_component_usage_policies_partial_update",
+    tag = "marketplace-customer-component-usage-policies",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PatchedPolicyRequest,
+    responses((status = 200, body = PolicyOut))
+)]
+async fn partial_update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<PolicyOut>> {
+    save(state, staff, links, path, input.partial(true)).await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    links: Links,
+    Path(raw): Path<String>,
+    input: Input,
+) -> ApiResult<Json<PolicyOut>> {
+    let uuid = path_uuid(&raw)?;
+    // The object is looked up before the body is validated, as DRF's update does.
+    store::policies::visible_by_uuid(state.db.reader(), &uuid, Visibility::All)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let changes = parse_fields(&state, input).await?;
+    let now = state.clock.now_micros();
+    let id = service::update(&state.db, &uuid, changes, now)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(Json(load_by_id(&state, &links, id, &user).await?))
+}
+
+#[utoipa::path(
+    delete, path = "/api/marketplace-customer-component-usage-policies/{uuid}/",
+    operation_id = "marketplace_customer_component_usage_policies_destroy",
+    tag = "marketplace-customer-component-usage-policies",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 204, description = "No response body"))
+)]
+async fn destroy(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
+    let uuid = path_uuid(&raw)?;
+    if service::delete(&state.db, &uuid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(NOT_FOUND))
+    }
+}
+
+/// The request body as documented; handlers read it field by field with DRF's messages.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyRequest {
+    /// The customer's URL.
+    scope: String,
+    #[schema(min_length = 1, max_length = 255)]
+    actions: String,
+    #[schema(value_type = Option<Object>)]
+    options: Option<Value>,
+    component_limits_set: Vec<LimitRequest>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PatchedPolicyRequest {
+    /// The customer's URL.
+    scope: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
+    actions: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    options: Option<Value>,
+    component_limits_set: Option<Vec<LimitRequest>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LimitRequest {
+    #[schema(minimum = -2147483648, maximum = 2147483647)]
+    limit: i64,
+    #[schema(minimum = 1, maximum = 4)]
+    period: Option<i64>,
+    #[schema(format = Uuid)]
+    component: String,
+}
+
+/// Upstream's "phase A": every field checked, every error reported together.
+async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyChanges> {
+    let mut changes = PolicyChanges::default();
+
+    if let Some(scope) = input.present("scope", true) {
+        match links::resolve(&scope, "customers") {
+            Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
+                Some((id, _)) => changes.customer_id = Some(id),
+                None => input
+                    .errors
+                    .add("scope", links::HyperlinkError::DoesNotExist.message()),
+            },
+            Err(e) => input.errors.add("scope", e.message()),
+        }
+    }
+
+    if let Some(value) = input.present("actions", true) {
+        match value {
+            Value::String(s) => match ActionSet::parse(&s) {
+                Ok(set) => changes.actions = Some(set),
+                Err(e) => input.errors.add("actions", e.to_string()),
+            },
+            _ => input.errors.add("actions", "Not a valid string."),
+        }
+    }
+
+    if let Some(value) = input.present("options", false) {
+        match PolicyOptions::parse(&value) {
+            Ok(options) => changes.options = Some(options),
+            Err(e) => input.errors.add("options", e.to_string()),
+        }
+    }
+
+    if let Some(value) = input.present("component_limits_set", true) {
+        match parse_limits(&value) {
+            Ok(limits) => changes.limits = Some(limits),
+            Err(errors) => input.errors.set("component_limits_set", errors),
+        }
+    }
+
+    input.finish()?;
+    Ok(changes)
+}
+
+/// A list of limit items, or DRF's nested errors: per-item objects aligned with the input.
+fn parse_limits(value: &Value) -> Result<Vec<LimitDraft>, Value> {
+    let Value::Array(items) = value else {
+        return Err(json!({"non_field_errors": [format!(
+            "Expected a list of items but got type \"{}\".", python_type(value)
+        )]}));
+    };
+    let mut drafts = Vec::with_capacity(items.len());
+    let mut errors = Vec::with_capacity(items.len());
+    for item in items {
+        match parse_limit(item) {
+            Ok(d) => {
+                drafts.push(d);
+                errors.push(json!({}));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if drafts.len() == items.len() {
+        Ok(drafts)
+    } else {
+        Err(Value::Array(errors))
+    }
+}
+
+fn parse_limit(item: &Value) -> Result<LimitDraft, Value> {
+    let Value::Object(map) = item else {
+        return Err(json!({"non_field_errors": [format!(
+            "Invalid data. Expected a dictionary, but got {}.", python_type(item)
+        )]}));
+    };
+    let mut errors = serde_json::Map::new();
+    let mut fail = |field: &str, msg: String| {
+        errors.insert(field.to_string(), json!([msg]));
+    };
+    let limit = match map.get("limit") {
+        None => {
+            fail("limit", REQUIRED.into());
+            None
+        }
+        Some(Value::Null) => {
+            fail("limit", NOT_NULL.into());
+            None
+        }
+        Some(v) => check_integer(v, i32::MIN.into(), i32::MAX.into())
+            .map_err(|m| fail("limit", m))
+            .ok(),
+    };
+    let period = match map.get("period") {
+        None => Some(Period::DEFAULT),
+        Some(Value::Null) => {
+            fail("period", NOT_NULL.into());
+            None
+        }
+        Some(v) => parse_period(v).map_err(|m| fail("period", m)).ok(),
+    };
+    let component = match map.get("component") {
+        None => {
+            fail("component", REQUIRED.into());
+            None
+        }
+        Some(Value::Null) => {
+            fail("component", NOT_NULL.into());
+            None
+        }
+        Some(v) => check_uuid(v).map_err(|m| fail("component", m)).ok(),
+    };
+    match (limit, period, component) {
+        (Some(limit), Some(period), Some(component)) => Ok(LimitDraft {
+            component,
+            limit,
+            period,
+        }),
+        _ => Err(Value::Object(errors)),
+    }
+}
+
+/// DRF's ChoiceField compares the text of the input with the choices' text.
+fn parse_period(value: &Value) -> Result<Period, String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_i64() => n.to_string(),
+        other => other.to_string(),
+    };
+    text.parse::<i64>()
+        .ok()
+        .filter(|_| !matches!(value, Value::Number(n) if !n.is_i64()))
+        .and_then(Period::from_code)
+        .ok_or_else(|| format!("\"{text}\" is not a valid choice."))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, retrieve, actions, create, update, partial_update, destroy),
+    components(schemas(PolicyOut, LimitOut, PolicyRequest, PatchedPolicyRequest, LimitRequest))
+)]
+pub struct Doc;

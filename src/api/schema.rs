@@ -1,0 +1,41 @@
+//! `/api/schema/`: the OpenAPI document of what meterguard serves, generated from the handlers.
+
+use super::AppState;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "meterguard", description = "Waldur-compatible customer component usage policies"),
+    modifiers(&TokenAuth),
+    security(("waldurTokenAuth" = []))
+)]
+struct ApiDoc;
+
+struct TokenAuth;
+
+impl Modify for TokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "waldurTokenAuth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Token-based authentication: `Authorization: Token <key>`",
+            ))),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/schema/", get(|| async { Json(document()) }))
+}
+
+/// Each resource documents its own paths; they are merged here.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::policies::Doc::openapi());
+    doc
+}

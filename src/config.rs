@@ -1,0 +1,63 @@
+//! Settings come from environment variables, each also a `serve` flag.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://meterguard.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    #[arg(long, env = "METERGUARD_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Base of every hyperlink (`https://example.org`); by default the request's Host.
+    #[arg(long, env = "METERGUARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Honour `X-Forwarded-Proto`/`X-Forwarded-Host` (only behind a proxy you control).
+    #[arg(long, env = "METERGUARD_TRUST_PROXY_HEADERS", default_value_t = false)]
+    pub trust_proxy_headers: bool,
+
+    /// `smtp://host:port`; unset means emails are recorded as not sent.
+    #[arg(long, env = "METERGUARD_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    #[arg(
+        long,
+        env = "METERGUARD_EMAIL_FROM",
+        default_value = "meterguard@localhost"
+    )]
+    pub email_from: String,
+
+    /// Seconds between full re-evaluation sweeps.
+    #[arg(long, env = "METERGUARD_SWEEP_SECONDS", default_value_t = 600)]
+    pub sweep_seconds: u64,
+
+    #[arg(long, env = "METERGUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "METERGUARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Failed password logins per username within the lockout window before it locks.
+    #[arg(long, env = "METERGUARD_LOGIN_MAX_FAILURES", default_value_t = 4)]
+    pub login_max_failures: i64,
+
+    #[arg(long, env = "METERGUARD_LOGIN_LOCKOUT_SECONDS", default_value_t = 600)]
+    pub login_lockout_seconds: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

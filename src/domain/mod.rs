@@ -1,0 +1,15 @@
+//! Plain types that cannot exist invalid. Nothing here knows about HTTP or SQL.
+
+pub mod actions;
+pub mod billing;
+pub mod ids;
+pub mod options;
+pub mod period;
+pub mod roles;
+pub mod time;
+
+pub use actions::{Action, ActionSet};
+pub use billing::BillingType;
+pub use ids::Uuid32;
+pub use period::Period;
+pub use roles::{CustomerRole, ProjectRole, Role};

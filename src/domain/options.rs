@@ -1,0 +1,156 @@
+//! The `options` object of a policy: extra data per action, keyed by action name.
+
+use super::Action;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("Options must be a valid JSON object.")]
+    NotJson,
+    #[error("Options must be a dictionary.")]
+    NotObject,
+    #[error("{0} is not an available action.")]
+    UnknownAction(String),
+    #[error("Options for {0} are invalid.")]
+    Invalid(String),
+}
+
+/// Validated policy options; only keys naming an available action are kept.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicyOptions(Map<String, Value>);
+
+impl PolicyOptions {
+    pub fn parse(value: &Value) -> Result<Self, OptionsError> {
+        let parsed;
+        let value = match value {
+            Value::String(s) if !s.is_empty() => {
+                parsed = serde_json::from_str::<Value>(s).map_err(|_| OptionsError::NotJson)?;
+                &parsed
+            }
+            other => other,
+        };
+        if is_falsy(value) {
+            return Ok(Self::default());
+        }
+        let Value::Object(map) = value else {
+            return Err(OptionsError::NotObject);
+        };
+        for (key, option) in map {
+            let action =
+                Action::parse(key).ok_or_else(|| OptionsError::UnknownAction(key.clone()))?;
+            if action == Action::NotifyExternalUser && !is_email_list(option) {
+                return Err(OptionsError::Invalid(key.clone()));
+            }
+        }
+        Ok(Self(map.clone()))
+    }
+
+    /// The external recipients of `notify_external_user`, trimmed, empty parts dropped.
+    pub fn external_emails(&self) -> Vec<String> {
+        match self.0.get(Action::NotifyExternalUser.name()) {
+            Some(Value::String(s)) => split_emails(s),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+}
+
+/// Python truthiness, which upstream uses to normalise empty options to `{}`.
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn split_emails(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn is_email_list(value: &Value) -> bool {
+    match value {
+        Value::String(s) => split_emails(s).iter().all(|e| is_email(e)),
+        _ => false,
+    }
+}
+
+/// Upstream's pattern `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let Some((host, rest)) = domain.split_once('.') else {
+        return false;
+    };
+    let local_ok = |c: char| c.is_ascii_alphanumeric() || "_.+-".contains(c);
+    let host_ok = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let rest_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    !local.is_empty()
+        && local.chars().all(local_ok)
+        && !host.is_empty()
+        && host.chars().all(host_ok)
+        && !rest.is_empty()
+        && rest.chars().all(rest_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn falsy_values_become_empty() {
+        for v in [json!({}), json!([]), json!(""), json!(0), json!(false)] {
+            assert_eq!(
+                PolicyOptions::parse(&v),
+                Ok(PolicyOptions::default()),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_are_parsed_as_json() {
+        let opts = PolicyOptions::parse(&json!(r#"{"notify_external_user": "a@b.org"}"#)).unwrap();
+        assert_eq!(opts.external_emails(), vec!["a@b.org"]);
+        assert_eq!(
+            PolicyOptions::parse(&json!("{nope")),
+            Err(OptionsError::NotJson)
+        );
+        assert_eq!(
+            PolicyOptions::parse(&json!("[1]")),
+            Err(OptionsError::NotObject)
+        );
+    }
+
+    #[test]
+    fn validates_keys_and_external_emails() {
+        assert_eq!(
+            PolicyOptions::parse(&json!({"foo": 1})),
+            Err(OptionsError::UnknownAction("foo".into()))
+        );
+        let bad = json!({"notify_external_user": ["a@b.org"]});
+        assert_eq!(
+            PolicyOptions::parse(&bad),
+            Err(OptionsError::Invalid("notify_external_user".into()))
+        );
+        let bad = json!({"notify_external_user": "a@b.org, nope"});
+        assert!(PolicyOptions::parse(&bad).is_err());
+        let ok =
+            PolicyOptions::parse(&json!({"notify_external_user": " a@b.org , ,c+d@e-f.co.uk"}))
+                .unwrap();
+        assert_eq!(ok.external_emails(), vec!["a@b.org", "c+d@e-f.co.uk"]);
+        assert!(PolicyOptions::parse(&json!({"notify_external_user": " , "})).is_ok());
+    }
+}

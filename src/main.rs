@@ -1,0 +1,91 @@
+use clap::{Parser, Subcommand};
+use meterguard::clock::Clock;
+use meterguard::config::{DatabaseSettings, LogFormat, Settings};
+use meterguard::service;
+use meterguard::startup::{shutdown_signal, Application};
+use meterguard::store::{users::UserFields, Db};
+use meterguard::telemetry;
+use std::io::BufRead;
+
+#[derive(Parser)]
+#[command(
+    name = "meterguard",
+    version,
+    about = "Keeps organizations inside their usage limits"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (migrating the database first).
+    Serve(Box<Settings>),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Create a staff user and print a token for it on the last line. The password is read from
+    /// METERGUARD_PASSWORD or, failing that, the first line of standard input.
+    CreateStaffUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(settings) => {
+            telemetry::init(settings.log_format);
+            let app = Application::build(*settings, Clock::System).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate(database) => {
+            telemetry::init(LogFormat::Text);
+            Db::connect(&database.database_url).await?.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateStaffUser {
+            username,
+            email,
+            database,
+        } => {
+            telemetry::init(LogFormat::Text);
+            let password = match std::env::var("METERGUARD_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => read_password()?,
+            };
+            let db = Db::connect(&database.database_url).await?;
+            db.migrate().await?;
+            let now = Clock::System.now_micros();
+            let fields = UserFields {
+                username,
+                email,
+                is_staff: true,
+                is_active: true,
+                ..Default::default()
+            };
+            let id = service::users::create(&db, &fields, Some(&password), now).await?;
+            let token = service::users::issue_token(&db, id, now).await?;
+            println!("created staff user {}", fields.username);
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password given (METERGUARD_PASSWORD or stdin)"
+    );
+    Ok(password)
+}

@@ -1,0 +1,19 @@
+//! Use cases: one function per operation, each one transaction. They read through `store`,
+//! decide through `domain` (and later the engine), and write through `store`.
+
+pub mod identity;
+pub mod policies;
+pub mod users;
+
+/// What a use case can fail with: a client mistake (rendered as a DRF body by the API) or an
+/// internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A non-field error, rendered as a bare `["message"]`.
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,134 @@
+//! Saving and deleting customer component usage policies. The checks that need the database
+//! (upstream's "phase B") run inside the write transaction, so a failure leaves nothing behind.
+
+use super::{ServiceError, ServiceResult};
+use crate::domain::options::PolicyOptions;
+use crate::domain::{ActionSet, BillingType, Period, Uuid32};
+use crate::store::{self, policies::NewLimit, Db, Tx};
+use std::collections::HashSet;
+
+/// One limit row as the client submitted it, already well-formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitDraft {
+    pub component: Uuid32,
+    pub limit: i64,
+    pub period: Period,
+}
+
+/// A policy's writable fields; `None` leaves a field as it is (PATCH).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChanges {
+    pub customer_id: Option<i64>,
+    pub actions: Option<ActionSet>,
+    pub options: Option<PolicyOptions>,
+    pub limits: Option<Vec<LimitDraft>>,
+}
+
+/// Creates a policy with its limits; returns its id.
+pub async fn create(
+    db: &Db,
+    created_by: i64,
+    customer_id: i64,
+    actions: &ActionSet,
+    options: &PolicyOptions,
+    limits: &[LimitDraft],
+    now: i64,
+) -> ServiceResult<i64> {
+    let mut tx = db.begin().await?;
+    let uuid = Uuid32::new_v4();
+    let options = options.to_value().to_string();
+    let id = store::policies::insert(
+        &mut tx,
+        &uuid,
+        customer_id,
+        &actions.to_string(),
+        &options,
+        created_by,
+        now,
+    )
+    .await?;
+    let rows = resolve_limits(&mut tx, limits).await?;
+    store::policies::replace_limits(&mut tx, id, &rows).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Applies `changes` to the policy; `Ok(None)` when it does not exist.
+pub async fn update(
+    db: &Db,
+    uuid: &Uuid32,
+    changes: PolicyChanges,
+    now: i64,
+) -> ServiceResult<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
+        return Ok(None);
+    };
+    let Some(current) = store::policies::by_id_tx(&mut tx, id).await? else {
+        return Ok(None);
+    };
+    if let Some(limits) = &changes.limits {
+        let rows = resolve_limits(&mut tx, limits).await?;
+        store::policies::replace_limits(&mut tx, id, &rows).await?;
+    }
+    let customer_id = changes.customer_id.unwrap_or(current.customer_id);
+    let actions = changes
+        .actions
+        .map(|a| a.to_string())
+        .unwrap_or(current.actions);
+    let options = changes
+        .options
+        .map(|o| o.to_value().to_string())
+        .unwrap_or(current.options);
+    store::policies::update(&mut tx, id, customer_id, &actions, &options, now).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Deletes the policy; `false` when it does not exist.
+pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<bool> {
+    let mut tx = db.begin().await?;
+    let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
+        return Ok(false);
+    };
+    store::policies::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,
+/// then each item's component, stopping at the first failure.
+async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec<NewLimit>> {
+    let mut seen = HashSet::new();
+    if !limits.iter().all(|l| seen.insert((l.component, l.period))) {
+        return Err(ServiceError::Rejected(
+            "Duplicate component limits for the same component and period.".into(),
+        ));
+    }
+    let mut rows = Vec::with_capacity(limits.len());
+    for draft in limits {
+        let component = store::offerings::component_by_uuid(tx, &draft.component)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Rejected(format!(
+                    "Component with uuid {} does not exist.",
+                    draft.component.hyphenated()
+                ))
+            })?;
+        let metered =
+            BillingType::parse(&component.billing_type).is_some_and(BillingType::is_metered);
+        if !metered {
+            return Err(ServiceError::Rejected(format!(
+                "Component {} has billing type {} which is not supported for usage policies. \
+                 Only USAGE and LIMIT billing types are supported.",
+                component.r#type, component.billing_type
+            )));
+        }
+        rows.push(NewLimit {
+            component_id: component.id,
+            limit: draft.limit,
+            period: draft.period.code(),
+        });
+    }
+    Ok(rows)
+}

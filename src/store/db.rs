@@ -1,0 +1,112 @@
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+/// Connection pools. PostgreSQL has one pool. SQLite has a pool of readers and a single writer
+/// connection, so write transactions queue in-process instead of failing with SQLITE_BUSY.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+// FULL: a report the API acknowledged survives a crash of the machine, not only of the process.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            return Ok(Self {
+                backend: Backend::Postgres,
+                read: pool.clone(),
+                write: pool,
+            });
+        }
+        if !url.starts_with("sqlite:") {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
+        }
+        let url = if url.contains('?') {
+            url.to_string()
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
+            })
+            .connect(&url)
+            .await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Self {
+            backend: Backend::Sqlite,
+            read,
+            write,
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.write).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The clause that locks rows read inside a write transaction. SQLite needs none: its single
+    /// writer connection already serialises write transactions.
+    pub fn row_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE",
+        }
+    }
+
+    /// For reads outside a transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        self.write.begin().await
+    }
+
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        let _: AnyRow = sqlx::query("SELECT 1").fetch_one(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}

@@ -1,0 +1,24 @@
+//! Persistence: one repository API over SQLite and PostgreSQL. Queries are written once, in the
+//! SQL both dialects share, against sqlx's `Any` driver; only migrations and a few clauses differ.
+
+mod db;
+pub mod rows;
+
+pub mod categories;
+pub mod customers;
+pub mod offerings;
+pub mod policies;
+pub mod projects;
+pub mod providers;
+pub mod roles;
+pub mod users;
+
+pub use db::{Backend, Db, Tx};
+
+/// What every store function returns; constraint violations are classified so callers can turn
+/// them into client errors.
+pub type Result<T> = std::result::Result<T, sqlx::Error>;
+
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}

@@ -1,0 +1,245 @@
+use super::{Result, Tx};
+use crate::authz::{sql, Visibility};
+use crate::domain::Uuid32;
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PolicyRow {
+    pub id: i64,
+    pub uuid: String,
+    pub customer_id: i64,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub actions: String,
+    pub options: String,
+    pub has_fired: i64,
+    pub fired_datetime: Option<i64>,
+    pub created: i64,
+    pub created_by_username: Option<String>,
+    pub created_by_first_name: Option<String>,
+    pub created_by_last_name: Option<String>,
+}
+
+const SELECT: &str = "SELECT p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, \
+     c.name AS customer_name, p.actions, p.options, p.has_fired, p.fired_datetime, p.created, \
+     u.username AS created_by_username, u.first_name AS created_by_first_name, \
+     u.last_name AS created_by_last_name \
+     FROM policies p JOIN customers c ON c.id = p.customer_id \
+     LEFT JOIN users u ON u.id = p.created_by_id";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LimitRow {
+    pub policy_id: i64,
+    pub component_uuid: String,
+    pub component_type: String,
+    pub limit_value: i64,
+    pub period: i64,
+}
+
+/// A limit row to store, its component already resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLimit {
+    pub component_id: i64,
+    pub limit: i64,
+    pub period: i64,
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    uuid: &Uuid32,
+    customer_id: i64,
+    actions: &str,
+    options: &str,
+    created_by: i64,
+    now: i64,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO policies (uuid, customer_id, actions, options, has_fired, created_by_id, \
+         created, modified) VALUES ($1, $2, $3, $4, 0, $5, $6, $6) RETURNING id",
+    )
+    .bind(uuid.to_string())
+    .bind(customer_id)
+    .bind(actions)
+    .bind(options)
+    .bind(created_by)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    customer_id: i64,
+    actions: &str,
+    options: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE policies SET customer_id = $1, actions = $2, options = $3, modified = $4 WHERE id = $5",
+    )
+    .bind(customer_id)
+    .bind(actions)
+    .bind(options)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM policies WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a policy's limits wholesale.
+pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Result<()> {
+    sqlx::query("DELETE FROM policy_limits WHERE policy_id = $1")
+        .bind(policy_id)
+        .execute(&mut **tx)
+        .await?;
+    for l in limits {
+        sqlx::query(
+            "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(policy_id)
+        .bind(l.component_id)
+        .bind(l.limit)
+        .bind(l.period)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Locks the policy row for the rest of the transaction (PostgreSQL; SQLite has one writer).
+pub async fn id_for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<i64>> {
+    sqlx::query_scalar(&format!("SELECT id FROM policies WHERE uuid = $1 {lock}"))
+        .bind(uuid.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<PolicyRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<PolicyRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub async fn limits_of_tx(tx: &mut Tx, policy_ids: &[i64]) -> Result<Vec<LimitRow>> {
+    if policy_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(&limits_sql(policy_ids))
+        .fetch_all(&mut **tx)
+        .await
+}
+
+pub async fn limits_of(pool: &AnyPool, policy_ids: &[i64]) -> Result<Vec<LimitRow>> {
+    if policy_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(&limits_sql(policy_ids))
+        .fetch_all(pool)
+        .await
+}
+
+fn limits_sql(policy_ids: &[i64]) -> String {
+    let ids: Vec<String> = policy_ids.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT l.policy_id, oc.uuid AS component_uuid, oc.type AS component_type, l.limit_value, \
+         l.period FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id \
+         WHERE l.policy_id IN ({}) ORDER BY l.id",
+        ids.join(",")
+    )
+}
+
+pub async fn visible_by_uuid(
+    pool: &AnyPool,
+    uuid: &Uuid32,
+    vis: Visibility,
+) -> Result<Option<PolicyRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE p.uuid = $1 AND {}",
+        sql::customer_role("p.customer_id", "$2", "$3")
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+/// List filters; every one narrows to a customer uuid (hex), or to nothing at all.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFilter {
+    pub customer_uuids: Vec<String>,
+    pub matches_nothing: bool,
+}
+
+impl PolicyFilter {
+    fn sql(&self, first_param: usize) -> String {
+        if self.matches_nothing {
+            return "1 = 0".into();
+        }
+        let params: Vec<String> = (0..self.customer_uuids.len())
+            .map(|i| format!("c.uuid = ${}", first_param + i))
+            .collect();
+        if params.is_empty() {
+            "1 = 1".into()
+        } else {
+            params.join(" AND ")
+        }
+    }
+}
+
+pub async fn count(pool: &AnyPool, vis: Visibility, f: &PolicyFilter) -> Result<i64> {
+    let (user, now) = vis.binds();
+    let sql = format!(
+        "SELECT COUNT(*) FROM policies p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
+        sql::customer_role("p.customer_id", "$1", "$2"),
+        f.sql(3)
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
+    for uuid in &f.customer_uuids {
+        q = q.bind(uuid.clone());
+    }
+    q.fetch_one(pool).await
+}
+
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &PolicyFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<PolicyRow>> {
+    let (user, now) = vis.binds();
+    let n = f.customer_uuids.len();
+    let sql = format!(
+        "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT ${} OFFSET ${}",
+        sql::customer_role("p.customer_id", "$1", "$2"),
+        f.sql(3),
+        n + 3,
+        n + 4
+    );
+    let mut q = sqlx::query_as(&sql).bind(user).bind(now);
+    for uuid in &f.customer_uuids {
+        q = q.bind(uuid.clone());
+    }
+    q.bind(limit).bind(offset).fetch_all(pool).await
+}

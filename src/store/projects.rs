@@ -1,0 +1,167 @@
+use super::{Result, Tx};
+use crate::authz::{sql, Visibility};
+use crate::domain::Uuid32;
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub uuid: String,
+    pub customer_id: i64,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub backend_id: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub created: i64,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub customer_slug: String,
+    pub customer_native_name: String,
+    pub customer_abbreviation: String,
+}
+
+const SELECT: &str = "SELECT p.id, p.uuid, p.customer_id, p.name, p.slug, p.description, \
+     p.backend_id, p.start_date, p.end_date, p.created, c.uuid AS customer_uuid, \
+     c.name AS customer_name, c.slug AS customer_slug, c.native_name AS customer_native_name, \
+     c.abbreviation AS customer_abbreviation \
+     FROM projects p JOIN customers c ON c.id = p.customer_id";
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFields {
+    pub customer_id: i64,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub backend_id: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+}
+
+impl ProjectFields {
+    pub fn from_row(row: &ProjectRow) -> Self {
+        Self {
+            customer_id: row.customer_id,
+            name: row.name.clone(),
+            slug: row.slug.clone(),
+            description: row.description.clone(),
+            backend_id: row.backend_id.clone(),
+            start_date: row.start_date.clone(),
+            end_date: row.end_date.clone(),
+        }
+    }
+}
+
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &ProjectFields, now: i64) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO projects (uuid, customer_id, name, slug, description, backend_id, start_date, \
+         end_date, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(uuid.to_string())
+    .bind(f.customer_id)
+    .bind(&f.name)
+    .bind(&f.slug)
+    .bind(&f.description)
+    .bind(&f.backend_id)
+    .bind(f.start_date.clone())
+    .bind(f.end_date.clone())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn update(tx: &mut Tx, id: i64, f: &ProjectFields) -> Result<()> {
+    sqlx::query(
+        "UPDATE projects SET customer_id = $1, name = $2, slug = $3, description = $4, \
+         backend_id = $5, start_date = $6, end_date = $7 WHERE id = $8",
+    )
+    .bind(f.customer_id)
+    .bind(&f.name)
+    .bind(&f.slug)
+    .bind(&f.description)
+    .bind(&f.backend_id)
+    .bind(f.start_date.clone())
+    .bind(f.end_date.clone())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Projects are soft-deleted, as upstream: their resources and history stay.
+pub async fn soft_delete(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("UPDATE projects SET is_removed = 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ProjectRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0"))
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn visible_by_uuid(
+    pool: &AnyPool,
+    uuid: &Uuid32,
+    vis: Visibility,
+) -> Result<Option<ProjectRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0 AND {}",
+        sql::project_member("p.id", "p.customer_id", "$2", "$3")
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+pub struct ProjectFilter {
+    pub customer_uuid: Option<String>,
+    pub name: Option<String>,
+}
+
+const FILTER: &str =
+    "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.name = $4)";
+
+pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result<i64> {
+    let (user, now) = vis.binds();
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {FILTER}",
+        sql::project_member("p.id", "p.customer_id", "$1", "$2")
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.name.clone())
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &ProjectFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ProjectRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND {FILTER} ORDER BY p.created DESC, p.id DESC LIMIT $5 OFFSET $6",
+        sql::project_member("p.id", "p.customer_id", "$1", "$2")
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.name.clone())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}

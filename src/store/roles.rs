@@ -1,0 +1,163 @@
+use super::{Result, Tx};
+use crate::domain::Uuid32;
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeType {
+    Customer,
+    Project,
+}
+
+impl ScopeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeType::Customer => "customer",
+            ScopeType::Project => "project",
+        }
+    }
+}
+
+pub async fn active_names(
+    pool: &AnyPool,
+    user_id: i64,
+    scope: ScopeType,
+    scope_id: i64,
+    now: i64,
+) -> Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT role FROM user_roles WHERE user_id = $1 AND scope_type = $2 AND scope_id = $3 \
+         AND is_active = 1 AND (expiration_time IS NULL OR expiration_time > $4)",
+    )
+    .bind(user_id)
+    .bind(scope.as_str())
+    .bind(scope_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// The id of the user's active grant of `role` on the scope, if any.
+pub async fn find_active(
+    tx: &mut Tx,
+    user_id: i64,
+    role: &str,
+    scope: ScopeType,
+    scope_id: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM user_roles WHERE user_id = $1 AND role = $2 AND scope_type = $3 \
+         AND scope_id = $4 AND is_active = 1 AND (expiration_time IS NULL OR expiration_time > $5)",
+    )
+    .bind(user_id)
+    .bind(role)
+    .bind(scope.as_str())
+    .bind(scope_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub struct NewGrant<'a> {
+    pub user_id: i64,
+    pub role: &'a str,
+    pub scope: ScopeType,
+    pub scope_id: i64,
+    pub expiration_time: Option<i64>,
+    pub created_by: i64,
+}
+
+pub async fn insert(tx: &mut Tx, g: &NewGrant<'_>, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_roles (uuid, user_id, role, scope_type, scope_id, is_active, \
+         expiration_time, created, created_by_id) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)",
+    )
+    .bind(Uuid32::new_v4().to_string())
+    .bind(g.user_id)
+    .bind(g.role)
+    .bind(g.scope.as_str())
+    .bind(g.scope_id)
+    .bind(g.expiration_time)
+    .bind(now)
+    .bind(g.created_by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_expiration(tx: &mut Tx, id: i64, expiration_time: Option<i64>) -> Result<()> {
+    sqlx::query("UPDATE user_roles SET expiration_time = $1 WHERE id = $2")
+        .bind(expiration_time)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Revoking keeps the row for history, inactive.
+pub async fn deactivate(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("UPDATE user_roles SET is_active = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantRow {
+    pub uuid: String,
+    pub role: String,
+    pub expiration_time: Option<i64>,
+    pub created: i64,
+    pub user_uuid: String,
+    pub user_username: String,
+    pub user_email: String,
+    pub user_first_name: String,
+    pub user_last_name: String,
+    pub created_by_uuid: Option<String>,
+    pub created_by_first_name: Option<String>,
+    pub created_by_last_name: Option<String>,
+}
+
+const GRANTS: &str = "FROM user_roles r JOIN users u ON u.id = r.user_id \
+     LEFT JOIN users c ON c.id = r.created_by_id \
+     WHERE r.scope_type = $1 AND r.scope_id = $2 AND r.is_active = 1 \
+     AND (r.expiration_time IS NULL OR r.expiration_time > $3)";
+
+pub async fn count_active(
+    pool: &AnyPool,
+    scope: ScopeType,
+    scope_id: i64,
+    now: i64,
+) -> Result<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) {GRANTS}"))
+        .bind(scope.as_str())
+        .bind(scope_id)
+        .bind(now)
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn list_active(
+    pool: &AnyPool,
+    scope: ScopeType,
+    scope_id: i64,
+    now: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<GrantRow>> {
+    sqlx::query_as(&format!(
+        "SELECT r.uuid, r.role, r.expiration_time, r.created, u.uuid AS user_uuid, \
+         u.username AS user_username, u.email AS user_email, u.first_name AS user_first_name, \
+         u.last_name AS user_last_name, c.uuid AS created_by_uuid, \
+         c.first_name AS created_by_first_name, c.last_name AS created_by_last_name \
+         {GRANTS} ORDER BY r.created, r.id LIMIT $4 OFFSET $5"
+    ))
+    .bind(scope.as_str())
+    .bind(scope_id)
+    .bind(now)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
