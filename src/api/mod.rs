@@ -8,10 +8,15 @@ pub mod input;
 pub mod links;
 pub mod pagination;
 
+mod auth_password;
 mod compat;
+mod customers;
 mod health;
 mod policies;
+mod projects;
+mod roles;
 mod schema;
+mod users;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -30,6 +35,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(schema::router())
+        .merge(auth_password::router())
+        .merge(users::router())
+        .merge(customers::router())
+        .merge(projects::router())
         .merge(policies::router())
         .fallback(compat::not_found)
         .layer(axum::middleware::from_fn(compat::drf_conventions))

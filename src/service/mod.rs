@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod policies;
+pub mod roles;
 pub mod users;
 
 /// What a use case can fail with: a client mistake (rendered as a DRF body by the API) or an

@@ -111,6 +111,11 @@ impl CustomerFields {
         }
     }
 
+    /// Every text field empty, flags off.
+    pub fn empty() -> Self {
+        Self { text: TEXT_FIELDS.iter().map(|f| (f.to_string(), String::new())).collect(), ..Default::default() }
+    }
+
     pub fn set(&mut self, field: &str, value: String) {
         if let Some(entry) = self.text.iter_mut().find(|(f, _)| f == field) {
             entry.1 = value;

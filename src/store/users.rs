@@ -240,3 +240,10 @@ pub async fn clear_login_failures(tx: &mut Tx, username: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+pub async fn id_by_username(pool: &AnyPool, username: &str) -> Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}

@@ -1,0 +1,240 @@
+//! `/api/customers/` and its role actions.
+
+use super::auth::{CurrentUser, Staff};
+use super::body::JsonBody;
+use super::errors::{ApiError, ApiResult};
+use super::input::{Input, Text};
+use super::links::Links;
+use super::pagination::{PageRequest, Paginated};
+use super::roles::{self, GrantOut, RoleAction, RoleScope};
+use super::AppState;
+use crate::authz::{Principal, Roles, Visibility};
+use crate::domain::{time, Uuid32};
+use crate::store::{self, customers::{CustomerFields, CustomerRow, TEXT_FIELDS}, roles::ScopeType};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+const COLLECTION: &str = "customers";
+const NOT_FOUND: &str = "No Customer matches the given query.";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/customers/", get(list).post(create))
+        .route("/api/customers/{uuid}/", get(retrieve).put(update).patch(partial_update).delete(destroy))
+        .route("/api/customers/{uuid}/add_user/", post(add_user))
+        .route("/api/customers/{uuid}/update_user/", post(update_user))
+        .route("/api/customers/{uuid}/delete_user/", post(delete_user))
+        .route("/api/customers/{uuid}/list_users/", get(list_users))
+}
+
+/// Upstream's customer keys that meterguard models; text fields in declaration order.
+fn render(links: &Links, c: CustomerRow) -> Value {
+    let uuid: Uuid32 = c.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
+    let mut out = Map::new();
+    out.insert("url".into(), links.detail(COLLECTION, &uuid).into());
+    out.insert("uuid".into(), c.uuid.clone().into());
+    out.insert("created".into(), time::render(c.created).into());
+    out.insert("display_name".into(), c.name.clone().into());
+    for field in TEXT_FIELDS {
+        out.insert(field.into(), c.text(field).into());
+    }
+    out.insert("blocked".into(), (c.blocked != 0).into());
+    out.insert("archived".into(), (c.archived != 0).into());
+    out.insert("projects_count".into(), c.projects_count.into());
+    out.insert("users_count".into(), c.users_count.into());
+    out.insert("is_service_provider".into(), c.service_provider_uuid.is_some().into());
+    out.insert("service_provider_uuid".into(), c.service_provider_uuid.into());
+    Value::Object(out)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<Value>> {
+    let request = PageRequest::from_query(&q)?;
+    let vis = Visibility::of(&user, state.clock.now_micros());
+    let name = q.get("name_exact").or_else(|| q.get("name")).map(String::as_str).filter(|s| !s.is_empty());
+    let page = request.resolve(store::customers::count(state.db.reader(), vis, name).await?)?;
+    let rows = store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
+    let items = rows.into_iter().map(|c| render(&links, c)).collect();
+    Ok(Paginated { items, page, links, uri })
+}
+
+/// The customer if the caller may see it, else 404.
+pub async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<CustomerRow> {
+    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let vis = Visibility::of(user, state.clock.now_micros());
+    store::customers::visible_by_uuid(state.db.reader(), &uuid, vis)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
+}
+
+fn read_fields(input: &mut Input, fields: &mut CustomerFields) {
+    for field in TEXT_FIELDS {
+        let rule = match field {
+            "name" => Text::REQUIRED.max(150),
+            "email" => continue,
+            _ => Text::OPTIONAL.max(500),
+        };
+        if let Some(v) = input.text(field, rule) {
+            if field == "country" && !is_country_code(&v) {
+                input.errors.add("country", format!("\"{v}\" is not a valid choice."));
+            }
+            fields.set(field, v);
+        }
+    }
+    if let Some(email) = input.email("email", false) {
+        fields.set("email", email);
+    }
+    if let Some(v) = input.boolean("blocked") {
+        fields.blocked = v;
+    }
+    if let Some(v) = input.boolean("archived") {
+        fields.archived = v;
+    }
+}
+
+/// ISO 3166 alpha-2 in shape (or upstream's "EU"), or empty.
+fn is_country_code(s: &str) -> bool {
+    s.is_empty() || (s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    links: Links,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut fields = CustomerFields::empty();
+    read_fields(&mut input, &mut fields);
+    input.finish()?;
+    let uuid = Uuid32::new_v4();
+    let mut tx = state.db.begin().await?;
+    store::customers::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
+    tx.commit().await?;
+    let row = store::customers::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok((StatusCode::CREATED, Json(render(&links, row))))
+}
+
+async fn update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    save(state, staff, links, path, input.partial(false)).await
+}
+
+async fn partial_update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    save(state, staff, links, path, input.partial(true)).await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    links: Links,
+    Path(raw): Path<String>,
+    mut input: Input,
+) -> ApiResult<Json<Value>> {
+    let row = visible(&state, &user, &raw).await?;
+    let mut fields = CustomerFields::from_row(&row);
+    read_fields(&mut input, &mut fields);
+    input.finish()?;
+    let mut tx = state.db.begin().await?;
+    store::customers::update(&mut tx, row.id, &fields).await?;
+    tx.commit().await?;
+    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let row = store::customers::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(Json(render(&links, row)))
+}
+
+async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    let row = visible(&state, &user, &raw).await?;
+    let mut tx = state.db.begin().await?;
+    store::customers::delete(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Staff and the customer's owners manage its roles.
+async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+    let row = visible(state, user, raw).await?;
+    if !user.is_staff {
+        let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
+        if !roles.is_owner() {
+            return Err(ApiError::PermissionDenied);
+        }
+    }
+    if row.blocked != 0 || row.archived != 0 {
+        return Err(ApiError::non_field("Customer is not available."));
+    }
+    Ok(RoleScope { scope: ScopeType::Customer, scope_id: row.id })
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = manageable(&state, &user, &raw).await?;
+    let out = roles::change(&state, &user, target, input, RoleAction::Add).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = manageable(&state, &user, &raw).await?;
+    Ok(Json(roles::change(&state, &user, target, input, RoleAction::Update).await?))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = manageable(&state, &user, &raw).await?;
+    roles::change(&state, &user, target, input, RoleAction::Delete).await?;
+    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<GrantOut>> {
+    let row = visible(&state, &user, &raw).await?;
+    let target = RoleScope { scope: ScopeType::Customer, scope_id: row.id };
+    roles::list(&state, target, links, uri, &q).await
+}

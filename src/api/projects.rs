@@ -1,0 +1,292 @@
+//! `/api/projects/` and its role actions.
+
+use super::auth::CurrentUser;
+use super::body::JsonBody;
+use super::errors::{ApiError, ApiResult};
+use super::input::{Input, Text};
+use super::links::{self, Links};
+use super::pagination::{PageRequest, Paginated};
+use super::roles::{self, GrantOut, RoleAction, RoleScope};
+use super::AppState;
+use crate::authz::{Principal, Roles, Visibility};
+use crate::domain::{time, Uuid32};
+use crate::store::{self, projects::{ProjectFields, ProjectFilter, ProjectRow}, roles::ScopeType};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+const COLLECTION: &str = "projects";
+const NOT_FOUND: &str = "No Project matches the given query.";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/projects/", get(list).post(create))
+        .route("/api/projects/{uuid}/", get(retrieve).put(update).patch(partial_update).delete(destroy))
+        .route("/api/projects/{uuid}/add_user/", post(add_user))
+        .route("/api/projects/{uuid}/update_user/", post(update_user))
+        .route("/api/projects/{uuid}/delete_user/", post(delete_user))
+        .route("/api/projects/{uuid}/list_users/", get(list_users))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectOut {
+    url: String,
+    uuid: String,
+    name: String,
+    slug: String,
+    customer: String,
+    customer_uuid: String,
+    customer_name: String,
+    customer_slug: String,
+    customer_native_name: String,
+    customer_abbreviation: String,
+    description: String,
+    created: String,
+    backend_id: String,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    is_removed: bool,
+}
+
+fn render(links: &Links, p: ProjectRow) -> ProjectOut {
+    let uuid: Uuid32 = p.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
+    let customer: Uuid32 = p.customer_uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
+    ProjectOut {
+        url: links.detail(COLLECTION, &uuid),
+        uuid: p.uuid,
+        name: p.name,
+        slug: p.slug,
+        customer: links.detail("customers", &customer),
+        customer_uuid: p.customer_uuid,
+        customer_name: p.customer_name,
+        customer_slug: p.customer_slug,
+        customer_native_name: p.customer_native_name,
+        customer_abbreviation: p.customer_abbreviation,
+        description: p.description,
+        created: time::render(p.created),
+        backend_id: p.backend_id,
+        start_date: p.start_date,
+        end_date: p.end_date,
+        is_removed: false,
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<ProjectOut>> {
+    let request = PageRequest::from_query(&q)?;
+    let vis = Visibility::of(&user, state.clock.now_micros());
+    let customer_uuid = match q.get("customer_uuid").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.parse::<Uuid32>()
+                .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let filter = ProjectFilter { customer_uuid, name: q.get("name").cloned().filter(|s| !s.is_empty()) };
+    let page = request.resolve(store::projects::count(state.db.reader(), vis, &filter).await?)?;
+    let rows = store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let items = rows.into_iter().map(|p| render(&links, p)).collect();
+    Ok(Paginated { items, page, links, uri })
+}
+
+async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<ProjectRow> {
+    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let vis = Visibility::of(user, state.clock.now_micros());
+    store::projects::visible_by_uuid(state.db.reader(), &uuid, vis)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<ProjectOut>> {
+    Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
+}
+
+/// Reads the writable fields; `customer` resolves to a customer id.
+async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFields) -> ApiResult<()> {
+    if let Some(customer) = input.present("customer", true) {
+        match links::resolve(&customer, "customers") {
+            Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
+                Some((id, _)) => fields.customer_id = id,
+                None => input.errors.add("customer", links::HyperlinkError::DoesNotExist.message()),
+            },
+            Err(e) => input.errors.add("customer", e.message()),
+        }
+    }
+    if let Some(v) = input.text("name", Text::REQUIRED.max(500)) {
+        fields.name = v;
+    }
+    for (name, slot) in [
+        ("slug", &mut fields.slug),
+        ("description", &mut fields.description),
+        ("backend_id", &mut fields.backend_id),
+    ] {
+        if let Some(v) = input.text(name, Text::OPTIONAL.max(2000)) {
+            *slot = v;
+        }
+    }
+    for (name, slot) in [("start_date", &mut fields.start_date), ("end_date", &mut fields.end_date)] {
+        match input.raw(name).cloned() {
+            None => {}
+            Some(Value::Null) => *slot = None,
+            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => *slot = Some(s),
+            Some(_) => input
+                .errors
+                .add(name, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."),
+        }
+    }
+    Ok(())
+}
+
+/// Staff, the customer's owners, and (for edits) the project's admins and managers.
+async fn may_manage(state: &AppState, user: &Principal, customer_id: i64, project_id: Option<i64>) -> ApiResult<()> {
+    if user.is_staff {
+        return Ok(());
+    }
+    let roles = Roles::load(state.db.reader(), user, customer_id, project_id, state.clock.now_micros()).await?;
+    let allowed = if project_id.is_some() { roles.manages_project() } else { roles.is_owner() };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<(StatusCode, Json<ProjectOut>)> {
+    let mut fields = ProjectFields::default();
+    read_fields(&state, &mut input, &mut fields).await?;
+    input.finish()?;
+    may_manage(&state, &user, fields.customer_id, None).await?;
+    let uuid = Uuid32::new_v4();
+    let mut tx = state.db.begin().await?;
+    store::projects::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
+    tx.commit().await?;
+    let row = store::projects::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok((StatusCode::CREATED, Json(render(&links, row))))
+}
+
+async fn update(
+    state: State<AppState>,
+    user: CurrentUser,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<ProjectOut>> {
+    save(state, user, links, path, input.partial(false)).await
+}
+
+async fn partial_update(
+    state: State<AppState>,
+    user: CurrentUser,
+    links: Links,
+    path: Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<ProjectOut>> {
+    save(state, user, links, path, input.partial(true)).await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+    mut input: Input,
+) -> ApiResult<Json<ProjectOut>> {
+    let row = visible(&state, &user, &raw).await?;
+    may_manage(&state, &user, row.customer_id, Some(row.id)).await?;
+    let mut fields = ProjectFields::from_row(&row);
+    read_fields(&state, &mut input, &mut fields).await?;
+    input.finish()?;
+    if fields.customer_id != row.customer_id {
+        // Moving a project takes the right to create projects in the target customer too.
+        may_manage(&state, &user, fields.customer_id, None).await?;
+    }
+    let mut tx = state.db.begin().await?;
+    store::projects::update(&mut tx, row.id, &fields).await?;
+    tx.commit().await?;
+    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let row = store::projects::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(Json(render(&links, row)))
+}
+
+async fn destroy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
+    let row = visible(&state, &user, &raw).await?;
+    may_manage(&state, &user, row.customer_id, None).await?;
+    let mut tx = state.db.begin().await?;
+    store::projects::soft_delete(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+    let row = visible(state, user, raw).await?;
+    may_manage(state, user, row.customer_id, Some(row.id)).await?;
+    Ok(RoleScope { scope: ScopeType::Project, scope_id: row.id })
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = manageable(&state, &user, &raw).await?;
+    let out = roles::change(&state, &user, target, input, RoleAction::Add).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = manageable(&state, &user, &raw).await?;
+    Ok(Json(roles::change(&state, &user, target, input, RoleAction::Update).await?))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = manageable(&state, &user, &raw).await?;
+    roles::change(&state, &user, target, input, RoleAction::Delete).await?;
+    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<GrantOut>> {
+    let row = visible(&state, &user, &raw).await?;
+    roles::list(&state, RoleScope { scope: ScopeType::Project, scope_id: row.id }, links, uri, &q).await
+}

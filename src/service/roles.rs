@@ -1,0 +1,69 @@
+//! Granting, changing and revoking customer and project roles.
+
+use super::{ServiceError, ServiceResult};
+use crate::domain::Role;
+use crate::store::{self, roles::{NewGrant, ScopeType}, Db};
+
+/// A role change on one scope (a customer or a project).
+pub struct RoleChange {
+    pub scope: ScopeType,
+    pub scope_id: i64,
+    pub user_id: i64,
+    pub role: Role,
+    pub expiration_time: Option<i64>,
+    pub by: i64,
+}
+
+fn check_scope(change: &RoleChange) -> ServiceResult<()> {
+    let fits = matches!(
+        (change.scope, change.role),
+        (ScopeType::Customer, Role::Customer(_)) | (ScopeType::Project, Role::Project(_))
+    );
+    if fits {
+        Ok(())
+    } else {
+        Err(ServiceError::Rejected("Role is not valid for this scope.".into()))
+    }
+}
+
+pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
+    check_scope(change)?;
+    let mut tx = db.begin().await?;
+    let name = change.role.name();
+    if store::roles::find_active(&mut tx, change.user_id, name, change.scope, change.scope_id, now).await?.is_some() {
+        return Err(ServiceError::Rejected("User has already the same role in this scope.".into()));
+    }
+    let grant = NewGrant {
+        user_id: change.user_id,
+        role: name,
+        scope: change.scope,
+        scope_id: change.scope_id,
+        expiration_time: change.expiration_time,
+        created_by: change.by,
+    };
+    store::roles::insert(&mut tx, &grant, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn update(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
+    check_scope(change)?;
+    let mut tx = db.begin().await?;
+    let grant = store::roles::find_active(&mut tx, change.user_id, change.role.name(), change.scope, change.scope_id, now)
+        .await?
+        .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
+    store::roles::set_expiration(&mut tx, grant, change.expiration_time).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn revoke(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
+    check_scope(change)?;
+    let mut tx = db.begin().await?;
+    let grant = store::roles::find_active(&mut tx, change.user_id, change.role.name(), change.scope, change.scope_id, now)
+        .await?
+        .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
+    store::roles::deactivate(&mut tx, grant).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! A small marketplace built through the API: a consumer customer with a project and an owner,
+//! a provider customer with an active offering whose components cover every billing type.
+
+use crate::helpers::TestApp;
+use serde_json::{json, Value};
+
+pub struct Marketplace {
+    pub customer: Value,
+    pub project: Value,
+    pub offering: Value,
+    pub owner: (String, String),
+}
+
+impl Marketplace {
+    pub fn customer_url(&self) -> &str {
+        self.customer["url"].as_str().expect("customer url")
+    }
+
+    pub fn customer_uuid(&self) -> &str {
+        self.customer["uuid"].as_str().expect("customer uuid")
+    }
+
+    /// The uuid of the offering's component of this type.
+    pub fn component(&self, r#type: &str) -> String {
+        self.offering["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .find(|c| c["type"] == r#type)
+            .and_then(|c| c["uuid"].as_str())
+            .unwrap_or_else(|| panic!("no component {type}"))
+            .to_string()
+    }
+
+    pub fn owner_token(&self) -> &str {
+        &self.owner.1
+    }
+}
+
+pub async fn marketplace(app: &TestApp) -> Marketplace {
+    let customer = app.customer("Consumer Org").await;
+    let project = app.project(customer["url"].as_str().expect("url"), "Research").await;
+    let owner = app.user("owner").await;
+    app.grant("customers", customer["uuid"].as_str().expect("uuid"), &owner.0, "CUSTOMER.OWNER").await;
+
+    let provider = app.customer("Provider Org").await;
+    let staff = app.staff();
+    app.post("/api/marketplace-service-providers/", staff, json!({"customer": provider["url"]})).await.expect(201);
+    let category = app.post("/api/marketplace-categories/", staff, json!({"title": "HPC"})).await.expect(201);
+    let offering = app
+        .post(
+            "/api/marketplace-provider-offerings/",
+            staff,
+            json!({
+                "name": "Cluster",
+                "category": category["url"],
+                "type": "Marketplace.Basic",
+                "customer": provider["url"],
+                "plugin_options": {"supports_pausing": true, "supports_downscaling": true,
+                                   "service_provider_can_create_offering_user": true},
+                "components": [
+                    {"type": "cpu_hours", "name": "CPU hours", "billing_type": "usage", "measured_unit": "hours"},
+                    {"type": "storage_gb", "name": "Storage", "billing_type": "limit", "measured_unit": "GB"},
+                    {"type": "base", "name": "Base fee", "billing_type": "fixed", "measured_unit": "month"},
+                    {"type": "setup", "name": "Setup fee", "billing_type": "one"}
+                ],
+                "plans": [{"name": "Default", "unit": "month", "unit_price": "10.00"}]
+            }),
+        )
+        .await
+        .expect(201);
+    let path = format!("/api/marketplace-provider-offerings/{}/activate/", offering["uuid"].as_str().expect("uuid"));
+    app.post(&path, staff, json!({})).await.expect(200);
+    Marketplace { customer, project, offering, owner }
+}

@@ -1,0 +1,9 @@
+//! Black-box API tests: each runs against a real server, once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod bad_input;
+mod fixtures;
+mod identity;
+mod policies;
+mod structure;

@@ -1,0 +1,136 @@
+//! Customers, projects and the roles on them.
+
+use crate::api_test;
+use serde_json::json;
+
+api_test!(
+    async fn customers_are_visible_through_customer_or_project_roles(app) {
+        let customer = app.customer("Acme").await;
+        let other = app.customer("Other").await;
+        let cu = customer["uuid"].as_str().unwrap();
+        assert_eq!(customer["name"], "Acme");
+        assert_eq!(customer["url"], format!("{}/api/customers/{cu}/", app.address));
+        let project = app.project(customer["url"].as_str().unwrap(), "P1").await;
+        assert_eq!(project["customer_uuid"], customer["uuid"]);
+        assert_eq!(project["customer"], customer["url"]);
+
+        let (owner_uuid, owner) = app.user("owner").await;
+        let (member_uuid, member) = app.user("member").await;
+        let (_, nobody) = app.user("nobody").await;
+        app.grant("customers", cu, &owner_uuid, "CUSTOMER.OWNER").await;
+        app.grant("projects", project["uuid"].as_str().unwrap(), &member_uuid, "PROJECT.MEMBER").await;
+
+        for token in [&owner, &member] {
+            let list = app.get("/api/customers/", token).await.expect(200);
+            assert_eq!(list.as_array().unwrap().len(), 1);
+            assert_eq!(list[0]["uuid"], customer["uuid"]);
+            app.get(&format!("/api/projects/{}/", project["uuid"].as_str().unwrap()), token).await.expect(200);
+        }
+        assert_eq!(app.get("/api/customers/", &nobody).await.expect(200), json!([]));
+        app.get(&format!("/api/customers/{}/", other["uuid"].as_str().unwrap()), &owner).await.expect(404);
+        assert_eq!(app.get("/api/customers/", app.staff()).await.header("x-result-count").as_deref(), Some("2"));
+
+        app.post("/api/customers/", &owner, json!({"name": "Mine"})).await.expect(403);
+        app.patch(&format!("/api/customers/{cu}/"), &owner, json!({"name": "Renamed"})).await.expect(403);
+        let renamed = app.patch(&format!("/api/customers/{cu}/"), app.staff(), json!({"name": "Renamed"})).await.expect(200);
+        assert_eq!(renamed["name"], "Renamed");
+    }
+);
+
+api_test!(
+    async fn owners_create_projects_others_cannot(app) {
+        let customer = app.customer("Acme").await;
+        let url = customer["url"].as_str().unwrap();
+        let (owner_uuid, owner) = app.user("owner").await;
+        let (_, nobody) = app.user("nobody").await;
+        app.grant("customers", customer["uuid"].as_str().unwrap(), &owner_uuid, "CUSTOMER.OWNER").await;
+        let p = app.post("/api/projects/", &owner, json!({"customer": url, "name": "Owned"})).await.expect(201);
+        app.post("/api/projects/", &nobody, json!({"customer": url, "name": "Nope"})).await.expect(403);
+        let err = app.post("/api/projects/", &owner, json!({"name": ""})).await.expect(400);
+        assert_eq!(err, json!({"customer": ["This field is required."], "name": ["This field may not be blank."]}));
+        let path = format!("/api/projects/{}/", p["uuid"].as_str().unwrap());
+        app.delete(&path, &nobody).await.expect(404);
+        app.delete(&path, &owner).await.expect(204);
+        app.get(&path, &owner).await.expect(404);
+    }
+);
+
+api_test!(
+    async fn roles_are_granted_listed_changed_and_revoked(app) {
+        let customer = app.customer("Acme").await;
+        let cu = customer["uuid"].as_str().unwrap();
+        let (owner_uuid, owner) = app.user("owner").await;
+        let (user_uuid, user) = app.user("user").await;
+        app.grant("customers", cu, &owner_uuid, "CUSTOMER.OWNER").await;
+
+        let add = format!("/api/customers/{cu}/add_user/");
+        let created = app.post(&add, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT"})).await.expect(201);
+        assert_eq!(created, json!({"expiration_time": null}));
+        let dup = app.post(&add, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT"})).await.expect(400);
+        assert_eq!(dup, json!(["User has already the same role in this scope."]));
+        let err = app.post(&add, &owner, json!({"user": user_uuid, "role": "PROJECT.ADMIN"})).await.expect(400);
+        assert_eq!(err, json!(["Role is not valid for this scope."]));
+        let err = app.post(&add, &owner, json!({"user": "ab".repeat(16), "role": "NOPE"})).await.expect(400);
+        assert_eq!(err, json!({"role": ["Role is not found."], "user": ["User is not found."]}));
+        let own = app.post(&add, &owner, json!({"user": owner_uuid, "role": "CUSTOMER.MANAGER"})).await.expect(400);
+        assert_eq!(own, json!({"non_field_errors": ["User can not manage own role."]}));
+        app.post(&add, &user, json!({"user": user_uuid, "role": "CUSTOMER.OWNER"})).await.expect(403);
+
+        let list = app.get(&format!("/api/customers/{cu}/list_users/"), &user).await;
+        assert_eq!(list.header("x-result-count").as_deref(), Some("2"));
+        let roles: Vec<String> =
+            list.expect(200).as_array().unwrap().iter().map(|r| r["role_name"].as_str().unwrap().to_string()).collect();
+        assert_eq!(roles, ["CUSTOMER.OWNER", "CUSTOMER.SUPPORT"]);
+
+        let update = format!("/api/customers/{cu}/update_user/");
+        let changed = app
+            .post(&update, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT", "expiration_time": "2999-01-01T00:00:00"}))
+            .await
+            .expect(200);
+        assert_eq!(changed, json!({"expiration_time": "2999-01-01T00:00:00.000000Z"}));
+        let past = app
+            .post(&update, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT", "expiration_time": "2001-01-01T00:00:00Z"}))
+            .await
+            .expect(400);
+        assert_eq!(past, json!({"expiration_time": ["Expiration time should be greater than current time."]}));
+
+        let delete = format!("/api/customers/{cu}/delete_user/");
+        app.post(&delete, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT"})).await.expect(200);
+        app.get(&format!("/api/customers/{cu}/"), &user).await.expect(404);
+        let again = app.post(&delete, &owner, json!({"user": user_uuid, "role": "CUSTOMER.SUPPORT"})).await.expect(400);
+        assert_eq!(again, json!(["User does not have this role in this scope."]));
+    }
+);
+
+api_test!(
+    async fn expired_roles_grant_nothing(app) {
+        let customer = app.customer("Acme").await;
+        let cu = customer["uuid"].as_str().unwrap();
+        let (user_uuid, user) = app.user("temp").await;
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+        let add = format!("/api/customers/{cu}/add_user/");
+        app.post(&add, app.staff(), json!({"user": user_uuid, "role": "CUSTOMER.OWNER", "expiration_time": soon})).await.expect(201);
+        app.get(&format!("/api/customers/{cu}/"), &user).await.expect(200);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        app.get(&format!("/api/customers/{cu}/"), &user).await.expect(404);
+        app.post("/api/projects/", &user, json!({"customer": customer["url"], "name": "x"})).await.expect(403);
+    }
+);
+
+api_test!(
+    async fn project_roles_follow_the_same_rules(app) {
+        let customer = app.customer("Acme").await;
+        let project = app.project(customer["url"].as_str().unwrap(), "P").await;
+        let pu = project["uuid"].as_str().unwrap();
+        let (manager_uuid, manager) = app.user("pm").await;
+        let (member_uuid, member) = app.user("member").await;
+        app.grant("projects", pu, &manager_uuid, "PROJECT.MANAGER").await;
+        let add = format!("/api/projects/{pu}/add_user/");
+        app.post(&add, &manager, json!({"user": member_uuid, "role": "PROJECT.MEMBER"})).await.expect(201);
+        app.post(&add, &member, json!({"user": manager_uuid, "role": "PROJECT.ADMIN"})).await.expect(403);
+        let err = app.post(&add, &manager, json!({"user": member_uuid, "role": "CUSTOMER.OWNER"})).await.expect(400);
+        assert_eq!(err, json!(["Role is not valid for this scope."]));
+        let list = app.get(&format!("/api/projects/{pu}/list_users/"), &member).await.expect(200);
+        assert_eq!(list.as_array().unwrap().len(), 2);
+    }
+);
