@@ -6,6 +6,7 @@ pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod service;
 pub mod startup;
 pub mod store;

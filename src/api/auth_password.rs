@@ -16,10 +16,21 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api-auth/password/", post(obtain_token))
 }
 
-async fn obtain_token(State(state): State<AppState>, JsonBody(mut input): JsonBody) -> ApiResult<Response> {
+async fn obtain_token(
+    State(state): State<AppState>,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<Response> {
     let username = input.text("username", Text::REQUIRED.max(150));
-    let password = input.text("password", Text { required: true, allow_blank: false, max_len: 4096 });
-    let (Some(username), Some(password), true) = (username, password, input.errors.is_empty()) else {
+    let password = input.text(
+        "password",
+        Text {
+            required: true,
+            allow_blank: false,
+            max_len: 4096,
+        },
+    );
+    let (Some(username), Some(password), true) = (username, password, input.errors.is_empty())
+    else {
         // Upstream answers a malformed login with 401 and the field errors.
         let body = match input.finish() {
             Err(ApiError::Validation(body)) => body,
@@ -39,9 +50,11 @@ async fn obtain_token(State(state): State<AppState>, JsonBody(mut input): JsonBo
     .await?;
     Ok(match outcome {
         Ok(token) => Json(json!({ "token": token })).into_response(),
-        Err(LoginRefused::InvalidCredentials) => {
-            (StatusCode::UNAUTHORIZED, Json(json!({"detail": "Invalid username/password"}))).into_response()
-        }
+        Err(LoginRefused::InvalidCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"detail": "Invalid username/password"})),
+        )
+            .into_response(),
         Err(LoginRefused::LockedOut) => {
             let minutes = (settings.login_lockout_seconds + 59) / 60;
             let detail = format!("Username is locked out. Try in {minutes} minutes.");

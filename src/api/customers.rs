@@ -10,7 +10,11 @@ use super::roles::{self, GrantOut, RoleAction, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
-use crate::store::{self, customers::{CustomerFields, CustomerRow, TEXT_FIELDS}, roles::ScopeType};
+use crate::store::{
+    self,
+    customers::{CustomerFields, CustomerRow, TEXT_FIELDS},
+    roles::ScopeType,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
@@ -24,7 +28,13 @@ const NOT_FOUND: &str = "No Customer matches the given query.";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/customers/", get(list).post(create))
-        .route("/api/customers/{uuid}/", get(retrieve).put(update).patch(partial_update).delete(destroy))
+        .route(
+            "/api/customers/{uuid}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
         .route("/api/customers/{uuid}/add_user/", post(add_user))
         .route("/api/customers/{uuid}/update_user/", post(update_user))
         .route("/api/customers/{uuid}/delete_user/", post(delete_user))
@@ -46,8 +56,14 @@ fn render(links: &Links, c: CustomerRow) -> Value {
     out.insert("archived".into(), (c.archived != 0).into());
     out.insert("projects_count".into(), c.projects_count.into());
     out.insert("users_count".into(), c.users_count.into());
-    out.insert("is_service_provider".into(), c.service_provider_uuid.is_some().into());
-    out.insert("service_provider_uuid".into(), c.service_provider_uuid.into());
+    out.insert(
+        "is_service_provider".into(),
+        c.service_provider_uuid.is_some().into(),
+    );
+    out.insert(
+        "service_provider_uuid".into(),
+        c.service_provider_uuid.into(),
+    );
     Value::Object(out)
 }
 
@@ -60,11 +76,21 @@ async fn list(
 ) -> ApiResult<Paginated<Value>> {
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let name = q.get("name_exact").or_else(|| q.get("name")).map(String::as_str).filter(|s| !s.is_empty());
+    let name = q
+        .get("name_exact")
+        .or_else(|| q.get("name"))
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
     let page = request.resolve(store::customers::count(state.db.reader(), vis, name).await?)?;
-    let rows = store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
+    let rows =
+        store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|c| render(&links, c)).collect();
-    Ok(Paginated { items, page, links, uri })
+    Ok(Paginated {
+        items,
+        page,
+        links,
+        uri,
+    })
 }
 
 /// The customer if the caller may see it, else 404.
@@ -94,7 +120,9 @@ fn read_fields(input: &mut Input, fields: &mut CustomerFields) {
         };
         if let Some(v) = input.text(field, rule) {
             if field == "country" && !is_country_code(&v) {
-                input.errors.add("country", format!("\"{v}\" is not a valid choice."));
+                input
+                    .errors
+                    .add("country", format!("\"{v}\" is not a valid choice."));
             }
             fields.set(field, v);
         }
@@ -128,7 +156,9 @@ async fn create(
     let mut tx = state.db.begin().await?;
     store::customers::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
     tx.commit().await?;
-    let row = store::customers::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::customers::by_uuid(state.db.reader(), &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
@@ -166,12 +196,21 @@ async fn save(
     let mut tx = state.db.begin().await?;
     store::customers::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
-    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::customers::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let uuid: Uuid32 = row
+        .uuid
+        .parse()
+        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let row = store::customers::by_uuid(state.db.reader(), &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(render(&links, row)))
 }
 
-async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn destroy(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
     let mut tx = state.db.begin().await?;
     store::customers::delete(&mut tx, row.id).await?;
@@ -183,7 +222,14 @@ async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): P
 async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
     let row = visible(state, user, raw).await?;
     if !user.is_staff {
-        let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
+        let roles = Roles::load(
+            state.db.reader(),
+            user,
+            row.id,
+            None,
+            state.clock.now_micros(),
+        )
+        .await?;
         if !roles.is_owner() {
             return Err(ApiError::PermissionDenied);
         }
@@ -191,7 +237,10 @@ async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<
     if row.blocked != 0 || row.archived != 0 {
         return Err(ApiError::non_field("Customer is not available."));
     }
-    Ok(RoleScope { scope: ScopeType::Customer, scope_id: row.id })
+    Ok(RoleScope {
+        scope: ScopeType::Customer,
+        scope_id: row.id,
+    })
 }
 
 async fn add_user(
@@ -212,7 +261,9 @@ async fn update_user(
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
-    Ok(Json(roles::change(&state, &user, target, input, RoleAction::Update).await?))
+    Ok(Json(
+        roles::change(&state, &user, target, input, RoleAction::Update).await?,
+    ))
 }
 
 async fn delete_user(
@@ -223,7 +274,9 @@ async fn delete_user(
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
     roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
+    Ok(Json(
+        serde_json::json!({"detail": "Role has been revoked."}),
+    ))
 }
 
 async fn list_users(
@@ -235,6 +288,9 @@ async fn list_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<GrantOut>> {
     let row = visible(&state, &user, &raw).await?;
-    let target = RoleScope { scope: ScopeType::Customer, scope_id: row.id };
+    let target = RoleScope {
+        scope: ScopeType::Customer,
+        scope_id: row.id,
+    };
     roles::list(&state, target, links, uri, &q).await
 }

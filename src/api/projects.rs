@@ -10,7 +10,11 @@ use super::roles::{self, GrantOut, RoleAction, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
-use crate::store::{self, projects::{ProjectFields, ProjectFilter, ProjectRow}, roles::ScopeType};
+use crate::store::{
+    self,
+    projects::{ProjectFields, ProjectFilter, ProjectRow},
+    roles::ScopeType,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
@@ -25,7 +29,13 @@ const NOT_FOUND: &str = "No Project matches the given query.";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/projects/", get(list).post(create))
-        .route("/api/projects/{uuid}/", get(retrieve).put(update).patch(partial_update).delete(destroy))
+        .route(
+            "/api/projects/{uuid}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
         .route("/api/projects/{uuid}/add_user/", post(add_user))
         .route("/api/projects/{uuid}/update_user/", post(update_user))
         .route("/api/projects/{uuid}/delete_user/", post(delete_user))
@@ -84,7 +94,11 @@ async fn list(
 ) -> ApiResult<Paginated<ProjectOut>> {
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let customer_uuid = match q.get("customer_uuid").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let customer_uuid = match q
+        .get("customer_uuid")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
         Some(s) => Some(
             s.parse::<Uuid32>()
                 .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
@@ -92,11 +106,20 @@ async fn list(
         ),
         None => None,
     };
-    let filter = ProjectFilter { customer_uuid, name: q.get("name").cloned().filter(|s| !s.is_empty()) };
+    let filter = ProjectFilter {
+        customer_uuid,
+        name: q.get("name").cloned().filter(|s| !s.is_empty()),
+    };
     let page = request.resolve(store::projects::count(state.db.reader(), vis, &filter).await?)?;
-    let rows = store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let rows =
+        store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|p| render(&links, p)).collect();
-    Ok(Paginated { items, page, links, uri })
+    Ok(Paginated {
+        items,
+        page,
+        links,
+        uri,
+    })
 }
 
 async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<ProjectRow> {
@@ -117,12 +140,18 @@ async fn retrieve(
 }
 
 /// Reads the writable fields; `customer` resolves to a customer id.
-async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFields) -> ApiResult<()> {
+async fn read_fields(
+    state: &AppState,
+    input: &mut Input,
+    fields: &mut ProjectFields,
+) -> ApiResult<()> {
     if let Some(customer) = input.present("customer", true) {
         match links::resolve(&customer, "customers") {
             Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
                 Some((id, _)) => fields.customer_id = id,
-                None => input.errors.add("customer", links::HyperlinkError::DoesNotExist.message()),
+                None => input
+                    .errors
+                    .add("customer", links::HyperlinkError::DoesNotExist.message()),
             },
             Err(e) => input.errors.add("customer", e.message()),
         }
@@ -139,26 +168,48 @@ async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFi
             *slot = v;
         }
     }
-    for (name, slot) in [("start_date", &mut fields.start_date), ("end_date", &mut fields.end_date)] {
+    for (name, slot) in [
+        ("start_date", &mut fields.start_date),
+        ("end_date", &mut fields.end_date),
+    ] {
         match input.raw(name).cloned() {
             None => {}
             Some(Value::Null) => *slot = None,
-            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => *slot = Some(s),
-            Some(_) => input
-                .errors
-                .add(name, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."),
+            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => {
+                *slot = Some(s)
+            }
+            Some(_) => input.errors.add(
+                name,
+                "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
+            ),
         }
     }
     Ok(())
 }
 
 /// Staff, the customer's owners, and (for edits) the project's admins and managers.
-async fn may_manage(state: &AppState, user: &Principal, customer_id: i64, project_id: Option<i64>) -> ApiResult<()> {
+async fn may_manage(
+    state: &AppState,
+    user: &Principal,
+    customer_id: i64,
+    project_id: Option<i64>,
+) -> ApiResult<()> {
     if user.is_staff {
         return Ok(());
     }
-    let roles = Roles::load(state.db.reader(), user, customer_id, project_id, state.clock.now_micros()).await?;
-    let allowed = if project_id.is_some() { roles.manages_project() } else { roles.is_owner() };
+    let roles = Roles::load(
+        state.db.reader(),
+        user,
+        customer_id,
+        project_id,
+        state.clock.now_micros(),
+    )
+    .await?;
+    let allowed = if project_id.is_some() {
+        roles.manages_project()
+    } else {
+        roles.is_owner()
+    };
     if allowed {
         Ok(())
     } else {
@@ -180,7 +231,9 @@ async fn create(
     let mut tx = state.db.begin().await?;
     store::projects::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
     tx.commit().await?;
-    let row = store::projects::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::projects::by_uuid(state.db.reader(), &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
@@ -223,8 +276,13 @@ async fn save(
     let mut tx = state.db.begin().await?;
     store::projects::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
-    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::projects::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let uuid: Uuid32 = row
+        .uuid
+        .parse()
+        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let row = store::projects::by_uuid(state.db.reader(), &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(render(&links, row)))
 }
 
@@ -244,7 +302,10 @@ async fn destroy(
 async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
     let row = visible(state, user, raw).await?;
     may_manage(state, user, row.customer_id, Some(row.id)).await?;
-    Ok(RoleScope { scope: ScopeType::Project, scope_id: row.id })
+    Ok(RoleScope {
+        scope: ScopeType::Project,
+        scope_id: row.id,
+    })
 }
 
 async fn add_user(
@@ -265,7 +326,9 @@ async fn update_user(
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
-    Ok(Json(roles::change(&state, &user, target, input, RoleAction::Update).await?))
+    Ok(Json(
+        roles::change(&state, &user, target, input, RoleAction::Update).await?,
+    ))
 }
 
 async fn delete_user(
@@ -276,7 +339,9 @@ async fn delete_user(
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
     roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
+    Ok(Json(
+        serde_json::json!({"detail": "Role has been revoked."}),
+    ))
 }
 
 async fn list_users(
@@ -288,5 +353,15 @@ async fn list_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<GrantOut>> {
     let row = visible(&state, &user, &raw).await?;
-    roles::list(&state, RoleScope { scope: ScopeType::Project, scope_id: row.id }, links, uri, &q).await
+    roles::list(
+        &state,
+        RoleScope {
+            scope: ScopeType::Project,
+            scope_id: row.id,
+        },
+        links,
+        uri,
+        &q,
+    )
+    .await
 }

@@ -43,7 +43,10 @@ pub async fn change(
         Some(Value::String(s)) => match time::parse_datetime(&s) {
             Some(t) if t.timestamp_micros() > now => Some(t.timestamp_micros()),
             Some(_) => {
-                input.errors.add("expiration_time", "Expiration time should be greater than current time.");
+                input.errors.add(
+                    "expiration_time",
+                    "Expiration time should be greater than current time.",
+                );
                 None
             }
             None => {
@@ -69,10 +72,14 @@ pub async fn change(
     }
     input.finish()?;
     let (Some(user), Some(Ok(role))) = (user, role) else {
-        return Err(ApiError::Internal(anyhow::anyhow!("role fields passed validation unset")));
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "role fields passed validation unset"
+        )));
     };
     if !caller.is_staff && user.id == caller.id {
-        return Err(ApiError::Validation(json!({"non_field_errors": ["User can not manage own role."]})));
+        return Err(ApiError::Validation(
+            json!({"non_field_errors": ["User can not manage own role."]}),
+        ));
     }
     let change = RoleChange {
         scope: target.scope,
@@ -118,11 +125,18 @@ pub async fn list(
 ) -> ApiResult<Paginated<GrantOut>> {
     let now = state.clock.now_micros();
     let request = PageRequest::from_query(q)?;
-    let total = store::roles::count_active(state.db.reader(), target.scope, target.scope_id, now).await?;
+    let total =
+        store::roles::count_active(state.db.reader(), target.scope, target.scope_id, now).await?;
     let page = request.resolve(total)?;
-    let rows =
-        store::roles::list_active(state.db.reader(), target.scope, target.scope_id, now, page.limit(), page.offset())
-            .await?;
+    let rows = store::roles::list_active(
+        state.db.reader(),
+        target.scope,
+        target.scope_id,
+        now,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
     let items = rows
         .into_iter()
         .map(|g| GrantOut {
@@ -132,7 +146,9 @@ pub async fn list(
             role_description: Role::parse(&g.role).map(Role::description).unwrap_or(""),
             role_name: g.role,
             user_email: g.user_email,
-            user_full_name: format!("{} {}", g.user_first_name, g.user_last_name).trim().to_string(),
+            user_full_name: format!("{} {}", g.user_first_name, g.user_last_name)
+                .trim()
+                .to_string(),
             user_username: g.user_username,
             user_uuid: g.user_uuid,
             created_by_full_name: format!(
@@ -145,5 +161,10 @@ pub async fn list(
             created_by_uuid: g.created_by_uuid,
         })
         .collect();
-    Ok(Paginated { items, page, links, uri })
+    Ok(Paginated {
+        items,
+        page,
+        links,
+        uri,
+    })
 }

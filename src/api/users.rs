@@ -10,7 +10,11 @@ use super::AppState;
 use crate::authz::Principal;
 use crate::domain::{time, Uuid32};
 use crate::service::users as service;
-use crate::store::{self, users::{UserFields, UserRow}, Tx};
+use crate::store::{
+    self,
+    users::{UserFields, UserRow},
+    Tx,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
@@ -25,7 +29,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/users/", get(list).post(create))
         .route("/api/users/me/", get(me))
-        .route("/api/users/{uuid}/", get(retrieve).put(update).patch(partial_update).delete(destroy))
+        .route(
+            "/api/users/{uuid}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
         .route("/api/users/{uuid}/change_password/", post(change_password))
 }
 
@@ -92,12 +102,19 @@ async fn list(
     let page = request.resolve(store::users::count(state.db.reader(), only).await?)?;
     let rows = store::users::list(state.db.reader(), only, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|u| render(&links, u)).collect();
-    Ok(Paginated { items, page, links, uri })
+    Ok(Paginated {
+        items,
+        page,
+        links,
+        uri,
+    })
 }
 
 async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<UserRow> {
     let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::users::by_uuid(state.db.reader(), &uuid).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::users::by_uuid(state.db.reader(), &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     match only_self(user) {
         Some(id) if id != row.id => Err(ApiError::NotFound(NOT_FOUND)),
         _ => Ok(row),
@@ -113,8 +130,14 @@ async fn retrieve(
     Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
 }
 
-async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser, links: Links) -> ApiResult<Json<UserOut>> {
-    let row = store::users::by_id(state.db.reader(), user.id).await?.ok_or(ApiError::NotAuthenticated)?;
+async fn me(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+) -> ApiResult<Json<UserOut>> {
+    let row = store::users::by_id(state.db.reader(), user.id)
+        .await?
+        .ok_or(ApiError::NotAuthenticated)?;
     Ok(Json(render(&links, row)))
 }
 
@@ -124,11 +147,16 @@ async fn create(
     links: Links,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    let mut fields = UserFields { is_active: true, ..Default::default() };
+    let mut fields = UserFields {
+        is_active: true,
+        ..Default::default()
+    };
     read_fields(&state, &mut input, &mut fields, None, true).await?;
     input.finish()?;
     let id = service::create(&state.db, &fields, None, state.clock.now_micros()).await?;
-    let row = store::users::by_id(state.db.reader(), id).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::users::by_id(state.db.reader(), id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
@@ -141,13 +169,21 @@ async fn read_fields(
     by_staff: bool,
 ) -> ApiResult<()> {
     if let Some(username) = input.text("username", Text::REQUIRED.max(128)) {
-        if !username.chars().all(|c| c.is_alphanumeric() || "_.@+-".contains(c)) {
+        if !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_.@+-".contains(c))
+        {
             input.errors.add(
                 "username",
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
             );
-        } else if store::users::id_by_username(state.db.reader(), &username).await?.is_some_and(|id| Some(id) != current_id) {
-            input.errors.add("username", "A user with that username already exists.");
+        } else if store::users::id_by_username(state.db.reader(), &username)
+            .await?
+            .is_some_and(|id| Some(id) != current_id)
+        {
+            input
+                .errors
+                .add("username", "A user with that username already exists.");
         }
         fields.username = username;
     }
@@ -236,11 +272,17 @@ async fn save(
     let mut tx: Tx = state.db.begin().await?;
     store::users::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
-    let row = store::users::by_id(state.db.reader(), row.id).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::users::by_id(state.db.reader(), row.id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(render(&links, row)))
 }
 
-async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn destroy(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
     let mut tx = state.db.begin().await?;
     store::users::delete(&mut tx, row.id).await?;
@@ -258,9 +300,18 @@ async fn change_password(
     if !user.is_staff && user.id != row.id {
         return Err(ApiError::PermissionDenied);
     }
-    let password = input.text("new_password", Text { required: true, allow_blank: false, max_len: 4096 });
+    let password = input.text(
+        "new_password",
+        Text {
+            required: true,
+            allow_blank: false,
+            max_len: 4096,
+        },
+    );
     input.finish()?;
     let password = password.unwrap_or_default();
     service::set_password(&state.db, row.id, &password).await?;
-    Ok(Json(serde_json::json!({"detail": "Password has been successfully updated."})))
+    Ok(Json(
+        serde_json::json!({"detail": "Password has been successfully updated."}),
+    ))
 }

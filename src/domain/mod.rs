@@ -1,15 +1,19 @@
 //! Plain types that cannot exist invalid. Nothing here knows about HTTP or SQL.
 
 pub mod actions;
+pub mod amount;
 pub mod billing;
 pub mod ids;
+pub mod month;
 pub mod options;
 pub mod period;
 pub mod roles;
 pub mod time;
 
 pub use actions::{Action, ActionSet};
+pub use amount::Amount;
 pub use billing::BillingType;
 pub use ids::Uuid32;
+pub use month::Month;
 pub use period::Period;
 pub use roles::{CustomerRole, ProjectRole, Role};

@@ -2,7 +2,11 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::domain::Role;
-use crate::store::{self, roles::{NewGrant, ScopeType}, Db};
+use crate::store::{
+    self,
+    roles::{NewGrant, ScopeType},
+    Db,
+};
 
 /// A role change on one scope (a customer or a project).
 pub struct RoleChange {
@@ -22,7 +26,9 @@ fn check_scope(change: &RoleChange) -> ServiceResult<()> {
     if fits {
         Ok(())
     } else {
-        Err(ServiceError::Rejected("Role is not valid for this scope.".into()))
+        Err(ServiceError::Rejected(
+            "Role is not valid for this scope.".into(),
+        ))
     }
 }
 
@@ -30,8 +36,20 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     check_scope(change)?;
     let mut tx = db.begin().await?;
     let name = change.role.name();
-    if store::roles::find_active(&mut tx, change.user_id, name, change.scope, change.scope_id, now).await?.is_some() {
-        return Err(ServiceError::Rejected("User has already the same role in this scope.".into()));
+    if store::roles::find_active(
+        &mut tx,
+        change.user_id,
+        name,
+        change.scope,
+        change.scope_id,
+        now,
+    )
+    .await?
+    .is_some()
+    {
+        return Err(ServiceError::Rejected(
+            "User has already the same role in this scope.".into(),
+        ));
     }
     let grant = NewGrant {
         user_id: change.user_id,
@@ -49,9 +67,16 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
 pub async fn update(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     check_scope(change)?;
     let mut tx = db.begin().await?;
-    let grant = store::roles::find_active(&mut tx, change.user_id, change.role.name(), change.scope, change.scope_id, now)
-        .await?
-        .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
+    let grant = store::roles::find_active(
+        &mut tx,
+        change.user_id,
+        change.role.name(),
+        change.scope,
+        change.scope_id,
+        now,
+    )
+    .await?
+    .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
     store::roles::set_expiration(&mut tx, grant, change.expiration_time).await?;
     tx.commit().await?;
     Ok(())
@@ -60,9 +85,16 @@ pub async fn update(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()>
 pub async fn revoke(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     check_scope(change)?;
     let mut tx = db.begin().await?;
-    let grant = store::roles::find_active(&mut tx, change.user_id, change.role.name(), change.scope, change.scope_id, now)
-        .await?
-        .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
+    let grant = store::roles::find_active(
+        &mut tx,
+        change.user_id,
+        change.role.name(),
+        change.scope,
+        change.scope_id,
+        now,
+    )
+    .await?
+    .ok_or_else(|| ServiceError::Rejected("User does not have this role in this scope.".into()))?;
     store::roles::deactivate(&mut tx, grant).await?;
     tx.commit().await?;
     Ok(())

@@ -113,7 +113,13 @@ impl CustomerFields {
 
     /// Every text field empty, flags off.
     pub fn empty() -> Self {
-        Self { text: TEXT_FIELDS.iter().map(|f| (f.to_string(), String::new())).collect(), ..Default::default() }
+        Self {
+            text: TEXT_FIELDS
+                .iter()
+                .map(|f| (f.to_string(), String::new()))
+                .collect(),
+            ..Default::default()
+        }
     }
 
     pub fn set(&mut self, field: &str, value: String) {

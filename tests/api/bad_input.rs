@@ -20,7 +20,11 @@ const COLLECTIONS: &[&str] = &[
 async fn snapshot(app: &TestApp) -> Vec<Value> {
     let mut all = Vec::new();
     for c in COLLECTIONS {
-        all.push(app.get(&format!("{c}?page_size=300"), app.staff()).await.expect(200));
+        all.push(
+            app.get(&format!("{c}?page_size=300"), app.staff())
+                .await
+                .expect(200),
+        );
     }
     all
 }
@@ -28,7 +32,16 @@ async fn snapshot(app: &TestApp) -> Vec<Value> {
 /// A DRF error body: `{"detail": str}`, `{"field": [...]}` or a bare list of strings.
 fn is_drf_shaped(body: &Value) -> bool {
     match body {
-        Value::Object(map) => !map.is_empty() && map.iter().all(|(k, v)| if k == "detail" { v.is_string() } else { v.is_array() || v.is_object() }),
+        Value::Object(map) => {
+            !map.is_empty()
+                && map.iter().all(|(k, v)| {
+                    if k == "detail" {
+                        v.is_string()
+                    } else {
+                        v.is_array() || v.is_object()
+                    }
+                })
+        }
         Value::Array(items) => !items.is_empty() && items.iter().all(Value::is_string),
         _ => false,
     }

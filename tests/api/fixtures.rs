@@ -39,14 +39,35 @@ impl Marketplace {
 
 pub async fn marketplace(app: &TestApp) -> Marketplace {
     let customer = app.customer("Consumer Org").await;
-    let project = app.project(customer["url"].as_str().expect("url"), "Research").await;
+    let project = app
+        .project(customer["url"].as_str().expect("url"), "Research")
+        .await;
     let owner = app.user("owner").await;
-    app.grant("customers", customer["uuid"].as_str().expect("uuid"), &owner.0, "CUSTOMER.OWNER").await;
+    app.grant(
+        "customers",
+        customer["uuid"].as_str().expect("uuid"),
+        &owner.0,
+        "CUSTOMER.OWNER",
+    )
+    .await;
 
     let provider = app.customer("Provider Org").await;
     let staff = app.staff();
-    app.post("/api/marketplace-service-providers/", staff, json!({"customer": provider["url"]})).await.expect(201);
-    let category = app.post("/api/marketplace-categories/", staff, json!({"title": "HPC"})).await.expect(201);
+    app.post(
+        "/api/marketplace-service-providers/",
+        staff,
+        json!({"customer": provider["url"]}),
+    )
+    .await
+    .expect(201);
+    let category = app
+        .post(
+            "/api/marketplace-categories/",
+            staff,
+            json!({"title": "HPC"}),
+        )
+        .await
+        .expect(201);
     let offering = app
         .post(
             "/api/marketplace-provider-offerings/",
@@ -69,7 +90,15 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
         )
         .await
         .expect(201);
-    let path = format!("/api/marketplace-provider-offerings/{}/activate/", offering["uuid"].as_str().expect("uuid"));
+    let path = format!(
+        "/api/marketplace-provider-offerings/{}/activate/",
+        offering["uuid"].as_str().expect("uuid")
+    );
     app.post(&path, staff, json!({})).await.expect(200);
-    Marketplace { customer, project, offering, owner }
+    Marketplace {
+        customer,
+        project,
+        offering,
+        owner,
+    }
 }

@@ -69,8 +69,14 @@ async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
                 .await
                 .expect("PostgreSQL for tests (METERGUARD_TEST_PG_URL)");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin);
             (format!("{base}/{name}"), None)
         }
     }
@@ -98,7 +104,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     }
     let (url, dir) = database_url(backend).await;
     let clock = Clock::System;
-    let app = Application::build(settings(url), clock.clone()).await.expect("build app");
+    let app = Application::build(settings(url), clock.clone())
+        .await
+        .expect("build app");
     let port = app.port();
     let db = app.state().db.clone();
     let staff = UserFields {
@@ -111,13 +119,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         ..Default::default()
     };
     let now = clock.now_micros();
-    let id = service::users::create(&db, &staff, Some("staff-password"), now).await.expect("staff user");
-    let staff_token = service::users::issue_token(&db, id, now).await.expect("staff token");
+    let id = service::users::create(&db, &staff, Some("staff-password"), now)
+        .await
+        .expect("staff user");
+    let staff_token = service::users::issue_token(&db, id, now)
+        .await
+        .expect("staff token");
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         staff_token,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         _dir: dir,
     }
 }
@@ -138,18 +153,31 @@ impl Reply {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Self { status, headers, body }
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 }
@@ -164,7 +192,13 @@ impl TestApp {
     }
 
     /// Sends a request as the holder of `token` (`None`: anonymous).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Token {t}"));
@@ -176,7 +210,14 @@ impl TestApp {
     }
 
     /// Sends raw bytes with a content type of the caller's choosing.
-    pub async fn call_raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let req = self
             .http
             .request(method, self.url(path))
@@ -199,7 +240,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
@@ -214,26 +256,44 @@ impl TestApp {
     pub async fn user(&self, username: &str) -> (String, String) {
         let body = json!({"username": username, "email": format!("{username}@example.org"),
                           "first_name": username, "last_name": "Tester"});
-        let user = self.post("/api/users/", self.staff(), body).await.expect(201);
+        let user = self
+            .post("/api/users/", self.staff(), body)
+            .await
+            .expect(201);
         let uuid = user["uuid"].as_str().expect("uuid").to_string();
         let path = format!("/api/users/{uuid}/change_password/");
-        self.post(&path, self.staff(), json!({"new_password": "pass-1234"})).await.expect(200);
+        self.post(&path, self.staff(), json!({"new_password": "pass-1234"}))
+            .await
+            .expect(200);
         let login = json!({"username": username, "password": "pass-1234"});
-        let token = self.call(Method::POST, "/api-auth/password/", None, Some(login)).await.expect(200);
+        let token = self
+            .call(Method::POST, "/api-auth/password/", None, Some(login))
+            .await
+            .expect(200);
         (uuid, token["token"].as_str().expect("token").to_string())
     }
 
     pub async fn customer(&self, name: &str) -> Value {
-        self.post("/api/customers/", self.staff(), json!({"name": name})).await.expect(201)
+        self.post("/api/customers/", self.staff(), json!({"name": name}))
+            .await
+            .expect(201)
     }
 
     pub async fn project(&self, customer_url: &str, name: &str) -> Value {
         let body = json!({"customer": customer_url, "name": name});
-        self.post("/api/projects/", self.staff(), body).await.expect(201)
+        self.post("/api/projects/", self.staff(), body)
+            .await
+            .expect(201)
     }
 
     pub async fn grant(&self, scope: &str, scope_uuid: &str, user_uuid: &str, role: &str) {
         let path = format!("/api/{scope}/{scope_uuid}/add_user/");
-        self.post(&path, self.staff(), json!({"user": user_uuid, "role": role})).await.expect(201);
+        self.post(
+            &path,
+            self.staff(),
+            json!({"user": user_uuid, "role": role}),
+        )
+        .await
+        .expect(201);
     }
 }

@@ -23,11 +23,20 @@ fn body(m: &Marketplace, limits: Value) -> Value {
 
 async fn create(app: &TestApp, m: &Marketplace) -> Value {
     let limits = json!([{"component": m.component("cpu_hours"), "limit": 100, "period": 1}]);
-    app.post(BASE, app.staff(), body(m, limits)).await.expect(201)
+    app.post(BASE, app.staff(), body(m, limits))
+        .await
+        .expect(201)
 }
 
 fn hyphenate(hex: &str) -> String {
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 api_test!(
@@ -375,15 +384,41 @@ struct Cast {
 
 async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
     let (support_uuid, support) = app.user("support").await;
-    app.patch(&format!("/api/users/{support_uuid}/"), app.staff(), json!({"is_support": true})).await.expect(200);
+    app.patch(
+        &format!("/api/users/{support_uuid}/"),
+        app.staff(),
+        json!({"is_support": true}),
+    )
+    .await
+    .expect(200);
     let (manager_uuid, manager) = app.user("manager").await;
-    app.grant("customers", m.customer_uuid(), &manager_uuid, "CUSTOMER.MANAGER").await;
+    app.grant(
+        "customers",
+        m.customer_uuid(),
+        &manager_uuid,
+        "CUSTOMER.MANAGER",
+    )
+    .await;
     let (cs_uuid, customer_support) = app.user("custsupport").await;
-    app.grant("customers", m.customer_uuid(), &cs_uuid, "CUSTOMER.SUPPORT").await;
+    app.grant("customers", m.customer_uuid(), &cs_uuid, "CUSTOMER.SUPPORT")
+        .await;
     let (member_uuid, project_member) = app.user("member").await;
-    app.grant("projects", m.project["uuid"].as_str().unwrap(), &member_uuid, "PROJECT.MEMBER").await;
+    app.grant(
+        "projects",
+        m.project["uuid"].as_str().unwrap(),
+        &member_uuid,
+        "PROJECT.MEMBER",
+    )
+    .await;
     let (_, nobody) = app.user("nobody").await;
-    Cast { support, owner: m.owner_token().to_string(), manager, customer_support, project_member, nobody }
+    Cast {
+        support,
+        owner: m.owner_token().to_string(),
+        manager,
+        customer_support,
+        project_member,
+        nobody,
+    }
 }
 
 api_test!(

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Load benchmark of the policy API against a release build on loopback, on SQLite and PostgreSQL.
+# Seeds 10,000 policies over 1,000 customers, then measures each case with wrk (16 connections by
+# default) next to the ceiling: GET /health/, a static response through the same server and stack.
+# Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS override the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKENDS="${1:-both}"
+CONNS="${CONNS:-16}"
+DURATION="${DURATION:-10s}"
+CUSTOMERS="${CUSTOMERS:-1000}"
+PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PORT=18790
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --locked
+BIN=target/release/meterguard
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+
+to_ms() { # wrk prints 812.00us, 1.23ms or 1.02s
+  awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
+                         else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+                         else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 } }'
+}
+
+measure() { # name, path, token, [lua env...]
+  local name="$1" path="$2" token="$3"; shift 3
+  local out
+  if [ $# -gt 0 ]; then
+    out=$(env "$@" TOKEN="$token" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/load.lua "http://127.0.0.1:$PORT$path")
+  else
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Token $token" "http://127.0.0.1:$PORT$path")
+  fi
+  local rps p50 p99 non2xx
+  rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+  non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
+  [ -z "$CEILING" ] && CEILING="$rps"
+  printf '| %s | %s | %.0f | %s | %s | %.0f%% |%s\n' "$BACKEND" "$name" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { print 100 * a / b }')" "${non2xx:+ non-2xx: $non2xx}"
+}
+
+echo "| backend | case | requests/s | p50 ms | p99 ms | of ceiling |"
+echo "|---|---|---|---|---|---|"
+for BACKEND in sqlite postgres; do
+  [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$BACKEND" ] || continue
+  if [ "$BACKEND" = sqlite ]; then
+    url="sqlite://$work/bench.db"
+  else
+    db="mg_bench_$$"
+    psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    url="${PG_URL%/*}/$db"
+  fi
+  staff=$(METERGUARD_PASSWORD=bench DATABASE_URL="$url" $BIN create-staff-user --username bench-staff | tail -n1)
+  RUST_LOG=warn DATABASE_URL="$url" $BIN serve --listen "127.0.0.1:$PORT" > "$work/$BACKEND.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/" >/dev/null && break; sleep 0.2; done
+  python3 bench/seed.py --base-url "http://127.0.0.1:$PORT" --staff-token "$staff" --customers "$CUSTOMERS" > "$work/seed.json"
+  owner=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["owner_token"])' "$work/seed.json")
+  one=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["policies"][0])' "$work/seed.json")
+  python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["policies"]))' "$work/seed.json" > "$work/uuids.txt"
+  body=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({"scope": s["customer_url"], "actions": "request_pausing", "component_limits_set": [{"component": s["component"], "limit": 5, "period": 2}]}))' "$work/seed.json")
+
+  CEILING=""
+  measure "ceiling: GET /health/" "/health/" "$staff"
+  measure "list page_size=10, staff" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$staff"
+  measure "list page_size=10, owner" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$owner"
+  measure "retrieve" "/api/marketplace-customer-component-usage-policies/$one/" "$staff"
+  measure "create" "/" "$staff" MODE=create BODY="$body"
+  measure "PATCH" "/" "$staff" MODE=patch UUIDS="$work/uuids.txt"
+  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+  echo "| $BACKEND | peak RSS of the server | $((rss / 1024)) MB | | | |"
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  [ "$BACKEND" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+done

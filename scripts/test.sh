@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check meterguard has, on a fresh machine: formatting, lints, unit tests, the API
+# tests on SQLite and PostgreSQL, and the real Waldur Python client against a running server on
+# both backends. Installs what it needs (PostgreSQL must be reachable, see PG_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export METERGUARD_TEST_PG_URL="$PG_URL"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+cargo --version
+
+step "PostgreSQL at $PG_URL"
+if ! pg_isready -d "$PG_URL" -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -d "$PG_URL" -q 2>/dev/null && break; sleep 1; done
+fi
+pg_isready -d "$PG_URL"
+# Databases left by earlier runs (each API test makes its own).
+psql "$PG_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'mg_test_%' OR datname LIKE 'mg_client_%'" \
+  | while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+step "unit and API tests (SQLite and PostgreSQL)"
+cargo test --locked --no-fail-fast
+
+step "real client: waldur-api-client"
+scripts/real-client.sh "$PG_URL"
