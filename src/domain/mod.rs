@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod billing;
+pub mod catalog;
 pub mod ids;
 pub mod options;
 pub mod period;
@@ -10,6 +11,7 @@ pub mod time;
 
 pub use actions::{Action, ActionSet};
 pub use billing::BillingType;
+pub use catalog::{OfferingState, UnitPrice};
 pub use ids::Uuid32;
 pub use period::Period;
 pub use roles::{CustomerRole, ProjectRole, Role};
