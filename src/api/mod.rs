@@ -8,9 +8,11 @@ pub mod input;
 pub mod links;
 pub mod pagination;
 
+mod categories;
 mod compat;
 mod health;
 mod policies;
+mod providers;
 mod schema;
 
 use crate::clock::Clock;
@@ -31,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(schema::router())
         .merge(policies::router())
+        .merge(providers::router())
+        .merge(categories::router())
         .fallback(compat::not_found)
         .layer(axum::middleware::from_fn(compat::drf_conventions))
         .with_state(state)
