@@ -11,8 +11,10 @@ pub mod pagination;
 mod categories;
 mod compat;
 mod health;
+mod offerings;
 mod policies;
 mod providers;
+mod public_offerings;
 mod schema;
 
 use crate::clock::Clock;
@@ -35,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(policies::router())
         .merge(providers::router())
         .merge(categories::router())
+        .merge(offerings::router())
+        .merge(public_offerings::router())
         .fallback(compat::not_found)
         .layer(axum::middleware::from_fn(compat::drf_conventions))
         .with_state(state)

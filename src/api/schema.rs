@@ -39,5 +39,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::policies::Doc::openapi());
     doc.merge(super::providers::Doc::openapi());
     doc.merge(super::categories::Doc::openapi());
+    doc.merge(super::offerings::Doc::openapi());
+    doc.merge(super::public_offerings::Doc::openapi());
     doc
 }
