@@ -57,6 +57,7 @@ impl From<crate::service::ServiceError> for ApiError {
     fn from(err: crate::service::ServiceError) -> Self {
         match err {
             crate::service::ServiceError::Rejected(msg) => Self::non_field(msg),
+            crate::service::ServiceError::Field(field, msg) => Self::field(field, msg),
             crate::service::ServiceError::Database(e) => Self::Internal(e.into()),
         }
     }

@@ -63,6 +63,11 @@ impl Links {
         format!("{}/api/{collection}/{uuid}/", self.base)
     }
 
+    /// `http://host/api/<collection>/<hex>/` for a uuid as stored (32 lowercase hex).
+    pub fn detail_hex(&self, collection: &str, hex: &str) -> String {
+        format!("{}/api/{collection}/{hex}/", self.base)
+    }
+
     /// An absolute form of this request's own URL, for pagination links.
     pub fn absolute(&self, uri: &Uri) -> String {
         let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

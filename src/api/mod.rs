@@ -9,11 +9,15 @@ pub mod links;
 pub mod pagination;
 
 mod auth_password;
+mod categories;
 mod compat;
 mod customers;
 mod health;
+mod offerings;
 mod policies;
 mod projects;
+mod providers;
+mod public_offerings;
 mod roles;
 mod schema;
 mod users;
@@ -40,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(projects::router())
         .merge(policies::router())
+        .merge(providers::router())
+        .merge(categories::router())
+        .merge(offerings::router())
+        .merge(public_offerings::router())
         .fallback(compat::not_found)
         .layer(axum::middleware::from_fn(compat::drf_conventions))
         .with_state(state)

@@ -37,5 +37,9 @@ pub fn router() -> Router<AppState> {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::policies::Doc::openapi());
+    doc.merge(super::providers::Doc::openapi());
+    doc.merge(super::categories::Doc::openapi());
+    doc.merge(super::offerings::Doc::openapi());
+    doc.merge(super::public_offerings::Doc::openapi());
     doc
 }

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod amount;
 pub mod billing;
+pub mod catalog;
 pub mod ids;
 pub mod month;
 pub mod options;
@@ -13,6 +14,7 @@ pub mod time;
 pub use actions::{Action, ActionSet};
 pub use amount::Amount;
 pub use billing::BillingType;
+pub use catalog::{OfferingState, UnitPrice};
 pub use ids::Uuid32;
 pub use month::Month;
 pub use period::Period;

@@ -2,6 +2,7 @@
 //! decide through `domain` (and later the engine), and write through `store`.
 
 pub mod identity;
+pub mod offerings;
 pub mod policies;
 pub mod roles;
 pub mod users;
@@ -13,6 +14,9 @@ pub enum ServiceError {
     /// A non-field error, rendered as a bare `["message"]`.
     #[error("{0}")]
     Rejected(String),
+    /// A field error found while writing (a uniqueness clash), rendered as `{"field": ["message"]}`.
+    #[error("{0}: {1}")]
+    Field(&'static str, String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

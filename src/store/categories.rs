@@ -10,10 +10,13 @@ pub struct CategoryRow {
     pub description: String,
     pub icon: Option<String>,
     pub offering_count: i64,
+    pub available_offerings_count: i64,
 }
 
 const SELECT: &str = "SELECT k.id, k.uuid, k.title, k.description, k.icon, \
-     (SELECT COUNT(*) FROM offerings o WHERE o.category_id = k.id) AS offering_count \
+     (SELECT COUNT(*) FROM offerings o WHERE o.category_id = k.id) AS offering_count, \
+     (SELECT COUNT(*) FROM offerings o WHERE o.category_id = k.id AND o.state = 'Active') \
+     AS available_offerings_count \
      FROM categories k";
 
 pub async fn insert(

@@ -93,6 +93,27 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// `(id, state)` of an offering, locked for the rest of the write transaction.
+pub async fn state_for_update(
+    tx: &mut Tx,
+    uuid: &Uuid32,
+    lock: &str,
+) -> Result<Option<(i64, String)>> {
+    sqlx::query_as(&format!(
+        "SELECT id, state FROM offerings WHERE uuid = $1 {lock}"
+    ))
+    .bind(uuid.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn plan_count(tx: &mut Tx, offering_id: i64) -> Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM plans WHERE offering_id = $1")
+        .bind(offering_id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
 pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<OfferingRow>> {
     sqlx::query_as(&format!("{SELECT} WHERE o.uuid = $1"))
         .bind(uuid.to_string())
@@ -220,6 +241,26 @@ pub struct ComponentFields {
     pub default_limit: Option<i64>,
 }
 
+impl From<ComponentRow> for ComponentFields {
+    fn from(r: ComponentRow) -> Self {
+        Self {
+            r#type: r.r#type,
+            name: r.name,
+            description: r.description,
+            billing_type: r.billing_type,
+            measured_unit: r.measured_unit,
+            limit_period: r.limit_period,
+            limit_amount: r.limit_amount,
+            article_code: r.article_code,
+            max_value: r.max_value,
+            min_value: r.min_value,
+            max_available_limit: r.max_available_limit,
+            is_boolean: r.is_boolean != 0,
+            default_limit: r.default_limit,
+        }
+    }
+}
+
 pub async fn insert_component(
     tx: &mut Tx,
     offering_id: i64,
@@ -297,6 +338,40 @@ pub async fn component_by_uuid(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Comp
     .await
 }
 
+/// A component of the given offering, by its uuid.
+pub async fn component_in_offering(
+    tx: &mut Tx,
+    offering_id: i64,
+    uuid: &Uuid32,
+) -> Result<Option<ComponentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE offering_id = $1 AND uuid = $2"
+    ))
+    .bind(offering_id)
+    .bind(uuid.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Whether another component of the offering (not `except_id`) already has this type.
+pub async fn component_type_taken(
+    tx: &mut Tx,
+    offering_id: i64,
+    component_type: &str,
+    except_id: Option<i64>,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM offering_components WHERE offering_id = $1 AND type = $2 \
+         AND ($3 IS NULL OR id <> $3)",
+    )
+    .bind(offering_id)
+    .bind(component_type)
+    .bind(except_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}
+
 /// The components of several offerings at once, in creation order.
 pub async fn components_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<ComponentRow>> {
     if offering_ids.is_empty() {
@@ -322,10 +397,14 @@ pub struct PlanRow {
     pub unit_price: String,
     pub max_amount: Option<i64>,
     pub archived: i64,
+    pub prices: String,
+    pub quotas: String,
+    pub offering_uuid: String,
 }
 
-const PLAN_COLUMNS: &str =
-    "id, uuid, offering_id, name, description, article_code, unit, unit_price, max_amount, archived";
+const PLAN_SELECT: &str = "SELECT p.id, p.uuid, p.offering_id, p.name, p.description, \
+     p.article_code, p.unit, p.unit_price, p.max_amount, p.archived, p.prices, p.quotas, \
+     o.uuid AS offering_uuid FROM plans p JOIN offerings o ON o.id = p.offering_id";
 
 #[derive(Debug, Clone, Default)]
 pub struct PlanFields {
@@ -369,10 +448,28 @@ pub async fn plans_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<PlanRo
         return Ok(vec![]);
     }
     sqlx::query_as(&format!(
-        "SELECT {PLAN_COLUMNS} FROM plans WHERE offering_id IN ({}) ORDER BY id",
+        "{PLAN_SELECT} WHERE p.offering_id IN ({}) ORDER BY p.id",
         id_list(offering_ids)
     ))
     .fetch_all(pool)
+    .await
+}
+
+/// A plan whose offering the catalog shows.
+pub async fn visible_plan(
+    pool: &AnyPool,
+    uuid: &Uuid32,
+    catalog: Catalog,
+) -> Result<Option<PlanRow>> {
+    let (user, now) = catalog.binds();
+    sqlx::query_as(&format!(
+        "{PLAN_SELECT} WHERE {} AND p.uuid = $3",
+        catalog.predicate()
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(uuid.to_string())
+    .fetch_optional(pool)
     .await
 }
 
