@@ -58,9 +58,7 @@ impl Visibility {
 /// bound to the user id and the current time; a NULL user means "everything".
 pub mod sql {
     fn active(u: &str, n: &str) -> String {
-        format!(
-            "r.user_id = {u} AND r.is_active = 1 AND (r.expiration_time IS NULL OR r.expiration_time > {n})"
-        )
+        format!("r.user_id = {u} AND r.is_active = 1 AND (r.expiration_time IS NULL OR r.expiration_time > {n})")
     }
 
     /// Customers where the user holds a customer-level role (policies, events).
@@ -113,19 +111,13 @@ impl Roles {
             customer: vec![],
             project: vec![],
         };
-        for name in
-            store::roles::active_names(pool, principal.id, ScopeType::Customer, customer_id, now)
-                .await?
-        {
+        for name in store::roles::active_names(pool, principal.id, ScopeType::Customer, customer_id, now).await? {
             if let Some(Role::Customer(r)) = Role::parse(&name) {
                 roles.customer.push(r);
             }
         }
         if let Some(project_id) = project_id {
-            for name in
-                store::roles::active_names(pool, principal.id, ScopeType::Project, project_id, now)
-                    .await?
-            {
+            for name in store::roles::active_names(pool, principal.id, ScopeType::Project, project_id, now).await? {
                 if let Some(Role::Project(r)) = Role::parse(&name) {
                     roles.project.push(r);
                 }
@@ -148,14 +140,11 @@ impl Roles {
 
     /// Provider-side staff of a service provider customer: may report usage, manage offerings.
     pub fn is_provider_manager(&self) -> bool {
-        self.customer.contains(&CustomerRole::Owner)
-            || self.customer.contains(&CustomerRole::Manager)
+        self.customer.contains(&CustomerRole::Owner) || self.customer.contains(&CustomerRole::Manager)
     }
 
     /// May edit the project or manage roles in it.
     pub fn manages_project(&self) -> bool {
-        self.is_owner()
-            || self.project.contains(&ProjectRole::Admin)
-            || self.project.contains(&ProjectRole::Manager)
+        self.is_owner() || self.project.contains(&ProjectRole::Admin) || self.project.contains(&ProjectRole::Manager)
     }
 }

@@ -30,11 +30,7 @@ pub struct Settings {
     #[arg(long, env = "METERGUARD_SMTP_URL")]
     pub smtp_url: Option<String>,
 
-    #[arg(
-        long,
-        env = "METERGUARD_EMAIL_FROM",
-        default_value = "meterguard@localhost"
-    )]
+    #[arg(long, env = "METERGUARD_EMAIL_FROM", default_value = "meterguard@localhost")]
     pub email_from: String,
 
     /// Seconds between full re-evaluation sweeps.

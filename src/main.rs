@@ -83,9 +83,6 @@ fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
-    anyhow::ensure!(
-        !password.is_empty(),
-        "no password given (METERGUARD_PASSWORD or stdin)"
-    );
+    anyhow::ensure!(!password.is_empty(), "no password given (METERGUARD_PASSWORD or stdin)");
     Ok(password)
 }

@@ -3,6 +3,7 @@
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::service::scheduler;
 use crate::store::Db;
 use axum::http::{HeaderName, Request};
 use std::future::Future;
@@ -34,10 +35,7 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default()
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -45,27 +43,36 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        crate::telemetry::metrics();
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let interval = chrono::Duration::seconds(self.state.settings.sweep_seconds.max(1) as i64);
+        let scheduler = tokio::spawn(scheduler::run(
+            db.clone(),
+            self.state.clock.clone(),
+            interval,
+            async move {
+                let mut stopped = stopped;
+                let _ = stopped.changed().await;
+            },
+        ));
         let app = api::router(self.state)
-            .layer(
-                TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-                }),
-            )
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
         tracing::info!(addr = %self.listener.local_addr()?, "meterguard listening");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        tokio::time::timeout(Duration::from_secs(5), db.close())
-            .await
-            .ok();
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        drop(stop);
+        scheduler.await.ok();
+        tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
         Ok(())
     }
 }
@@ -77,8 +84,7 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

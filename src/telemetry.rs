@@ -1,15 +1,52 @@
+//! Logs (text or JSON, with request ids) and Prometheus metrics.
+
 use crate::config::LogFormat;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
 /// Installs the global subscriber once; later calls (tests spawning many apps) are no-ops.
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true))
-            .try_init(),
+        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true)).try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
     };
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .and_then(|b| b.install_recorder())
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "metrics recorder not installed");
+                PrometheusBuilder::new().build_recorder().handle()
+            })
+    })
+}
+
+/// Counts requests and times them per route template (never per concrete path).
+pub async fn track_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("meterguard_http_requests_total", &labels).increment(1);
+    metrics::histogram!("meterguard_http_request_duration_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
+    response
 }

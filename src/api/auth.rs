@@ -41,15 +41,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 fn token_from(parts: &Parts) -> Result<Option<String>, ApiError> {
     if let Some(header) = parts.headers.get(AUTHORIZATION) {
         let header = header.to_str().map_err(|_| {
-            ApiError::AuthenticationFailed(
-                "Invalid token header. Token string should not contain invalid characters.",
-            )
+            ApiError::AuthenticationFailed("Invalid token header. Token string should not contain invalid characters.")
         })?;
         let mut words = header.split_whitespace();
-        if !words
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("token"))
-        {
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("token")) {
             return Ok(query_token(parts));
         }
         return match (words.next(), words.next()) {

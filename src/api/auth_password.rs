@@ -16,10 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api-auth/password/", post(obtain_token))
 }
 
-async fn obtain_token(
-    State(state): State<AppState>,
-    JsonBody(mut input): JsonBody,
-) -> ApiResult<Response> {
+async fn obtain_token(State(state): State<AppState>, JsonBody(mut input): JsonBody) -> ApiResult<Response> {
     let username = input.text("username", Text::REQUIRED.max(150));
     let password = input.text(
         "password",
@@ -29,8 +26,7 @@ async fn obtain_token(
             max_len: 4096,
         },
     );
-    let (Some(username), Some(password), true) = (username, password, input.errors.is_empty())
-    else {
+    let (Some(username), Some(password), true) = (username, password, input.errors.is_empty()) else {
         // Upstream answers a malformed login with 401 and the field errors.
         let body = match input.finish() {
             Err(ApiError::Validation(body)) => body,

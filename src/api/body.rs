@@ -31,8 +31,7 @@ impl FromRequest<AppState> for JsonBody {
             Some(ct) => return Err(ApiError::UnsupportedMediaType(ct.to_string())),
             None => return Err(ApiError::UnsupportedMediaType(String::new())),
         }
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::ParseError(e.to_string()))?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::ParseError(e.to_string()))?;
         match value {
             Value::Object(map) => Ok(Self(Input::new(map))),
             other => Err(ApiError::Validation(serde_json::json!({
@@ -46,12 +45,7 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || essence.ends_with("+json")
 }
 

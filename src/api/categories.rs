@@ -30,10 +30,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("/api/{COLLECTION}/"), get(list).post(create))
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/"),
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
-                .delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
 }
 
@@ -193,11 +190,7 @@ async fn save(
     Ok(Json(render(&links, find(&state, &raw).await?)))
 }
 
-async fn destroy(
-    State(state): State<AppState>,
-    Staff(_): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let current = find(&state, &raw).await?;
     if current.offering_count > 0 {
         return Err(ApiError::non_field(IN_USE));
@@ -205,9 +198,7 @@ async fn destroy(
     let mut tx = state.db.begin().await?;
     match store::categories::delete(&mut tx, current.id).await {
         // An offering created meanwhile still holds the category.
-        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-            return Err(ApiError::non_field(IN_USE))
-        }
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Err(ApiError::non_field(IN_USE)),
         other => other?,
     }
     tx.commit().await?;
@@ -224,8 +215,5 @@ pub struct CategoryRequest {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, retrieve, create),
-    components(schemas(CategoryOut, CategoryRequest))
-)]
+#[openapi(paths(list, retrieve, create), components(schemas(CategoryOut, CategoryRequest)))]
 pub struct Doc;

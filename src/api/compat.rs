@@ -28,9 +28,7 @@ pub async fn drf_conventions(req: Request, next: Next) -> Response {
     }
     let method = req.method().clone();
     let response = next.run(req).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response.headers().get(header::CONTENT_TYPE).is_none()
-    {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
         return ApiError::MethodNotAllowed(method.to_string()).into_response();
     }
     response

@@ -30,10 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/customers/", get(list).post(create))
         .route(
             "/api/customers/{uuid}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
-                .delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .route("/api/customers/{uuid}/add_user/", post(add_user))
         .route("/api/customers/{uuid}/update_user/", post(update_user))
@@ -56,14 +53,8 @@ fn render(links: &Links, c: CustomerRow) -> Value {
     out.insert("archived".into(), (c.archived != 0).into());
     out.insert("projects_count".into(), c.projects_count.into());
     out.insert("users_count".into(), c.users_count.into());
-    out.insert(
-        "is_service_provider".into(),
-        c.service_provider_uuid.is_some().into(),
-    );
-    out.insert(
-        "service_provider_uuid".into(),
-        c.service_provider_uuid.into(),
-    );
+    out.insert("is_service_provider".into(), c.service_provider_uuid.is_some().into());
+    out.insert("service_provider_uuid".into(), c.service_provider_uuid.into());
     Value::Object(out)
 }
 
@@ -82,8 +73,7 @@ async fn list(
         .map(String::as_str)
         .filter(|s| !s.is_empty());
     let page = request.resolve(store::customers::count(state.db.reader(), vis, name).await?)?;
-    let rows =
-        store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
+    let rows = store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|c| render(&links, c)).collect();
     Ok(Paginated {
         items,
@@ -120,9 +110,7 @@ fn read_fields(input: &mut Input, fields: &mut CustomerFields) {
         };
         if let Some(v) = input.text(field, rule) {
             if field == "country" && !is_country_code(&v) {
-                input
-                    .errors
-                    .add("country", format!("\"{v}\" is not a valid choice."));
+                input.errors.add("country", format!("\"{v}\" is not a valid choice."));
             }
             fields.set(field, v);
         }
@@ -196,21 +184,14 @@ async fn save(
     let mut tx = state.db.begin().await?;
     store::customers::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
-    let uuid: Uuid32 = row
-        .uuid
-        .parse()
-        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let row = store::customers::by_uuid(state.db.reader(), &uuid)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(render(&links, row)))
 }
 
-async fn destroy(
-    State(state): State<AppState>,
-    Staff(user): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
     let mut tx = state.db.begin().await?;
     store::customers::delete(&mut tx, row.id).await?;
@@ -222,14 +203,7 @@ async fn destroy(
 async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
     let row = visible(state, user, raw).await?;
     if !user.is_staff {
-        let roles = Roles::load(
-            state.db.reader(),
-            user,
-            row.id,
-            None,
-            state.clock.now_micros(),
-        )
-        .await?;
+        let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
         if !roles.is_owner() {
             return Err(ApiError::PermissionDenied);
         }
@@ -274,9 +248,7 @@ async fn delete_user(
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
     roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(
-        serde_json::json!({"detail": "Role has been revoked."}),
-    ))
+    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
 }
 
 async fn list_users(

@@ -19,6 +19,8 @@ pub enum ApiError {
     PermissionDenied,
     #[error("not found")]
     NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed(String),
     #[error("unsupported media type")]
@@ -58,6 +60,8 @@ impl From<crate::service::ServiceError> for ApiError {
         match err {
             crate::service::ServiceError::Rejected(msg) => Self::non_field(msg),
             crate::service::ServiceError::Field(field, msg) => Self::field(field, msg),
+            crate::service::ServiceError::Conflict(msg) => Self::Conflict(msg),
+            crate::service::ServiceError::Forbidden => Self::PermissionDenied,
             crate::service::ServiceError::Database(e) => Self::Internal(e.into()),
         }
     }
@@ -73,10 +77,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
             ApiError::Validation(body) => (StatusCode::BAD_REQUEST, body),
-            ApiError::ParseError(msg) => (
-                StatusCode::BAD_REQUEST,
-                detail(&format!("JSON parse error - {msg}")),
-            ),
+            ApiError::ParseError(msg) => (StatusCode::BAD_REQUEST, detail(&format!("JSON parse error - {msg}"))),
             ApiError::NotAuthenticated => {
                 let mut response = (
                     StatusCode::UNAUTHORIZED,
@@ -89,8 +90,7 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::AuthenticationFailed(msg) => {
-                let mut response =
-                    (StatusCode::UNAUTHORIZED, axum::Json(detail(msg))).into_response();
+                let mut response = (StatusCode::UNAUTHORIZED, axum::Json(detail(msg))).into_response();
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
@@ -101,6 +101,7 @@ impl IntoResponse for ApiError {
                 detail("You do not have permission to perform this action."),
             ),
             ApiError::NotFound(msg) => (StatusCode::NOT_FOUND, detail(msg)),
+            ApiError::Conflict(msg) => (StatusCode::CONFLICT, detail(&msg)),
             ApiError::MethodNotAllowed(method) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 detail(&format!("Method \"{method}\" not allowed.")),
@@ -109,16 +110,10 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 detail(&format!("Unsupported media type \"{ct}\" in request.")),
             ),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                detail("Request body is too large."),
-            ),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail("Request body is too large.")),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    detail("A server error occurred."),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, detail("A server error occurred."))
             }
         };
         (status, axum::Json(body)).into_response()

@@ -214,18 +214,14 @@ pub fn check_integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
         return Err(format!("Ensure this value is less than or equal to {max}."));
     }
     if n < min {
-        return Err(format!(
-            "Ensure this value is greater than or equal to {min}."
-        ));
+        return Err(format!("Ensure this value is greater than or equal to {min}."));
     }
     Ok(n)
 }
 
 pub fn check_uuid(value: &Value) -> Result<Uuid32, String> {
     match value {
-        Value::String(s) => s
-            .parse()
-            .map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
+        Value::String(s) => s.parse().map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
         _ => Err("Must be a valid UUID.".into()),
     }
 }

@@ -113,9 +113,7 @@ impl HyperlinkError {
 /// The path segments of a hyperlink after `/api/`, host ignored.
 fn api_segments(value: &Value) -> Result<Vec<String>, HyperlinkError> {
     let Value::String(s) = value else {
-        return Err(HyperlinkError::IncorrectType(super::body::python_type(
-            value,
-        )));
+        return Err(HyperlinkError::IncorrectType(super::body::python_type(value)));
     };
     let path = match url::Url::parse(s) {
         Ok(u) => u.path().to_string(),
@@ -142,11 +140,7 @@ pub fn resolve(value: &Value, collection: &str) -> Result<Uuid32, HyperlinkError
 }
 
 /// Resolves `/api/<collection>/<uuid>/<nested>/<uuid>/` into both uuids.
-pub fn resolve_nested(
-    value: &Value,
-    collection: &str,
-    nested: &str,
-) -> Result<(Uuid32, Uuid32), HyperlinkError> {
+pub fn resolve_nested(value: &Value, collection: &str, nested: &str) -> Result<(Uuid32, Uuid32), HyperlinkError> {
     let segments = api_segments(value)?;
     match segments.as_slice() {
         [c, a, n, b] if c == collection && n == nested => {
@@ -175,23 +169,14 @@ mod tests {
     #[test]
     fn classifies_failures_as_drf_does() {
         let other = json!(format!("http://h/api/projects/{HEX}/"));
-        assert_eq!(
-            resolve(&other, "customers"),
-            Err(HyperlinkError::IncorrectMatch)
-        );
+        assert_eq!(resolve(&other, "customers"), Err(HyperlinkError::IncorrectMatch));
         assert_eq!(
             resolve(&json!("http://h/nowhere/"), "customers"),
             Err(HyperlinkError::NoMatch)
         );
-        assert_eq!(
-            resolve(&json!("not a url"), "customers"),
-            Err(HyperlinkError::NoMatch)
-        );
+        assert_eq!(resolve(&json!("not a url"), "customers"), Err(HyperlinkError::NoMatch));
         let bad_id = json!("http://h/api/customers/xyz/");
-        assert_eq!(
-            resolve(&bad_id, "customers"),
-            Err(HyperlinkError::DoesNotExist)
-        );
+        assert_eq!(resolve(&bad_id, "customers"), Err(HyperlinkError::DoesNotExist));
         assert_eq!(
             resolve(&json!(5), "customers"),
             Err(HyperlinkError::IncorrectType("int"))
@@ -200,13 +185,8 @@ mod tests {
 
     #[test]
     fn resolves_nested_plan_links() {
-        let link = json!(format!(
-            "http://h/api/marketplace-public-offerings/{HEX}/plans/{HEX}/"
-        ));
+        let link = json!(format!("http://h/api/marketplace-public-offerings/{HEX}/plans/{HEX}/"));
         assert!(resolve_nested(&link, "marketplace-public-offerings", "plans").is_ok());
-        assert_eq!(
-            resolve(&link, "marketplace-plans"),
-            Err(HyperlinkError::IncorrectMatch)
-        );
+        assert_eq!(resolve(&link, "marketplace-plans"), Err(HyperlinkError::IncorrectMatch));
     }
 }

@@ -12,14 +12,20 @@ mod auth_password;
 mod categories;
 mod compat;
 mod customers;
+mod events;
 mod health;
 mod offerings;
+mod orders;
 mod policies;
+mod policy_status;
 mod projects;
 mod providers;
 mod public_offerings;
+mod query;
+mod resources;
 mod roles;
 mod schema;
+mod usages;
 mod users;
 
 use crate::clock::Clock;
@@ -48,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         .merge(categories::router())
         .merge(offerings::router())
         .merge(public_offerings::router())
+        .merge(orders::router())
+        .merge(resources::router())
+        .merge(usages::router())
+        .merge(events::router())
         .fallback(compat::not_found)
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(axum::middleware::from_fn(compat::drf_conventions))
         .with_state(state)
 }

@@ -71,14 +71,7 @@ pub(super) async fn list_page(
     let pool = state.db.reader();
     let total = store::offerings::count(pool, catalog, customer.as_deref()).await?;
     let page = request.resolve(total)?;
-    let rows = store::offerings::list(
-        pool,
-        catalog,
-        customer.as_deref(),
-        page.limit(),
-        page.offset(),
-    )
-    .await?;
+    let rows = store::offerings::list(pool, catalog, customer.as_deref(), page.limit(), page.offset()).await?;
     let items = render::offerings(pool, &links, view, rows).await?;
     Ok(Paginated {
         items,
@@ -143,9 +136,7 @@ async fn retrieve(
 ) -> ApiResult<Json<OfferingOut>> {
     let uuid = path_uuid(&raw)?;
     let catalog = provider_view(&state, &user);
-    Ok(Json(
-        load(&state, &links, &uuid, catalog, View::Provider).await?,
-    ))
+    Ok(Json(load(&state, &links, &uuid, catalog, View::Provider).await?))
 }
 
 #[utoipa::path(
@@ -187,10 +178,9 @@ async fn authorize(state: &AppState, user: &Principal, customer_id: i64) -> ApiR
 /// The offering a component action names: 404 when invisible, 403 when not the caller's to manage.
 async fn managed_offering(state: &AppState, user: &Principal, raw: &str) -> ApiResult<OfferingRow> {
     let uuid = path_uuid(raw)?;
-    let row =
-        store::offerings::visible_by_uuid(state.db.reader(), &uuid, provider_view(state, user))
-            .await?
-            .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = store::offerings::visible_by_uuid(state.db.reader(), &uuid, provider_view(state, user))
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     authorize(state, user, row.customer_id).await?;
     Ok(row)
 }
@@ -205,11 +195,7 @@ fn component_uuid(body: &Input) -> ApiResult<Uuid32> {
 }
 
 /// The offering's component with this uuid; 404 otherwise.
-async fn existing_component(
-    state: &AppState,
-    offering_id: i64,
-    uuid: &Uuid32,
-) -> ApiResult<ComponentRow> {
+async fn existing_component(state: &AppState, offering_id: i64, uuid: &Uuid32) -> ApiResult<ComponentRow> {
     let hex = uuid.to_string();
     store::offerings::components_of(state.db.reader(), &[offering_id])
         .await?
@@ -229,10 +215,7 @@ async fn create_component(
     let fields = input::component(body)?;
     let now = state.clock.now_micros();
     let uuid = service::add_component(&state.db, offering.id, &fields, now).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ComponentOut::new(uuid.to_string(), fields)),
-    ))
+    Ok((StatusCode::CREATED, Json(ComponentOut::new(uuid.to_string(), fields))))
 }
 
 /// A partial update of one component; 200 with the component.
@@ -273,11 +256,7 @@ async fn remove_component(
 }
 
 /// Staff only, checked before the lookup (upstream's `activate_permissions = [is_staff]`).
-async fn activate(
-    State(state): State<AppState>,
-    Staff(_): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn activate(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let uuid = path_uuid(&raw)?;
     let state = service::activate(&state.db, &uuid)
         .await?
@@ -287,11 +266,7 @@ async fn activate(
     ))
 }
 
-async fn destroy(
-    State(state): State<AppState>,
-    Staff(_): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw)?;
     if service::delete(&state.db, &uuid).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -322,13 +297,10 @@ async fn plan_retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<PlanDetailOut>> {
-    let uuid: Uuid32 = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(PLAN_NOT_FOUND))?;
-    let row =
-        store::offerings::visible_plan(state.db.reader(), &uuid, provider_view(&state, &user))
-            .await?
-            .ok_or(ApiError::NotFound(PLAN_NOT_FOUND))?;
+    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(PLAN_NOT_FOUND))?;
+    let row = store::offerings::visible_plan(state.db.reader(), &uuid, provider_view(&state, &user))
+        .await?
+        .ok_or(ApiError::NotFound(PLAN_NOT_FOUND))?;
     let offering_uuid = row.offering_uuid.clone();
     Ok(Json(PlanDetailOut {
         offering: links.detail_hex(PROVIDER, &offering_uuid),

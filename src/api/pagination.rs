@@ -92,10 +92,7 @@ impl Page {
             parts.push(format!("<{}>; rel=\"prev\"", with_page(prev)));
         }
         if self.number < self.pages {
-            parts.push(format!(
-                "<{}>; rel=\"next\"",
-                with_page(Some(self.number + 1))
-            ));
+            parts.push(format!("<{}>; rel=\"next\"", with_page(Some(self.number + 1))));
         }
         let last = (self.pages > 1).then_some(self.pages);
         parts.push(format!("<{}>; rel=\"last\"", with_page(last)));
@@ -152,33 +149,21 @@ mod tests {
     use super::*;
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn page_size_defaults_and_caps() {
         assert_eq!(PageRequest::from_query(&query(&[])).unwrap().size, 10);
         assert_eq!(
-            PageRequest::from_query(&query(&[("page_size", "1000")]))
-                .unwrap()
-                .size,
+            PageRequest::from_query(&query(&[("page_size", "1000")])).unwrap().size,
             300
         );
         assert_eq!(
-            PageRequest::from_query(&query(&[("page_size", "-3")]))
-                .unwrap()
-                .size,
+            PageRequest::from_query(&query(&[("page_size", "-3")])).unwrap().size,
             10
         );
-        assert_eq!(
-            PageRequest::from_query(&query(&[("page_size", "x")]))
-                .unwrap()
-                .size,
-            10
-        );
+        assert_eq!(PageRequest::from_query(&query(&[("page_size", "x")])).unwrap().size, 10);
     }
 
     #[test]
@@ -196,17 +181,12 @@ mod tests {
     #[test]
     fn link_header_lists_existing_neighbours() {
         let links = Links::new("http://h");
-        let uri: Uri = "/api/x/?page=2&page_size=10&customer_uuid=a"
-            .parse()
-            .unwrap();
+        let uri: Uri = "/api/x/?page=2&page_size=10&customer_uuid=a".parse().unwrap();
         let page = PageRequest::from_query(&query(&[("page", "2"), ("page_size", "10")]))
             .unwrap()
             .resolve(35)
             .unwrap();
-        let link = page.headers(&links, &uri)["link"]
-            .to_str()
-            .unwrap()
-            .to_string();
+        let link = page.headers(&links, &uri)["link"].to_str().unwrap().to_string();
         assert_eq!(
             link,
             "<http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"first\", \

@@ -30,10 +30,11 @@ pub fn router() -> Router<AppState> {
         .route(&format!("/api/{COLLECTION}/actions/"), get(actions))
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/"),
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
-                .delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
+        )
+        .route(
+            &format!("/api/{COLLECTION}/{{uuid}}/status/"),
+            get(super::policy_status::status),
         )
 }
 
@@ -72,10 +73,7 @@ fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>)
         row.created_by_first_name.unwrap_or_default(),
         row.created_by_last_name.unwrap_or_default()
     );
-    let customer: Uuid32 = row
-        .customer_uuid
-        .parse()
-        .unwrap_or_else(|_| Uuid32::new_v4());
+    let customer: Uuid32 = row.customer_uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
     let uuid: Uuid32 = row.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
     let has_fired = row.has_fired != 0;
     PolicyOut {
@@ -125,12 +123,7 @@ async fn render_all(
         .collect())
 }
 
-async fn load_one(
-    state: &AppState,
-    links: &Links,
-    uuid: &Uuid32,
-    vis: Visibility,
-) -> ApiResult<PolicyOut> {
+async fn load_one(state: &AppState, links: &Links, uuid: &Uuid32, vis: Visibility) -> ApiResult<PolicyOut> {
     let row = store::policies::visible_by_uuid(state.db.reader(), uuid, vis)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
@@ -170,8 +163,7 @@ async fn list(
     let vis = Visibility::of(&user, state.clock.now_micros());
     let total = store::policies::count(state.db.reader(), vis, &filter).await?;
     let page = request.resolve(total)?;
-    let rows =
-        store::policies::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let rows = store::policies::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
     let items = render_all(&state, &links, rows).await?;
     Ok(Paginated {
         items,
@@ -196,9 +188,7 @@ fn filter_from(q: &HashMap<String, String>) -> ApiResult<PolicyFilter> {
     }
     for key in ["customer_uuid", "scope_uuid"] {
         if let Some(v) = q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            let uuid: Uuid32 = v
-                .parse()
-                .map_err(|_| ApiError::field(key, "Enter a valid UUID."))?;
+            let uuid: Uuid32 = v.parse().map_err(|_| ApiError::field(key, "Enter a valid UUID."))?;
             filter.customer_uuids.push(uuid.to_string());
         }
     }
@@ -247,49 +237,24 @@ async fn create(
     JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
     let fields = parse_fields(&state, input).await?;
-    let (Some(customer_id), Some(actions), Some(limits)) =
-        (fields.customer_id, fields.actions, fields.limits)
-    else {
+    let (Some(customer_id), Some(actions), Some(limits)) = (fields.customer_id, fields.actions, fields.limits) else {
         return Err(ApiError::Internal(anyhow::anyhow!(
             "required policy fields passed validation unset"
         )));
     };
     let options = fields.options.unwrap_or_default();
-    let now = state.clock.now_micros();
-    let id = service::create(
-        &state.db,
-        user.id,
-        customer_id,
-        &actions,
-        &options,
-        &limits,
-        now,
-    )
-    .await?;
+    let now = state.clock.now();
+    let id = service::create(&state.db, user.id, customer_id, &actions, &options, &limits, now).await?;
     let out = load_by_id(&state, &links, id, &user).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-async fn load_by_id(
-    state: &AppState,
-    links: &Links,
-    id: i64,
-    user: &Principal,
-) -> ApiResult<PolicyOut> {
+async fn load_by_id(state: &AppState, links: &Links, id: i64, user: &Principal) -> ApiResult<PolicyOut> {
     let row = store::policies::by_id(state.db.reader(), id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let uuid: Uuid32 = row
-        .uuid
-        .parse()
-        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    load_one(
-        state,
-        links,
-        &uuid,
-        Visibility::of(user, state.clock.now_micros()),
-    )
-    .await
+    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    load_one(state, links, &uuid, Visibility::of(user, state.clock.now_micros())).await
 }
 
 #[utoipa::path(
@@ -341,7 +306,7 @@ async fn save(
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     let changes = parse_fields(&state, input).await?;
-    let now = state.clock.now_micros();
+    let now = state.clock.now();
     let id = service::update(&state.db, &uuid, changes, now)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
@@ -355,11 +320,7 @@ async fn save(
     params(("uuid" = String, Path, format = Uuid)),
     responses((status = 204, description = "No response body"))
 )]
-async fn destroy(
-    State(state): State<AppState>,
-    Staff(_): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw)?;
     if service::delete(&state.db, &uuid).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -412,9 +373,7 @@ async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyCha
         match links::resolve(&scope, "customers") {
             Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
                 Some((id, _)) => changes.customer_id = Some(id),
-                None => input
-                    .errors
-                    .add("scope", links::HyperlinkError::DoesNotExist.message()),
+                None => input.errors.add("scope", links::HyperlinkError::DoesNotExist.message()),
             },
             Err(e) => input.errors.add("scope", e.message()),
         }
@@ -541,7 +500,24 @@ fn parse_period(value: &Value) -> Result<Period, String> {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list, retrieve, actions, create, update, partial_update, destroy),
-    components(schemas(PolicyOut, LimitOut, PolicyRequest, PatchedPolicyRequest, LimitRequest))
+    paths(
+        list,
+        retrieve,
+        actions,
+        create,
+        update,
+        partial_update,
+        destroy,
+        super::policy_status::status
+    ),
+    components(schemas(
+        PolicyOut,
+        LimitOut,
+        PolicyRequest,
+        PatchedPolicyRequest,
+        LimitRequest,
+        super::policy_status::PolicyStatus,
+        super::policy_status::LimitStatus
+    ))
 )]
 pub struct Doc;

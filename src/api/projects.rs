@@ -31,10 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/projects/", get(list).post(create))
         .route(
             "/api/projects/{uuid}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
-                .delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .route("/api/projects/{uuid}/add_user/", post(add_user))
         .route("/api/projects/{uuid}/update_user/", post(update_user))
@@ -94,11 +91,7 @@ async fn list(
 ) -> ApiResult<Paginated<ProjectOut>> {
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let customer_uuid = match q
-        .get("customer_uuid")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
+    let customer_uuid = match q.get("customer_uuid").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(s) => Some(
             s.parse::<Uuid32>()
                 .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
@@ -111,8 +104,7 @@ async fn list(
         name: q.get("name").cloned().filter(|s| !s.is_empty()),
     };
     let page = request.resolve(store::projects::count(state.db.reader(), vis, &filter).await?)?;
-    let rows =
-        store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let rows = store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|p| render(&links, p)).collect();
     Ok(Paginated {
         items,
@@ -140,12 +132,10 @@ async fn retrieve(
 }
 
 /// Reads the writable fields; `customer` resolves to a customer id.
-async fn read_fields(
-    state: &AppState,
-    input: &mut Input,
-    fields: &mut ProjectFields,
-) -> ApiResult<()> {
-    if let Some(customer) = input.present("customer", true) {
+/// `customer` is set at creation only: usage totals are kept per customer, so a project never
+/// moves between customers.
+async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFields, creating: bool) -> ApiResult<()> {
+    if let Some(customer) = input.present("customer", true).filter(|_| creating) {
         match links::resolve(&customer, "customers") {
             Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
                 Some((id, _)) => fields.customer_id = id,
@@ -175,9 +165,7 @@ async fn read_fields(
         match input.raw(name).cloned() {
             None => {}
             Some(Value::Null) => *slot = None,
-            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => {
-                *slot = Some(s)
-            }
+            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => *slot = Some(s),
             Some(_) => input.errors.add(
                 name,
                 "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
@@ -188,12 +176,7 @@ async fn read_fields(
 }
 
 /// Staff, the customer's owners, and (for edits) the project's admins and managers.
-async fn may_manage(
-    state: &AppState,
-    user: &Principal,
-    customer_id: i64,
-    project_id: Option<i64>,
-) -> ApiResult<()> {
+async fn may_manage(state: &AppState, user: &Principal, customer_id: i64, project_id: Option<i64>) -> ApiResult<()> {
     if user.is_staff {
         return Ok(());
     }
@@ -224,7 +207,7 @@ async fn create(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ProjectOut>)> {
     let mut fields = ProjectFields::default();
-    read_fields(&state, &mut input, &mut fields).await?;
+    read_fields(&state, &mut input, &mut fields, true).await?;
     input.finish()?;
     may_manage(&state, &user, fields.customer_id, None).await?;
     let uuid = Uuid32::new_v4();
@@ -267,19 +250,12 @@ async fn save(
     let row = visible(&state, &user, &raw).await?;
     may_manage(&state, &user, row.customer_id, Some(row.id)).await?;
     let mut fields = ProjectFields::from_row(&row);
-    read_fields(&state, &mut input, &mut fields).await?;
+    read_fields(&state, &mut input, &mut fields, false).await?;
     input.finish()?;
-    if fields.customer_id != row.customer_id {
-        // Moving a project takes the right to create projects in the target customer too.
-        may_manage(&state, &user, fields.customer_id, None).await?;
-    }
     let mut tx = state.db.begin().await?;
     store::projects::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
-    let uuid: Uuid32 = row
-        .uuid
-        .parse()
-        .map_err(|_| ApiError::NotFound(NOT_FOUND))?;
+    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let row = store::projects::by_uuid(state.db.reader(), &uuid)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
@@ -339,9 +315,7 @@ async fn delete_user(
 ) -> ApiResult<Json<Value>> {
     let target = manageable(&state, &user, &raw).await?;
     roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(
-        serde_json::json!({"detail": "Role has been revoked."}),
-    ))
+    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
 }
 
 async fn list_users(

@@ -95,8 +95,7 @@ async fn list(
     let pool = state.db.reader();
     let total = store::providers::count(pool, customer.as_deref()).await?;
     let page = request.resolve(total)?;
-    let rows =
-        store::providers::list(pool, customer.as_deref(), page.limit(), page.offset()).await?;
+    let rows = store::providers::list(pool, customer.as_deref(), page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|r| render(&links, r)).collect();
     Ok(Paginated {
         items,
@@ -162,24 +161,18 @@ async fn create(
     let description = input.text("description", Text::OPTIONAL.max(4096));
     let notify = input.boolean("enable_notifications").unwrap_or(true);
     input.finish()?;
-    let customer_id = customer_id
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("customer passed validation unset")))?;
+    let customer_id =
+        customer_id.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("customer passed validation unset")))?;
 
     let now = state.clock.now_micros();
-    if !user.is_staff
-        && !Roles::load(pool, &user, customer_id, None, now)
-            .await?
-            .is_owner()
-    {
+    if !user.is_staff && !Roles::load(pool, &user, customer_id, None, now).await?.is_owner() {
         return Err(ApiError::PermissionDenied);
     }
     let uuid = Uuid32::new_v4();
     let mut tx = state.db.begin().await?;
     let description = description.unwrap_or_default();
     match store::providers::insert(&mut tx, &uuid, customer_id, &description, notify, now).await {
-        Err(e) if store::is_unique_violation(&e) => {
-            return Err(ApiError::field("customer", ALREADY_REGISTERED))
-        }
+        Err(e) if store::is_unique_violation(&e) => return Err(ApiError::field("customer", ALREADY_REGISTERED)),
         other => other?,
     };
     tx.commit().await?;

@@ -62,9 +62,7 @@ async fn retrieve(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OfferingOut>> {
     let uuid = path_uuid(&raw)?;
-    Ok(Json(
-        load(&state, &links, &uuid, Catalog::Public, View::Public).await?,
-    ))
+    Ok(Json(load(&state, &links, &uuid, Catalog::Public, View::Public).await?))
 }
 
 /// The plans of an active offering, with their public URLs.

@@ -125,8 +125,7 @@ pub async fn list(
 ) -> ApiResult<Paginated<GrantOut>> {
     let now = state.clock.now_micros();
     let request = PageRequest::from_query(q)?;
-    let total =
-        store::roles::count_active(state.db.reader(), target.scope, target.scope_id, now).await?;
+    let total = store::roles::count_active(state.db.reader(), target.scope, target.scope_id, now).await?;
     let page = request.resolve(total)?;
     let rows = store::roles::list_active(
         state.db.reader(),
@@ -146,9 +145,7 @@ pub async fn list(
             role_description: Role::parse(&g.role).map(Role::description).unwrap_or(""),
             role_name: g.role,
             user_email: g.user_email,
-            user_full_name: format!("{} {}", g.user_first_name, g.user_last_name)
-                .trim()
-                .to_string(),
+            user_full_name: format!("{} {}", g.user_first_name, g.user_last_name).trim().to_string(),
             user_username: g.user_username,
             user_uuid: g.user_uuid,
             created_by_full_name: format!(

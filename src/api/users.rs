@@ -31,10 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/me/", get(me))
         .route(
             "/api/users/{uuid}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
-                .delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .route("/api/users/{uuid}/change_password/", post(change_password))
 }
@@ -130,11 +127,7 @@ async fn retrieve(
     Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
 }
 
-async fn me(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-) -> ApiResult<Json<UserOut>> {
+async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser, links: Links) -> ApiResult<Json<UserOut>> {
     let row = store::users::by_id(state.db.reader(), user.id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
@@ -169,10 +162,7 @@ async fn read_fields(
     by_staff: bool,
 ) -> ApiResult<()> {
     if let Some(username) = input.text("username", Text::REQUIRED.max(128)) {
-        if !username
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_.@+-".contains(c))
-        {
+        if !username.chars().all(|c| c.is_alphanumeric() || "_.@+-".contains(c)) {
             input.errors.add(
                 "username",
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
@@ -278,11 +268,7 @@ async fn save(
     Ok(Json(render(&links, row)))
 }
 
-async fn destroy(
-    State(state): State<AppState>,
-    Staff(user): Staff,
-    Path(raw): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
     let mut tx = state.db.begin().await?;
     store::users::delete(&mut tx, row.id).await?;

@@ -32,9 +32,7 @@ impl Action {
             Action::NotifyOrganizationOwners => "notify_organization_owners",
             Action::NotifyExternalUser => "notify_external_user",
             Action::BlockCreationOfNewResources => "block_creation_of_new_resources",
-            Action::BlockModificationOfExistingResources => {
-                "block_modification_of_existing_resources"
-            }
+            Action::BlockModificationOfExistingResources => "block_modification_of_existing_resources",
             Action::TerminateResources => "terminate_resources",
             Action::RequestDownscaling => "request_downscaling",
             Action::RestrictMembers => "restrict_members",
@@ -82,8 +80,8 @@ impl ActionSet {
         }
         let mut actions = Vec::new();
         for token in submitted.split(',') {
-            let action = Action::parse(token.trim())
-                .ok_or_else(|| ActionSetError::Unavailable(submitted.to_string()))?;
+            let action =
+                Action::parse(token.trim()).ok_or_else(|| ActionSetError::Unavailable(submitted.to_string()))?;
             if !actions.contains(&action) {
                 actions.push(action);
             }
@@ -113,12 +111,8 @@ mod tests {
 
     #[test]
     fn normalises_spaces_and_repeats_keeping_first_order() {
-        let set = ActionSet::parse(" request_pausing , notify_organization_owners,request_pausing")
-            .unwrap();
-        assert_eq!(
-            set.to_string(),
-            "request_pausing,notify_organization_owners"
-        );
+        let set = ActionSet::parse(" request_pausing , notify_organization_owners,request_pausing").unwrap();
+        assert_eq!(set.to_string(), "request_pausing,notify_organization_owners");
     }
 
     #[test]

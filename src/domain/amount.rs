@@ -49,8 +49,7 @@ impl Amount {
         };
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
-        {
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
             return Err(INVALID.into());
         }
         let significant_whole = whole.trim_start_matches('0');
@@ -67,9 +66,7 @@ impl Amount {
             return Err("Ensure that there are no more than 2 decimal places.".into());
         }
         if significant_whole.len() > 18 {
-            return Err(
-                "Ensure that there are no more than 18 digits before the decimal point.".into(),
-            );
+            return Err("Ensure that there are no more than 18 digits before the decimal point.".into());
         }
         let units: i64 = if significant_whole.is_empty() {
             0
@@ -81,9 +78,7 @@ impl Amount {
             return Err("Ensure this value is greater than or equal to 0.".into());
         }
         if units > MAX_UNITS || (units == MAX_UNITS && cents > 0) {
-            return Err(format!(
-                "Ensure this value is less than or equal to {MAX_UNITS}."
-            ));
+            return Err(format!("Ensure this value is less than or equal to {MAX_UNITS}."));
         }
         Ok(Amount(units * 100 + cents))
     }

@@ -114,9 +114,7 @@ impl UnitPrice {
             ));
         }
         if places > PLACES {
-            return Err(format!(
-                "Ensure that there are no more than {PLACES} decimal places."
-            ));
+            return Err(format!("Ensure that there are no more than {PLACES} decimal places."));
         }
         if whole > MAX_DIGITS - PLACES {
             return Err(format!(
@@ -146,14 +144,8 @@ mod tests {
 
     #[test]
     fn activation_is_allowed_from_draft_and_paused_only() {
-        assert_eq!(
-            OfferingState::Draft.activated(),
-            Some(OfferingState::Active)
-        );
-        assert_eq!(
-            OfferingState::Paused.activated(),
-            Some(OfferingState::Active)
-        );
+        assert_eq!(OfferingState::Draft.activated(), Some(OfferingState::Active));
+        assert_eq!(OfferingState::Paused.activated(), Some(OfferingState::Active));
         for s in ["Active", "Archived", "Unavailable"] {
             assert_eq!(OfferingState::parse(s).unwrap().activated(), None, "{s}");
         }
@@ -206,9 +198,6 @@ mod tests {
             err("12345678901234567890123"),
             "Ensure that there are no more than 22 digits in total."
         );
-        assert_eq!(
-            err("-1"),
-            "Ensure this value is greater than or equal to 0."
-        );
+        assert_eq!(err("-1"), "Ensure this value is greater than or equal to 0.");
     }
 }

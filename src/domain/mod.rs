@@ -5,6 +5,7 @@ pub mod amount;
 pub mod billing;
 pub mod catalog;
 pub mod ids;
+pub mod marketplace;
 pub mod month;
 pub mod options;
 pub mod period;

@@ -90,14 +90,8 @@ mod tests {
     #[test]
     fn knows_its_days() {
         assert_eq!(Month::new(2024, 2).unwrap().days(), 29);
-        assert_eq!(
-            Month::new(2026, 2).unwrap().last_day().to_string(),
-            "2026-02-28"
-        );
-        assert_eq!(
-            Month::new(2026, 12).unwrap().last_day().to_string(),
-            "2026-12-31"
-        );
+        assert_eq!(Month::new(2026, 2).unwrap().last_day().to_string(), "2026-02-28");
+        assert_eq!(Month::new(2026, 12).unwrap().last_day().to_string(), "2026-12-31");
         assert!(Month::new(2026, 13).is_none());
     }
 }

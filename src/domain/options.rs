@@ -36,8 +36,7 @@ impl PolicyOptions {
             return Err(OptionsError::NotObject);
         };
         for (key, option) in map {
-            let action =
-                Action::parse(key).ok_or_else(|| OptionsError::UnknownAction(key.clone()))?;
+            let action = Action::parse(key).ok_or_else(|| OptionsError::UnknownAction(key.clone()))?;
             if action == Action::NotifyExternalUser && !is_email_list(option) {
                 return Err(OptionsError::Invalid(key.clone()));
             }
@@ -112,11 +111,7 @@ mod tests {
     #[test]
     fn falsy_values_become_empty() {
         for v in [json!({}), json!([]), json!(""), json!(0), json!(false)] {
-            assert_eq!(
-                PolicyOptions::parse(&v),
-                Ok(PolicyOptions::default()),
-                "{v}"
-            );
+            assert_eq!(PolicyOptions::parse(&v), Ok(PolicyOptions::default()), "{v}");
         }
     }
 
@@ -124,14 +119,8 @@ mod tests {
     fn strings_are_parsed_as_json() {
         let opts = PolicyOptions::parse(&json!(r#"{"notify_external_user": "a@b.org"}"#)).unwrap();
         assert_eq!(opts.external_emails(), vec!["a@b.org"]);
-        assert_eq!(
-            PolicyOptions::parse(&json!("{nope")),
-            Err(OptionsError::NotJson)
-        );
-        assert_eq!(
-            PolicyOptions::parse(&json!("[1]")),
-            Err(OptionsError::NotObject)
-        );
+        assert_eq!(PolicyOptions::parse(&json!("{nope")), Err(OptionsError::NotJson));
+        assert_eq!(PolicyOptions::parse(&json!("[1]")), Err(OptionsError::NotObject));
     }
 
     #[test]
@@ -147,9 +136,7 @@ mod tests {
         );
         let bad = json!({"notify_external_user": "a@b.org, nope"});
         assert!(PolicyOptions::parse(&bad).is_err());
-        let ok =
-            PolicyOptions::parse(&json!({"notify_external_user": " a@b.org , ,c+d@e-f.co.uk"}))
-                .unwrap();
+        let ok = PolicyOptions::parse(&json!({"notify_external_user": " a@b.org , ,c+d@e-f.co.uk"})).unwrap();
         assert_eq!(ok.external_emails(), vec!["a@b.org", "c+d@e-f.co.uk"]);
         assert!(PolicyOptions::parse(&json!({"notify_external_user": " , "})).is_ok());
     }

@@ -41,11 +41,7 @@ impl Evaluation {
     }
 }
 
-pub fn evaluate<C: PartialEq>(
-    rules: &[LimitRule<C>],
-    totals: &[MonthlyTotal<C>],
-    current: Month,
-) -> Evaluation {
+pub fn evaluate<C: PartialEq>(rules: &[LimitRule<C>], totals: &[MonthlyTotal<C>], current: Month) -> Evaluation {
     let rows = rules
         .iter()
         .map(|rule| {
@@ -99,12 +95,7 @@ mod tests {
     #[test]
     fn every_period_at_just_under_and_just_over_the_limit() {
         let now = m(2026, 1);
-        for period in [
-            Period::Total,
-            Period::Month1,
-            Period::Month3,
-            Period::Month12,
-        ] {
+        for period in [Period::Total, Period::Month1, Period::Month3, Period::Month12] {
             for (usage, over) in [("99.99", false), ("100", false), ("100.01", true)] {
                 let e = evaluate(&[rule(CPU, 100, period)], &[total(CPU, now, usage)], now);
                 assert_eq!(e.over(), over, "{period:?} {usage}");
@@ -135,10 +126,7 @@ mod tests {
     #[test]
     fn a_new_year_keeps_the_previous_months_in_rolling_windows() {
         let totals = [total(CPU, m(2025, 12), "60"), total(CPU, m(2026, 1), "50")];
-        let rules = [
-            rule(CPU, 100, Period::Month1),
-            rule(CPU, 100, Period::Month3),
-        ];
+        let rules = [rule(CPU, 100, Period::Month1), rule(CPU, 100, Period::Month3)];
         let e = evaluate(&rules, &totals, m(2026, 1));
         assert!(!e.rows[0].over);
         assert!(e.rows[1].over);
@@ -157,10 +145,7 @@ mod tests {
             rule(CPU, 100, Period::Total),
         ];
         let e = evaluate(&rules, &totals, now);
-        assert_eq!(
-            e.rows.iter().map(|r| r.over).collect::<Vec<_>>(),
-            [false, false, true]
-        );
+        assert_eq!(e.rows.iter().map(|r| r.over).collect::<Vec<_>>(), [false, false, true]);
         assert!(e.over());
     }
 

@@ -65,12 +65,7 @@ fn div_round_half_away(num: i128, den: i128) -> i64 {
 
 /// The first day whose end-of-day window total would exceed the limit if every day from now on
 /// used what the current month has averaged per day so far (today counted).
-fn projection(
-    row: &RowOutcome,
-    limit: Amount,
-    month_usage: Amount,
-    today: NaiveDate,
-) -> Option<NaiveDate> {
+fn projection(row: &RowOutcome, limit: Amount, month_usage: Amount, today: NaiveDate) -> Option<NaiveDate> {
     if row.over {
         return Some(today);
     }
@@ -116,12 +111,7 @@ mod tests {
     #[test]
     fn figures_of_a_row_over_its_limit() {
         let today = day("2026-11-26");
-        let h = headroom(
-            150,
-            &row(Period::Month3, "150.25", 150, today),
-            amount("10"),
-            today,
-        );
+        let h = headroom(150, &row(Period::Month3, "150.25", 150, today), amount("10"), today);
         assert_eq!(h.window_start, Some(day("2026-09-01")));
         assert_eq!(h.window_end, day("2026-11-30"));
         assert_eq!(h.remaining.to_string(), "-0.25");
@@ -143,37 +133,17 @@ mod tests {
     fn projects_the_crossing_at_this_months_pace() {
         // 40 used in 10 days: 4 a day. 100 − 40 = 60 left: day 15 reaches exactly 100, day 16 is over.
         let today = day("2026-11-10");
-        let h = headroom(
-            100,
-            &row(Period::Month1, "40", 100, today),
-            amount("40"),
-            today,
-        );
+        let h = headroom(100, &row(Period::Month1, "40", 100, today), amount("40"), today);
         assert_eq!(h.projected_crossing, Some(day("2026-11-26")));
         assert_eq!(h.window_start, Some(day("2026-11-01")));
         // A crossing after the window's end is not projected for windowed periods…
-        let slow = headroom(
-            1000,
-            &row(Period::Month1, "40", 1000, today),
-            amount("40"),
-            today,
-        );
+        let slow = headroom(1000, &row(Period::Month1, "40", 1000, today), amount("40"), today);
         assert_eq!(slow.projected_crossing, None);
         // …but is for Total, within a year.
-        let total = headroom(
-            1000,
-            &row(Period::Total, "40", 1000, today),
-            amount("40"),
-            today,
-        );
+        let total = headroom(1000, &row(Period::Total, "40", 1000, today), amount("40"), today);
         assert_eq!(total.projected_crossing, Some(day("2027-07-09"))); // 960 left at 4 a day
         assert_eq!(total.window_start, None);
-        let far = headroom(
-            100_000,
-            &row(Period::Total, "40", 100_000, today),
-            amount("40"),
-            today,
-        );
+        let far = headroom(100_000, &row(Period::Total, "40", 100_000, today), amount("40"), today);
         assert_eq!(far.projected_crossing, None);
     }
 

@@ -49,16 +49,8 @@ pub fn has_reset(action: Action) -> bool {
 /// The effects of a transition, in the policy's action order; each action at most once.
 pub fn effects(actions: &ActionSet, transition: Transition) -> Vec<Effect> {
     match transition {
-        Transition::Fire => actions
-            .iter()
-            .filter(|a| is_immediate(*a))
-            .map(Effect::Run)
-            .collect(),
-        Transition::Reset => actions
-            .iter()
-            .filter(|a| has_reset(*a))
-            .map(Effect::Undo)
-            .collect(),
+        Transition::Fire => actions.iter().filter(|a| is_immediate(*a)).map(Effect::Run).collect(),
+        Transition::Reset => actions.iter().filter(|a| has_reset(*a)).map(Effect::Undo).collect(),
         Transition::Stay => Vec::new(),
     }
 }

@@ -13,10 +13,7 @@ pub struct Window {
 impl Window {
     pub fn of(period: Period, current: Month) -> Self {
         let start = period.months().map(|n| current.minus(n - 1));
-        Self {
-            start,
-            end: current,
-        }
+        Self { start, end: current }
     }
 
     pub fn contains(&self, month: Month) -> bool {
@@ -39,25 +36,14 @@ mod tests {
         assert_eq!(Window::of(Period::Month1, now).start, Some(m(2026, 1)));
         assert_eq!(Window::of(Period::Month3, now).start, Some(m(2025, 11)));
         assert_eq!(Window::of(Period::Month12, now).start, Some(m(2025, 2)));
-        assert_eq!(
-            Window::of(Period::Month3, m(2026, 3)).start,
-            Some(m(2026, 1))
-        );
-        assert_eq!(
-            Window::of(Period::Month12, m(2026, 3)).start,
-            Some(m(2025, 4))
-        );
+        assert_eq!(Window::of(Period::Month3, m(2026, 3)).start, Some(m(2026, 1)));
+        assert_eq!(Window::of(Period::Month12, m(2026, 3)).start, Some(m(2025, 4)));
     }
 
     #[test]
     fn future_months_are_outside_every_window() {
         let now = m(2026, 1);
-        for period in [
-            Period::Total,
-            Period::Month1,
-            Period::Month3,
-            Period::Month12,
-        ] {
+        for period in [Period::Total, Period::Month1, Period::Month3, Period::Month12] {
             let w = Window::of(period, now);
             assert!(w.contains(now));
             assert!(!w.contains(m(2026, 2)), "{period:?}");

@@ -1,10 +1,15 @@
 //! Use cases: one function per operation, each one transaction. They read through `store`,
-//! decide through `domain` (and later the engine), and write through `store`.
+//! decide through `domain` and the `engine`, and write through `store`.
 
+pub mod evaluation;
 pub mod identity;
 pub mod offerings;
+pub mod orders;
 pub mod policies;
 pub mod roles;
+pub mod scheduler;
+pub mod sweep;
+pub mod usage;
 pub mod users;
 
 /// What a use case can fail with: a client mistake (rendered as a DRF body by the API) or an
@@ -17,6 +22,12 @@ pub enum ServiceError {
     /// A field error found while writing (a uniqueness clash), rendered as `{"field": ["message"]}`.
     #[error("{0}: {1}")]
     Field(&'static str, String),
+    /// The object is not in a state that allows the operation (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not do this to this object (403).
+    #[error("permission denied")]
+    Forbidden,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

@@ -36,9 +36,7 @@ pub async fn create(db: &Db, new: &NewOffering, now: i64) -> ServiceResult<Uuid3
 /// `Ok(None)` when the offering does not exist.
 pub async fn activate(db: &Db, uuid: &Uuid32) -> ServiceResult<Option<OfferingState>> {
     let mut tx = db.begin().await?;
-    let Some((id, state)) =
-        store::offerings::state_for_update(&mut tx, uuid, db.row_lock()).await?
-    else {
+    let Some((id, state)) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(None);
     };
     if store::offerings::plan_count(&mut tx, id).await? == 0 {
@@ -58,8 +56,7 @@ pub async fn activate(db: &Db, uuid: &Uuid32) -> ServiceResult<Option<OfferingSt
 /// `false` when it does not exist.
 pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
-    let Some((id, _)) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock()).await?
-    else {
+    let Some((id, _)) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(false);
     };
     store::offerings::delete(&mut tx, id).await?;
@@ -68,12 +65,7 @@ pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<bool> {
 }
 
 /// `create_offering_component/`; returns the new component's uuid.
-pub async fn add_component(
-    db: &Db,
-    offering_id: i64,
-    fields: &ComponentFields,
-    now: i64,
-) -> ServiceResult<Uuid32> {
+pub async fn add_component(db: &Db, offering_id: i64, fields: &ComponentFields, now: i64) -> ServiceResult<Uuid32> {
     let mut tx = db.begin().await?;
     if store::offerings::component_type_taken(&mut tx, offering_id, &fields.r#type, None).await? {
         return Err(duplicate_type());
@@ -92,16 +84,12 @@ pub async fn update_component(
     change: impl FnOnce(ComponentFields) -> ComponentFields,
 ) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
-    let Some(row) =
-        store::offerings::component_in_offering(&mut tx, offering_id, component).await?
-    else {
+    let Some(row) = store::offerings::component_in_offering(&mut tx, offering_id, component).await? else {
         return Ok(false);
     };
     let id = row.id;
     let fields = change(row.into());
-    if store::offerings::component_type_taken(&mut tx, offering_id, &fields.r#type, Some(id))
-        .await?
-    {
+    if store::offerings::component_type_taken(&mut tx, offering_id, &fields.r#type, Some(id)).await? {
         return Err(duplicate_type());
     }
     store::offerings::update_component(&mut tx, id, &fields)
@@ -113,15 +101,9 @@ pub async fn update_component(
 
 /// `remove_offering_component/`: the component goes, and the policy limits on it with it (FK
 /// cascade). `Ok(false)` when the offering has no such component.
-pub async fn remove_component(
-    db: &Db,
-    offering_id: i64,
-    component: &Uuid32,
-) -> ServiceResult<bool> {
+pub async fn remove_component(db: &Db, offering_id: i64, component: &Uuid32) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
-    let Some(row) =
-        store::offerings::component_in_offering(&mut tx, offering_id, component).await?
-    else {
+    let Some(row) = store::offerings::component_in_offering(&mut tx, offering_id, component).await? else {
         return Ok(false);
     };
     store::offerings::delete_component(&mut tx, row.id).await?;
@@ -129,12 +111,7 @@ pub async fn remove_component(
     Ok(true)
 }
 
-async fn insert_component(
-    tx: &mut Tx,
-    offering_id: i64,
-    fields: &ComponentFields,
-    now: i64,
-) -> ServiceResult<Uuid32> {
+async fn insert_component(tx: &mut Tx, offering_id: i64, fields: &ComponentFields, now: i64) -> ServiceResult<Uuid32> {
     let uuid = Uuid32::new_v4();
     store::offerings::insert_component(tx, offering_id, &uuid, fields, now)
         .await

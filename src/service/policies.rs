@@ -1,10 +1,11 @@
 //! Saving and deleting customer component usage policies. The checks that need the database
 //! (upstream's "phase B") run inside the write transaction, so a failure leaves nothing behind.
 
-use super::{ServiceError, ServiceResult};
+use super::{evaluation, ServiceError, ServiceResult};
 use crate::domain::options::PolicyOptions;
 use crate::domain::{ActionSet, BillingType, Period, Uuid32};
 use crate::store::{self, policies::NewLimit, Db, Tx};
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
 /// One limit row as the client submitted it, already well-formed.
@@ -32,7 +33,7 @@ pub async fn create(
     actions: &ActionSet,
     options: &PolicyOptions,
     limits: &[LimitDraft],
-    now: i64,
+    now: DateTime<Utc>,
 ) -> ServiceResult<i64> {
     let mut tx = db.begin().await?;
     let uuid = Uuid32::new_v4();
@@ -44,22 +45,18 @@ pub async fn create(
         &actions.to_string(),
         &options,
         created_by,
-        now,
+        now.timestamp_micros(),
     )
     .await?;
     let rows = resolve_limits(&mut tx, limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
+    evaluation::policy(&mut tx, db, id, now).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 /// Applies `changes` to the policy; `Ok(None)` when it does not exist.
-pub async fn update(
-    db: &Db,
-    uuid: &Uuid32,
-    changes: PolicyChanges,
-    now: i64,
-) -> ServiceResult<Option<i64>> {
+pub async fn update(db: &Db, uuid: &Uuid32, changes: PolicyChanges, now: DateTime<Utc>) -> ServiceResult<Option<i64>> {
     let mut tx = db.begin().await?;
     let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(None);
@@ -72,15 +69,13 @@ pub async fn update(
         store::policies::replace_limits(&mut tx, id, &rows).await?;
     }
     let customer_id = changes.customer_id.unwrap_or(current.customer_id);
-    let actions = changes
-        .actions
-        .map(|a| a.to_string())
-        .unwrap_or(current.actions);
+    let actions = changes.actions.map(|a| a.to_string()).unwrap_or(current.actions);
     let options = changes
         .options
         .map(|o| o.to_value().to_string())
         .unwrap_or(current.options);
-    store::policies::update(&mut tx, id, customer_id, &actions, &options, now).await?;
+    store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
+    evaluation::policy(&mut tx, db, id, now).await?;
     tx.commit().await?;
     Ok(Some(id))
 }
@@ -115,8 +110,7 @@ async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec
                     draft.component.hyphenated()
                 ))
             })?;
-        let metered =
-            BillingType::parse(&component.billing_type).is_some_and(BillingType::is_metered);
+        let metered = BillingType::parse(&component.billing_type).is_some_and(BillingType::is_metered);
         if !metered {
             return Err(ServiceError::Rejected(format!(
                 "Component {} has billing type {} which is not supported for usage policies. \

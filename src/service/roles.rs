@@ -26,9 +26,7 @@ fn check_scope(change: &RoleChange) -> ServiceResult<()> {
     if fits {
         Ok(())
     } else {
-        Err(ServiceError::Rejected(
-            "Role is not valid for this scope.".into(),
-        ))
+        Err(ServiceError::Rejected("Role is not valid for this scope.".into()))
     }
 }
 
@@ -36,16 +34,9 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     check_scope(change)?;
     let mut tx = db.begin().await?;
     let name = change.role.name();
-    if store::roles::find_active(
-        &mut tx,
-        change.user_id,
-        name,
-        change.scope,
-        change.scope_id,
-        now,
-    )
-    .await?
-    .is_some()
+    if store::roles::find_active(&mut tx, change.user_id, name, change.scope, change.scope_id, now)
+        .await?
+        .is_some()
     {
         return Err(ServiceError::Rejected(
             "User has already the same role in this scope.".into(),

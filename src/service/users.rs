@@ -6,30 +6,18 @@ use crate::domain::Uuid32;
 use crate::store::{self, users::UserFields, Db};
 
 /// Creates a user (with a password when given); returns its id.
-pub async fn create(
-    db: &Db,
-    fields: &UserFields,
-    password: Option<&str>,
-    now: i64,
-) -> ServiceResult<i64> {
+pub async fn create(db: &Db, fields: &UserFields, password: Option<&str>, now: i64) -> ServiceResult<i64> {
     let hash = password.map(hash_password).transpose().map_err(internal)?;
     let mut tx = db.begin().await?;
-    let id = store::users::insert(
-        &mut tx,
-        &Uuid32::new_v4(),
-        fields,
-        hash.as_deref(),
-        false,
-        now,
-    )
-    .await
-    .map_err(|e| {
-        if store::is_unique_violation(&e) {
-            ServiceError::Rejected("A user with that username already exists.".into())
-        } else {
-            e.into()
-        }
-    })?;
+    let id = store::users::insert(&mut tx, &Uuid32::new_v4(), fields, hash.as_deref(), false, now)
+        .await
+        .map_err(|e| {
+            if store::is_unique_violation(&e) {
+                ServiceError::Rejected("A user with that username already exists.".into())
+            } else {
+                e.into()
+            }
+        })?;
     tx.commit().await?;
     Ok(id)
 }
@@ -67,8 +55,7 @@ pub async fn login(
     lockout_micros: i64,
     now: i64,
 ) -> ServiceResult<Result<String, LoginRefused>> {
-    let failures =
-        store::users::recent_login_failures(db.reader(), username, now - lockout_micros).await?;
+    let failures = store::users::recent_login_failures(db.reader(), username, now - lockout_micros).await?;
     if failures >= max_failures {
         return Ok(Err(LoginRefused::LockedOut));
     }

@@ -19,13 +19,7 @@ const SELECT: &str = "SELECT k.id, k.uuid, k.title, k.description, k.icon, \
      AS available_offerings_count \
      FROM categories k";
 
-pub async fn insert(
-    tx: &mut Tx,
-    uuid: &Uuid32,
-    title: &str,
-    description: &str,
-    now: i64,
-) -> Result<i64> {
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, title: &str, description: &str, now: i64) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO categories (uuid, title, description, created) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -69,11 +63,9 @@ pub async fn count(pool: &AnyPool) -> Result<i64> {
 }
 
 pub async fn list(pool: &AnyPool, limit: i64, offset: i64) -> Result<Vec<CategoryRow>> {
-    sqlx::query_as(&format!(
-        "{SELECT} ORDER BY k.title, k.id LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("{SELECT} ORDER BY k.title, k.id LIMIT $1 OFFSET $2"))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
 }

@@ -114,10 +114,7 @@ impl CustomerFields {
     /// Every text field empty, flags off.
     pub fn empty() -> Self {
         Self {
-            text: TEXT_FIELDS
-                .iter()
-                .map(|f| (f.to_string(), String::new()))
-                .collect(),
+            text: TEXT_FIELDS.iter().map(|f| (f.to_string(), String::new())).collect(),
             ..Default::default()
         }
     }
@@ -139,9 +136,7 @@ impl CustomerFields {
 
 pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &CustomerFields, now: i64) -> Result<i64> {
     let columns = TEXT_FIELDS.join(", ");
-    let params: Vec<String> = (1..=TEXT_FIELDS.len() + 4)
-        .map(|i| format!("${i}"))
-        .collect();
+    let params: Vec<String> = (1..=TEXT_FIELDS.len() + 4).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO customers ({columns}, blocked, archived, uuid, created) VALUES ({}) RETURNING id",
         params.join(", ")
@@ -208,11 +203,7 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<CustomerRow
 }
 
 /// A customer as the caller may see it (staff and support all; others through any role).
-pub async fn visible_by_uuid(
-    pool: &AnyPool,
-    uuid: &Uuid32,
-    vis: Visibility,
-) -> Result<Option<CustomerRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<CustomerRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE c.uuid = $1 AND {}",

@@ -51,16 +51,12 @@ impl Db {
         };
         let write = AnyPoolOptions::new()
             .max_connections(1)
-            .after_connect(|conn, _| {
-                Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
-            })
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             .connect(&url)
             .await?;
         let read = AnyPoolOptions::new()
             .max_connections(8)
-            .after_connect(|conn, _| {
-                Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
-            })
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             .connect(&url)
             .await?;
         Ok(Self {

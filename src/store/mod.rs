@@ -6,11 +6,17 @@ pub mod rows;
 
 pub mod categories;
 pub mod customers;
+pub mod evaluation;
+pub mod events;
 pub mod offerings;
+pub mod orders;
+pub mod outbox;
 pub mod policies;
 pub mod projects;
 pub mod providers;
+pub mod resources;
 pub mod roles;
+pub mod usages;
 pub mod users;
 
 pub use db::{Backend, Db, Tx};

@@ -94,17 +94,11 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
 }
 
 /// `(id, state)` of an offering, locked for the rest of the write transaction.
-pub async fn state_for_update(
-    tx: &mut Tx,
-    uuid: &Uuid32,
-    lock: &str,
-) -> Result<Option<(i64, String)>> {
-    sqlx::query_as(&format!(
-        "SELECT id, state FROM offerings WHERE uuid = $1 {lock}"
-    ))
-    .bind(uuid.to_string())
-    .fetch_optional(&mut **tx)
-    .await
+pub async fn state_for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<(i64, String)>> {
+    sqlx::query_as(&format!("SELECT id, state FROM offerings WHERE uuid = $1 {lock}"))
+        .bind(uuid.to_string())
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 pub async fn plan_count(tx: &mut Tx, offering_id: i64) -> Result<i64> {
@@ -146,21 +140,14 @@ impl Catalog {
     }
 }
 
-pub async fn visible_by_uuid(
-    pool: &AnyPool,
-    uuid: &Uuid32,
-    catalog: Catalog,
-) -> Result<Option<OfferingRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, catalog: Catalog) -> Result<Option<OfferingRow>> {
     let (user, now) = catalog.binds();
-    sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND o.uuid = $3",
-        catalog.predicate()
-    ))
-    .bind(user)
-    .bind(now)
-    .bind(uuid.to_string())
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("{SELECT} WHERE {} AND o.uuid = $3", catalog.predicate()))
+        .bind(user)
+        .bind(now)
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn count(pool: &AnyPool, catalog: Catalog, customer_uuid: Option<&str>) -> Result<i64> {
@@ -339,11 +326,7 @@ pub async fn component_by_uuid(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Comp
 }
 
 /// A component of the given offering, by its uuid.
-pub async fn component_in_offering(
-    tx: &mut Tx,
-    offering_id: i64,
-    uuid: &Uuid32,
-) -> Result<Option<ComponentRow>> {
+pub async fn component_in_offering(tx: &mut Tx, offering_id: i64, uuid: &Uuid32) -> Result<Option<ComponentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE offering_id = $1 AND uuid = $2"
     ))
@@ -417,13 +400,7 @@ pub struct PlanFields {
     pub archived: bool,
 }
 
-pub async fn insert_plan(
-    tx: &mut Tx,
-    offering_id: i64,
-    uuid: &Uuid32,
-    f: &PlanFields,
-    now: i64,
-) -> Result<()> {
+pub async fn insert_plan(tx: &mut Tx, offering_id: i64, uuid: &Uuid32, f: &PlanFields, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO plans (uuid, offering_id, name, description, article_code, unit, unit_price, \
          max_amount, archived, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -456,21 +433,14 @@ pub async fn plans_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<PlanRo
 }
 
 /// A plan whose offering the catalog shows.
-pub async fn visible_plan(
-    pool: &AnyPool,
-    uuid: &Uuid32,
-    catalog: Catalog,
-) -> Result<Option<PlanRow>> {
+pub async fn visible_plan(pool: &AnyPool, uuid: &Uuid32, catalog: Catalog) -> Result<Option<PlanRow>> {
     let (user, now) = catalog.binds();
-    sqlx::query_as(&format!(
-        "{PLAN_SELECT} WHERE {} AND p.uuid = $3",
-        catalog.predicate()
-    ))
-    .bind(user)
-    .bind(now)
-    .bind(uuid.to_string())
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("{PLAN_SELECT} WHERE {} AND p.uuid = $3", catalog.predicate()))
+        .bind(user)
+        .bind(now)
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
+        .await
 }
 
 /// Integer ids are safe to inline; it keeps IN-lists portable across both drivers.

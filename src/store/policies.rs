@@ -67,24 +67,15 @@ pub async fn insert(
     .await
 }
 
-pub async fn update(
-    tx: &mut Tx,
-    id: i64,
-    customer_id: i64,
-    actions: &str,
-    options: &str,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE policies SET customer_id = $1, actions = $2, options = $3, modified = $4 WHERE id = $5",
-    )
-    .bind(customer_id)
-    .bind(actions)
-    .bind(options)
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
+pub async fn update(tx: &mut Tx, id: i64, customer_id: i64, actions: &str, options: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE policies SET customer_id = $1, actions = $2, options = $3, modified = $4 WHERE id = $5")
+        .bind(customer_id)
+        .bind(actions)
+        .bind(options)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -143,18 +134,14 @@ pub async fn limits_of_tx(tx: &mut Tx, policy_ids: &[i64]) -> Result<Vec<LimitRo
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&limits_sql(policy_ids))
-        .fetch_all(&mut **tx)
-        .await
+    sqlx::query_as(&limits_sql(policy_ids)).fetch_all(&mut **tx).await
 }
 
 pub async fn limits_of(pool: &AnyPool, policy_ids: &[i64]) -> Result<Vec<LimitRow>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&limits_sql(policy_ids))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(&limits_sql(policy_ids)).fetch_all(pool).await
 }
 
 fn limits_sql(policy_ids: &[i64]) -> String {
@@ -167,11 +154,7 @@ fn limits_sql(policy_ids: &[i64]) -> String {
     )
 }
 
-pub async fn visible_by_uuid(
-    pool: &AnyPool,
-    uuid: &Uuid32,
-    vis: Visibility,
-) -> Result<Option<PolicyRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<PolicyRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE p.uuid = $1 AND {}",

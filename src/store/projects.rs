@@ -105,11 +105,7 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ProjectRow>
         .await
 }
 
-pub async fn visible_by_uuid(
-    pool: &AnyPool,
-    uuid: &Uuid32,
-    vis: Visibility,
-) -> Result<Option<ProjectRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ProjectRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0 AND {}",
@@ -127,8 +123,7 @@ pub struct ProjectFilter {
     pub name: Option<String>,
 }
 
-const FILTER: &str =
-    "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.name = $4)";
+const FILTER: &str = "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.name = $4)";
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result<i64> {
     let (user, now) = vis.binds();

@@ -56,20 +56,18 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ProviderRow
 
 /// Whether the customer is registered as a service provider.
 pub async fn is_registered(pool: &AnyPool, customer_id: i64) -> Result<bool> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM service_providers WHERE customer_id = $1")
-            .bind(customer_id)
-            .fetch_one(pool)
-            .await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_providers WHERE customer_id = $1")
+        .bind(customer_id)
+        .fetch_one(pool)
+        .await?;
     Ok(n > 0)
 }
 
 pub async fn exists_for_customer(tx: &mut Tx, customer_id: i64) -> Result<bool> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM service_providers WHERE customer_id = $1")
-            .bind(customer_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_providers WHERE customer_id = $1")
+        .bind(customer_id)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(n > 0)
 }
 
@@ -84,12 +82,7 @@ pub async fn count(pool: &AnyPool, customer_uuid: Option<&str>) -> Result<i64> {
 }
 
 /// Ordered by customer name, as upstream.
-pub async fn list(
-    pool: &AnyPool,
-    customer_uuid: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<ProviderRow>> {
+pub async fn list(pool: &AnyPool, customer_uuid: Option<&str>, limit: i64, offset: i64) -> Result<Vec<ProviderRow>> {
     sqlx::query_as(&format!(
         "{SELECT} WHERE ($1 IS NULL OR c.uuid = $1) ORDER BY c.name, s.id LIMIT $2 OFFSET $3"
     ))

@@ -124,12 +124,7 @@ const GRANTS: &str = "FROM user_roles r JOIN users u ON u.id = r.user_id \
      WHERE r.scope_type = $1 AND r.scope_id = $2 AND r.is_active = 1 \
      AND (r.expiration_time IS NULL OR r.expiration_time > $3)";
 
-pub async fn count_active(
-    pool: &AnyPool,
-    scope: ScopeType,
-    scope_id: i64,
-    now: i64,
-) -> Result<i64> {
+pub async fn count_active(pool: &AnyPool, scope: ScopeType, scope_id: i64, now: i64) -> Result<i64> {
     sqlx::query_scalar(&format!("SELECT COUNT(*) {GRANTS}"))
         .bind(scope.as_str())
         .bind(scope_id)

@@ -27,9 +27,7 @@ const COLUMNS: &str = "id, uuid, username, email, first_name, last_name, native_
 
 impl UserRow {
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name)
-            .trim()
-            .to_string()
+        format!("{} {}", self.first_name, self.last_name).trim().to_string()
     }
 }
 
@@ -145,16 +143,11 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<UserRow>> {
 }
 
 /// The password hash of an active, non-system user, for logging in.
-pub async fn credentials(
-    pool: &AnyPool,
-    username: &str,
-) -> Result<Option<(i64, Option<String>, i64)>> {
-    sqlx::query_as(
-        "SELECT id, password_hash, is_active FROM users WHERE username = $1 AND is_system = 0",
-    )
-    .bind(username)
-    .fetch_optional(pool)
-    .await
+pub async fn credentials(pool: &AnyPool, username: &str) -> Result<Option<(i64, Option<String>, i64)>> {
+    sqlx::query_as("SELECT id, password_hash, is_active FROM users WHERE username = $1 AND is_system = 0")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn count(pool: &AnyPool, only: Option<i64>) -> Result<i64> {
@@ -165,12 +158,7 @@ pub async fn count(pool: &AnyPool, only: Option<i64>) -> Result<i64> {
 }
 
 /// Users ordered by username; `only` restricts the list to one user (non-staff see themselves).
-pub async fn list(
-    pool: &AnyPool,
-    only: Option<i64>,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<UserRow>> {
+pub async fn list(pool: &AnyPool, only: Option<i64>, limit: i64, offset: i64) -> Result<Vec<UserRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE is_system = 0 AND ($1 IS NULL OR id = $1) \
          ORDER BY username LIMIT $2 OFFSET $3"

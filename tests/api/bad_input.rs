@@ -20,11 +20,7 @@ const COLLECTIONS: &[&str] = &[
 async fn snapshot(app: &TestApp) -> Vec<Value> {
     let mut all = Vec::new();
     for c in COLLECTIONS {
-        all.push(
-            app.get(&format!("{c}?page_size=300"), app.staff())
-                .await
-                .expect(200),
-        );
+        all.push(app.get(&format!("{c}?page_size=300"), app.staff()).await.expect(200));
     }
     all
 }

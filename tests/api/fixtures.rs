@@ -9,6 +9,7 @@ pub struct Marketplace {
     pub project: Value,
     pub offering: Value,
     pub owner: (String, String),
+    pub provider_owner: (String, String),
 }
 
 impl Marketplace {
@@ -35,13 +36,51 @@ impl Marketplace {
     pub fn owner_token(&self) -> &str {
         &self.owner.1
     }
+
+    pub fn provider_token(&self) -> &str {
+        &self.provider_owner.1
+    }
+
+    /// The public URL a consumer orders the offering by, and its plan's.
+    pub fn order_body(&self, name: &str) -> Value {
+        let offering = self.offering["uuid"].as_str().expect("offering uuid");
+        let plan = self.offering["plans"][0]["uuid"].as_str().expect("plan uuid");
+        let base = self.customer_url().split("/api/").next().expect("base").to_string();
+        json!({
+            "offering": format!("{base}/api/marketplace-public-offerings/{offering}/"),
+            "plan": format!("{base}/api/marketplace-public-offerings/{offering}/plans/{plan}/"),
+            "project": self.project["url"],
+            "attributes": {"name": name},
+            "limits": {"storage_gb": 10}
+        })
+    }
+
+    /// A resource in state OK, made through a Create order taken all the way; returns its uuid.
+    pub async fn resource(&self, app: &TestApp, name: &str) -> String {
+        let order = app
+            .post("/api/marketplace-orders/", self.owner_token(), self.order_body(name))
+            .await
+            .expect(201);
+        let uuid = order["uuid"].as_str().expect("order uuid");
+        for (step, token) in [
+            ("approve_by_consumer", self.owner_token()),
+            ("approve_by_provider", self.provider_token()),
+            ("set_state_done", self.provider_token()),
+        ] {
+            app.post(&format!("/api/marketplace-orders/{uuid}/{step}/"), token, json!({}))
+                .await
+                .expect(200);
+        }
+        order["marketplace_resource_uuid"]
+            .as_str()
+            .expect("resource uuid")
+            .to_string()
+    }
 }
 
 pub async fn marketplace(app: &TestApp) -> Marketplace {
     let customer = app.customer("Consumer Org").await;
-    let project = app
-        .project(customer["url"].as_str().expect("url"), "Research")
-        .await;
+    let project = app.project(customer["url"].as_str().expect("url"), "Research").await;
     let owner = app.user("owner").await;
     app.grant(
         "customers",
@@ -52,6 +91,14 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
     .await;
 
     let provider = app.customer("Provider Org").await;
+    let provider_owner = app.user("provider").await;
+    app.grant(
+        "customers",
+        provider["uuid"].as_str().expect("uuid"),
+        &provider_owner.0,
+        "CUSTOMER.OWNER",
+    )
+    .await;
     let staff = app.staff();
     app.post(
         "/api/marketplace-service-providers/",
@@ -61,11 +108,7 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
     .await
     .expect(201);
     let category = app
-        .post(
-            "/api/marketplace-categories/",
-            staff,
-            json!({"title": "HPC"}),
-        )
+        .post("/api/marketplace-categories/", staff, json!({"title": "HPC"}))
         .await
         .expect(201);
     let offering = app
@@ -100,5 +143,6 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
         project,
         offering,
         owner,
+        provider_owner,
     }
 }

@@ -17,8 +17,26 @@ pub enum Backend {
 }
 
 /// Defines one API test, run once per storage backend: `api_test!(async fn name(app) { ... })`.
+/// With `clock = <RFC 3339 instant>,` first, the app runs on a manual clock starting there.
 #[macro_export]
 macro_rules! api_test {
+    (clock = $start:expr, async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::helpers::spawn_app_at($crate::helpers::Backend::Sqlite, $start).await).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::helpers::spawn_app_at($crate::helpers::Backend::Postgres, $start).await).await
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -41,6 +59,8 @@ macro_rules! api_test {
 
 pub struct TestApp {
     pub address: String,
+    /// The app's clock: the system's, or a manual one the test moves.
+    pub clock: Clock,
     pub staff_token: String,
     pub http: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
@@ -73,10 +93,7 @@ async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
                 .execute(&mut conn)
                 .await
                 .expect("create database");
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin);
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
             (format!("{base}/{name}"), None)
         }
     }
@@ -99,11 +116,22 @@ pub fn settings(database_url: String) -> Settings {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn(backend, Clock::System).await
+}
+
+/// An app whose clock starts at `start` (RFC 3339) and moves only when the test moves it.
+pub async fn spawn_app_at(backend: Backend, start: &str) -> TestApp {
+    let start = chrono::DateTime::parse_from_rfc3339(start)
+        .expect("start instant")
+        .with_timezone(&chrono::Utc);
+    spawn(backend, Clock::manual(start)).await
+}
+
+async fn spawn(backend: Backend, clock: Clock) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         meterguard::telemetry::init(LogFormat::Text);
     }
     let (url, dir) = database_url(backend).await;
-    let clock = Clock::System;
     let app = Application::build(settings(url), clock.clone())
         .await
         .expect("build app");
@@ -122,12 +150,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let id = service::users::create(&db, &staff, Some("staff-password"), now)
         .await
         .expect("staff user");
-    let staff_token = service::users::issue_token(&db, id, now)
-        .await
-        .expect("staff token");
+    let staff_token = service::users::issue_token(&db, id, now).await.expect("staff token");
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        clock,
         staff_token,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -153,31 +180,18 @@ impl Reply {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Self {
-            status,
-            headers,
-            body,
-        }
+        Self { status, headers, body }
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
     }
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
         self.body
     }
 }
@@ -192,13 +206,7 @@ impl TestApp {
     }
 
     /// Sends a request as the holder of `token` (`None`: anonymous).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Token {t}"));
@@ -210,14 +218,7 @@ impl TestApp {
     }
 
     /// Sends raw bytes with a content type of the caller's choosing.
-    pub async fn call_raw(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn call_raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let req = self
             .http
             .request(method, self.url(path))
@@ -240,8 +241,7 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
@@ -256,10 +256,7 @@ impl TestApp {
     pub async fn user(&self, username: &str) -> (String, String) {
         let body = json!({"username": username, "email": format!("{username}@example.org"),
                           "first_name": username, "last_name": "Tester"});
-        let user = self
-            .post("/api/users/", self.staff(), body)
-            .await
-            .expect(201);
+        let user = self.post("/api/users/", self.staff(), body).await.expect(201);
         let uuid = user["uuid"].as_str().expect("uuid").to_string();
         let path = format!("/api/users/{uuid}/change_password/");
         self.post(&path, self.staff(), json!({"new_password": "pass-1234"}))
@@ -281,19 +278,13 @@ impl TestApp {
 
     pub async fn project(&self, customer_url: &str, name: &str) -> Value {
         let body = json!({"customer": customer_url, "name": name});
-        self.post("/api/projects/", self.staff(), body)
-            .await
-            .expect(201)
+        self.post("/api/projects/", self.staff(), body).await.expect(201)
     }
 
     pub async fn grant(&self, scope: &str, scope_uuid: &str, user_uuid: &str, role: &str) {
         let path = format!("/api/{scope}/{scope_uuid}/add_user/");
-        self.post(
-            &path,
-            self.staff(),
-            json!({"user": user_uuid, "role": role}),
-        )
-        .await
-        .expect(201);
+        self.post(&path, self.staff(), json!({"user": user_uuid, "role": role}))
+            .await
+            .expect(201);
     }
 }

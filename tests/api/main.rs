@@ -5,5 +5,7 @@ mod helpers;
 mod bad_input;
 mod fixtures;
 mod identity;
+mod orders;
 mod policies;
 mod structure;
+mod usage;

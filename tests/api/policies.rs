@@ -23,9 +23,7 @@ fn body(m: &Marketplace, limits: Value) -> Value {
 
 async fn create(app: &TestApp, m: &Marketplace) -> Value {
     let limits = json!([{"component": m.component("cpu_hours"), "limit": 100, "period": 1}]);
-    app.post(BASE, app.staff(), body(m, limits))
-        .await
-        .expect(201)
+    app.post(BASE, app.staff(), body(m, limits)).await.expect(201)
 }
 
 fn hyphenate(hex: &str) -> String {
@@ -44,7 +42,7 @@ api_test!(
         let m = marketplace(&app).await;
         let limits = json!([
             {"component": hyphenate(&m.component("cpu_hours")), "limit": 100, "period": 1},
-            {"component": m.component("storage_gb"), "limit": -5, "period": "4"}
+            {"component": m.component("storage_gb"), "limit": 5, "period": "4"}
         ]);
         let policy = app.post(BASE, app.staff(), body(&m, limits)).await.expect(201);
         let keys: Vec<&str> = policy.as_object().unwrap().keys().map(String::as_str).collect();
@@ -76,7 +74,7 @@ api_test!(
             json!([
                 {"type": "cpu_hours", "limit": 100, "period": 1, "period_name": "Total",
                  "component": m.component("cpu_hours")},
-                {"type": "storage_gb", "limit": -5, "period": 4, "period_name": "12 month",
+                {"type": "storage_gb", "limit": 5, "period": 4, "period_name": "12 month",
                  "component": m.component("storage_gb")}
             ])
         );
@@ -392,13 +390,8 @@ async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
     .await
     .expect(200);
     let (manager_uuid, manager) = app.user("manager").await;
-    app.grant(
-        "customers",
-        m.customer_uuid(),
-        &manager_uuid,
-        "CUSTOMER.MANAGER",
-    )
-    .await;
+    app.grant("customers", m.customer_uuid(), &manager_uuid, "CUSTOMER.MANAGER")
+        .await;
     let (cs_uuid, customer_support) = app.user("custsupport").await;
     app.grant("customers", m.customer_uuid(), &cs_uuid, "CUSTOMER.SUPPORT")
         .await;

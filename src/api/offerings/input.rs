@@ -6,9 +6,7 @@ use crate::api::errors::{ApiError, ApiResult};
 use crate::api::input::{check_text, Input, Text};
 use crate::api::links::{self, HyperlinkError};
 use crate::api::AppState;
-use crate::domain::catalog::{
-    is_internal_name, slugify, INTERNAL_NAME_MESSAGE, LIMIT_PERIODS, PLAN_UNITS,
-};
+use crate::domain::catalog::{is_internal_name, slugify, INTERNAL_NAME_MESSAGE, LIMIT_PERIODS, PLAN_UNITS};
 use crate::domain::{BillingType, UnitPrice};
 use crate::service::offerings::{NewOffering, DUPLICATE_TYPE};
 use crate::store;
@@ -22,21 +20,14 @@ const NOT_A_PROVIDER: &str = "Customer is not registered as a service provider."
 const LONG: usize = usize::MAX;
 
 /// The offering create body. `is_staff`: only staff may choose the slug, as upstream.
-pub async fn offering(
-    state: &AppState,
-    mut input: Input,
-    is_staff: bool,
-) -> ApiResult<NewOffering> {
+pub async fn offering(state: &AppState, mut input: Input, is_staff: bool) -> ApiResult<NewOffering> {
     let mut f = OfferingFields::default();
     let name = input.text("name", Text::REQUIRED.max(150));
     let slug = is_staff
         .then(|| input.text("slug", Text::OPTIONAL.max(50)))
         .flatten()
         .filter(|s| !s.is_empty());
-    let is_slug = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-    };
+    let is_slug = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
     if slug.as_deref().is_some_and(|s| !is_slug(s)) {
         let msg = "Enter a valid \u{201c}slug\u{201d} consisting of letters, numbers, \
                    underscores or hyphens.";
@@ -44,9 +35,7 @@ pub async fn offering(
     }
     f.slug = slug.unwrap_or_else(|| slugify(name.as_deref().unwrap_or(""), 50));
     f.name = name.unwrap_or_default();
-    f.description = input
-        .text("description", Text::OPTIONAL.max(LONG))
-        .unwrap_or_default();
+    f.description = input.text("description", Text::OPTIONAL.max(LONG)).unwrap_or_default();
     f.full_description = input
         .text("full_description", Text::OPTIONAL.max(LONG))
         .unwrap_or_default();
@@ -62,13 +51,10 @@ pub async fn offering(
             Err(msg) => input.errors.add("category", msg),
         }
     }
-    f.r#type = input
-        .text("type", Text::REQUIRED.max(100))
-        .unwrap_or_default();
+    f.r#type = input.text("type", Text::REQUIRED.max(100)).unwrap_or_default();
     f.shared = input.boolean("shared").unwrap_or(true);
     f.billable = input.boolean("billable").unwrap_or(true);
-    f.plugin_options =
-        Value::Object(input.object("plugin_options").unwrap_or_default()).to_string();
+    f.plugin_options = Value::Object(input.object("plugin_options").unwrap_or_default()).to_string();
     f.attributes = Value::Object(input.object("attributes").unwrap_or_default()).to_string();
     f.options = options(&mut input).to_string();
     f.backend_id = input.text("backend_id", Text::OPTIONAL).unwrap_or_default();
@@ -161,8 +147,7 @@ impl ComponentPatch {
     /// Fields in the order upstream's serializer declares them, so errors come in that order.
     pub fn read(input: &mut Input) -> Self {
         let billing_types = BillingType::ALL.map(BillingType::as_str);
-        let billing_type = choice(input, "billing_type", true, &billing_types)
-            .and_then(|s| BillingType::parse(&s));
+        let billing_type = choice(input, "billing_type", true, &billing_types).and_then(|s| BillingType::parse(&s));
         let r#type = input.text("type", Text::REQUIRED.max(50));
         let r#type = match r#type {
             Some(t) if !is_internal_name(&t) => {
@@ -243,22 +228,14 @@ fn plan(input: &mut Input) -> PlanFields {
             })
         }
         Some(_) => {
-            input
-                .errors
-                .add("unit_price", "A valid number is required.");
+            input.errors.add("unit_price", "A valid number is required.");
             UnitPrice::default()
         }
     };
     PlanFields {
-        name: input
-            .text("name", Text::REQUIRED.max(150))
-            .unwrap_or_default(),
-        description: input
-            .text("description", Text::OPTIONAL.max(LONG))
-            .unwrap_or_default(),
-        article_code: input
-            .text("article_code", Text::OPTIONAL.max(30))
-            .unwrap_or_default(),
+        name: input.text("name", Text::REQUIRED.max(150)).unwrap_or_default(),
+        description: input.text("description", Text::OPTIONAL.max(LONG)).unwrap_or_default(),
+        article_code: input.text("article_code", Text::OPTIONAL.max(30)).unwrap_or_default(),
         unit: choice(input, "unit", false, &PLAN_UNITS).unwrap_or_else(|| "month".into()),
         unit_price: unit_price.to_string(),
         max_amount: input.nullable_integer("max_amount", 1, 32767).flatten(),
@@ -278,26 +255,17 @@ fn choice(input: &mut Input, field: &str, required: bool, choices: &[&str]) -> O
     if choices.contains(&text.as_str()) {
         Some(text)
     } else {
-        input
-            .errors
-            .add(field, format!("\"{text}\" is not a valid choice."));
+        input.errors.add(field, format!("\"{text}\" is not a valid choice."));
         None
     }
 }
 
 /// Reads an optional list field item by item; on any failure the field gets DRF's per-item
 /// errors and `None` is returned.
-fn list<T>(
-    input: &mut Input,
-    field: &str,
-    mut read: impl FnMut(Input) -> Result<T, Value>,
-) -> Option<Vec<T>> {
+fn list<T>(input: &mut Input, field: &str, mut read: impl FnMut(Input) -> Result<T, Value>) -> Option<Vec<T>> {
     let value = input.present(field, false)?;
     let Value::Array(items) = value else {
-        let msg = format!(
-            "Expected a list of items but got type \"{}\".",
-            python_type(&value)
-        );
+        let msg = format!("Expected a list of items but got type \"{}\".", python_type(&value));
         input.errors.set(field, json!({"non_field_errors": [msg]}));
         return None;
     };
@@ -399,10 +367,7 @@ mod tests {
         ComponentPatch::read(&mut i);
         let e = errors(i);
         assert_eq!(e["limit_amount"], json!(["A valid integer is required."]));
-        assert_eq!(
-            e["limit_period"],
-            json!(["\"weekly\" is not a valid choice."])
-        );
+        assert_eq!(e["limit_period"], json!(["\"weekly\" is not a valid choice."]));
     }
 
     #[test]
@@ -426,14 +391,9 @@ mod tests {
         let mut i = input(json!({"name": "Basic"}));
         let p = plan(&mut i);
         assert!(item_errors(i).is_ok());
-        assert_eq!(
-            (p.unit.as_str(), p.unit_price.as_str()),
-            ("month", "0.0000000")
-        );
+        assert_eq!((p.unit.as_str(), p.unit_price.as_str()), ("month", "0.0000000"));
 
-        let mut i = input(
-            json!({"name": "X", "unit": "week", "unit_price": "1.123456789", "max_amount": 0}),
-        );
+        let mut i = input(json!({"name": "X", "unit": "week", "unit_price": "1.123456789", "max_amount": 0}));
         plan(&mut i);
         let e = errors(i);
         assert_eq!(e["unit"], json!(["\"week\" is not a valid choice."]));
@@ -490,9 +450,6 @@ mod tests {
         };
         let mut i = input(json!({}));
         assert!(unique_types(vec![c("a"), c("b"), c("a")], &mut i).is_none());
-        assert_eq!(
-            errors(i),
-            json!({"components": [{}, {}, {"type": [DUPLICATE_TYPE]}]})
-        );
+        assert_eq!(errors(i), json!({"components": [{}, {}, {"type": [DUPLICATE_TYPE]}]}));
     }
 }

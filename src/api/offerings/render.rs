@@ -129,12 +129,7 @@ impl PlanOut {
 pub fn plan(links: &Links, view: View, p: PlanRow) -> PlanOut {
     let url = match view {
         View::Provider => links.detail_hex(PLANS, &p.uuid),
-        View::Public => format!(
-            "{}/api/{PUBLIC}/{}/plans/{}/",
-            links.base(),
-            p.offering_uuid,
-            p.uuid
-        ),
+        View::Public => format!("{}/api/{PUBLIC}/{}/plans/{}/", links.base(), p.offering_uuid, p.uuid),
     };
     let archived = p.archived != 0;
     PlanOut {
@@ -146,9 +141,7 @@ pub fn plan(links: &Links, view: View, p: PlanRow) -> PlanOut {
         max_amount: p.max_amount,
         archived,
         is_active: !archived,
-        unit_price: UnitPrice::parse(&p.unit_price)
-            .unwrap_or_default()
-            .to_string(),
+        unit_price: UnitPrice::parse(&p.unit_price).unwrap_or_default().to_string(),
         unit: p.unit,
         components: vec![],
         prices: object(&p.prices),
@@ -183,10 +176,7 @@ pub async fn offerings(
     }
     let mut plans: HashMap<i64, Vec<PlanOut>> = HashMap::new();
     for p in offerings::plans_of(pool, &ids).await? {
-        plans
-            .entry(p.offering_id)
-            .or_default()
-            .push(plan(links, view, p));
+        plans.entry(p.offering_id).or_default().push(plan(links, view, p));
     }
     Ok(rows
         .into_iter()

@@ -1,0 +1,147 @@
+//! Resource and order vocabularies, with upstream's display strings.
+
+macro_rules! display_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+display_enum!(
+    /// A marketplace resource's lifecycle state.
+    ResourceState {
+        Creating => "Creating",
+        Ok => "OK",
+        Erred => "Erred",
+        Updating => "Updating",
+        Terminating => "Terminating",
+        Terminated => "Terminated",
+    }
+);
+
+display_enum!(
+    OrderType {
+        Create => "Create",
+        Update => "Update",
+        Terminate => "Terminate",
+    }
+);
+
+display_enum!(
+    OrderState {
+        PendingConsumer => "pending-consumer",
+        PendingProvider => "pending-provider",
+        Executing => "executing",
+        Done => "done",
+        Erred => "erred",
+        Canceled => "canceled",
+        Rejected => "rejected",
+    }
+);
+
+impl ResourceState {
+    /// Usage may be reported only while the resource exists and runs (upstream §7.7).
+    pub fn accepts_usage(self) -> bool {
+        matches!(self, Self::Ok | Self::Updating | Self::Terminating)
+    }
+
+    /// Not being, or already, torn down.
+    pub fn is_live(self) -> bool {
+        !matches!(self, Self::Terminating | Self::Terminated)
+    }
+}
+
+/// An order's move through its state machine, and who may make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStep {
+    ApproveByConsumer,
+    RejectByConsumer,
+    ApproveByProvider,
+    RejectByProvider,
+    Cancel,
+    SetDone,
+    SetErred,
+}
+
+impl OrderStep {
+    /// The states the step starts from, and the state it leads to.
+    pub fn transition(self) -> (&'static [OrderState], OrderState) {
+        use OrderState::*;
+        match self {
+            Self::ApproveByConsumer => (&[PendingConsumer], PendingProvider),
+            Self::RejectByConsumer => (&[PendingConsumer], Rejected),
+            Self::ApproveByProvider => (&[PendingProvider], Executing),
+            Self::RejectByProvider => (&[PendingProvider], Rejected),
+            Self::Cancel => (&[PendingConsumer, PendingProvider], Canceled),
+            Self::SetDone => (&[Executing], Done),
+            Self::SetErred => (&[Executing], Erred),
+        }
+    }
+
+    /// Consumer steps are taken by the ordering side, the others by the provider.
+    pub fn by_consumer(self) -> bool {
+        matches!(self, Self::ApproveByConsumer | Self::RejectByConsumer | Self::Cancel)
+    }
+}
+
+/// The resource state an order leaves behind when it reaches `state`, if it changes it.
+pub fn resource_state_after(order: OrderType, state: OrderState) -> Option<ResourceState> {
+    use OrderState as S;
+    match (order, state) {
+        (OrderType::Update, S::Executing) => Some(ResourceState::Updating),
+        (OrderType::Terminate, S::Executing) => Some(ResourceState::Terminating),
+        (OrderType::Create | OrderType::Update, S::Done) => Some(ResourceState::Ok),
+        (OrderType::Terminate, S::Done) => Some(ResourceState::Terminated),
+        (_, S::Erred) => Some(ResourceState::Erred),
+        (OrderType::Create, S::Rejected | S::Canceled) => Some(ResourceState::Terminated),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in ["Creating", "OK", "Erred", "Updating", "Terminating", "Terminated"] {
+            assert_eq!(ResourceState::parse(s).unwrap().as_str(), s);
+        }
+        assert_eq!(OrderState::parse("pending-consumer"), Some(OrderState::PendingConsumer));
+        assert_eq!(OrderType::parse("Restore"), None);
+    }
+
+    #[test]
+    fn orders_move_resources() {
+        use OrderState as S;
+        assert_eq!(
+            resource_state_after(OrderType::Create, S::Done),
+            Some(ResourceState::Ok)
+        );
+        assert_eq!(
+            resource_state_after(OrderType::Terminate, S::Executing),
+            Some(ResourceState::Terminating)
+        );
+        assert_eq!(
+            resource_state_after(OrderType::Terminate, S::Done),
+            Some(ResourceState::Terminated)
+        );
+        assert_eq!(resource_state_after(OrderType::Update, S::Rejected), None);
+        assert_eq!(
+            resource_state_after(OrderType::Create, S::Canceled),
+            Some(ResourceState::Terminated)
+        );
+        assert_eq!(OrderStep::Cancel.transition().1, S::Canceled);
+    }
+}

@@ -1,0 +1,178 @@
+//! Orders and the resources they create, change and terminate.
+
+use super::{ServiceError, ServiceResult};
+use crate::domain::marketplace::{resource_state_after, OrderState, OrderStep, OrderType, ResourceState};
+use crate::domain::Uuid32;
+use crate::store::orders::{NewOrder, Reviewer};
+use crate::store::resources::{NewResource, ResourceRow};
+use crate::store::{self, Db, Tx};
+
+/// A Create order as the consumer placed it, references resolved.
+pub struct CreateOrder {
+    pub project_id: i64,
+    pub offering_id: i64,
+    pub plan_id: Option<i64>,
+    pub name: String,
+    pub description: String,
+    pub attributes: String,
+    pub limits: String,
+    pub created_by: i64,
+}
+
+/// Places a Create order with its resource (state Creating); returns the order id.
+pub async fn create(db: &Db, order: &CreateOrder, now: i64) -> ServiceResult<i64> {
+    let mut tx = db.begin().await?;
+    let resource = NewResource {
+        project_id: order.project_id,
+        offering_id: order.offering_id,
+        plan_id: order.plan_id,
+        name: &order.name,
+        description: &order.description,
+        limits: &order.limits,
+        attributes: &order.attributes,
+    };
+    let resource_id = store::resources::insert(
+        &mut tx,
+        &Uuid32::new_v4(),
+        &resource,
+        ResourceState::Creating.as_str(),
+        now,
+    )
+    .await?;
+    let new = NewOrder {
+        r#type: OrderType::Create.as_str(),
+        state: OrderState::PendingConsumer.as_str(),
+        project_id: order.project_id,
+        offering_id: order.offering_id,
+        plan_id: order.plan_id,
+        resource_id,
+        attributes: &order.attributes,
+        limits: &order.limits,
+        created_by: order.created_by,
+    };
+    let id = store::orders::insert(&mut tx, &Uuid32::new_v4(), &new, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Places an Update (new limits) or Terminate order for an existing resource.
+pub async fn for_resource(
+    db: &Db,
+    resource: &Uuid32,
+    kind: OrderType,
+    limits: Option<String>,
+    created_by: i64,
+    now: i64,
+) -> ServiceResult<Uuid32> {
+    let mut tx = db.begin().await?;
+    let r = store::resources::by_uuid_tx(&mut tx, resource, db.row_lock())
+        .await?
+        .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
+    let state = ResourceState::parse(&r.state);
+    let allowed = match kind {
+        OrderType::Update => state == Some(ResourceState::Ok),
+        _ => matches!(state, Some(ResourceState::Ok | ResourceState::Erred)),
+    };
+    if !allowed {
+        return Err(ServiceError::Conflict(format!(
+            "Resource is in state {}; this action is not allowed.",
+            r.state
+        )));
+    }
+    if store::resources::has_open_order(&mut tx, r.id).await? {
+        return Err(ServiceError::Rejected(
+            "Pending order for resource already exists.".into(),
+        ));
+    }
+    let uuid = Uuid32::new_v4();
+    let new = NewOrder {
+        r#type: kind.as_str(),
+        state: OrderState::PendingConsumer.as_str(),
+        project_id: r.project_id,
+        offering_id: r.offering_id,
+        plan_id: r.plan_id,
+        resource_id: r.id,
+        attributes: "{}",
+        limits: limits.as_deref().unwrap_or(&r.limits),
+        created_by,
+    };
+    store::orders::insert(&mut tx, &uuid, &new, now).await?;
+    tx.commit().await?;
+    Ok(uuid)
+}
+
+/// Takes a step of the order's state machine; 409 when the order is not where the step starts.
+pub async fn step(
+    db: &Db,
+    order_id: i64,
+    step: OrderStep,
+    by: i64,
+    error_message: Option<&str>,
+    now: i64,
+) -> ServiceResult<()> {
+    let mut tx = db.begin().await?;
+    let order = store::orders::by_id_tx(&mut tx, order_id)
+        .await?
+        .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
+    let (from, to) = step.transition();
+    let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let finished = matches!(
+        to,
+        OrderState::Done | OrderState::Erred | OrderState::Canceled | OrderState::Rejected
+    );
+    if !store::orders::transition(&mut tx, order.id, &from_names, to.as_str(), finished, now).await? {
+        return Err(ServiceError::Conflict(format!(
+            "Valid states for operation: {}.",
+            from_names.join(", ")
+        )));
+    }
+    match step {
+        OrderStep::ApproveByConsumer | OrderStep::RejectByConsumer => {
+            store::orders::set_reviewed(&mut tx, order.id, Reviewer::Consumer, by, now).await?
+        }
+        OrderStep::ApproveByProvider | OrderStep::RejectByProvider => {
+            store::orders::set_reviewed(&mut tx, order.id, Reviewer::Provider, by, now).await?
+        }
+        _ => {}
+    }
+    if let Some(message) = error_message {
+        store::orders::set_error(&mut tx, order.id, message).await?;
+    }
+    if let (Some(resource_id), Some(kind)) = (order.resource_id, OrderType::parse(&order.r#type)) {
+        apply_to_resource(&mut tx, resource_id, kind, to, &order.limits, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn apply_to_resource(
+    tx: &mut Tx,
+    resource_id: i64,
+    kind: OrderType,
+    reached: OrderState,
+    limits: &str,
+    now: i64,
+) -> ServiceResult<()> {
+    if let Some(state) = resource_state_after(kind, reached) {
+        store::resources::set_state(tx, resource_id, state.as_str(), now).await?;
+    }
+    if kind == OrderType::Update && reached == OrderState::Done {
+        store::resources::set_limits(tx, resource_id, limits, now).await?;
+    }
+    Ok(())
+}
+
+/// Edits a resource's name, description and end date.
+pub async fn edit_resource(
+    db: &Db,
+    resource: &ResourceRow,
+    name: &str,
+    description: &str,
+    end_date: Option<&str>,
+    now: i64,
+) -> ServiceResult<()> {
+    let mut tx = db.begin().await?;
+    store::resources::update_details(&mut tx, resource.id, name, description, end_date, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

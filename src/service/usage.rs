@@ -1,0 +1,149 @@
+//! Usage reports: replace the month's amount per (resource, component, billing month), keep the
+//! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
+
+use super::{evaluation, ServiceError, ServiceResult};
+use crate::domain::marketplace::ResourceState;
+use crate::domain::{Amount, BillingType, Month, Uuid32};
+use crate::store::usages::UsageReport;
+use crate::store::{self, Db};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+
+pub struct UsageItem {
+    pub component_type: String,
+    pub amount: Amount,
+    pub description: String,
+    pub recurring: bool,
+}
+
+/// Who reports: staff may backfill anything; a provider only what upstream lets it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reporter {
+    pub user_id: i64,
+    pub is_staff: bool,
+}
+
+pub struct Report {
+    pub resource: Uuid32,
+    pub items: Vec<UsageItem>,
+    /// When the usage was measured; its month is the billing period. `None`: now.
+    pub date: Option<DateTime<Utc>>,
+}
+
+/// Applies a report; the policies' decisions are committed with it.
+pub async fn set_usage(
+    db: &Db,
+    reporter: Reporter,
+    may_report: impl FnOnce(&store::resources::ResourceRow) -> bool,
+    report: Report,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let mut tx = db.begin().await?;
+    let resource = store::resources::by_uuid_tx(&mut tx, &report.resource, db.row_lock())
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Field(
+                "resource",
+                format!("Object with uuid={} does not exist.", report.resource.hyphenated()),
+            )
+        })?;
+    if !reporter.is_staff && !may_report(&resource) {
+        return Err(ServiceError::Forbidden);
+    }
+    if resource.plan_id.is_none() {
+        return Err(ServiceError::Field(
+            "resource",
+            "Resource must have a plan to report usage.".into(),
+        ));
+    }
+    if !ResourceState::parse(&resource.state).is_some_and(ResourceState::accepts_usage) {
+        return Err(ServiceError::Field(
+            "resource",
+            "Resource is not in valid state.".into(),
+        ));
+    }
+    let date = report.date.unwrap_or(now);
+    if date.date_naive() > now.date_naive() {
+        return Err(ServiceError::Field(
+            "date",
+            "Cannot submit usage for future dates. Date must be current date or earlier.".into(),
+        ));
+    }
+    let components = store::offerings::components_of(db.reader(), &[resource.offering_id]).await?;
+    let mut invalid = BTreeSet::new();
+    let mut rows = Vec::new();
+    for item in &report.items {
+        let metered = components.iter().find(|c| {
+            c.r#type == item.component_type && BillingType::parse(&c.billing_type).is_some_and(BillingType::is_metered)
+        });
+        match metered {
+            Some(c) => rows.push((c, item)),
+            None => {
+                invalid.insert(item.component_type.clone());
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        let names: Vec<String> = invalid.into_iter().collect();
+        return Err(ServiceError::Rejected(format!(
+            "These components are invalid: {}.",
+            names.join(", ")
+        )));
+    }
+    let month = Month::of(date.date_naive());
+    let backfill = month < Month::of(now.date_naive());
+    if backfill && !reporter.is_staff && rows.iter().any(|(c, _)| c.billing_type != BillingType::Limit.as_str()) {
+        return Err(ServiceError::Field(
+            "date",
+            "Service providers can only specify date for limit-based billing components when backfilling past billing periods.".into(),
+        ));
+    }
+    // Component order, so concurrent reports lock totals in one order and never deadlock.
+    rows.sort_by_key(|(c, _)| c.id);
+    let stamp = now.timestamp_micros();
+    for (component, item) in &rows {
+        let row = UsageReport {
+            resource_id: resource.id,
+            component_id: component.id,
+            billing_month: month.index(),
+            usage: item.amount.hundredths(),
+            date: date.timestamp_micros(),
+            description: &item.description,
+            recurring: item.recurring,
+            modified_by: reporter.user_id,
+        };
+        let previous = store::usages::replace(&mut tx, &row, db.row_lock(), stamp).await?;
+        let delta = item.amount.hundredths() - previous;
+        store::usages::add_to_total(&mut tx, resource.customer_id, component.id, month.index(), delta).await?;
+    }
+    let touched: Vec<i64> = rows
+        .iter()
+        .map(|(c, _)| c.id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    evaluation::after_usage_change(&mut tx, db, resource.customer_id, &touched, now).await?;
+    tx.commit().await?;
+    metrics::counter!("meterguard_usage_reports_total").increment(1);
+    Ok(())
+}
+
+/// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
+pub async fn delete(db: &Db, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
+    let mut tx = db.begin().await?;
+    let Some(key) = store::usages::key_for_delete(&mut tx, uuid, db.row_lock()).await? else {
+        return Ok(false);
+    };
+    store::usages::delete(&mut tx, key.id).await?;
+    store::usages::add_to_total(
+        &mut tx,
+        key.customer_id,
+        key.component_id,
+        key.billing_month,
+        -key.usage,
+    )
+    .await?;
+    evaluation::after_usage_change(&mut tx, db, key.customer_id, &[key.component_id], now).await?;
+    tx.commit().await?;
+    Ok(true)
+}

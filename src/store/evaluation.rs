@@ -1,0 +1,158 @@
+//! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
+//! the conditional updates that make each transition happen once.
+
+use super::{Result, Tx};
+use sqlx::{Any, AnyPool, Executor, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PolicyState {
+    pub id: i64,
+    pub uuid: String,
+    pub customer_id: i64,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub actions: String,
+    pub options: String,
+    pub has_fired: i64,
+}
+
+const STATE: &str = "SELECT p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
+     p.actions, p.options, p.has_fired FROM policies p JOIN customers c ON c.id = p.customer_id";
+
+fn lock_of(lock: &str) -> String {
+    if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF p")
+    }
+}
+
+/// The customer's policies that limit any of `component_ids`, locked in id order (so concurrent
+/// evaluations never wait on each other in a cycle).
+pub async fn policies_limiting(
+    tx: &mut Tx,
+    customer_id: i64,
+    component_ids: &[i64],
+    lock: &str,
+) -> Result<Vec<PolicyState>> {
+    if component_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(&format!(
+        "{STATE} WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits l \
+         WHERE l.policy_id = p.id AND l.component_id IN ({})) ORDER BY p.id {}",
+        id_list(component_ids),
+        lock_of(lock)
+    ))
+    .bind(customer_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
+    sqlx::query_as(&format!("{STATE} WHERE p.id = $1 {}", lock_of(lock)))
+        .bind(policy_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LimitFact {
+    pub policy_id: i64,
+    pub component_id: i64,
+    pub component_uuid: String,
+    pub component_type: String,
+    pub component_name: String,
+    pub measured_unit: String,
+    pub limit_value: i64,
+    pub period: i64,
+}
+
+const LIMITS: &str = "SELECT l.policy_id, l.component_id, oc.uuid AS component_uuid, oc.type AS component_type, \
+     oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
+     FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id";
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
+    if policy_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(&format!(
+        "{LIMITS} WHERE l.policy_id IN ({}) ORDER BY l.id",
+        id_list(policy_ids)
+    ))
+    .fetch_all(ex)
+    .await
+}
+
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct TotalFact {
+    pub customer_id: i64,
+    pub component_id: i64,
+    pub billing_month: i64,
+    pub usage: i64,
+}
+
+/// A customer's monthly totals of the given components up to `until_month` (inclusive).
+pub async fn totals_of<'c, E: Executor<'c, Database = Any>>(
+    ex: E,
+    customer_id: i64,
+    component_ids: &[i64],
+    until_month: i64,
+) -> Result<Vec<TotalFact>> {
+    if component_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(&format!(
+        "SELECT customer_id, component_id, billing_month, usage FROM usage_totals \
+         WHERE customer_id = $1 AND billing_month <= $2 AND component_id IN ({})",
+        id_list(component_ids)
+    ))
+    .bind(customer_id)
+    .bind(until_month)
+    .fetch_all(ex)
+    .await
+}
+
+/// Not fired → fired; false when the policy was already fired (another writer won).
+pub async fn mark_fired(tx: &mut Tx, policy_id: i64, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE policies SET has_fired = 1, fired_datetime = $1 WHERE id = $2 AND has_fired = 0")
+        .bind(now)
+        .bind(policy_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Fired → not fired; `fired_datetime` keeps the last crossing (SPEC §2).
+pub async fn mark_reset(tx: &mut Tx, policy_id: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE policies SET has_fired = 0 WHERE id = $1 AND has_fired = 1")
+        .bind(policy_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Everything a full sweep needs, read in three queries.
+pub async fn all_states(pool: &AnyPool) -> Result<Vec<(i64, i64, i64)>> {
+    sqlx::query_as("SELECT id, customer_id, has_fired FROM policies")
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn all_limits(pool: &AnyPool) -> Result<Vec<(i64, i64, i64, i64)>> {
+    sqlx::query_as("SELECT policy_id, component_id, limit_value, period FROM policy_limits ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
+
+/// Totals of months that any window ending in `until_month` can reach (Total reaches all).
+pub async fn all_totals(pool: &AnyPool, until_month: i64) -> Result<Vec<TotalFact>> {
+    sqlx::query_as("SELECT customer_id, component_id, billing_month, usage FROM usage_totals WHERE billing_month <= $1")
+        .bind(until_month)
+        .fetch_all(pool)
+        .await
+}

@@ -1,0 +1,233 @@
+use super::{Result, Tx};
+use crate::authz::{sql, Visibility};
+use crate::domain::Uuid32;
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ResourceRow {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub description: String,
+    pub state: String,
+    pub limits: String,
+    pub attributes: String,
+    pub backend_id: String,
+    pub end_date: Option<String>,
+    pub paused: i64,
+    pub downscaled: i64,
+    pub restrict_member_access: i64,
+    pub created: i64,
+    pub modified: i64,
+    pub project_id: i64,
+    pub project_uuid: String,
+    pub project_name: String,
+    pub customer_id: i64,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub offering_id: i64,
+    pub offering_uuid: String,
+    pub offering_name: String,
+    pub offering_type: String,
+    pub offering_plugin_options: String,
+    pub provider_customer_id: i64,
+    pub provider_uuid: String,
+    pub provider_name: String,
+    pub plan_id: Option<i64>,
+    pub plan_uuid: Option<String>,
+    pub plan_name: Option<String>,
+}
+
+const SELECT: &str = "SELECT r.id, r.uuid, r.name, r.description, r.state, r.limits, r.attributes, \
+     r.backend_id, r.end_date, r.paused, r.downscaled, r.restrict_member_access, r.created, \
+     r.modified, p.id AS project_id, p.uuid AS project_uuid, p.name AS project_name, \
+     c.id AS customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
+     o.id AS offering_id, o.uuid AS offering_uuid, o.name AS offering_name, o.type AS offering_type, \
+     o.plugin_options AS offering_plugin_options, pc.id AS provider_customer_id, \
+     pc.uuid AS provider_uuid, pc.name AS provider_name, \
+     pl.id AS plan_id, pl.uuid AS plan_uuid, pl.name AS plan_name \
+     FROM resources r JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id \
+     JOIN offerings o ON o.id = r.offering_id JOIN customers pc ON pc.id = o.customer_id \
+     LEFT JOIN plans pl ON pl.id = r.plan_id";
+
+pub struct NewResource<'a> {
+    pub project_id: i64,
+    pub offering_id: i64,
+    pub plan_id: Option<i64>,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub limits: &'a str,
+    pub attributes: &'a str,
+}
+
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, r: &NewResource<'_>, state: &str, now: i64) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO resources (uuid, project_id, offering_id, plan_id, name, description, state, \
+         limits, attributes, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         RETURNING id",
+    )
+    .bind(uuid.to_string())
+    .bind(r.project_id)
+    .bind(r.offering_id)
+    .bind(r.plan_id)
+    .bind(r.name)
+    .bind(r.description)
+    .bind(state)
+    .bind(r.limits)
+    .bind(r.attributes)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn set_state(tx: &mut Tx, id: i64, state: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE resources SET state = $1, modified = $2 WHERE id = $3")
+        .bind(state)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_limits(tx: &mut Tx, id: i64, limits: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE resources SET limits = $1, modified = $2 WHERE id = $3")
+        .bind(limits)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_details(
+    tx: &mut Tx,
+    id: i64,
+    name: &str,
+    description: &str,
+    end_date: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE resources SET name = $1, description = $2, end_date = $3, modified = $4 WHERE id = $5")
+        .bind(name)
+        .bind(description)
+        .bind(end_date)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ResourceRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1"))
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
+        .await
+}
+
+/// The resource, locked for the rest of the transaction on PostgreSQL.
+pub async fn by_uuid_tx(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<ResourceRow>> {
+    let lock = if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF r")
+    };
+    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1 {lock}"))
+        .bind(uuid.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<ResourceRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<ResourceRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+fn visible(v: (&str, &str)) -> String {
+    sql::project_member("r.project_id", "p.customer_id", v.0, v.1)
+}
+
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ResourceRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1 AND {}", visible(("$2", "$3"))))
+        .bind(uuid.to_string())
+        .bind(user)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub customer_uuid: Option<String>,
+    pub project_uuid: Option<String>,
+    pub offering_uuid: Option<String>,
+    pub state: Option<String>,
+}
+
+const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
+     AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR r.state = $6)";
+
+pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Result<i64> {
+    let (user, now) = vis.binds();
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM resources r JOIN projects p ON p.id = r.project_id \
+         JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = r.offering_id \
+         WHERE {} AND {FILTER}",
+        visible(("$1", "$2"))
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.project_uuid.clone())
+    .bind(f.offering_uuid.clone())
+    .bind(f.state.clone())
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &ResourceFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ResourceRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
+        visible(("$1", "$2"))
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.project_uuid.clone())
+    .bind(f.offering_uuid.clone())
+    .bind(f.state.clone())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether the resource has an order that is not finished yet.
+pub async fn has_open_order(tx: &mut Tx, resource_id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE resource_id = $1 \
+         AND state IN ('pending-consumer', 'pending-provider', 'executing')",
+    )
+    .bind(resource_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}

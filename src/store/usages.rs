@@ -1,0 +1,230 @@
+//! Component usage rows and the per-customer monthly totals kept beside them.
+
+use super::{Result, Tx};
+use crate::authz::{sql, Visibility};
+use crate::domain::Uuid32;
+use sqlx::{AnyPool, FromRow};
+
+/// One reported amount: the month's total for (resource, component, billing month).
+pub struct UsageReport<'a> {
+    pub resource_id: i64,
+    pub component_id: i64,
+    pub billing_month: i64,
+    /// Hundredths.
+    pub usage: i64,
+    pub date: i64,
+    pub description: &'a str,
+    pub recurring: bool,
+    pub modified_by: i64,
+}
+
+/// Replaces the usage for the report's key and returns the previous amount (0 for a new row).
+/// The row is created first if missing, then locked, so concurrent reports for one key
+/// serialise on it and each sees the other's value.
+pub async fn replace(tx: &mut Tx, r: &UsageReport<'_>, lock: &str, now: i64) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, date, \
+         description, recurring, modified_by_id, created, modified) \
+         VALUES ($1, $2, $3, $4, 0, $5, '', 0, $6, $7, $7) \
+         ON CONFLICT (resource_id, component_id, billing_month) DO NOTHING",
+    )
+    .bind(Uuid32::new_v4().to_string())
+    .bind(r.resource_id)
+    .bind(r.component_id)
+    .bind(r.billing_month)
+    .bind(r.date)
+    .bind(r.modified_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let (id, previous): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT id, usage FROM component_usages WHERE resource_id = $1 AND component_id = $2 \
+         AND billing_month = $3 {lock}"
+    ))
+    .bind(r.resource_id)
+    .bind(r.component_id)
+    .bind(r.billing_month)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE component_usages SET usage = $1, date = $2, description = $3, recurring = $4, \
+         modified_by_id = $5, modified = $6 WHERE id = $7",
+    )
+    .bind(r.usage)
+    .bind(r.date)
+    .bind(r.description)
+    .bind(i64::from(r.recurring))
+    .bind(r.modified_by)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(previous)
+}
+
+/// Adds `delta` hundredths to a customer's monthly total of a component, atomically.
+pub async fn add_to_total(
+    tx: &mut Tx,
+    customer_id: i64,
+    component_id: i64,
+    billing_month: i64,
+    delta: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (customer_id, component_id, billing_month) \
+         DO UPDATE SET usage = usage_totals.usage + excluded.usage",
+    )
+    .bind(customer_id)
+    .bind(component_id)
+    .bind(billing_month)
+    .bind(delta)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What a deletion needs to undo a row's contribution.
+#[derive(Debug, Clone, FromRow)]
+pub struct UsageKey {
+    pub id: i64,
+    pub customer_id: i64,
+    pub component_id: i64,
+    pub billing_month: i64,
+    pub usage: i64,
+}
+
+pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<UsageKey>> {
+    let lock = if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF u")
+    };
+    sqlx::query_as(&format!(
+        "SELECT u.id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
+         JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \
+         WHERE u.uuid = $1 {lock}"
+    ))
+    .bind(uuid.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM component_usages WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UsageRow {
+    pub uuid: String,
+    pub created: i64,
+    pub description: String,
+    pub component_type: String,
+    pub component_name: String,
+    pub measured_unit: String,
+    pub usage: i64,
+    pub date: i64,
+    pub recurring: i64,
+    pub billing_month: i64,
+    pub resource_uuid: String,
+    pub resource_name: String,
+    pub offering_uuid: String,
+    pub offering_name: String,
+    pub project_uuid: String,
+    pub project_name: String,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub modified_by_uuid: Option<String>,
+}
+
+const SELECT: &str = "SELECT u.uuid, u.created, u.description, oc.type AS component_type, \
+     oc.name AS component_name, oc.measured_unit, u.usage, u.date, u.recurring, u.billing_month, \
+     r.uuid AS resource_uuid, r.name AS resource_name, o.uuid AS offering_uuid, o.name AS offering_name, \
+     p.uuid AS project_uuid, p.name AS project_name, c.uuid AS customer_uuid, c.name AS customer_name, \
+     mb.uuid AS modified_by_uuid";
+
+const FROM: &str = "FROM component_usages u JOIN offering_components oc ON oc.id = u.component_id \
+     JOIN resources r ON r.id = u.resource_id JOIN offerings o ON o.id = r.offering_id \
+     JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id \
+     LEFT JOIN users mb ON mb.id = u.modified_by_id";
+
+/// Usage is visible to the consumer side and to the provider's customer roles.
+fn visible(u: &str, n: &str) -> String {
+    format!(
+        "({} OR {})",
+        sql::project_member("r.project_id", "p.customer_id", u, n),
+        sql::customer_role("o.customer_id", u, n)
+    )
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter {
+    pub customer_uuid: Option<String>,
+    pub project_uuid: Option<String>,
+    pub offering_uuid: Option<String>,
+    pub resource_uuid: Option<String>,
+    pub r#type: Option<String>,
+    pub billing_month: Option<i64>,
+    pub billing_year: Option<i64>,
+    pub billing_month_of_year: Option<i64>,
+    pub date_after: Option<i64>,
+    pub date_before: Option<i64>,
+}
+
+const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
+     AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR r.uuid = $6) AND ($7 IS NULL OR oc.type = $7) \
+     AND ($8 IS NULL OR u.billing_month = $8) AND ($9 IS NULL OR u.billing_month / 12 = $9) \
+     AND ($10 IS NULL OR u.billing_month % 12 + 1 = $10) AND ($11 IS NULL OR u.date >= $11) \
+     AND ($12 IS NULL OR u.date < $12)";
+
+macro_rules! bind_filter {
+    ($q:expr, $vis:expr, $f:expr) => {{
+        let (user, now) = $vis.binds();
+        $q.bind(user)
+            .bind(now)
+            .bind($f.customer_uuid.clone())
+            .bind($f.project_uuid.clone())
+            .bind($f.offering_uuid.clone())
+            .bind($f.resource_uuid.clone())
+            .bind($f.r#type.clone())
+            .bind($f.billing_month)
+            .bind($f.billing_year)
+            .bind($f.billing_month_of_year)
+            .bind($f.date_after)
+            .bind($f.date_before)
+    }};
+}
+
+pub async fn count(pool: &AnyPool, vis: Visibility, f: &UsageFilter) -> Result<i64> {
+    let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {FILTER}", visible("$1", "$2"));
+    bind_filter!(sqlx::query_scalar(&sql), vis, f).fetch_one(pool).await
+}
+
+pub async fn list(pool: &AnyPool, vis: Visibility, f: &UsageFilter, limit: i64, offset: i64) -> Result<Vec<UsageRow>> {
+    let sql = format!(
+        "{SELECT} {FROM} WHERE {} AND {FILTER} ORDER BY u.date DESC, oc.type, u.id LIMIT $13 OFFSET $14",
+        visible("$1", "$2")
+    );
+    bind_filter!(sqlx::query_as(&sql), vis, f)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<UsageRow>> {
+    let (user, now) = vis.binds();
+    sqlx::query_as(&format!(
+        "{SELECT} {FROM} WHERE u.uuid = $1 AND {}",
+        visible("$2", "$3")
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}

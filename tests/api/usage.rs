@@ -1,0 +1,291 @@
+//! Usage reporting and the real-time engine: SPEC §3, §5 and §7.
+
+use crate::api_test;
+use crate::fixtures::{marketplace, Marketplace};
+use crate::helpers::TestApp;
+use serde_json::{json, Value};
+
+const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
+const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
+
+async fn policy(app: &TestApp, m: &Marketplace, limit: i64, period: i64) -> String {
+    let body = json!({
+        "scope": m.customer_url(), "actions": "notify_organization_owners",
+        "component_limits_set": [{"component": m.component("cpu_hours"), "limit": limit, "period": period}]
+    });
+    app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn report(app: &TestApp, token: &str, resource: &str, amount: Value) -> crate::helpers::Reply {
+    let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
+    app.post(SET_USAGE, token, body).await
+}
+
+async fn events(app: &TestApp, query: &str) -> Vec<Value> {
+    app.get(&format!("/api/events/?{query}"), app.staff())
+        .await
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+api_test!(
+    async fn crossing_fires_in_the_same_request_and_falling_back_resets(app) {
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 100, 1).await;
+        let resource = m.resource(&app, "vm").await;
+        let path = format!("{POLICIES}{uuid}/");
+
+        assert_eq!(report(&app, m.provider_token(), &resource, json!("100")).await.expect(201), Value::Null);
+        let at_limit = app.get(&path, app.staff()).await.expect(200);
+        assert_eq!(at_limit["has_fired"], false, "equal to the limit is not over");
+
+        report(&app, m.provider_token(), &resource, json!("100.01")).await.expect(201);
+        let fired = app.get(&path, m.owner_token()).await.expect(200);
+        assert_eq!(fired["has_fired"], true);
+        let fired_at = fired["fired_datetime"].as_str().expect("fired_datetime").to_string();
+
+        report(&app, m.provider_token(), &resource, json!(150)).await.expect(201);
+        assert_eq!(app.get(&path, app.staff()).await.expect(200)["fired_datetime"], fired_at, "no second fire");
+
+        report(&app, m.provider_token(), &resource, json!("20.5")).await.expect(201);
+        let reset = app.get(&path, app.staff()).await.expect(200);
+        assert_eq!(reset["has_fired"], false);
+        assert_eq!(reset["fired_datetime"], fired_at, "kept on reset");
+
+        let fired_events = events(&app, &format!("event_type=policy_fired&policy_uuid={uuid}")).await;
+        assert_eq!(fired_events.len(), 1);
+        let context = &fired_events[0]["context"];
+        assert_eq!(context["policy_uuid"], uuid.as_str());
+        assert_eq!(context["customer_uuid"], m.customer_uuid());
+        assert_eq!(context["customer_name"], "Consumer Org");
+        assert_eq!(
+            context["exceeded"],
+            json!([{"component": m.component("cpu_hours"), "type": "cpu_hours", "period": 1, "usage": "100.01", "limit": 100}])
+        );
+        let both = events(&app, &format!("event_type=policy_fired&event_type=policy_reset&customer_uuid={}", m.customer_uuid())).await;
+        let types: Vec<&str> = both.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["policy_reset", "policy_fired"]);
+        let by_scope = events(&app, &format!("scope={}", m.customer_url())).await;
+        assert_eq!(by_scope.len(), 2);
+        // The owner sees the customer's events; someone without a role sees none.
+        assert_eq!(app.get("/api/events/", m.owner_token()).await.expect(200).as_array().unwrap().len(), 2);
+        let (_, nobody) = app.user("nobody").await;
+        assert_eq!(app.get("/api/events/", &nobody).await.expect(200), json!([]));
+    }
+);
+
+api_test!(
+    async fn reports_replace_the_months_amount(app) {
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 1000, 2).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!("100")).await.expect(201);
+        report(&app, m.provider_token(), &resource, json!("150")).await.expect(201);
+        let rows = app.get(&format!("/api/marketplace-component-usages/?resource_uuid={resource}"), app.staff()).await;
+        assert_eq!(rows.header("x-result-count").as_deref(), Some("1"));
+        let row = &rows.expect(200)[0];
+        assert_eq!(row["usage"], "150.00");
+        assert_eq!(row["type"], "cpu_hours");
+        assert_eq!(row["resource_uuid"], resource.as_str());
+        assert_eq!(row["customer_uuid"], m.customer_uuid());
+        let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["usage"], "150.00");
+
+        // A second resource of the same customer adds to the total.
+        let other = m.resource(&app, "vm2").await;
+        report(&app, m.provider_token(), &other, json!("0.1")).await.expect(201);
+        report(&app, m.provider_token(), &other, json!("0.2")).await.expect(201);
+        let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["usage"], "150.20");
+    }
+);
+
+api_test!(
+    async fn reports_are_validated(app) {
+        let m = marketplace(&app).await;
+        let resource = m.resource(&app, "vm").await;
+        let p = m.provider_token();
+        let cases = [
+            (json!({"usages": []}), json!({"non_field_errors": ["Either plan_period or resource should be provided."]})),
+            (json!({"resource": "nope", "usages": []}), json!({"resource": ["Must be a valid UUID."]})),
+            (
+                json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": "-1"}, {"type": "cpu_hours", "amount": "1.234"}, {"amount": "x"}]}),
+                json!({"usages": [
+                    {"amount": ["Ensure this value is greater than or equal to 0."]},
+                    {"amount": ["Ensure that there are no more than 2 decimal places."]},
+                    {"type": ["This field is required."], "amount": ["A valid number is required."]}
+                ]}),
+            ),
+            (
+                json!({"resource": resource, "usages": [{"type": "base", "amount": 1}, {"type": "nope", "amount": 1}, {"type": "cpu_hours", "amount": 1}]}),
+                json!(["These components are invalid: base, nope."]),
+            ),
+            (
+                json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": 1}], "date": "2999-01-01T00:00:00"}),
+                json!({"date": ["Cannot submit usage for future dates. Date must be current date or earlier."]}),
+            ),
+            (
+                json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": 1}], "date": "2001-01-01T00:00:00"}),
+                json!({"date": ["Service providers can only specify date for limit-based billing components when backfilling past billing periods."]}),
+            ),
+            (
+                json!({"resource": "ab".repeat(16), "usages": [{"type": "cpu_hours", "amount": 1}]}),
+                json!({"resource": [format!("Object with uuid={} does not exist.", "abababab-abab-abab-abab-abababababab")]}),
+            ),
+        ];
+        for (body, error) in cases {
+            assert_eq!(app.post(SET_USAGE, p, body.clone()).await.expect(400), error, "{body}");
+        }
+        // Providers may backfill limit-based components; staff anything.
+        let backfill = json!({"resource": resource, "usages": [{"type": "storage_gb", "amount": 3}], "date": "2001-01-01T00:00:00"});
+        app.post(SET_USAGE, p, backfill).await.expect(201);
+        let staff = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": 3}], "date": "2001-02-03"});
+        app.post(SET_USAGE, app.staff(), staff).await.expect(201);
+        let listed = app.get("/api/marketplace-component-usages/?billing_period_year=2001", app.staff()).await.expect(200);
+        let periods: Vec<&str> = listed.as_array().unwrap().iter().map(|u| u["billing_period"].as_str().unwrap()).collect();
+        assert_eq!(periods, ["2001-02-01", "2001-01-01"]);
+        // The consumer, or anyone else, may not report.
+        report(&app, m.owner_token(), &resource, json!(1)).await.expect(403);
+        // A resource still being created does not take usage.
+        let order = app.post("/api/marketplace-orders/", m.owner_token(), m.order_body("new")).await.expect(201);
+        let creating = order["marketplace_resource_uuid"].as_str().unwrap();
+        let err = report(&app, p, creating, json!(1)).await.expect(400);
+        assert_eq!(err, json!({"resource": ["Resource is not in valid state."]}));
+    }
+);
+
+api_test!(
+    async fn creating_or_changing_a_policy_evaluates_it_at_once(app) {
+        let m = marketplace(&app).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_organization_owners",
+            "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 10, "period": 2}]
+        });
+        let created = app.post(POLICIES, app.staff(), body).await.expect(201);
+        assert_eq!(created["has_fired"], true);
+        assert!(created["fired_datetime"].is_string());
+        let path = format!("{POLICIES}{}/", created["uuid"].as_str().unwrap());
+        let limits = json!([{"component": m.component("cpu_hours"), "limit": 60, "period": 2}]);
+        let raised = app.patch(&path, app.staff(), json!({"component_limits_set": limits})).await.expect(200);
+        assert_eq!(raised["has_fired"], false);
+        assert_eq!(raised["fired_datetime"], created["fired_datetime"]);
+    }
+);
+
+api_test!(
+    async fn deleting_a_usage_row_re_evaluates(app) {
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 10, 1).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        let path = format!("{POLICIES}{uuid}/");
+        assert_eq!(app.get(&path, app.staff()).await.expect(200)["has_fired"], true);
+        let rows = app.get("/api/marketplace-component-usages/", app.staff()).await.expect(200);
+        let row = rows[0]["uuid"].as_str().unwrap();
+        app.delete(&format!("/api/marketplace-component-usages/{row}/"), m.provider_token()).await.expect(403);
+        app.delete(&format!("/api/marketplace-component-usages/{row}/"), app.staff()).await.expect(204);
+        app.get(&format!("/api/marketplace-component-usages/{row}/"), app.staff()).await.expect(404);
+        assert_eq!(app.get(&path, app.staff()).await.expect(200)["has_fired"], false);
+    }
+);
+
+api_test!(
+    async fn status_reports_headroom_per_limit(app) {
+        let m = marketplace(&app).await;
+        let body = json!({
+            "scope": m.customer_url(), "actions": "request_pausing",
+            "component_limits_set": [
+                {"component": m.component("cpu_hours"), "limit": 150, "period": 3},
+                {"component": m.component("storage_gb"), "limit": 0, "period": 1}
+            ]
+        });
+        let policy = app.post(POLICIES, app.staff(), body).await.expect(201);
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!("150.25")).await.expect(201);
+        let status = app.get(&format!("{POLICIES}{}/status/", policy["uuid"].as_str().unwrap()), m.owner_token()).await.expect(200);
+        let today = chrono::Utc::now().date_naive();
+        assert_eq!(status["policy_uuid"], policy["uuid"]);
+        assert_eq!(status["has_fired"], true);
+        assert!(status["evaluated_at"].as_str().unwrap().ends_with('Z'));
+        let cpu = &status["limits"][0];
+        assert_eq!(cpu["type"], "cpu_hours");
+        assert_eq!(cpu["name"], "CPU hours");
+        assert_eq!(cpu["measured_unit"], "hours");
+        assert_eq!(cpu["period"], 3);
+        assert_eq!(cpu["period_name"], "3 month");
+        assert_eq!(cpu["usage"], "150.25");
+        assert_eq!(cpu["limit"], 150);
+        assert_eq!(cpu["remaining"], "-0.25");
+        assert_eq!(cpu["percent"], json!(100.17));
+        assert_eq!(cpu["over"], true);
+        assert_eq!(cpu["projected_crossing_date"], today.to_string());
+        let storage = &status["limits"][1];
+        assert_eq!(storage["window_start"], Value::Null);
+        assert_eq!(storage["usage"], "0.00");
+        assert_eq!(storage["percent"], Value::Null);
+        assert_eq!(storage["over"], false);
+        assert_eq!(storage["projected_crossing_date"], Value::Null);
+        let (_, nobody) = app.user("nobody").await;
+        app.get(&format!("{POLICIES}{}/status/", policy["uuid"].as_str().unwrap()), &nobody).await.expect(404);
+    }
+);
+
+api_test!(
+    clock = "2026-01-31T23:59:50Z",
+    async fn month_rollover_resets_a_monthly_policy_exactly_at_midnight(app) {
+        let m = marketplace(&app).await;
+        let monthly = policy(&app, &m, 10, 2).await;
+        let quarterly = policy(&app, &m, 10, 3).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        for uuid in [&monthly, &quarterly] {
+            assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], true);
+        }
+        let status = app.get(&format!("{POLICIES}{monthly}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["window_start"], "2026-01-01");
+        assert_eq!(status["limits"][0]["window_end"], "2026-01-31");
+
+        app.clock.advance(chrono::Duration::seconds(9));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(app.get(&format!("{POLICIES}{monthly}/"), app.staff()).await.expect(200)["has_fired"], true);
+
+        app.clock.advance(chrono::Duration::seconds(1));
+        let mut reset = false;
+        for _ in 0..50 {
+            if app.get(&format!("{POLICIES}{monthly}/"), app.staff()).await.expect(200)["has_fired"] == false {
+                reset = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(reset, "the monthly policy resets at 2026-02-01T00:00:00Z");
+        // The quarterly window still holds January.
+        assert_eq!(app.get(&format!("{POLICIES}{quarterly}/"), app.staff()).await.expect(200)["has_fired"], true);
+        let status = app.get(&format!("{POLICIES}{quarterly}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["window_start"], "2025-12-01");
+        assert_eq!(status["limits"][0]["usage"], "50.00");
+        let resets = events(&app, &format!("event_type=policy_reset&policy_uuid={monthly}")).await;
+        assert_eq!(resets.len(), 1);
+        assert_eq!(resets[0]["created"], "2026-02-01T00:00:00.000000Z");
+    }
+);
+
+api_test!(
+    async fn a_negative_limit_is_accepted_and_over_at_zero_usage(app) {
+        let m = marketplace(&app).await;
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_organization_owners",
+            "component_limits_set": [{"component": m.component("storage_gb"), "limit": -1, "period": 1}]
+        });
+        let created = app.post(POLICIES, app.staff(), body).await.expect(201);
+        assert_eq!(created["component_limits_set"][0]["limit"], -1);
+        assert_eq!(created["has_fired"], true);
+    }
+);
