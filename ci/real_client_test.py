@@ -21,6 +21,7 @@ itself, and still validates every other field with the generated model. Each req
 """
 
 import argparse
+import datetime
 import json
 import re
 import secrets
@@ -38,20 +39,32 @@ from waldur_api_client.models import (
     BaseProviderPlanRequest,
     BillingTypeEnum,
     BillingUnit,
+    ComponentUsageCreateRequest,
+    ComponentUsageItemRequest,
     CoreAuthToken,
     CustomerComponentUsagePolicy,
     CustomerComponentUsagePolicyRequest,
     CustomerRequest,
+    GenericOrderAttributes,
     MarketplaceCategoryRequest,
     MergedPluginOptionsRequest,
     NestedCustomerUsagePolicyComponentRequest,
     ObtainAuthTokenRequest,
     OfferingComponentRequest,
     OfferingCreateRequest,
+    OrderApproveByProviderRequest,
+    OrderCreateRequest,
+    OrderCreateRequestLimits,
+    OrderState,
     PasswordChangeRequest,
     PatchedCustomerComponentUsagePolicyRequest,
     PolicyPeriodEnum,
     ProjectRequest,
+    RequestTypes,
+    ResourceState,
+    ResourceTerminateRequest,
+    ResourceUpdateLimitsRequest,
+    ResourceUpdateLimitsRequestLimits,
     ServiceProviderRequest,
     UserRequest,
     UserRoleCreateRequest,
@@ -73,6 +86,23 @@ from waldur_api_client.api.marketplace_provider_offerings import (
     marketplace_provider_offerings_retrieve,
 )
 from waldur_api_client.api.marketplace_public_offerings import marketplace_public_offerings_retrieve
+from waldur_api_client.api.marketplace_orders import (
+    marketplace_orders_approve_by_consumer as order_approve_consumer,
+    marketplace_orders_approve_by_provider as order_approve_provider,
+    marketplace_orders_create as order_create,
+    marketplace_orders_retrieve as order_retrieve,
+    marketplace_orders_set_state_done as order_set_done,
+)
+from waldur_api_client.api.marketplace_resources import (
+    marketplace_resources_retrieve as resource_retrieve,
+    marketplace_resources_terminate as resource_terminate,
+    marketplace_resources_update_limits as resource_update_limits,
+)
+from waldur_api_client.api.marketplace_component_usages import (
+    marketplace_component_usages_list as usage_list,
+    marketplace_component_usages_set_usage as set_usage,
+)
+from waldur_api_client.api.events import events_list
 from waldur_api_client.api.marketplace_customer_component_usage_policies import (
     marketplace_customer_component_usage_policies_actions_retrieve as pol_actions,
     marketplace_customer_component_usage_policies_count as pol_count,
@@ -362,6 +392,7 @@ def scenario_setup(r, ctx):
 
     r.step("setup: create owner user, set password, obtain token", make_user("owner"))
     r.step("setup: create plain user, set password, obtain token", make_user("plain"))
+    r.step("setup: create provider owner user, set password, obtain token", make_user("provider_owner"))
 
     def wrong_password():
         user, = need(ctx, "plain_user")
@@ -414,6 +445,21 @@ def scenario_setup(r, ctx):
         eq(c.uuid.hex, consumer["uuid"], "customer visible to its owner")
 
     r.step("setup: add owner as CUSTOMER.OWNER of consumer (add_user, list_users)", add_owner)
+
+    def add_provider_owner():
+        provider, powner = need(ctx, "provider", "provider_owner_user")
+        resp = customers_add_user.sync_detailed(
+            uuidlib.UUID(provider["uuid"]),
+            client=staff.client,
+            body=UserRoleCreateRequest(role="CUSTOMER.OWNER", user=uuidlib.UUID(powner["uuid"])),
+        )
+        eq(int(resp.status_code), 201, "add_user status")
+        roles = customers_list_users_list.sync(uuidlib.UUID(provider["uuid"]), client=staff.client)
+        mine = [x for x in roles if x.user_uuid and x.user_uuid.hex == powner["uuid"]]
+        eq([x.role_name for x in mine], ["CUSTOMER.OWNER"], "provider owner's roles in list_users/")
+
+    r.step("setup: add provider owner as CUSTOMER.OWNER of provider (approves orders, reports usage)",
+           add_provider_owner)
 
     def register_provider():
         provider, = need(ctx, "provider")
@@ -896,27 +942,313 @@ def scenario_policy_actions_and_delete(r, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Scenario 7 (NOT YET IMPLEMENTED): orders + set_usage + fired policy
+# Scenario 7: orders, resource lifecycle, set_usage and a policy that fires and resets (SPEC §3-§5, §7)
 #
-# TODO(next scenario) -- to be written once orders/resources/usages exist in meterguard. Plan (SPEC §3-§5):
-#   * provider owner user (CUSTOMER.OWNER of the provider customer) for approve_by_provider / set_usage;
-#   * marketplace_orders_create as the consumer owner: OrderCreateRequest(offering=<public offering url>,
-#     project=<project url>, plan=<public nested plan url>, attributes=GenericOrderAttributes(name=...),
-#     limits={"storage_gb": 10}) -> 201 OrderDetails; an offering given by its provider URL -> 400
-#     "Invalid hyperlink - Incorrect URL match.";
-#   * approve_by_consumer / approve_by_provider / set_state_done -> resource state "OK" (marketplace_resources_retrieve);
-#   * policy with limit cpu_hours 100 (period 2) and actions "notify_organization_owners,request_pausing,
-#     block_creation_of_new_resources"; marketplace_component_usages_set_usage(ComponentUsageCreateRequest(
-#     resource=<uuid>, usages=[ComponentUsageItemRequest(type_="cpu_hours", amount="150.25")])) -> 201;
-#   * the policy now has has_fired true and a fired_datetime (here the generated client parses the policy normally);
-#     the resource shows paused=true; a new Create order -> 400 with SPEC's block message; replace semantics of
-#     set_usage (150 then 50 -> reset, fired_datetime kept); component usages list/retrieve (ComponentUsage model);
-#     usage delete has no client function (raw DELETE /api/marketplace-component-usages/<uuid>/ via the client's
-#     httpx client); /api/events/ via events_list.
+# From here on the policy of this scenario has fired once, so its fired_datetime is a datetime and the generated client
+# parses it with no help (the known defect only affects fired_datetime: null).
+
+USAGE_POLICY_ACTIONS = "notify_organization_owners,request_pausing"
+USAGE_LIMIT = 100
 
 
-def scenario_orders_usage_fired_policy(r, ctx):  # pragma: no cover - placeholder, not in SCENARIOS yet
-    raise NotImplementedError("orders + set_usage + fired policy scenario is not written yet")
+def raw_json(resp):
+    """The decoded JSON body of a generated client's Response (None for an empty body)."""
+    return json.loads(resp.content) if resp.content.strip() else None
+
+
+def scenario_orders_usage_fired_policy(r, ctx):
+    staff, sfx = ctx["staff"], ctx["suffix"]
+
+    def order_state(order_uuid, conn):
+        o = order_retrieve.sync(uuidlib.UUID(order_uuid), client=conn.client)
+        return o
+
+    def drive_order(order_uuid):
+        """Approve/complete an order through the client, as the party each state waits for; return the states seen."""
+        owner, powner = need(ctx, "owner", "provider_owner")
+        seen = []
+        for _ in range(5):
+            o = order_state(order_uuid, owner)
+            seen.append(o.state.value)
+            if o.state == OrderState.DONE:
+                return seen
+            if o.state == OrderState.PENDING_CONSUMER:
+                resp = order_approve_consumer.sync_detailed(uuidlib.UUID(order_uuid), client=owner.client)
+            elif o.state == OrderState.PENDING_PROVIDER:
+                resp = order_approve_provider.sync_detailed(
+                    uuidlib.UUID(order_uuid), client=powner.client, body=OrderApproveByProviderRequest()
+                )
+            elif o.state == OrderState.EXECUTING:
+                resp = order_set_done.sync_detailed(uuidlib.UUID(order_uuid), client=powner.client)
+            else:
+                raise StepFailed(f"order {order_uuid} in state {o.state.value!r} (states seen: {seen})")
+            eq(int(resp.status_code), 200, f"HTTP status of the step out of {o.state.value}")
+        raise StepFailed(f"order {order_uuid} not done after {seen}")
+
+    # -- Create order and its approval chain -----------------------------------------------------------------------
+
+    def create_order():
+        owner, off, project = need(ctx, "owner", "offering", "project")
+        need(off, "public_url", "public_plan_url")
+        body = OrderCreateRequest(
+            offering=off["public_url"],
+            project=project["url"],
+            plan=off["public_plan_url"],
+            attributes=GenericOrderAttributes(name=f"MG Resource {sfx}"),
+            limits=OrderCreateRequestLimits.from_dict({"storage_gb": 10}),
+        )
+        resp = order_create.sync_detailed(client=owner.client, body=body)
+        eq(int(resp.status_code), 201, "HTTP status")
+        o, raw = resp.parsed, raw_json(resp)
+        check(HEX32.match(raw.get("uuid") or ""), f"order uuid is not 32 hex: {raw.get('uuid')!r}")
+        check(HEX32.match(raw.get("marketplace_resource_uuid") or ""),
+              f"marketplace_resource_uuid is not 32 hex: {raw.get('marketplace_resource_uuid')!r}")
+        ctx["order"] = {"uuid": raw["uuid"], "resource_uuid": raw["marketplace_resource_uuid"]}
+        eq(o.type_, RequestTypes.CREATE, "order type")
+        eq(o.state, OrderState.PENDING_CONSUMER, "order state")
+        eq(o.marketplace_resource_uuid.hex, raw["marketplace_resource_uuid"], "parsed marketplace_resource_uuid")
+        eq(o.offering_uuid.hex, off["uuid"], "offering_uuid")
+        eq(o.project_uuid.hex, project["uuid"], "project_uuid")
+        eq(raw.get("limits"), {"storage_gb": 10}, "limits")
+
+    r.step("orders: owner creates a Create order (public offering + nested plan URL) -> 201 pending-consumer",
+           create_order)
+
+    def provider_url_rejected():
+        owner, off, project = need(ctx, "owner", "offering", "project")
+        body = OrderCreateRequest(
+            offering=off["url"],  # the provider-offering URL is not accepted (SPEC §5)
+            project=project["url"],
+            plan=off["public_plan_url"],
+            attributes=GenericOrderAttributes(name=f"MG Wrong URL {sfx}"),
+        )
+        err = expect_error(400, order_create.sync_detailed, client=owner.client, body=body)
+        eq(err, {"offering": ["Invalid hyperlink - Incorrect URL match."]}, "400 body")
+
+    r.step("orders: offering named by its provider URL -> 400 Invalid hyperlink", provider_url_rejected)
+
+    def approve_consumer():
+        order, owner = need(ctx, "order", "owner")
+        resp = order_approve_consumer.sync_detailed(uuidlib.UUID(order["uuid"]), client=owner.client)
+        eq(int(resp.status_code), 200, "HTTP status")
+        check(isinstance(raw_json(resp), dict) and "detail" in raw_json(resp), f"body: {resp.content[:200]!r}")
+        eq(order_state(order["uuid"], owner).state, OrderState.PENDING_PROVIDER, "order state after approve_by_consumer")
+
+    r.step("orders: approve_by_consumer (consumer owner) -> 200, pending-provider", approve_consumer)
+
+    def approve_provider():
+        order, powner = need(ctx, "order", "provider_owner")
+        resp = order_approve_provider.sync_detailed(
+            uuidlib.UUID(order["uuid"]), client=powner.client, body=OrderApproveByProviderRequest()
+        )
+        eq(int(resp.status_code), 200, "HTTP status (409 would parse as None)")
+        check(resp.parsed is not None and isinstance(resp.parsed.detail, str), f"body: {resp.content[:200]!r}")
+        eq(order_state(order["uuid"], powner).state, OrderState.EXECUTING, "order state after approve_by_provider")
+
+    r.step("orders: approve_by_provider (provider owner) -> 200, executing", approve_provider)
+
+    def set_done():
+        order, owner, powner, off, project = need(ctx, "order", "owner", "provider_owner", "offering", "project")
+        resp = order_set_done.sync_detailed(uuidlib.UUID(order["uuid"]), client=powner.client)
+        eq(int(resp.status_code), 200, "HTTP status")
+        eq(order_state(order["uuid"], owner).state, OrderState.DONE, "order state (marketplace_orders_retrieve)")
+        res = resource_retrieve.sync(uuidlib.UUID(order["resource_uuid"]), client=owner.client)
+        eq(res.uuid.hex, order["resource_uuid"], "resource uuid")
+        eq(res.state, ResourceState.OK, "resource state (marketplace_resources_retrieve)")
+        eq(res.offering_uuid.hex, off["uuid"], "resource offering_uuid")
+        eq(res.project_uuid.hex, project["uuid"], "resource project_uuid")
+        eq(res.name, f"MG Resource {sfx}", "resource name from attributes.name")
+        eq(res.limits.to_dict() if res.limits else None, {"storage_gb": 10}, "resource limits")
+        eq(res.paused, False, "resource paused before any policy fired")
+        ctx["resource"] = order["resource_uuid"]
+
+    r.step("orders: set_state_done (provider owner) -> 200; order done, resource OK", set_done)
+
+    # -- The policy, usage reports, fire and reset ------------------------------------------------------------------
+
+    def create_usage_policy():
+        consumer, off = need(ctx, "consumer", "offering")
+        body = CustomerComponentUsagePolicyRequest(
+            scope=consumer["url"],
+            actions=USAGE_POLICY_ACTIONS,
+            component_limits_set=[limit(off["usage_component"], USAGE_LIMIT, 2)],
+        )
+        p, _ = policy_call(staff, pol_create, body=body, expect=201, validate=False)
+        ctx["usage_policy"] = p
+        validate_policies(p)
+        check_policy_shape(p, ctx, consumer)
+        eq(p["actions"], USAGE_POLICY_ACTIONS, "actions")
+        eq(limits_set(p), [(off["usage_component"], USAGE_LIMIT, 2, "1 month", "cpu_hours")], "component_limits_set")
+        eq((p["has_fired"], p["fired_datetime"]), (False, None), "(has_fired, fired_datetime) with no usage")
+
+    r.step("usage policy: create cpu_hours limit 100 (period 2) on the consumer -> 201, not fired",
+           create_usage_policy)
+
+    def report(amount):
+        res, powner = need(ctx, "resource", "provider_owner")
+        body = ComponentUsageCreateRequest(
+            resource=uuidlib.UUID(res), usages=[ComponentUsageItemRequest(type_="cpu_hours", amount=amount)]
+        )
+        resp = set_usage.sync_detailed(client=powner.client, body=body)
+        eq(int(resp.status_code), 201, f"set_usage {amount} HTTP status")
+
+    def policy_now():
+        """GET the policy with the generated client alone (valid once fired_datetime is non-null)."""
+        p, = need(ctx, "usage_policy")
+        resp = pol_retrieve.sync_detailed(uuidlib.UUID(p["uuid"]), client=staff.client)
+        eq(int(resp.status_code), 200, "HTTP status")
+        check(isinstance(resp.parsed, CustomerComponentUsagePolicy), f"not parsed: {resp.parsed!r}")
+        return resp.parsed, raw_json(resp)
+
+    def set_usage_at_limit():
+        report("100")
+        p, = need(ctx, "usage_policy")
+        now, _ = policy_call(staff, pol_retrieve, uuidlib.UUID(p["uuid"]))
+        eq(now["has_fired"], False, "has_fired at usage == limit (equal is not over)")
+        eq(now["fired_datetime"], None, "fired_datetime")
+        eq(now["affected_resources_count"], 0, "affected_resources_count")
+
+    r.step("usage: set_usage cpu_hours 100 (provider owner) -> 201; equal to the limit does not fire",
+           set_usage_at_limit)
+
+    def set_usage_over_limit():
+        report("150.5")
+        consumer, = need(ctx, "consumer")
+        parsed, raw = policy_now()  # the very next GET
+        ctx["usage_policy_fired"] = raw
+        check_policy_shape(raw, ctx, consumer)
+        eq(parsed.has_fired, True, "has_fired after 150.5 > 100")
+        check(isinstance(parsed.fired_datetime, datetime.datetime),
+              f"fired_datetime not parsed to a datetime: {parsed.fired_datetime!r}")
+        check(DATETIME_RE.match(raw["fired_datetime"] or ""), f"fired_datetime format: {raw['fired_datetime']!r}")
+        check(parsed.fired_datetime >= parsed.created, "fired_datetime before created")
+        listed = pol_list.sync(client=staff.client, customer_uuid=uuidlib.UUID(consumer["uuid"]))
+        eq([x.uuid.hex for x in listed], [raw["uuid"]], "policies_list parsed by the client (all fired)")
+        eq(listed[0].fired_datetime, parsed.fired_datetime, "fired_datetime in the list")
+
+    r.step("usage: set_usage 150.5 -> 201; next GET has_fired true, fired_datetime parsed by the client model",
+           set_usage_over_limit)
+
+    def paused_by_policy():
+        res, owner, _ = need(ctx, "resource", "owner", "usage_policy_fired")
+        eq(resource_retrieve.sync(uuidlib.UUID(res), client=owner.client).paused, True, "resource paused")
+        parsed, _ = policy_now()
+        # upstream-reference §3.2: fired, request_pausing in actions, supports_pausing, paused -> counted
+        eq(parsed.affected_resources_count, 1, "policy affected_resources_count (the paused resource)")
+
+    r.step("usage: request_pausing paused the resource; the policy's affected_resources_count is 1", paused_by_policy)
+
+    def usage_rows(expected):
+        res, off = need(ctx, "resource", "offering")
+        resp = usage_list.sync_detailed(client=staff.client, resource_uuid=uuidlib.UUID(res))
+        eq(int(resp.status_code), 200, "HTTP status")
+        rows, raw = resp.parsed, raw_json(resp)
+        eq(len(rows), 1, f"component usage rows for the resource: {raw!r}")
+        eq(raw[0].get("usage"), expected, "usage")
+        eq(rows[0].type_, "cpu_hours", "type")
+        eq(rows[0].resource_uuid.hex, res, "resource_uuid")
+        eq(rows[0].offering_uuid.hex, off["uuid"], "offering_uuid")
+        check(rows[0].billing_period.day == 1, f"billing_period not a month start: {rows[0].billing_period}")
+        eq(resp.headers.get("X-Result-Count"), "1", "X-Result-Count")
+
+    r.step("usage: component usages list by resource_uuid -> one row 150.50 (replace, not add)",
+           usage_rows, "150.50")
+
+    def status(expect_usage, expect_over, remaining, percent):
+        p, off = need(ctx, "usage_policy", "offering")
+        # not in waldur-api-client: the client's own httpx client (same auth, base URL)
+        resp = staff.client.get_httpx_client().get(f"{POLICIES_PATH}{p['uuid']}/status/")
+        eq(resp.status_code, 200, "HTTP status")
+        body = resp.json()
+        eq(body.get("policy_uuid"), p["uuid"], "policy_uuid")
+        check(DATETIME_RE.match(body.get("evaluated_at") or ""), f"evaluated_at: {body.get('evaluated_at')!r}")
+        fired = need(ctx, "usage_policy_fired")[0]["fired_datetime"]
+        eq((body.get("has_fired"), body.get("fired_datetime")), (expect_over, fired), "(has_fired, fired_datetime)")
+        rows = body.get("limits")
+        check(isinstance(rows, list) and len(rows) == 1, f"limits: {rows!r}")
+        row = rows[0]
+        got = {k: row.get(k) for k in ("component", "type", "period", "period_name", "usage", "limit", "over",
+                                       "remaining", "percent")}
+        eq(got, {"component": off["usage_component"], "type": "cpu_hours", "period": 2, "period_name": "1 month",
+                 "usage": expect_usage, "limit": USAGE_LIMIT, "over": expect_over, "remaining": remaining,
+                 "percent": percent}, "limit row")
+
+    r.step("status: GET .../status/ while over -> usage 150.50, limit 100, over true", status,
+           "150.50", True, "-50.50", 150.5)
+
+    def set_usage_below():
+        fired, = need(ctx, "usage_policy_fired")
+        report("10")
+        parsed, raw = policy_now()
+        eq(parsed.has_fired, False, "has_fired after 10 <= 100")
+        eq(raw["fired_datetime"], fired["fired_datetime"], "fired_datetime kept on reset")
+        eq(raw["affected_resources_count"], 0, "affected_resources_count after reset")
+        res, owner = need(ctx, "resource", "owner")
+        eq(resource_retrieve.sync(uuidlib.UUID(res), client=owner.client).paused, False,
+           "resource paused after reset (reset_pausing)")
+        usage_rows("10.00")
+
+    r.step("usage: set_usage 10 -> has_fired false, fired_datetime unchanged, resource un-paused, one row 10.00",
+           set_usage_below)
+
+    r.step("status: GET .../status/ after reset -> usage 10.00, over false", status, "10.00", False, "90.00", 10.0)
+
+    def events():
+        consumer, p, off = need(ctx, "consumer", "usage_policy", "offering")
+        cid = uuidlib.UUID(consumer["uuid"])
+        got = {}
+        for kind in ("policy_fired", "policy_reset"):
+            items = events_list.sync(client=staff.client, customer_uuid=cid, event_type=[kind])
+            eq([e.event_type for e in items], [kind], f"events of type {kind} for the customer")
+            ev = items[0]
+            check(isinstance(ev.uuid, uuidlib.UUID), f"{kind} uuid")
+            check(isinstance(ev.created, datetime.datetime), f"{kind} created")
+            check(isinstance(ev.message, str) and ev.message, f"{kind} message")
+            context = ev.context.to_dict()
+            eq(context.get("policy_uuid"), p["uuid"], f"{kind} context.policy_uuid")
+            eq(context.get("customer_uuid"), consumer["uuid"], f"{kind} context.customer_uuid")
+            eq(context.get("customer_name"), consumer["name"], f"{kind} context.customer_name")
+            got[kind] = ev
+        exceeded = got["policy_fired"].context.to_dict().get("exceeded")
+        eq(exceeded, [{"component": off["usage_component"], "type": "cpu_hours", "period": 2, "usage": "150.50",
+                       "limit": USAGE_LIMIT}], "policy_fired context.exceeded")
+        both = events_list.sync(client=staff.client, customer_uuid=cid, event_type=["policy_fired", "policy_reset"])
+        eq([e.event_type for e in both], ["policy_reset", "policy_fired"], "both types (repeated key), newest first")
+
+    r.step("events: events_list policy_fired / policy_reset for the customer -> one of each", events)
+
+    # -- Update and Terminate orders from the resource actions -----------------------------------------------------
+
+    def update_limits():
+        res, owner = need(ctx, "resource", "owner")
+        body = ResourceUpdateLimitsRequest(limits=ResourceUpdateLimitsRequestLimits.from_dict({"storage_gb": 20}))
+        resp = resource_update_limits.sync_detailed(uuidlib.UUID(res), client=owner.client, body=body)
+        eq(int(resp.status_code), 200, "HTTP status")
+        order_uuid = resp.parsed.order_uuid.hex
+        o = order_state(order_uuid, owner)
+        eq(o.type_, RequestTypes.UPDATE, "order type")
+        eq(o.marketplace_resource_uuid.hex, res, "order marketplace_resource_uuid")
+        seen = drive_order(order_uuid)
+        now = resource_retrieve.sync(uuidlib.UUID(res), client=owner.client)
+        eq(now.state, ResourceState.OK, f"resource state after the Update order (order states {seen})")
+        eq(now.limits.to_dict() if now.limits else None, {"storage_gb": 20}, "resource limits")
+
+    r.step("resources: update_limits (owner) -> 200 order_uuid; after approve/done limits updated, state OK",
+           update_limits)
+
+    def terminate():
+        res, owner = need(ctx, "resource", "owner")
+        resp = resource_terminate.sync_detailed(uuidlib.UUID(res), client=owner.client, body=ResourceTerminateRequest())
+        eq(int(resp.status_code), 200, "HTTP status")
+        order_uuid = resp.parsed.order_uuid.hex
+        o = order_state(order_uuid, owner)
+        eq(o.type_, RequestTypes.TERMINATE, "order type")
+        eq(o.marketplace_resource_uuid.hex, res, "order marketplace_resource_uuid")
+        seen = drive_order(order_uuid)
+        now = resource_retrieve.sync(uuidlib.UUID(res), client=owner.client)
+        eq(now.state, ResourceState.TERMINATED, f"resource state after the Terminate order (order states {seen})")
+
+    r.step("resources: terminate (owner) -> 200 order_uuid; after approve/done the resource is Terminated", terminate)
 
 
 SCENARIOS = [
@@ -926,7 +1258,7 @@ SCENARIOS = [
     scenario_policy_listing,
     scenario_policy_permissions,
     scenario_policy_actions_and_delete,
-    # scenario_orders_usage_fired_policy,  # TODO(next scenario): enable when orders/usages are implemented
+    scenario_orders_usage_fired_policy,
 ]
 
 

@@ -33,6 +33,27 @@ pub struct Settings {
     #[arg(long, env = "METERGUARD_EMAIL_FROM", default_value = "meterguard@localhost")]
     pub email_from: String,
 
+    /// URLs that receive a signed JSON POST for every policy transition (comma-separated).
+    #[arg(long, env = "METERGUARD_WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+
+    /// Key of the `X-Meterguard-Signature: sha256=<hex>` HMAC over webhook bodies.
+    #[arg(long, env = "METERGUARD_WEBHOOK_SECRET", default_value = "")]
+    pub webhook_secret: String,
+
+    /// Attempts per email or webhook before it is recorded as failed.
+    #[arg(long, env = "METERGUARD_DELIVERY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub delivery_max_attempts: i64,
+
+    /// First retry delay, doubled after each failure.
+    #[arg(long, env = "METERGUARD_DELIVERY_BACKOFF_MS", default_value_t = 1000)]
+    pub delivery_backoff_ms: i64,
+
+    /// How long a worker holds a delivery it took before another may retry it (a crashed
+    /// worker's deliveries are retried after this).
+    #[arg(long, env = "METERGUARD_DELIVERY_LEASE_SECONDS", default_value_t = 60)]
+    pub delivery_lease_seconds: i64,
+
     /// Seconds between full re-evaluation sweeps.
     #[arg(long, env = "METERGUARD_SWEEP_SECONDS", default_value_t = 600)]
     pub sweep_seconds: u64,

@@ -1,6 +1,7 @@
 //! meterguard keeps organizations inside their usage limits: a Waldur-compatible service for
 //! marketplace customer component usage policies.
 
+pub mod actions;
 pub mod api;
 pub mod authz;
 pub mod clock;

@@ -1,5 +1,6 @@
 //! Builds the application: pools, migrations, router, and serves until shut down.
 
+use crate::actions::{delivery::Worker, ActionsConfig};
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -26,8 +27,10 @@ impl Application {
         let db = Db::connect(&settings.database.database_url).await?;
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
+        let actions = ActionsConfig::from_settings(&settings);
         let state = AppState {
             db,
+            actions,
             settings: Arc::new(settings),
             clock,
         };
@@ -48,15 +51,18 @@ impl Application {
         crate::telemetry::metrics();
         let (stop, stopped) = tokio::sync::watch::channel(());
         let interval = chrono::Duration::seconds(self.state.settings.sweep_seconds.max(1) as i64);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+            let _ = stopped.changed().await;
+        };
         let scheduler = tokio::spawn(scheduler::run(
             db.clone(),
+            self.state.actions.clone(),
             self.state.clock.clone(),
             interval,
-            async move {
-                let mut stopped = stopped;
-                let _ = stopped.changed().await;
-            },
+            until_stopped(stopped.clone()),
         ));
+        let worker = Worker::new(db.clone(), self.state.actions.clone(), self.state.clock.clone())?;
+        let deliveries = tokio::spawn(worker.run(until_stopped(stopped)));
         let app = api::router(self.state)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -72,6 +78,7 @@ impl Application {
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         drop(stop);
         scheduler.await.ok();
+        deliveries.await.ok();
         tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
         Ok(())
     }

@@ -28,6 +28,7 @@ mod schema;
 mod usages;
 mod users;
 
+use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Db;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub actions: ActionsConfig,
     pub settings: Arc<Settings>,
     pub clock: Clock,
 }

@@ -296,6 +296,8 @@ async fn create(
         .unwrap_or("")
         .to_string();
     let order = CreateOrder {
+        customer_id: project.customer_id,
+        project_uuid: project.uuid.clone(),
         project_id: project.id,
         offering_id: offering.id,
         plan_id,

@@ -67,7 +67,7 @@ pub struct LimitOut {
     component: String,
 }
 
-fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>) -> PolicyOut {
+fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>, affected: i64) -> PolicyOut {
     let full_name = format!(
         "{} {}",
         row.created_by_first_name.unwrap_or_default(),
@@ -89,9 +89,7 @@ fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>)
         has_fired,
         fired_datetime: row.fired_datetime.map(time::render),
         options: serde_json::from_str(&row.options).unwrap_or_else(|_| json!({})),
-        // Counted from resources flagged by this policy's actions once actions act (issue:
-        // "Actions that act"); a policy that has not fired affects nothing.
-        affected_resources_count: 0,
+        affected_resources_count: affected,
         component_limits_set: limits,
     }
 }
@@ -101,6 +99,7 @@ async fn render_all(
     state: &AppState,
     links: &Links,
     rows: Vec<store::policies::PolicyRow>,
+    vis: Visibility,
 ) -> ApiResult<Vec<PolicyOut>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_policy: HashMap<i64, Vec<LimitOut>> = HashMap::new();
@@ -114,20 +113,21 @@ async fn render_all(
             component: l.component_uuid,
         });
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let limits = by_policy.remove(&row.id).unwrap_or_default();
-            render(links, row, limits)
-        })
-        .collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let limits = by_policy.remove(&row.id).unwrap_or_default();
+        let affected =
+            service::affected_resources(&state.db, row.customer_id, &row.actions, row.has_fired != 0, vis).await?;
+        out.push(render(links, row, limits, affected));
+    }
+    Ok(out)
 }
 
 async fn load_one(state: &AppState, links: &Links, uuid: &Uuid32, vis: Visibility) -> ApiResult<PolicyOut> {
     let row = store::policies::visible_by_uuid(state.db.reader(), uuid, vis)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    render_all(state, links, vec![row])
+    render_all(state, links, vec![row], vis)
         .await?
         .pop()
         .ok_or(ApiError::NotFound(NOT_FOUND))
@@ -164,7 +164,7 @@ async fn list(
     let total = store::policies::count(state.db.reader(), vis, &filter).await?;
     let page = request.resolve(total)?;
     let rows = store::policies::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
-    let items = render_all(&state, &links, rows).await?;
+    let items = render_all(&state, &links, rows, vis).await?;
     Ok(Paginated {
         items,
         page,
@@ -237,14 +237,7 @@ async fn create(
     JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
     let fields = parse_fields(&state, input).await?;
-    let (Some(customer_id), Some(actions), Some(limits)) = (fields.customer_id, fields.actions, fields.limits) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "required policy fields passed validation unset"
-        )));
-    };
-    let options = fields.options.unwrap_or_default();
-    let now = state.clock.now();
-    let id = service::create(&state.db, user.id, customer_id, &actions, &options, &limits, now).await?;
+    let id = service::create(&state.db, &state.actions, user.id, fields, state.clock.now()).await?;
     let out = load_by_id(&state, &links, id, &user).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -307,7 +300,7 @@ async fn save(
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     let changes = parse_fields(&state, input).await?;
     let now = state.clock.now();
-    let id = service::update(&state.db, &uuid, changes, now)
+    let id = service::update(&state.db, &state.actions, &uuid, changes, now)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(load_by_id(&state, &links, id, &user).await?))
@@ -322,7 +315,7 @@ async fn save(
 )]
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw)?;
-    if service::delete(&state.db, &uuid).await? {
+    if service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(NOT_FOUND))

@@ -231,17 +231,8 @@ async fn update_limits(
             "Impossible to create update orders with limits set to exactly the same.",
         ));
     }
-    let uuid: Uuid32 = r.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let now = state.clock.now_micros();
-    let order = service::for_resource(
-        &state.db,
-        &uuid,
-        OrderType::Update,
-        Some(limits.to_string()),
-        user.id,
-        now,
-    )
-    .await?;
+    let order = service::for_resource(&state.db, &r, OrderType::Update, Some(limits.to_string()), user.id, now).await?;
     Ok(Json(json!({ "order_uuid": order.to_string() })))
 }
 
@@ -254,10 +245,9 @@ async fn terminate(
     let r = manageable(&state, &user, &raw).await?;
     input.object("attributes");
     input.finish()?;
-    let uuid: Uuid32 = r.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let order = service::for_resource(
         &state.db,
-        &uuid,
+        &r,
         OrderType::Terminate,
         None,
         user.id,

@@ -127,7 +127,7 @@ async fn retrieve(
 
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    if service::delete(&state.db, &uuid, state.clock.now()).await? {
+    if service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(NOT_FOUND))
@@ -197,7 +197,15 @@ async fn set_usage(
         _ => false,
     };
     let report = Report { resource, items, date };
-    service::set_usage(&state.db, reporter, |_| provider, report, state.clock.now()).await?;
+    service::set_usage(
+        &state.db,
+        &state.actions,
+        reporter,
+        |_| provider,
+        report,
+        state.clock.now(),
+    )
+    .await?;
     Ok(StatusCode::CREATED)
 }
 

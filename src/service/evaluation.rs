@@ -2,10 +2,11 @@
 //! locked (PostgreSQL) or the writer is alone (SQLite), the engine decides, and a transition is
 //! made with a conditional update, so each crossing fires exactly once.
 
-use crate::domain::{time, ActionSet, Amount, Month, Period};
+use crate::actions::{self, ActionsConfig, TransitionCtx};
+use crate::domain::{time, Amount, Month, Period};
 use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition};
 use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
-use crate::store::{self, events::NewEvent, Db, Tx};
+use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -14,18 +15,44 @@ use std::collections::BTreeSet;
 pub async fn after_usage_change(
     tx: &mut Tx,
     db: &Db,
+    cfg: &ActionsConfig,
     customer_id: i64,
     component_ids: &[i64],
     now: DateTime<Utc>,
 ) -> store::Result<()> {
     let policies = facts::policies_limiting(tx, customer_id, component_ids, db.row_lock()).await?;
-    evaluate_locked(tx, policies, now).await
+    evaluate_locked(tx, db, cfg, policies, now).await
 }
 
 /// After a policy itself was created or changed, and for the sweeps.
-pub async fn policy(tx: &mut Tx, db: &Db, policy_id: i64, now: DateTime<Utc>) -> store::Result<()> {
+pub async fn policy(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policy_id: i64,
+    now: DateTime<Utc>,
+) -> store::Result<()> {
     let policies = facts::policy(tx, policy_id, db.row_lock()).await?.into_iter().collect();
-    evaluate_locked(tx, policies, now).await
+    evaluate_locked(tx, db, cfg, policies, now).await
+}
+
+/// Before a fired policy is deleted: it resets, undoing what its actions can (SPEC §2).
+pub async fn reset_before_delete(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policy_id: i64,
+    now: DateTime<Utc>,
+) -> store::Result<()> {
+    let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
+        return Ok(());
+    };
+    if policy.has_fired != 0 && facts::mark_reset(tx, policy.id).await? {
+        let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
+        let assessment = judge(limits, &[], Month::of(now.date_naive()));
+        on_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?;
+    }
+    Ok(())
 }
 
 /// A policy's limit rows with their evaluation against the customer's totals.
@@ -92,7 +119,13 @@ fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -
 }
 
 /// Evaluates locked policies with two reads per customer: their limit rows and the totals.
-async fn evaluate_locked(tx: &mut Tx, policies: Vec<PolicyState>, now: DateTime<Utc>) -> store::Result<()> {
+async fn evaluate_locked(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policies: Vec<PolicyState>,
+    now: DateTime<Utc>,
+) -> store::Result<()> {
     let current = Month::of(now.date_naive());
     let ids: Vec<i64> = policies.iter().map(|p| p.id).collect();
     let mut limits = facts::limits_of(&mut **tx, &ids).await?;
@@ -119,23 +152,33 @@ async fn evaluate_locked(tx: &mut Tx, policies: Vec<PolicyState>, now: DateTime<
                 Transition::Stay => false,
             };
             if made {
-                on_transition(tx, policy, transition, &assessment, now).await?;
+                on_transition(tx, db, cfg, policy, transition, &assessment, now).await?;
             }
         }
     }
     Ok(())
 }
 
-/// What a transition does inside its transaction: the event now; the actions' effects on
-/// meterguard's own data and the outbox rows for deliveries join here.
+/// What a transition does inside its transaction: its event, then its actions' effects on
+/// meterguard's own data and the deliveries they queue.
 async fn on_transition(
     tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
     policy: &PolicyState,
     transition: Transition,
     assessment: &Assessment,
     now: DateTime<Utc>,
 ) -> store::Result<()> {
-    let actions = ActionSet::parse(&policy.actions).ok();
+    let system_user = store::users::system_user_id(tx).await?;
+    let ctx = TransitionCtx {
+        policy,
+        transition,
+        assessment,
+        now,
+        system_user,
+        row_lock: db.row_lock(),
+    };
     let (event_type, message, direction) = match transition {
         Transition::Fire => (
             "policy_fired",
@@ -154,23 +197,12 @@ async fn on_transition(
             "reset",
         ),
     };
-    let mut context = json!({
-        "policy_uuid": policy.uuid,
-        "customer_uuid": policy.customer_uuid,
-        "customer_name": policy.customer_name,
-        "actions": actions.map(|a| a.to_string()).unwrap_or_default(),
-    });
+    let mut extra = json!({ "actions": policy.actions });
     if transition == Transition::Fire {
-        context["exceeded"] = exceeded(assessment);
+        extra["exceeded"] = exceeded(assessment);
     }
-    let event = NewEvent {
-        event_type,
-        message: &message,
-        context: &context,
-        customer_id: Some(policy.customer_id),
-        policy_uuid: Some(&policy.uuid),
-    };
-    store::events::insert(tx, &event, now.timestamp_micros()).await?;
+    ctx.event(tx, event_type, &message, extra).await?;
+    actions::apply(tx, cfg, &ctx).await?;
     metrics::counter!("meterguard_transitions_total", "direction" => direction).increment(1);
     tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, %direction, at = %time::render(now.timestamp_micros()), "policy transition");
     Ok(())

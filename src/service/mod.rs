@@ -1,6 +1,7 @@
 //! Use cases: one function per operation, each one transaction. They read through `store`,
 //! decide through `domain` and the `engine`, and write through `store`.
 
+pub mod blocks;
 pub mod evaluation;
 pub mod identity;
 pub mod offerings;

@@ -1,14 +1,16 @@
 //! Orders and the resources they create, change and terminate.
 
-use super::{ServiceError, ServiceResult};
+use super::{blocks, ServiceError, ServiceResult};
 use crate::domain::marketplace::{resource_state_after, OrderState, OrderStep, OrderType, ResourceState};
-use crate::domain::Uuid32;
+use crate::domain::{Action, Uuid32};
 use crate::store::orders::{NewOrder, Reviewer};
 use crate::store::resources::{NewResource, ResourceRow};
 use crate::store::{self, Db, Tx};
 
 /// A Create order as the consumer placed it, references resolved.
 pub struct CreateOrder {
+    pub customer_id: i64,
+    pub project_uuid: String,
     pub project_id: i64,
     pub offering_id: i64,
     pub plan_id: Option<i64>,
@@ -21,6 +23,8 @@ pub struct CreateOrder {
 
 /// Places a Create order with its resource (state Creating); returns the order id.
 pub async fn create(db: &Db, order: &CreateOrder, now: i64) -> ServiceResult<i64> {
+    let subject = serde_json::json!({"project_uuid": order.project_uuid});
+    blocks::check(db, order.customer_id, Action::BlockCreationOfNewResources, subject, now).await?;
     let mut tx = db.begin().await?;
     let resource = NewResource {
         project_id: order.project_id,
@@ -58,14 +62,29 @@ pub async fn create(db: &Db, order: &CreateOrder, now: i64) -> ServiceResult<i64
 /// Places an Update (new limits) or Terminate order for an existing resource.
 pub async fn for_resource(
     db: &Db,
-    resource: &Uuid32,
+    resource: &ResourceRow,
     kind: OrderType,
     limits: Option<String>,
     created_by: i64,
     now: i64,
 ) -> ServiceResult<Uuid32> {
+    if kind == OrderType::Update {
+        let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
+        blocks::check(
+            db,
+            resource.customer_id,
+            Action::BlockModificationOfExistingResources,
+            subject,
+            now,
+        )
+        .await?;
+    }
+    let uuid: Uuid32 = resource
+        .uuid
+        .parse()
+        .map_err(|_| ServiceError::Rejected("Resource does not exist.".into()))?;
     let mut tx = db.begin().await?;
-    let r = store::resources::by_uuid_tx(&mut tx, resource, db.row_lock())
+    let r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
     let state = ResourceState::parse(&r.state);
@@ -171,6 +190,15 @@ pub async fn edit_resource(
     end_date: Option<&str>,
     now: i64,
 ) -> ServiceResult<()> {
+    let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
+    blocks::check(
+        db,
+        resource.customer_id,
+        Action::BlockModificationOfExistingResources,
+        subject,
+        now,
+    )
+    .await?;
     let mut tx = db.begin().await?;
     store::resources::update_details(&mut tx, resource.id, name, description, end_date, now).await?;
     tx.commit().await?;

@@ -2,6 +2,7 @@
 //! (upstream's "phase B") run inside the write transaction, so a failure leaves nothing behind.
 
 use super::{evaluation, ServiceError, ServiceResult};
+use crate::actions::ActionsConfig;
 use crate::domain::options::PolicyOptions;
 use crate::domain::{ActionSet, BillingType, Period, Uuid32};
 use crate::store::{self, policies::NewLimit, Db, Tx};
@@ -25,19 +26,22 @@ pub struct PolicyChanges {
     pub limits: Option<Vec<LimitDraft>>,
 }
 
-/// Creates a policy with its limits; returns its id.
+/// Creates a policy with its limits from a complete set of fields; returns its id.
 pub async fn create(
     db: &Db,
+    cfg: &ActionsConfig,
     created_by: i64,
-    customer_id: i64,
-    actions: &ActionSet,
-    options: &PolicyOptions,
-    limits: &[LimitDraft],
+    fields: PolicyChanges,
     now: DateTime<Utc>,
 ) -> ServiceResult<i64> {
+    let (Some(customer_id), Some(actions), Some(limits)) = (fields.customer_id, fields.actions, fields.limits) else {
+        return Err(ServiceError::Rejected(
+            "A policy needs a scope, actions and component limits.".into(),
+        ));
+    };
     let mut tx = db.begin().await?;
     let uuid = Uuid32::new_v4();
-    let options = options.to_value().to_string();
+    let options = fields.options.unwrap_or_default().to_value().to_string();
     let id = store::policies::insert(
         &mut tx,
         &uuid,
@@ -48,15 +52,22 @@ pub async fn create(
         now.timestamp_micros(),
     )
     .await?;
-    let rows = resolve_limits(&mut tx, limits).await?;
+    let rows = resolve_limits(&mut tx, &limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
-    evaluation::policy(&mut tx, db, id, now).await?;
+    evaluation::policy(&mut tx, db, cfg, id, now).await?;
     tx.commit().await?;
+    cfg.outbox_ready.notify_one();
     Ok(id)
 }
 
 /// Applies `changes` to the policy; `Ok(None)` when it does not exist.
-pub async fn update(db: &Db, uuid: &Uuid32, changes: PolicyChanges, now: DateTime<Utc>) -> ServiceResult<Option<i64>> {
+pub async fn update(
+    db: &Db,
+    cfg: &ActionsConfig,
+    uuid: &Uuid32,
+    changes: PolicyChanges,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<i64>> {
     let mut tx = db.begin().await?;
     let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(None);
@@ -75,19 +86,22 @@ pub async fn update(db: &Db, uuid: &Uuid32, changes: PolicyChanges, now: DateTim
         .map(|o| o.to_value().to_string())
         .unwrap_or(current.options);
     store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
-    evaluation::policy(&mut tx, db, id, now).await?;
+    evaluation::policy(&mut tx, db, cfg, id, now).await?;
     tx.commit().await?;
+    cfg.outbox_ready.notify_one();
     Ok(Some(id))
 }
 
-/// Deletes the policy; `false` when it does not exist.
-pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<bool> {
+/// Deletes the policy, resetting it first if it is fired; `false` when it does not exist.
+pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
     let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(false);
     };
+    evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
     store::policies::delete(&mut tx, id).await?;
     tx.commit().await?;
+    cfg.outbox_ready.notify_one();
     Ok(true)
 }
 
@@ -125,4 +139,23 @@ async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec
         });
     }
     Ok(rows)
+}
+
+/// How many of the customer's resources this fired policy's actions affect, among those the
+/// viewer can see; 0 for a policy that has not fired.
+pub async fn affected_resources(
+    db: &Db,
+    customer_id: i64,
+    actions: &str,
+    has_fired: bool,
+    vis: crate::authz::Visibility,
+) -> ServiceResult<i64> {
+    let Some(actions) = ActionSet::parse(actions).ok().filter(|_| has_fired) else {
+        return Ok(0);
+    };
+    let targets = store::resources::of_customer(db.reader(), customer_id, vis, "").await?;
+    Ok(targets
+        .iter()
+        .filter(|r| crate::actions::flags::affects(&actions, r))
+        .count() as i64)
 }

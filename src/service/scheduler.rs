@@ -2,6 +2,7 @@
 //! `interval` in between.
 
 use super::sweep::sweep;
+use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::domain::Month;
 use crate::store::Db;
@@ -18,7 +19,7 @@ pub fn next_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
-pub async fn run(db: Db, clock: Clock, interval: Duration, shutdown: impl Future<Output = ()>) {
+pub async fn run(db: Db, cfg: ActionsConfig, clock: Clock, interval: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut periodic = clock.now() + interval;
     loop {
@@ -31,7 +32,7 @@ pub async fn run(db: Db, clock: Clock, interval: Duration, shutdown: impl Future
         if now >= periodic {
             periodic = now + interval;
         }
-        match sweep(&db, now).await {
+        match sweep(&db, &cfg, now).await {
             Ok(report) => tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep"),
             Err(err) => tracing::error!(error = %err, "sweep failed"),
         }

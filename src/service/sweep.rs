@@ -3,6 +3,7 @@
 //! are then re-evaluated under lock, each in its own transaction.
 
 use super::evaluation;
+use crate::actions::ActionsConfig;
 use crate::domain::{Amount, Month, Period};
 use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
 use crate::store::{self, evaluation as facts, Db};
@@ -15,7 +16,7 @@ pub struct SweepReport {
     pub changed: usize,
 }
 
-pub async fn sweep(db: &Db, now: DateTime<Utc>) -> store::Result<SweepReport> {
+pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::Result<SweepReport> {
     let current = Month::of(now.date_naive());
     let states = facts::all_states(db.reader()).await?;
     let mut rules: HashMap<i64, Vec<LimitRule<i64>>> = HashMap::new();
@@ -47,8 +48,9 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> store::Result<SweepReport> {
     metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
     for policy_id in &candidates {
         let mut tx = db.begin().await?;
-        evaluation::policy(&mut tx, db, *policy_id, now).await?;
+        evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
         tx.commit().await?;
+        cfg.outbox_ready.notify_one();
     }
     Ok(SweepReport {
         evaluated: states.len(),

@@ -2,6 +2,7 @@
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
 
 use super::{evaluation, ServiceError, ServiceResult};
+use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
 use crate::store::usages::UsageReport;
@@ -33,6 +34,7 @@ pub struct Report {
 /// Applies a report; the policies' decisions are committed with it.
 pub async fn set_usage(
     db: &Db,
+    cfg: &ActionsConfig,
     reporter: Reporter,
     may_report: impl FnOnce(&store::resources::ResourceRow) -> bool,
     report: Report,
@@ -122,14 +124,15 @@ pub async fn set_usage(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    evaluation::after_usage_change(&mut tx, db, resource.customer_id, &touched, now).await?;
+    evaluation::after_usage_change(&mut tx, db, cfg, resource.customer_id, &touched, now).await?;
     tx.commit().await?;
+    cfg.outbox_ready.notify_one();
     metrics::counter!("meterguard_usage_reports_total").increment(1);
     Ok(())
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
-pub async fn delete(db: &Db, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
+pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
     let Some(key) = store::usages::key_for_delete(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(false);
@@ -143,7 +146,8 @@ pub async fn delete(db: &Db, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult
         -key.usage,
     )
     .await?;
-    evaluation::after_usage_change(&mut tx, db, key.customer_id, &[key.component_id], now).await?;
+    evaluation::after_usage_change(&mut tx, db, cfg, key.customer_id, &[key.component_id], now).await?;
     tx.commit().await?;
+    cfg.outbox_ready.notify_one();
     Ok(true)
 }

@@ -87,6 +87,14 @@ impl Db {
         }
     }
 
+    /// The clause that lets a PostgreSQL worker pass over queue rows another one is taking.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// For reads outside a transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read

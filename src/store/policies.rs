@@ -226,3 +226,29 @@ pub async fn list(
     }
     q.bind(limit).bind(offset).fetch_all(pool).await
 }
+
+/// A fired policy that blocks an action for its customer.
+#[derive(Debug, Clone, FromRow)]
+pub struct Blocking {
+    pub policy_uuid: String,
+    pub customer_uuid: String,
+    pub customer_name: String,
+    pub actions: String,
+}
+
+/// The first fired policy of the customer whose actions include `action`, if any.
+pub async fn blocking<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    customer_id: i64,
+    action: &str,
+) -> Result<Option<Blocking>> {
+    let fired: Vec<Blocking> = sqlx::query_as(
+        "SELECT p.uuid AS policy_uuid, c.uuid AS customer_uuid, c.name AS customer_name, p.actions \
+         FROM policies p JOIN customers c ON c.id = p.customer_id \
+         WHERE p.customer_id = $1 AND p.has_fired = 1 ORDER BY p.id",
+    )
+    .bind(customer_id)
+    .fetch_all(ex)
+    .await?;
+    Ok(fired.into_iter().find(|b| b.actions.split(',').any(|a| a == action)))
+}

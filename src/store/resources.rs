@@ -231,3 +231,80 @@ pub async fn has_open_order(tx: &mut Tx, resource_id: i64) -> Result<bool> {
     .await?;
     Ok(n > 0)
 }
+
+/// What policy actions need to know about a customer's resource.
+#[derive(Debug, Clone, FromRow)]
+pub struct ActionTarget {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub state: String,
+    pub attributes: String,
+    pub paused: i64,
+    pub downscaled: i64,
+    pub restrict_member_access: i64,
+    pub project_id: i64,
+    pub offering_id: i64,
+    pub offering_type: String,
+    pub plugin_options: String,
+}
+
+/// The customer's resources in id order, locked on PostgreSQL, optionally only those visible
+/// to a user.
+pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    customer_id: i64,
+    vis: Visibility,
+    lock: &str,
+) -> Result<Vec<ActionTarget>> {
+    let (user, now) = vis.binds();
+    let lock = if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF r")
+    };
+    sqlx::query_as(&format!(
+        "SELECT r.id, r.uuid, r.name, r.state, r.attributes, r.paused, r.downscaled, r.restrict_member_access, \
+         r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
+         FROM resources r JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id \
+         WHERE p.customer_id = $1 AND {} ORDER BY r.id {lock}",
+        sql::project_member("r.project_id", "p.customer_id", "$2", "$3")
+    ))
+    .bind(customer_id)
+    .bind(user)
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
+/// A policy flag column of resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Paused,
+    Downscaled,
+    RestrictMemberAccess,
+}
+
+impl Flag {
+    pub fn column(self) -> &'static str {
+        match self {
+            Flag::Paused => "paused",
+            Flag::Downscaled => "downscaled",
+            Flag::RestrictMemberAccess => "restrict_member_access",
+        }
+    }
+}
+
+pub async fn set_flag(tx: &mut Tx, id: i64, flag: Flag, value: bool, attributes: &str, now: i64) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE resources SET {} = $1, attributes = $2, modified = $3 WHERE id = $4",
+        flag.column()
+    ))
+    .bind(i64::from(value))
+    .bind(attributes)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -156,3 +156,17 @@ pub async fn list_active(
     .fetch_all(pool)
     .await
 }
+
+/// Email addresses of the customer's active owners that have one.
+pub async fn owner_emails(tx: &mut Tx, customer_id: i64, now: i64) -> Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT u.email FROM user_roles r JOIN users u ON u.id = r.user_id \
+         WHERE r.scope_type = 'customer' AND r.scope_id = $1 AND r.role = 'CUSTOMER.OWNER' \
+         AND r.is_active = 1 AND (r.expiration_time IS NULL OR r.expiration_time > $2) \
+         AND u.is_active = 1 AND u.email <> '' ORDER BY u.email",
+    )
+    .bind(customer_id)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -235,3 +235,10 @@ pub async fn id_by_username(pool: &AnyPool, username: &str) -> Result<Option<i64
         .fetch_optional(pool)
         .await
 }
+
+/// The built-in user that policy actions are attributed to (created by a migration).
+pub async fn system_user_id(tx: &mut Tx) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM users WHERE is_system = 1 AND username = 'system'")
+        .fetch_one(&mut **tx)
+        .await
+}

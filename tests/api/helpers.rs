@@ -17,7 +17,8 @@ pub enum Backend {
 }
 
 /// Defines one API test, run once per storage backend: `api_test!(async fn name(app) { ... })`.
-/// With `clock = <RFC 3339 instant>,` first, the app runs on a manual clock starting there.
+/// With `clock = <RFC 3339 instant>,` first, the app runs on a manual clock starting there; with
+/// `backend,` first, the test gets the backend and spawns its own app.
 #[macro_export]
 macro_rules! api_test {
     (clock = $start:expr, async fn $name:ident($app:ident) $body:block) => {
@@ -34,6 +35,23 @@ macro_rules! api_test {
             #[tokio::test]
             async fn postgres() {
                 run($crate::helpers::spawn_app_at($crate::helpers::Backend::Postgres, $start).await).await
+            }
+        }
+    };
+    (backend, async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::helpers::Backend::Postgres).await
             }
         }
     };
@@ -109,6 +127,11 @@ pub fn settings(database_url: String) -> Settings {
         email_from: "meterguard@localhost".into(),
         sweep_seconds: 600,
         log_format: LogFormat::Text,
+        webhook_urls: vec![],
+        webhook_secret: "test-secret".into(),
+        delivery_max_attempts: 3,
+        delivery_backoff_ms: 50,
+        delivery_lease_seconds: 60,
         max_body_bytes: 64 * 1024,
         login_max_failures: 4,
         login_lockout_seconds: 600,
@@ -116,7 +139,12 @@ pub fn settings(database_url: String) -> Settings {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn(backend, Clock::System).await
+    spawn(backend, Clock::System, |_| {}).await
+}
+
+/// An app with settings of the test's choosing (SMTP, webhooks...).
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(backend, Clock::System, configure).await
 }
 
 /// An app whose clock starts at `start` (RFC 3339) and moves only when the test moves it.
@@ -124,17 +152,17 @@ pub async fn spawn_app_at(backend: Backend, start: &str) -> TestApp {
     let start = chrono::DateTime::parse_from_rfc3339(start)
         .expect("start instant")
         .with_timezone(&chrono::Utc);
-    spawn(backend, Clock::manual(start)).await
+    spawn(backend, Clock::manual(start), |_| {}).await
 }
 
-async fn spawn(backend: Backend, clock: Clock) -> TestApp {
+async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         meterguard::telemetry::init(LogFormat::Text);
     }
     let (url, dir) = database_url(backend).await;
-    let app = Application::build(settings(url), clock.clone())
-        .await
-        .expect("build app");
+    let mut settings = settings(url);
+    configure(&mut settings);
+    let app = Application::build(settings, clock.clone()).await.expect("build app");
     let port = app.port();
     let db = app.state().db.clone();
     let staff = UserFields {

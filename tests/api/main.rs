@@ -2,10 +2,12 @@
 
 mod helpers;
 
+mod actions;
 mod bad_input;
 mod fixtures;
 mod identity;
 mod orders;
 mod policies;
+mod sinks;
 mod structure;
 mod usage;

@@ -1,0 +1,222 @@
+//! The outbox worker: takes due deliveries, sends them (SMTP, HTTP), and records the outcome;
+//! failures are retried with exponential backoff until the attempts run out, then recorded as
+//! an event and a metric. Deliveries are at least once: a worker that dies mid-send leaves its
+//! lease to expire and the delivery is retried; the delivery key travels with every message
+//! (Message-ID, `X-Meterguard-Delivery`) so a receiver can recognise a repeat.
+
+use super::notify::Email;
+use super::webhooks::{signature, Webhook};
+use super::ActionsConfig;
+use crate::clock::Clock;
+use crate::store::{self, events::NewEvent, outbox::Delivery, Db};
+use lettre::message::{header::ContentType, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::json;
+use std::future::Future;
+use std::time::Duration;
+
+const BATCH: i64 = 20;
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct Worker {
+    db: Db,
+    cfg: ActionsConfig,
+    clock: Clock,
+    http: reqwest::Client,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Sent,
+    /// Nothing to send to (no SMTP configured): recorded, not retried.
+    NotSent(String),
+    Failed(String),
+}
+
+impl Worker {
+    pub fn new(db: Db, cfg: ActionsConfig, clock: Clock) -> anyhow::Result<Self> {
+        let smtp = match &cfg.smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                    .timeout(Some(Duration::from_secs(10)))
+                    .build(),
+            ),
+            None => None,
+        };
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        Ok(Self {
+            db,
+            cfg,
+            clock,
+            http,
+            smtp,
+        })
+    }
+
+    /// Delivers until `shutdown`; a batch under way is finished first.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.deliver_due().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "outbox delivery failed"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.cfg.outbox_ready.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// One batch; returns how many deliveries were attempted.
+    pub async fn deliver_due(&self) -> store::Result<usize> {
+        let now = self.clock.now_micros();
+        let lease_until = now + self.cfg.lease_seconds * 1_000_000;
+        let mut tx = self.db.begin().await?;
+        let batch = store::outbox::claim(&mut tx, now, lease_until, BATCH, self.db.skip_locked()).await?;
+        tx.commit().await?;
+        for delivery in &batch {
+            let outcome = self.attempt(delivery).await;
+            self.record(delivery, outcome).await?;
+        }
+        Ok(batch.len())
+    }
+
+    async fn attempt(&self, d: &Delivery) -> Outcome {
+        match d.kind.as_str() {
+            "email" => match serde_json::from_str::<Email>(&d.payload) {
+                Ok(email) => self.send_email(&email, &d.delivery_key).await,
+                Err(e) => Outcome::Failed(format!("unreadable email payload: {e}")),
+            },
+            "webhook" => match serde_json::from_str::<Webhook>(&d.payload) {
+                Ok(hook) => self.post_webhook(&hook, &d.delivery_key).await,
+                Err(e) => Outcome::Failed(format!("unreadable webhook payload: {e}")),
+            },
+            other => Outcome::Failed(format!("unknown delivery kind {other}")),
+        }
+    }
+
+    async fn send_email(&self, email: &Email, key: &str) -> Outcome {
+        let Some(smtp) = &self.smtp else {
+            return Outcome::NotSent("no SMTP server is configured".into());
+        };
+        let message = (|| -> anyhow::Result<Message> {
+            let body = MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(email.text.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(email.html.clone()),
+                );
+            Ok(Message::builder()
+                .from(self.cfg.email_from.parse()?)
+                .to(email.to.parse()?)
+                .subject(email.subject.clone())
+                .message_id(Some(format!("<{}@meterguard>", key.replace([':', ' '], "."))))
+                .multipart(body)?)
+        })();
+        match message {
+            Ok(m) => match smtp.send(m).await {
+                Ok(_) => Outcome::Sent,
+                Err(e) => Outcome::Failed(e.to_string()),
+            },
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    async fn post_webhook(&self, hook: &Webhook, key: &str) -> Outcome {
+        let body = hook.body.to_string();
+        let request = self
+            .http
+            .post(&hook.url)
+            .header("Content-Type", "application/json")
+            .header("X-Meterguard-Delivery", key)
+            .header(
+                "X-Meterguard-Signature",
+                signature(&self.cfg.webhook_secret, body.as_bytes()),
+            )
+            .body(body);
+        match request.send().await {
+            Ok(r) if r.status().is_success() => Outcome::Sent,
+            Ok(r) => Outcome::Failed(format!("HTTP {}", r.status())),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    async fn record(&self, d: &Delivery, outcome: Outcome) -> store::Result<()> {
+        let now = self.clock.now_micros();
+        let email: Option<Email> = (d.kind == "email")
+            .then(|| serde_json::from_str(&d.payload).ok())
+            .flatten();
+        let hook: Option<Webhook> = (d.kind == "webhook")
+            .then(|| serde_json::from_str(&d.payload).ok())
+            .flatten();
+        let customer_id = email
+            .as_ref()
+            .map(|e| e.customer_id)
+            .or(hook.as_ref().map(|h| h.customer_id));
+        let policy_uuid = email.as_ref().map(|e| e.policy_uuid.clone()).or(hook
+            .as_ref()
+            .and_then(|h| h.body["policy_uuid"].as_str().map(str::to_string)));
+        let mut tx = self.db.begin().await?;
+        match &outcome {
+            Outcome::Sent | Outcome::NotSent(_) => {
+                store::outbox::delivered(&mut tx, d.id, now).await?;
+                if let Some(email) = &email {
+                    let (message, sent) = match &outcome {
+                        Outcome::Sent => (format!("Usage notification has been sent to {}.", email.to), true),
+                        Outcome::NotSent(why) => (
+                            format!("Usage notification to {} was not sent: {why}.", email.to),
+                            false,
+                        ),
+                        Outcome::Failed(_) => unreachable!("matched above"),
+                    };
+                    let context = json!({"policy_uuid": email.policy_uuid, "customer_uuid": email.customer_uuid,
+                                         "emails": [email.to], "sent": sent, "delivery_key": d.delivery_key});
+                    let event = NewEvent {
+                        event_type: "policy_notification",
+                        message: &message,
+                        context: &context,
+                        customer_id,
+                        policy_uuid: policy_uuid.as_deref(),
+                    };
+                    store::events::insert(&mut tx, &event, now).await?;
+                }
+                metrics::counter!("meterguard_deliveries_total", "kind" => d.kind.clone(), "outcome" => "delivered")
+                    .increment(1);
+            }
+            Outcome::Failed(error) => {
+                let attempts = d.attempts + 1;
+                let retry_at = (attempts < self.cfg.max_attempts)
+                    .then(|| now + self.cfg.backoff_ms * 1000 * (1_i64 << (attempts - 1).min(20)));
+                store::outbox::attempt_failed(&mut tx, d.id, error, retry_at, now).await?;
+                if retry_at.is_none() {
+                    let message = format!("Delivery {} failed after {attempts} attempts: {error}", d.delivery_key);
+                    let context = json!({"delivery_key": d.delivery_key, "kind": d.kind, "attempts": attempts,
+                                         "error": error, "policy_uuid": policy_uuid,
+                                         "customer_uuid": email.as_ref().map(|e| e.customer_uuid.clone())});
+                    let event = NewEvent {
+                        event_type: "notification_delivery_failed",
+                        message: &message,
+                        context: &context,
+                        customer_id,
+                        policy_uuid: policy_uuid.as_deref(),
+                    };
+                    store::events::insert(&mut tx, &event, now).await?;
+                    metrics::counter!("meterguard_deliveries_total", "kind" => d.kind.clone(), "outcome" => "failed")
+                        .increment(1);
+                } else {
+                    tracing::warn!(key = %d.delivery_key, attempt = attempts, %error, "delivery failed, will retry");
+                }
+            }
+        }
+        tx.commit().await
+    }
+}

@@ -1,0 +1,132 @@
+//! `request_pausing`, `request_downscaling`, `restrict_members` and their resets: a flag on the
+//! customer's resources whose offering supports it (upstream §6.4–§6.6).
+
+use super::TransitionCtx;
+use crate::authz::Visibility;
+use crate::domain::marketplace::ResourceState;
+use crate::domain::{time, Action};
+use crate::store::{self, resources::Flag, Tx};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pausing,
+    Downscaling,
+    MemberRestriction,
+}
+
+impl Kind {
+    pub fn of(action: Action) -> Option<Kind> {
+        match action {
+            Action::RequestPausing => Some(Kind::Pausing),
+            Action::RequestDownscaling => Some(Kind::Downscaling),
+            Action::RestrictMembers => Some(Kind::MemberRestriction),
+            _ => None,
+        }
+    }
+
+    fn flag(self) -> Flag {
+        match self {
+            Kind::Pausing => Flag::Paused,
+            Kind::Downscaling => Flag::Downscaled,
+            Kind::MemberRestriction => Flag::RestrictMemberAccess,
+        }
+    }
+
+    /// The offering `plugin_options` switch that allows the flag.
+    pub fn gate(self) -> &'static str {
+        match self {
+            Kind::Pausing => "supports_pausing",
+            Kind::Downscaling => "supports_downscaling",
+            Kind::MemberRestriction => "service_provider_can_create_offering_user",
+        }
+    }
+
+    /// Upstream's event types for setting and clearing the flag.
+    fn event_type(self, set: bool) -> &'static str {
+        match (self, set) {
+            (Kind::Pausing, true) => "request_pausing",
+            (Kind::Pausing, false) => "reset_pausing",
+            (Kind::Downscaling, true) => "request_downscaling",
+            (Kind::Downscaling, false) => "reset_downscaling",
+            (Kind::MemberRestriction, true) => "restrict_members",
+            (Kind::MemberRestriction, false) => "reset_member_restriction",
+        }
+    }
+
+    /// Downscaling leaves resources being terminated alone; the others only spare terminated ones.
+    fn applies_to(self, state: Option<ResourceState>) -> bool {
+        match self {
+            Kind::Downscaling => state.is_some_and(ResourceState::is_live),
+            _ => state != Some(ResourceState::Terminated),
+        }
+    }
+}
+
+/// Whether an offering's plugin options (JSON text) switch `gate` on.
+pub fn allowed(plugin_options: &str, gate: &str) -> bool {
+    serde_json::from_str::<Value>(plugin_options)
+        .ok()
+        .and_then(|o| o.get(gate).and_then(Value::as_bool))
+        .unwrap_or(false)
+}
+
+/// Sets (or clears) the flag on every eligible resource of the customer that differs, with an
+/// attribution on the resource and one event per changed resource.
+pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
+    let targets =
+        store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
+    let event_type = kind.event_type(value);
+    for r in targets {
+        let current = match kind.flag() {
+            Flag::Paused => r.paused,
+            Flag::Downscaled => r.downscaled,
+            Flag::RestrictMemberAccess => r.restrict_member_access,
+        } != 0;
+        if current == value
+            || !allowed(&r.plugin_options, kind.gate())
+            || !kind.applies_to(ResourceState::parse(&r.state))
+        {
+            continue;
+        }
+        let mut attributes: Value = serde_json::from_str(&r.attributes).unwrap_or_else(|_| json!({}));
+        if !attributes.is_object() {
+            attributes = json!({});
+        }
+        attributes["_policy_attribution"][kind.flag().column()] = json!({
+            "policy_class": "CustomerComponentUsagePolicy",
+            "policy_uuid": ctx.policy.uuid,
+            "action": event_type,
+            "scope_name": ctx.policy.customer_name,
+            "timestamp": time::render(ctx.stamp()),
+            "actions": ctx.policy.actions,
+        });
+        store::resources::set_flag(tx, r.id, kind.flag(), value, &attributes.to_string(), ctx.stamp()).await?;
+        let message = format!(
+            "Usage policy {} has triggered {event_type} on resource {}.",
+            ctx.policy.uuid, r.name
+        );
+        ctx.event(
+            tx,
+            event_type,
+            &message,
+            json!({"resource_uuid": r.uuid, "resource_name": r.name}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Upstream's `affected_resources_count` (§3.2): live resources that carry a flag one of the
+/// policy's flag actions sets, where the offering allows that flag.
+pub fn affects(actions: &crate::domain::ActionSet, r: &store::resources::ActionTarget) -> bool {
+    let live = ResourceState::parse(&r.state).is_some_and(ResourceState::is_live);
+    live && actions.iter().filter_map(Kind::of).any(|kind| {
+        let set = match kind.flag() {
+            Flag::Paused => r.paused,
+            Flag::Downscaled => r.downscaled,
+            Flag::RestrictMemberAccess => r.restrict_member_access,
+        } != 0;
+        set && allowed(&r.plugin_options, kind.gate())
+    })
+}

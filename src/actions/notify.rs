@@ -1,0 +1,109 @@
+//! `notify_organization_owners` and `notify_external_user`: a usage email per recipient, queued
+//! in the outbox (SPEC §4; upstream's cost-flavoured email crashes for this policy).
+
+use super::{ActionsConfig, TransitionCtx};
+use crate::domain::options::PolicyOptions;
+use crate::domain::{Action, Period};
+use crate::store::{self, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// An email as queued: everything needed to send it later, fixed at the moment of the crossing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub policy_uuid: String,
+    pub customer_uuid: String,
+    pub customer_id: i64,
+}
+
+/// Subject and bodies naming each exceeded limit.
+pub fn compose(cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> (String, String, String) {
+    let customer = &ctx.policy.customer_name;
+    let link = format!(
+        "{}/api/customers/{}/",
+        cfg.public_url.trim_end_matches('/'),
+        ctx.policy.customer_uuid
+    );
+    let lines: Vec<String> = ctx
+        .assessment
+        .limits
+        .iter()
+        .zip(&ctx.assessment.evaluation.rows)
+        .filter(|(_, row)| row.over)
+        .map(|(l, row)| {
+            let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT).name();
+            let unit = if l.measured_unit.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", l.measured_unit)
+            };
+            format!(
+                "{} ({}): {}{unit} used of {} in period {period}",
+                l.component_name, l.component_type, row.usage, l.limit_value
+            )
+        })
+        .collect();
+    let subject = format!("Usage of {customer} has exceeded a limit");
+    let text = format!(
+        "Hello!\n\nUsage of {customer} has exceeded a limit set by usage policy {}:\n\n{}\n\n{link}\n",
+        ctx.policy.uuid,
+        lines.join("\n")
+    );
+    let items: String = lines.iter().map(|l| format!("<li>{}</li>", escape(l))).collect();
+    let html = format!(
+        "<p>Hello!</p><p>Usage of <a href=\"{}\">{}</a> has exceeded a limit set by usage policy {}:</p><ul>{items}</ul>",
+        escape(&link),
+        escape(customer),
+        ctx.policy.uuid
+    );
+    (subject, text, html)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Queues one email per recipient and records that the notification was scheduled.
+pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, action: Action) -> store::Result<()> {
+    let recipients = match action {
+        Action::NotifyOrganizationOwners => store::roles::owner_emails(tx, ctx.policy.customer_id, ctx.stamp()).await?,
+        Action::NotifyExternalUser => serde_json::from_str::<Value>(&ctx.policy.options)
+            .ok()
+            .and_then(|v| PolicyOptions::parse(&v).ok())
+            .map(|o| o.external_emails())
+            .unwrap_or_default(),
+        _ => return Ok(()),
+    };
+    let (subject, text, html) = compose(cfg, ctx);
+    for to in &recipients {
+        let email = Email {
+            to: to.clone(),
+            subject: subject.clone(),
+            text: text.clone(),
+            html: html.clone(),
+            policy_uuid: ctx.policy.uuid.clone(),
+            customer_uuid: ctx.policy.customer_uuid.clone(),
+            customer_id: ctx.policy.customer_id,
+        };
+        let payload = serde_json::to_string(&email).unwrap_or_default();
+        store::outbox::enqueue(tx, &ctx.delivery_key(action.name(), to), "email", &payload, ctx.stamp()).await?;
+    }
+    let whom = if action == Action::NotifyOrganizationOwners {
+        "organization owners"
+    } else {
+        "external user"
+    };
+    let message = format!(
+        "Usage policy {} has been triggered and notification to {whom} has been scheduled.",
+        ctx.policy.uuid
+    );
+    ctx.event(tx, action.name(), &message, json!({"emails": recipients}))
+        .await
+}

@@ -1,0 +1,46 @@
+//! `terminate_resources`: one Terminate order per live resource of the customer, created by the
+//! system user directly in state executing (upstream §6.3); the provider completes it as usual.
+
+use super::TransitionCtx;
+use crate::authz::Visibility;
+use crate::domain::marketplace::{OrderState, OrderType, ResourceState};
+use crate::domain::Uuid32;
+use crate::store::{self, orders::NewOrder, orders::Reviewer, Tx};
+use serde_json::json;
+
+pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
+    let targets =
+        store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
+    for r in targets {
+        if !ResourceState::parse(&r.state).is_some_and(ResourceState::is_live) {
+            continue;
+        }
+        let attributes = if r.offering_type == "OpenStack.Instance" {
+            json!({"action": "force_destroy"})
+        } else {
+            json!({})
+        };
+        let order = NewOrder {
+            r#type: OrderType::Terminate.as_str(),
+            state: OrderState::Executing.as_str(),
+            project_id: r.project_id,
+            offering_id: r.offering_id,
+            plan_id: None,
+            resource_id: r.id,
+            attributes: &attributes.to_string(),
+            limits: "{}",
+            created_by: ctx.system_user,
+        };
+        let uuid = Uuid32::new_v4();
+        let id = store::orders::insert(tx, &uuid, &order, ctx.stamp()).await?;
+        store::orders::set_reviewed(tx, id, Reviewer::Consumer, ctx.system_user, ctx.stamp()).await?;
+        store::resources::set_state(tx, r.id, ResourceState::Terminating.as_str(), ctx.stamp()).await?;
+        let message = format!(
+            "Usage policy {} has been triggered and termination order has been created. Resource: {}.",
+            ctx.policy.uuid, r.name
+        );
+        let extra = json!({"resource_uuid": r.uuid, "resource_name": r.name, "order_uuid": uuid.to_string()});
+        ctx.event(tx, "terminate_resources", &message, extra).await?;
+    }
+    Ok(())
+}
