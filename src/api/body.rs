@@ -8,12 +8,14 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::Value;
 
+/// A PATCH body is partial: fields it leaves out keep their values.
 pub struct JsonBody(pub Input);
 
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let partial = req.method() == axum::http::Method::PATCH;
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -24,7 +26,7 @@ impl FromRequest<AppState> for JsonBody {
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(Input::new(Default::default())));
+            return Ok(Self(Input::new(Default::default()).partial(partial)));
         }
         match content_type.as_deref() {
             Some(ct) if is_json(ct) => {}
@@ -33,7 +35,7 @@ impl FromRequest<AppState> for JsonBody {
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::ParseError(e.to_string()))?;
         match value {
-            Value::Object(map) => Ok(Self(Input::new(map))),
+            Value::Object(map) => Ok(Self(Input::new(map).partial(partial))),
             other => Err(ApiError::Validation(serde_json::json!({
                 "non_field_errors": [format!(
                     "Invalid data. Expected a dictionary, but got {}.",

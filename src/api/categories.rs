@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("/api/{COLLECTION}/"), get(list).post(create))
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/"),
-            get(retrieve).put(update).patch(partial_update).delete(destroy),
+            get(retrieve).put(save).patch(save).delete(destroy),
         )
 }
 
@@ -152,32 +152,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
-async fn update(
-    state: State<AppState>,
-    staff: Staff,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<CategoryOut>> {
-    save(state, staff, links, path, input.partial(false)).await
-}
-
-async fn partial_update(
-    state: State<AppState>,
-    staff: Staff,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<CategoryOut>> {
-    save(state, staff, links, path, input.partial(true)).await
-}
-
 async fn save(
     State(state): State<AppState>,
     Staff(_): Staff,
     links: Links,
     Path(raw): Path<String>,
-    mut input: Input,
+    JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<CategoryOut>> {
     let current = find(&state, &raw).await?;
     let (title, description) = fields(&mut input);

@@ -6,7 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Text};
 use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
-use super::roles::{self, GrantOut, RoleAction, RoleScope};
+use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
@@ -17,7 +17,7 @@ use crate::store::{
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -27,15 +27,12 @@ const NOT_FOUND: &str = "No Customer matches the given query.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(roles::router::<CustomerRoles>())
         .route("/api/customers/", get(list).post(create))
         .route(
             "/api/customers/{uuid}/",
-            get(retrieve).put(update).patch(partial_update).delete(destroy),
+            get(retrieve).put(save).patch(save).delete(destroy),
         )
-        .route("/api/customers/{uuid}/add_user/", post(add_user))
-        .route("/api/customers/{uuid}/update_user/", post(update_user))
-        .route("/api/customers/{uuid}/delete_user/", post(delete_user))
-        .route("/api/customers/{uuid}/list_users/", get(list_users))
 }
 
 /// Upstream's customer keys that meterguard models; text fields in declaration order.
@@ -150,32 +147,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
-async fn update(
-    state: State<AppState>,
-    staff: Staff,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    save(state, staff, links, path, input.partial(false)).await
-}
-
-async fn partial_update(
-    state: State<AppState>,
-    staff: Staff,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    save(state, staff, links, path, input.partial(true)).await
-}
-
 async fn save(
     State(state): State<AppState>,
     Staff(user): Staff,
     links: Links,
     Path(raw): Path<String>,
-    mut input: Input,
+    JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let row = visible(&state, &user, &raw).await?;
     let mut fields = CustomerFields::from_row(&row);
@@ -199,70 +176,35 @@ async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): P
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Staff and the customer's owners manage its roles.
-async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
-    let row = visible(state, user, raw).await?;
-    if !user.is_staff {
-        let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
-        if !roles.is_owner() {
-            return Err(ApiError::PermissionDenied);
+/// The customer's role actions (`add_user/` and the rest).
+pub struct CustomerRoles;
+
+impl RoleHolder for CustomerRoles {
+    const COLLECTION: &'static str = COLLECTION;
+
+    async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+        let row = visible(state, user, raw).await?;
+        Ok(RoleScope {
+            scope: ScopeType::Customer,
+            scope_id: row.id,
+        })
+    }
+
+    /// Staff and the customer's owners manage its roles.
+    async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+        let row = visible(state, user, raw).await?;
+        if !user.is_staff {
+            let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
+            if !roles.is_owner() {
+                return Err(ApiError::PermissionDenied);
+            }
         }
+        if row.blocked != 0 || row.archived != 0 {
+            return Err(ApiError::non_field("Customer is not available."));
+        }
+        Ok(RoleScope {
+            scope: ScopeType::Customer,
+            scope_id: row.id,
+        })
     }
-    if row.blocked != 0 || row.archived != 0 {
-        return Err(ApiError::non_field("Customer is not available."));
-    }
-    Ok(RoleScope {
-        scope: ScopeType::Customer,
-        scope_id: row.id,
-    })
-}
-
-async fn add_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = manageable(&state, &user, &raw).await?;
-    let out = roles::change(&state, &user, target, input, RoleAction::Add).await?;
-    Ok((StatusCode::CREATED, Json(out)))
-}
-
-async fn update_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = manageable(&state, &user, &raw).await?;
-    Ok(Json(
-        roles::change(&state, &user, target, input, RoleAction::Update).await?,
-    ))
-}
-
-async fn delete_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = manageable(&state, &user, &raw).await?;
-    roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
-}
-
-async fn list_users(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-    uri: Uri,
-    Path(raw): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Paginated<GrantOut>> {
-    let row = visible(&state, &user, &raw).await?;
-    let target = RoleScope {
-        scope: ScopeType::Customer,
-        scope_id: row.id,
-    };
-    roles::list(&state, target, links, uri, &q).await
 }

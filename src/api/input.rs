@@ -55,10 +55,6 @@ impl Input {
         self
     }
 
-    pub fn is_partial(&self) -> bool {
-        self.partial
-    }
-
     pub fn has(&self, field: &str) -> bool {
         self.map.contains_key(field)
     }

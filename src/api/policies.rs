@@ -265,7 +265,7 @@ async fn update(
     path: Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
-    save(state, staff, links, path, input.partial(false)).await
+    save(state, staff, links, path, input).await
 }
 
 #[utoipa::path(
@@ -283,7 +283,7 @@ async fn partial_update(
     path: Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
-    save(state, staff, links, path, input.partial(true)).await
+    save(state, staff, links, path, input).await
 }
 
 async fn save(

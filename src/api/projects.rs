@@ -6,7 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::roles::{self, GrantOut, RoleAction, RoleScope};
+use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
@@ -17,7 +17,7 @@ use crate::store::{
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
@@ -28,15 +28,12 @@ const NOT_FOUND: &str = "No Project matches the given query.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(roles::router::<ProjectRoles>())
         .route("/api/projects/", get(list).post(create))
         .route(
             "/api/projects/{uuid}/",
-            get(retrieve).put(update).patch(partial_update).delete(destroy),
+            get(retrieve).put(save).patch(save).delete(destroy),
         )
-        .route("/api/projects/{uuid}/add_user/", post(add_user))
-        .route("/api/projects/{uuid}/update_user/", post(update_user))
-        .route("/api/projects/{uuid}/delete_user/", post(delete_user))
-        .route("/api/projects/{uuid}/list_users/", get(list_users))
 }
 
 #[derive(Debug, Serialize)]
@@ -220,32 +217,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
-async fn update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<ProjectOut>> {
-    save(state, user, links, path, input.partial(false)).await
-}
-
-async fn partial_update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<ProjectOut>> {
-    save(state, user, links, path, input.partial(true)).await
-}
-
 async fn save(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
-    mut input: Input,
+    JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<ProjectOut>> {
     let row = visible(&state, &user, &raw).await?;
     may_manage(&state, &user, row.customer_id, Some(row.id)).await?;
@@ -275,67 +252,27 @@ async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
-    let row = visible(state, user, raw).await?;
-    may_manage(state, user, row.customer_id, Some(row.id)).await?;
-    Ok(RoleScope {
-        scope: ScopeType::Project,
-        scope_id: row.id,
-    })
-}
+/// The project's role actions (`add_user/` and the rest).
+pub struct ProjectRoles;
 
-async fn add_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = manageable(&state, &user, &raw).await?;
-    let out = roles::change(&state, &user, target, input, RoleAction::Add).await?;
-    Ok((StatusCode::CREATED, Json(out)))
-}
+impl RoleHolder for ProjectRoles {
+    const COLLECTION: &'static str = COLLECTION;
 
-async fn update_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = manageable(&state, &user, &raw).await?;
-    Ok(Json(
-        roles::change(&state, &user, target, input, RoleAction::Update).await?,
-    ))
-}
-
-async fn delete_user(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = manageable(&state, &user, &raw).await?;
-    roles::change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(serde_json::json!({"detail": "Role has been revoked."})))
-}
-
-async fn list_users(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-    uri: Uri,
-    Path(raw): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Paginated<GrantOut>> {
-    let row = visible(&state, &user, &raw).await?;
-    roles::list(
-        &state,
-        RoleScope {
+    async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+        let row = visible(state, user, raw).await?;
+        Ok(RoleScope {
             scope: ScopeType::Project,
             scope_id: row.id,
-        },
-        links,
-        uri,
-        &q,
-    )
-    .await
+        })
+    }
+
+    /// Staff, the customer's owners and the project's admins and managers manage its roles.
+    async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
+        let row = visible(state, user, raw).await?;
+        may_manage(state, user, row.customer_id, Some(row.id)).await?;
+        Ok(RoleScope {
+            scope: ScopeType::Project,
+            scope_id: row.id,
+        })
+    }
 }

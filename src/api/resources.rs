@@ -4,7 +4,7 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{Input, Text};
+use super::input::Text;
 use super::links::Links;
 use super::orders::is_consumer_manager;
 use super::pagination::{PageRequest, Paginated};
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("/api/{COLLECTION}/"), get(list))
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/"),
-            get(retrieve).put(update).patch(partial_update),
+            get(retrieve).put(edit).patch(edit),
         )
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/update_limits/"),
@@ -144,32 +144,12 @@ async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<
     }
 }
 
-async fn update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    edit(state, user, links, path, input.partial(false)).await
-}
-
-async fn partial_update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    edit(state, user, links, path, input.partial(true)).await
-}
-
 async fn edit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
-    mut input: Input,
+    JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
     let name = input

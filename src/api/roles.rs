@@ -1,6 +1,8 @@
 //! The role actions customers and projects share: `add_user/`, `update_user/`, `delete_user/`,
 //! `list_users/`.
 
+use super::auth::CurrentUser;
+use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::Input;
 use super::links::Links;
@@ -10,10 +12,79 @@ use crate::authz::Principal;
 use crate::domain::{time, Role};
 use crate::service::roles::{self as service, RoleChange};
 use crate::store::{self, roles::ScopeType};
-use axum::http::Uri;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::future::Future;
+
+/// A customer or project, as far as its role actions need it.
+pub trait RoleHolder: Send + Sync + 'static {
+    const COLLECTION: &'static str;
+
+    /// The scope if the caller may see it (404 otherwise).
+    fn visible(state: &AppState, user: &Principal, raw: &str) -> impl Future<Output = ApiResult<RoleScope>> + Send;
+
+    /// The scope if the caller may manage its roles (404 or 403 otherwise).
+    fn manageable(state: &AppState, user: &Principal, raw: &str) -> impl Future<Output = ApiResult<RoleScope>> + Send;
+}
+
+/// `add_user/`, `update_user/`, `delete_user/` and `list_users/` under the holder's detail path.
+pub fn router<H: RoleHolder>() -> Router<AppState> {
+    let base = format!("/api/{}/{{uuid}}", H::COLLECTION);
+    Router::new()
+        .route(&format!("{base}/add_user/"), post(add_user::<H>))
+        .route(&format!("{base}/update_user/"), post(update_user::<H>))
+        .route(&format!("{base}/delete_user/"), post(delete_user::<H>))
+        .route(&format!("{base}/list_users/"), get(list_users::<H>))
+}
+
+async fn add_user<H: RoleHolder>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = H::manageable(&state, &user, &raw).await?;
+    let out = change(&state, &user, target, input, RoleAction::Add).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn update_user<H: RoleHolder>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = H::manageable(&state, &user, &raw).await?;
+    Ok(Json(change(&state, &user, target, input, RoleAction::Update).await?))
+}
+
+async fn delete_user<H: RoleHolder>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let target = H::manageable(&state, &user, &raw).await?;
+    change(&state, &user, target, input, RoleAction::Delete).await?;
+    Ok(Json(json!({"detail": "Role has been revoked."})))
+}
+
+async fn list_users<H: RoleHolder>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<GrantOut>> {
+    let target = H::visible(&state, &user, &raw).await?;
+    list(&state, target, links, uri, &q).await
+}
 
 /// The scope a role action works on, already found visible and manageable by the caller.
 pub struct RoleScope {
@@ -21,14 +92,14 @@ pub struct RoleScope {
     pub scope_id: i64,
 }
 
-pub enum RoleAction {
+enum RoleAction {
     Add,
     Update,
     Delete,
 }
 
 /// Reads `{user, role, expiration_time?}` and applies the action.
-pub async fn change(
+async fn change(
     state: &AppState,
     caller: &Principal,
     target: RoleScope,
@@ -116,7 +187,7 @@ pub struct GrantOut {
     created_by_uuid: Option<String>,
 }
 
-pub async fn list(
+async fn list(
     state: &AppState,
     target: RoleScope,
     links: Links,

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/me/", get(me))
         .route(
             "/api/users/{uuid}/",
-            get(retrieve).put(update).patch(partial_update).delete(destroy),
+            get(retrieve).put(save).patch(save).delete(destroy),
         )
         .route("/api/users/{uuid}/change_password/", post(change_password))
 }
@@ -211,32 +211,12 @@ async fn read_fields(
     Ok(())
 }
 
-async fn update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<UserOut>> {
-    save(state, user, links, path, input.partial(false)).await
-}
-
-async fn partial_update(
-    state: State<AppState>,
-    user: CurrentUser,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<UserOut>> {
-    save(state, user, links, path, input.partial(true)).await
-}
-
 async fn save(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
-    mut input: Input,
+    JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<UserOut>> {
     let row = visible(&state, &user, &raw).await?;
     if !user.is_staff && user.id != row.id {
