@@ -41,7 +41,9 @@ pub async fn set_usage(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let resource = store::resources::by_uuid_tx(&mut tx, &report.resource, db.row_lock())
+    // Not locked: reports on one key queue on its usage row, and a policy action that flags
+    // this resource must not wait for the report that fired it to end.
+    let resource = store::resources::by_uuid_tx(&mut tx, &report.resource, "")
         .await?
         .ok_or_else(|| {
             ServiceError::Field(
@@ -71,7 +73,9 @@ pub async fn set_usage(
             "Cannot submit usage for future dates. Date must be current date or earlier.".into(),
         ));
     }
-    let components = store::offerings::components_of(db.reader(), &[resource.offering_id]).await?;
+    // Through the transaction: a second connection from the same pool per report would starve
+    // the pool under load.
+    let components = store::offerings::components_of(&mut *tx, &[resource.offering_id]).await?;
     let mut invalid = BTreeSet::new();
     let mut rows = Vec::new();
     for item in &report.items {

@@ -79,11 +79,14 @@ impl Db {
     }
 
     /// The clause that locks rows read inside a write transaction. SQLite needs none: its single
-    /// writer connection already serialises write transactions.
+    /// writer connection already serialises write transactions. PostgreSQL takes the lock that
+    /// updates of non-key columns take, which still queues lockers of the same row but lets
+    /// foreign-key checks (a usage row naming its resource) pass, so reports never wait on a
+    /// policy action's resource locks while it waits on theirs.
     pub fn row_lock(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE",
+            Backend::Postgres => "FOR NO KEY UPDATE",
         }
     }
 

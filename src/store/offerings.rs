@@ -356,7 +356,10 @@ pub async fn component_type_taken(
 }
 
 /// The components of several offerings at once, in creation order.
-pub async fn components_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<ComponentRow>> {
+pub async fn components_of<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    offering_ids: &[i64],
+) -> Result<Vec<ComponentRow>> {
     if offering_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -364,7 +367,7 @@ pub async fn components_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<C
         "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE offering_id IN ({}) ORDER BY id",
         id_list(offering_ids)
     ))
-    .fetch_all(pool)
+    .fetch_all(ex)
     .await
 }
 

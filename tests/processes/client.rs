@@ -39,7 +39,7 @@ impl Api {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // A server stuck in a deadlock must fail the test, not hang it.
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(20))
             .build()
             .expect("client");
         Self {
@@ -188,6 +188,21 @@ impl Api {
         }
         rows
     }
+}
+
+/// A transport error with its causes (reqwest's own message alone says only "error sending
+/// request").
+pub fn describe(error: &reqwest::Error) -> String {
+    let mut text = format!(
+        "transport error{}: {error}",
+        if error.is_timeout() { " (timeout)" } else { "" }
+    );
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// A 2-place decimal string as an exact integer of hundredths ("12.50" → 1250). Panics on any
