@@ -6,6 +6,7 @@ mod actions;
 mod bad_input;
 mod fixtures;
 mod identity;
+mod operations;
 mod orders;
 mod policies;
 mod sinks;

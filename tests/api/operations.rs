@@ -1,0 +1,63 @@
+//! Operations endpoints: health, readiness, metrics and the OpenAPI document.
+
+use crate::api_test;
+use reqwest::Method;
+use serde_json::json;
+
+api_test!(
+    async fn health_and_readiness_answer_without_credentials(app) {
+        assert_eq!(app.call(Method::GET, "/health/", None, None).await.expect(200), json!({"status": "ok"}));
+        assert_eq!(app.call(Method::GET, "/ready/", None, None).await.expect(200), json!({"status": "ready"}));
+        let r = app.call(Method::GET, "/health/", None, None).await;
+        assert!(r.header("x-request-id").is_some_and(|id| id.len() == 36));
+    }
+);
+
+api_test!(
+    async fn metrics_count_requests_per_route(app) {
+        app.get("/api/customers/", app.staff()).await.expect(200);
+        let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("meterguard_http_requests_total")
+                && l.contains("route=\"/api/customers/\"")
+                && l.contains("status=\"200\"")),
+            "{text}"
+        );
+        assert!(text.contains("meterguard_http_request_duration_seconds_bucket"), "{text}");
+        assert!(text.contains("meterguard_outbox_depth"), "{text}");
+    }
+);
+
+api_test!(
+    async fn the_openapi_document_describes_the_policy_resource_as_upstream(app) {
+        let doc = app.call(Method::GET, "/api/schema/", None, None).await.expect(200);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let base = "/api/marketplace-customer-component-usage-policies/";
+        let paths = &doc["paths"];
+        for (path, method, operation) in [
+            (base.to_string(), "get", "marketplace_customer_component_usage_policies_list"),
+            (base.to_string(), "post", "marketplace_customer_component_usage_policies_create"),
+            (format!("{base}{{uuid}}/"), "get", "marketplace_customer_component_usage_policies_retrieve"),
+            (format!("{base}{{uuid}}/"), "put", "marketplace_customer_component_usage_policies_update"),
+            (format!("{base}{{uuid}}/"), "patch", "marketplace_customer_component_usage_policies_partial_update"),
+            (format!("{base}{{uuid}}/"), "delete", "marketplace_customer_component_usage_policies_destroy"),
+            (format!("{base}actions/"), "get", "marketplace_customer_component_usage_policies_actions_retrieve"),
+            (format!("{base}{{uuid}}/status/"), "get", "marketplace_customer_component_usage_policies_status"),
+        ] {
+            assert_eq!(paths[&path][method]["operationId"], operation, "{method} {path}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        let properties: Vec<&String> = schemas["PolicyOut"]["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            properties,
+            [
+                "uuid", "url", "scope", "scope_name", "scope_uuid", "actions", "created", "created_by_full_name",
+                "created_by_username", "has_fired", "fired_datetime", "options", "affected_resources_count",
+                "component_limits_set"
+            ]
+        );
+        let limit: Vec<&String> = schemas["LimitRequest"]["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(limit, ["limit", "period", "component"]);
+        assert_eq!(schemas["LimitRequest"]["required"], json!(["limit", "component"]));
+    }
+);
