@@ -9,7 +9,7 @@ pub mod terminate;
 pub mod webhooks;
 
 use crate::config::Settings;
-use crate::domain::ActionSet;
+use crate::domain::{Action, ActionSet};
 use crate::engine::{Effect, Transition};
 use crate::service::evaluation::Assessment;
 use crate::store::{self, evaluation::PolicyState, events::NewEvent, Tx};
@@ -114,14 +114,16 @@ pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
         .map(|a| crate::engine::effects(a, ctx.transition))
         .unwrap_or_default();
     for effect in effects {
-        match effect {
-            Effect::Run(action) | Effect::Undo(action) if flags::Kind::of(action).is_some() => {
-                let kind = flags::Kind::of(action).expect("checked above");
-                flags::set(tx, ctx, kind, matches!(effect, Effect::Run(_))).await?
-            }
-            Effect::Run(crate::domain::Action::TerminateResources) => terminate::run(tx, ctx).await?,
-            Effect::Run(action) => notify::queue(tx, cfg, ctx, action).await?,
-            Effect::Undo(_) => {}
+        let (action, run) = match effect {
+            Effect::Run(action) => (action, true),
+            Effect::Undo(action) => (action, false),
+        };
+        match (flags::Kind::of(action), action) {
+            (Some(kind), _) => flags::set(tx, ctx, kind, run).await?,
+            (None, Action::TerminateResources) if run => terminate::run(tx, ctx).await?,
+            (None, _) if run => notify::queue(tx, cfg, ctx, action).await?,
+            // Only the flag actions can be undone; the engine asks for nothing else.
+            (None, _) => {}
         }
     }
     webhooks::queue(tx, cfg, ctx).await
