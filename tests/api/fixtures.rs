@@ -146,3 +146,47 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
         provider_owner,
     }
 }
+
+/// The roles of SPEC's permission matrix, each with a token.
+pub struct Cast {
+    pub support: String,
+    pub owner: String,
+    pub manager: String,
+    pub customer_support: String,
+    pub project_member: String,
+    pub nobody: String,
+}
+
+pub async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
+    let (support_uuid, support) = app.user("support").await;
+    app.patch(
+        &format!("/api/users/{support_uuid}/"),
+        app.staff(),
+        json!({"is_support": true}),
+    )
+    .await
+    .expect(200);
+    let (manager_uuid, manager) = app.user("manager").await;
+    app.grant("customers", m.customer_uuid(), &manager_uuid, "CUSTOMER.MANAGER")
+        .await;
+    let (cs_uuid, customer_support) = app.user("custsupport").await;
+    app.grant("customers", m.customer_uuid(), &cs_uuid, "CUSTOMER.SUPPORT")
+        .await;
+    let (member_uuid, project_member) = app.user("member").await;
+    app.grant(
+        "projects",
+        m.project["uuid"].as_str().unwrap(),
+        &member_uuid,
+        "PROJECT.MEMBER",
+    )
+    .await;
+    let (_, nobody) = app.user("nobody").await;
+    Cast {
+        support,
+        owner: m.owner_token().to_string(),
+        manager,
+        customer_support,
+        project_member,
+        nobody,
+    }
+}

@@ -8,7 +8,9 @@ mod fixtures;
 mod identity;
 mod operations;
 mod orders;
+mod permissions;
 mod policies;
+#[path = "../common/sinks.rs"]
 mod sinks;
 mod structure;
 mod usage;

@@ -1,7 +1,7 @@
 //! The policy resource: SPEC §2 and upstream-reference §3–§4.
 
 use crate::api_test;
-use crate::fixtures::{marketplace, Marketplace};
+use crate::fixtures::{cast, marketplace, Marketplace};
 use crate::helpers::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -369,50 +369,6 @@ api_test!(
         app.call(Method::GET, &format!("{BASE}actions/"), None, None).await.expect(401);
     }
 );
-
-/// The roles of SPEC's permission matrix, each with a token.
-struct Cast {
-    support: String,
-    owner: String,
-    manager: String,
-    customer_support: String,
-    project_member: String,
-    nobody: String,
-}
-
-async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
-    let (support_uuid, support) = app.user("support").await;
-    app.patch(
-        &format!("/api/users/{support_uuid}/"),
-        app.staff(),
-        json!({"is_support": true}),
-    )
-    .await
-    .expect(200);
-    let (manager_uuid, manager) = app.user("manager").await;
-    app.grant("customers", m.customer_uuid(), &manager_uuid, "CUSTOMER.MANAGER")
-        .await;
-    let (cs_uuid, customer_support) = app.user("custsupport").await;
-    app.grant("customers", m.customer_uuid(), &cs_uuid, "CUSTOMER.SUPPORT")
-        .await;
-    let (member_uuid, project_member) = app.user("member").await;
-    app.grant(
-        "projects",
-        m.project["uuid"].as_str().unwrap(),
-        &member_uuid,
-        "PROJECT.MEMBER",
-    )
-    .await;
-    let (_, nobody) = app.user("nobody").await;
-    Cast {
-        support,
-        owner: m.owner_token().to_string(),
-        manager,
-        customer_support,
-        project_member,
-        nobody,
-    }
-}
 
 api_test!(
     async fn reads_follow_customer_roles(app) {

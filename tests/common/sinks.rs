@@ -1,17 +1,59 @@
 //! Real receivers for what meterguard sends: an SMTP server that keeps every message, and an
-//! HTTP server that keeps every webhook. Both can be told to fail.
+//! HTTP server that keeps every webhook. Both can be told to fail; the SMTP server can also be
+//! told to stall, leaving a client stuck in the middle of a delivery.
+//!
+//! Shared by the API tests (`tests/api/`) and the process tests (`tests/processes.rs`); each
+//! binary uses part of it.
+#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub recipients: Vec<String>,
     pub data: String,
+    /// When the message was accepted.
+    pub at: Instant,
+}
+
+impl Mail {
+    /// A header's value, unfolded (continuation lines joined), if the message has it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut found: Option<String> = None;
+        let mut in_it = false;
+        for line in self.data.lines() {
+            if line.is_empty() {
+                break;
+            }
+            if line.starts_with([' ', '\t']) {
+                if in_it {
+                    found.get_or_insert_with(String::new).push_str(line);
+                }
+                continue;
+            }
+            if found.is_some() {
+                break;
+            }
+            in_it = line
+                .split_once(':')
+                .is_some_and(|(key, _)| key.trim().eq_ignore_ascii_case(name));
+            if in_it {
+                found = Some(
+                    line.split_once(':')
+                        .map(|(_, v)| v.trim().to_string())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        found.map(|v| v.trim().to_string())
+    }
 }
 
 /// An SMTP server speaking just enough of RFC 5321 for a client to deliver mail.
@@ -21,6 +63,12 @@ pub struct SmtpSink {
     mails: Arc<Mutex<Vec<Mail>>>,
     /// Transactions still to refuse with a temporary failure (451) before accepting.
     refuse: Arc<AtomicUsize>,
+    /// Transactions refused so far.
+    refused: Arc<AtomicUsize>,
+    /// While true, a new session waits before its greeting, so the client hangs mid-delivery.
+    hold: Arc<watch::Sender<bool>>,
+    /// Sessions that have waited on `hold`.
+    stalled: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
@@ -31,6 +79,9 @@ impl SmtpSink {
             port,
             mails: Arc::default(),
             refuse: Arc::default(),
+            refused: Arc::default(),
+            hold: Arc::new(watch::channel(false).0),
+            stalled: Arc::default(),
         };
         let served = sink.clone();
         tokio::spawn(async move {
@@ -50,11 +101,36 @@ impl SmtpSink {
         self.refuse.store(n, Ordering::SeqCst);
     }
 
+    /// How many transactions have been refused.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// From now on, sessions stall before the greeting until `release`.
+    pub fn hold(&self) {
+        self.hold.send_replace(true);
+    }
+
+    /// Lets the stalled sessions (and new ones) go on.
+    pub fn release(&self) {
+        self.hold.send_replace(false);
+    }
+
+    /// How many sessions have stalled on `hold`.
+    pub fn stalled(&self) -> usize {
+        self.stalled.load(Ordering::SeqCst)
+    }
+
     pub fn mails(&self) -> Vec<Mail> {
         self.mails.lock().expect("mails").clone()
     }
 
     async fn session(&self, socket: tokio::net::TcpStream) {
+        let mut gate = self.hold.subscribe();
+        if *gate.borrow_and_update() {
+            self.stalled.fetch_add(1, Ordering::SeqCst);
+            let _ = gate.wait_for(|held| !held).await;
+        }
         let (read, mut write) = socket.into_split();
         let mut lines = BufReader::new(read).lines();
         let _ = write.write_all(b"220 sink ESMTP\r\n").await;
@@ -70,6 +146,7 @@ impl SmtpSink {
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();
                 if refused {
+                    self.refused.fetch_add(1, Ordering::SeqCst);
                     b"451 try again later\r\n"
                 } else {
                     b"250 OK\r\n"
@@ -96,6 +173,7 @@ impl SmtpSink {
                 self.mails.lock().expect("mails").push(Mail {
                     recipients: recipients.clone(),
                     data,
+                    at: Instant::now(),
                 });
                 b"250 queued\r\n"
             } else if upper == "QUIT" {
@@ -167,16 +245,28 @@ impl WebhookSink {
 }
 
 /// Polls `check` until it holds (deliveries happen after the response), failing after 10 s.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..200 {
+    eventually_within(what, Duration::from_secs(10), check).await;
+}
+
+/// Polls `check` every 50 ms until it holds, failing after `limit`.
+pub async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
         if check().await {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {limit:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("timed out waiting for: {what}");
 }
