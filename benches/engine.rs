@@ -57,7 +57,12 @@ fn plain_sum(passes: usize, totals: &[MonthlyTotal<i64>]) -> i64 {
         // black_box per pass, not per element: the compiler may unroll and vectorise each pass
         // but cannot fold the passes into one.
         let totals = black_box(totals);
-        sum = sum.wrapping_add(totals.iter().map(|t| t.usage.hundredths()).fold(0i64, i64::wrapping_add));
+        sum = sum.wrapping_add(
+            totals
+                .iter()
+                .map(|t| t.usage.hundredths())
+                .fold(0i64, i64::wrapping_add),
+        );
     }
     sum
 }
@@ -81,7 +86,9 @@ fn bench(c: &mut Criterion) {
     let evaluation = engine::evaluate(&rules, &totals, now);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 17).expect("valid date");
     let mut group = c.benchmark_group("headroom");
-    group.bench_function("plain_sum/1", |b| b.iter(|| plain_sum(black_box(1), black_box(&totals))));
+    group.bench_function("plain_sum/1", |b| {
+        b.iter(|| plain_sum(black_box(1), black_box(&totals)))
+    });
     for (rule, row) in rules.iter().zip(&evaluation.rows) {
         group.bench_function(format!("{:?}", rule.period), |b| {
             b.iter(|| {
