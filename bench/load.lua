@@ -1,5 +1,6 @@
--- wrk script for the write cases. Env: TOKEN, MODE (create|patch), BODY (create), UUIDS (file of
--- policy uuids, patch).
+-- wrk script for the write cases. Env: TOKEN, MODE (create|patch|set_usage), BODY (create), UUIDS
+-- (file of policy uuids, patch); set_usage: RESOURCES (how many seeded resources), DATES (comma
+-- separated dates, one per seeded month, newest first), COMPONENT_TYPE.
 local token = os.getenv("TOKEN")
 local mode = os.getenv("MODE")
 local body = os.getenv("BODY")
@@ -9,12 +10,40 @@ if mode == "patch" then
 end
 local counter = 0
 
+-- set_usage rotates over every (resource, month) pair: a stride prime to their count walks all of
+-- them, each wrk thread starting at its own offset.
+local resources = tonumber(os.getenv("RESOURCES") or "0")
+local dates = {}
+for d in string.gmatch(os.getenv("DATES") or "", "[^,]+") do dates[#dates + 1] = d end
+local component_type = os.getenv("COMPONENT_TYPE") or "cpu_hours"
+local stride = 7919
+local threads = 0
+
+function setup(thread)
+  thread:set("thread_index", threads)
+  threads = threads + 1
+end
+
+function init(args)
+  counter = (thread_index or 0) * 100003
+end
+
 request = function()
   local headers = { ["Authorization"] = "Token " .. token, ["Content-Type"] = "application/json" }
   if mode == "create" then
     return wrk.format("POST", "/api/marketplace-customer-component-usage-policies/", headers, body)
   end
   counter = counter + 1
+  if mode == "set_usage" then
+    local pair = (counter * stride) % (resources * #dates)
+    local resource = pair % resources + 1
+    local date = dates[math.floor(pair / resources) + 1]
+    local amount = string.format("%d.%02d", 1 + counter % 5, counter % 100)
+    local report = string.format(
+      '{"resource": "%08x%024x", "date": "%s", "usages": [{"type": "%s", "amount": "%s"}]}',
+      0xbe0b, resource, date, component_type, amount)
+    return wrk.format("POST", "/api/marketplace-component-usages/set_usage/", headers, report)
+  end
   local uuid = uuids[(counter % #uuids) + 1]
   local patch = '{"actions": "notify_organization_owners,request_pausing", "options": {}}'
   return wrk.format("PATCH", "/api/marketplace-customer-component-usage-policies/" .. uuid .. "/", headers, patch)
