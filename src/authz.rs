@@ -57,39 +57,50 @@ impl Visibility {
 /// SQL predicates over a customer-id or project-id expression. `u` and `n` are the placeholders
 /// bound to the user id and the current time; a NULL user means "everything".
 pub mod sql {
+    use super::Visibility;
+
     fn active(u: &str, n: &str) -> String {
         format!("r.user_id = {u} AND r.is_active = 1 AND (r.expiration_time IS NULL OR r.expiration_time > {n})")
     }
 
+    /// Everything for `Visibility::All`; otherwise `restricted`. The two placeholders are
+    /// referenced either way, so one statement shape serves both, and a restricted predicate
+    /// stays free of `OR`, so it can use the indexes.
+    fn gate(vis: Visibility, u: &str, n: &str, restricted: String) -> String {
+        match vis {
+            Visibility::All => format!("({u} IS NULL AND {n} = 0)"),
+            Visibility::Roles { .. } => restricted,
+        }
+    }
+
     /// Customers where the user holds a customer-level role (policies, events).
-    pub fn customer_role(customer_id: &str, u: &str, n: &str) -> String {
-        format!(
-            "({u} IS NULL OR {customer_id} IN (SELECT r.scope_id FROM user_roles r \
-             WHERE r.scope_type = 'customer' AND {}))",
+    pub fn customer_role(vis: Visibility, customer_id: &str, u: &str, n: &str) -> String {
+        let restricted = format!(
+            "{customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {})",
             active(u, n)
-        )
+        );
+        gate(vis, u, n, restricted)
     }
 
     /// Customers where the user holds a customer role or a role in one of its projects.
-    pub fn customer_member(customer_id: &str, u: &str, n: &str) -> String {
-        format!(
-            "({u} IS NULL OR {customer_id} IN (SELECT r.scope_id FROM user_roles r \
-             WHERE r.scope_type = 'customer' AND {a}) \
+    pub fn customer_member(vis: Visibility, customer_id: &str, u: &str, n: &str) -> String {
+        let restricted = format!(
+            "({customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {a}) \
              OR {customer_id} IN (SELECT p.customer_id FROM user_roles r JOIN projects p \
              ON p.id = r.scope_id WHERE r.scope_type = 'project' AND p.is_removed = 0 AND {a}))",
             a = active(u, n)
-        )
+        );
+        gate(vis, u, n, restricted)
     }
 
     /// Projects where the user holds a project role or a role on the project's customer.
-    pub fn project_member(project_id: &str, customer_id: &str, u: &str, n: &str) -> String {
-        format!(
-            "({u} IS NULL OR {project_id} IN (SELECT r.scope_id FROM user_roles r \
-             WHERE r.scope_type = 'project' AND {a}) \
-             OR {customer_id} IN (SELECT r.scope_id FROM user_roles r \
-             WHERE r.scope_type = 'customer' AND {a}))",
+    pub fn project_member(vis: Visibility, project_id: &str, customer_id: &str, u: &str, n: &str) -> String {
+        let restricted = format!(
+            "({project_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'project' AND {a}) \
+             OR {customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {a}))",
             a = active(u, n)
-        )
+        );
+        gate(vis, u, n, restricted)
     }
 }
 

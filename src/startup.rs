@@ -33,6 +33,7 @@ impl Application {
             actions,
             settings: Arc::new(settings),
             clock,
+            tokens: Default::default(),
         };
         Ok(Self { listener, state })
     }

@@ -4,10 +4,43 @@ use super::errors::ApiError;
 use super::AppState;
 use crate::authz::Principal;
 use crate::service::identity::hash_token;
-use crate::store;
+use crate::store::{self, users::TokenOwner};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Recently seen token owners. Every request needs its caller, and a lookup per request costs
+/// more than the rest of a small read; entries live a few seconds, and this instance forgets
+/// them all whenever a user changes, so a change made elsewhere shows within the TTL.
+#[derive(Clone, Default)]
+pub struct TokenCache(Arc<Mutex<HashMap<String, (TokenOwner, Instant)>>>);
+
+impl TokenCache {
+    const TTL: Duration = Duration::from_secs(5);
+    const CAPACITY: usize = 10_000;
+
+    fn get(&self, hash: &str) -> Option<TokenOwner> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(owner, _)| owner.clone())
+    }
+
+    fn put(&self, hash: String, owner: TokenOwner) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(hash, (owner, Instant::now()));
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 
 /// The authenticated caller; extracting it refuses anonymous requests with 401.
 pub struct CurrentUser(pub Principal);
@@ -17,9 +50,17 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = token_from(parts)?.ok_or(ApiError::NotAuthenticated)?;
-        let owner = store::users::by_token_hash(state.db.reader(), &hash_token(&key))
-            .await?
-            .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
+        let hash = hash_token(&key);
+        let owner = match state.tokens.get(&hash) {
+            Some(owner) => owner,
+            None => {
+                let owner = store::users::by_token_hash(state.db.reader(), &hash)
+                    .await?
+                    .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
+                state.tokens.put(hash, owner.clone());
+                owner
+            }
+        };
         if owner.is_active == 0 {
             return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
         }

@@ -41,6 +41,7 @@ pub struct AppState {
     pub actions: ActionsConfig,
     pub settings: Arc<Settings>,
     pub clock: Clock,
+    pub tokens: auth::TokenCache,
 }
 
 pub fn router(state: AppState) -> Router {

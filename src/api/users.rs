@@ -242,6 +242,7 @@ async fn save(
     let mut tx: Tx = state.db.begin().await?;
     store::users::update(&mut tx, row.id, &fields).await?;
     tx.commit().await?;
+    state.tokens.clear();
     let row = store::users::by_id(state.db.reader(), row.id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
@@ -253,6 +254,7 @@ async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): P
     let mut tx = state.db.begin().await?;
     store::users::delete(&mut tx, row.id).await?;
     tx.commit().await?;
+    state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -277,6 +279,7 @@ async fn change_password(
     input.finish()?;
     let password = password.unwrap_or_default();
     service::set_password(&state.db, row.id, &password).await?;
+    state.tokens.clear();
     Ok(Json(
         serde_json::json!({"detail": "Password has been successfully updated."}),
     ))

@@ -207,7 +207,7 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE c.uuid = $1 AND {}",
-        sql::customer_member("c.id", "$2", "$3")
+        sql::customer_member(vis, "c.id", "$2", "$3")
     ))
     .bind(uuid.to_string())
     .bind(user)
@@ -220,7 +220,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, name: Option<&str>) -> Resul
     let (user, now) = vis.binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM customers c WHERE {} AND ($3 IS NULL OR c.name = $3)",
-        sql::customer_member("c.id", "$1", "$2")
+        sql::customer_member(vis, "c.id", "$1", "$2")
     ))
     .bind(user)
     .bind(now)
@@ -239,7 +239,7 @@ pub async fn list(
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND ($3 IS NULL OR c.name = $3) ORDER BY c.name, c.id LIMIT $4 OFFSET $5",
-        sql::customer_member("c.id", "$1", "$2")
+        sql::customer_member(vis, "c.id", "$1", "$2")
     ))
     .bind(user)
     .bind(now)

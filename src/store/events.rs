@@ -81,17 +81,14 @@ impl EventFilter {
 const FROM: &str = "FROM events e LEFT JOIN customers c ON c.id = e.customer_id";
 
 /// Events follow the policy's visibility: staff and support all, others their customers'.
-fn visible() -> String {
-    format!(
-        "($1 IS NULL OR (e.customer_id IS NOT NULL AND {}))",
-        sql::customer_role("e.customer_id", "$1", "$2")
-    )
+fn visible(vis: Visibility) -> String {
+    sql::customer_role(vis, "e.customer_id", "$1", "$2")
 }
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &EventFilter) -> Result<i64> {
     let (user, now) = vis.binds();
     let (filter, binds) = f.sql();
-    let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {filter}", visible());
+    let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {filter}", visible(vis));
     let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
     for b in binds {
         q = q.bind(b);
@@ -106,7 +103,7 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &EventFilter, limit: i64, 
     let sql = format!(
         "SELECT e.uuid, e.created, e.event_type, e.message, e.context {FROM} WHERE {} AND {filter} \
          ORDER BY e.id DESC LIMIT ${} OFFSET ${}",
-        visible(),
+        visible(vis),
         n + 3,
         n + 4
     );

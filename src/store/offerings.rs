@@ -126,7 +126,7 @@ pub enum Catalog {
 impl Catalog {
     fn predicate(&self) -> String {
         match self {
-            Catalog::Provider(_) => sql::customer_role("o.customer_id", "$1", "$2"),
+            Catalog::Provider(vis) => sql::customer_role(*vis, "o.customer_id", "$1", "$2"),
             // Both catalogs keep one parameter layout; the public one ignores the viewer.
             Catalog::Public => "(o.state = 'Active' AND ($1 IS NULL OR $2 IS NOT NULL))".into(),
         }

@@ -152,17 +152,17 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<OrderRow>> {
 
 /// Orders are visible to the consumer side (roles on the project or its customer) and to the
 /// provider's customer roles.
-fn visible(u: &str, n: &str) -> String {
+fn visible(vis: Visibility, u: &str, n: &str) -> String {
     format!(
         "({} OR {})",
-        sql::project_member("x.project_id", "p.customer_id", u, n),
-        sql::customer_role("o.customer_id", u, n)
+        sql::project_member(vis, "x.project_id", "p.customer_id", u, n),
+        sql::customer_role(vis, "o.customer_id", u, n)
     )
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<OrderRow>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!("{SELECT} WHERE x.uuid = $1 AND {}", visible("$2", "$3")))
+    sqlx::query_as(&format!("{SELECT} WHERE x.uuid = $1 AND {}", visible(vis, "$2", "$3")))
         .bind(uuid.to_string())
         .bind(user)
         .bind(now)
@@ -188,7 +188,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i
         "SELECT COUNT(*) FROM orders x JOIN projects p ON p.id = x.project_id \
          JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = x.offering_id \
          LEFT JOIN resources r ON r.id = x.resource_id WHERE {} AND {FILTER}",
-        visible("$1", "$2")
+        visible(vis, "$1", "$2")
     ))
     .bind(user)
     .bind(now)
@@ -205,7 +205,7 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, 
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY x.created DESC, x.id DESC LIMIT $8 OFFSET $9",
-        visible("$1", "$2")
+        visible(vis, "$1", "$2")
     ))
     .bind(user)
     .bind(now)

@@ -158,7 +158,7 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE p.uuid = $1 AND {}",
-        sql::customer_role("p.customer_id", "$2", "$3")
+        sql::customer_role(vis, "p.customer_id", "$2", "$3")
     ))
     .bind(uuid.to_string())
     .bind(user)
@@ -194,7 +194,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &PolicyFilter) -> Result<
     let (user, now) = vis.binds();
     let sql = format!(
         "SELECT COUNT(*) FROM policies p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
-        sql::customer_role("p.customer_id", "$1", "$2"),
+        sql::customer_role(vis, "p.customer_id", "$1", "$2"),
         f.sql(3)
     );
     let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
@@ -215,7 +215,7 @@ pub async fn list(
     let n = f.customer_uuids.len();
     let sql = format!(
         "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT ${} OFFSET ${}",
-        sql::customer_role("p.customer_id", "$1", "$2"),
+        sql::customer_role(vis, "p.customer_id", "$1", "$2"),
         f.sql(3),
         n + 3,
         n + 4

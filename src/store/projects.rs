@@ -109,7 +109,7 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0 AND {}",
-        sql::project_member("p.id", "p.customer_id", "$2", "$3")
+        sql::project_member(vis, "p.id", "p.customer_id", "$2", "$3")
     ))
     .bind(uuid.to_string())
     .bind(user)
@@ -129,7 +129,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result
     let (user, now) = vis.binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {FILTER}",
-        sql::project_member("p.id", "p.customer_id", "$1", "$2")
+        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2")
     ))
     .bind(user)
     .bind(now)
@@ -149,7 +149,7 @@ pub async fn list(
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY p.created DESC, p.id DESC LIMIT $5 OFFSET $6",
-        sql::project_member("p.id", "p.customer_id", "$1", "$2")
+        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2")
     ))
     .bind(user)
     .bind(now)

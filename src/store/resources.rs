@@ -153,18 +153,21 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<ResourceRow>> {
         .await
 }
 
-fn visible(v: (&str, &str)) -> String {
-    sql::project_member("r.project_id", "p.customer_id", v.0, v.1)
+fn visible(vis: Visibility, v: (&str, &str)) -> String {
+    sql::project_member(vis, "r.project_id", "p.customer_id", v.0, v.1)
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ResourceRow>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1 AND {}", visible(("$2", "$3"))))
-        .bind(uuid.to_string())
-        .bind(user)
-        .bind(now)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE r.uuid = $1 AND {}",
+        visible(vis, ("$2", "$3"))
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,7 +187,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Resul
         "SELECT COUNT(*) FROM resources r JOIN projects p ON p.id = r.project_id \
          JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = r.offering_id \
          WHERE {} AND {FILTER}",
-        visible(("$1", "$2"))
+        visible(vis, ("$1", "$2"))
     ))
     .bind(user)
     .bind(now)
@@ -206,7 +209,7 @@ pub async fn list(
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
-        visible(("$1", "$2"))
+        visible(vis, ("$1", "$2"))
     ))
     .bind(user)
     .bind(now)
@@ -268,7 +271,7 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
          FROM resources r JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id \
          WHERE p.customer_id = $1 AND {} ORDER BY r.id {lock}",
-        sql::project_member("r.project_id", "p.customer_id", "$2", "$3")
+        sql::project_member(vis, "r.project_id", "p.customer_id", "$2", "$3")
     ))
     .bind(customer_id)
     .bind(user)

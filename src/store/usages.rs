@@ -153,11 +153,11 @@ const FROM: &str = "FROM component_usages u JOIN offering_components oc ON oc.id
      LEFT JOIN users mb ON mb.id = u.modified_by_id";
 
 /// Usage is visible to the consumer side and to the provider's customer roles.
-fn visible(u: &str, n: &str) -> String {
+fn visible(vis: Visibility, u: &str, n: &str) -> String {
     format!(
         "({} OR {})",
-        sql::project_member("r.project_id", "p.customer_id", u, n),
-        sql::customer_role("o.customer_id", u, n)
+        sql::project_member(vis, "r.project_id", "p.customer_id", u, n),
+        sql::customer_role(vis, "o.customer_id", u, n)
     )
 }
 
@@ -200,14 +200,14 @@ macro_rules! bind_filter {
 }
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &UsageFilter) -> Result<i64> {
-    let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {FILTER}", visible("$1", "$2"));
+    let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {FILTER}", visible(vis, "$1", "$2"));
     bind_filter!(sqlx::query_scalar(&sql), vis, f).fetch_one(pool).await
 }
 
 pub async fn list(pool: &AnyPool, vis: Visibility, f: &UsageFilter, limit: i64, offset: i64) -> Result<Vec<UsageRow>> {
     let sql = format!(
         "{SELECT} {FROM} WHERE {} AND {FILTER} ORDER BY u.date DESC, oc.type, u.id LIMIT $13 OFFSET $14",
-        visible("$1", "$2")
+        visible(vis, "$1", "$2")
     );
     bind_filter!(sqlx::query_as(&sql), vis, f)
         .bind(limit)
@@ -220,7 +220,7 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
         "{SELECT} {FROM} WHERE u.uuid = $1 AND {}",
-        visible("$2", "$3")
+        visible(vis, "$2", "$3")
     ))
     .bind(uuid.to_string())
     .bind(user)
