@@ -19,7 +19,7 @@ PORT=18790
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --locked
-BIN=target/release/meterguard
+BIN="${CARGO_TARGET_DIR:-target}/release/meterguard"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 

@@ -23,6 +23,7 @@
 //! METERGUARD_BENCH_PG_URL.
 
 use chrono::{DateTime, Utc};
+use meterguard::actions::ActionsConfig;
 use meterguard::domain::Month;
 use meterguard::service::sweep::sweep;
 use meterguard::store::{evaluation as facts, Backend, Db};
@@ -158,6 +159,18 @@ fn ms(d: Duration) -> f64 {
 
 async fn bench(name: &str, url: &str, shape: &Shape) -> anyhow::Result<()> {
     let db = Db::connect(url).await?;
+    // No SMTP and no webhooks: the sweep queues nothing to deliver.
+    let cfg = ActionsConfig {
+        public_url: "http://localhost".into(),
+        smtp_url: None,
+        email_from: "bench@localhost".into(),
+        webhook_urls: vec![],
+        webhook_secret: String::new(),
+        max_attempts: 1,
+        backoff_ms: 1000,
+        lease_seconds: 60,
+        outbox_ready: Default::default(),
+    };
     db.migrate().await?;
     let now = Utc::now();
     let t = Instant::now();
@@ -171,7 +184,7 @@ async fn bench(name: &str, url: &str, shape: &Shape) -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let first = sweep(&db, now).await?;
+    let first = sweep(&db, &cfg, now).await?;
     let transition = t.elapsed();
     println!(
         "[{name}] transition sweep: {:.0} ms, evaluated {}, changed {}",
@@ -187,7 +200,7 @@ async fn bench(name: &str, url: &str, shape: &Shape) -> anyhow::Result<()> {
         // after the other's large frees pays different allocator and page-fault costs.
         let sweep_timed = || async {
             let t = Instant::now();
-            let report = sweep(&db, now).await?;
+            let report = sweep(&db, &cfg, now).await?;
             anyhow::Ok((report, t.elapsed()))
         };
         let (r, (report, s)) = if run % 2 == 0 {

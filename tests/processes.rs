@@ -5,12 +5,19 @@
 //! - Durability: after `kill -9` under load, every acknowledged report is stored whole, and the
 //!   policy's totals and state agree with the stored rows.
 //!
+//! - Emails and webhooks (`deliveries`): a kill -9 before delivery loses none, and two instances
+//!   on one outbox deliver each transition's messages once.
+//!
 //! A failing test keeps its temp dir (SQLite file and server logs) and prints the logs' tails.
 
 #[path = "processes/client.rs"]
 mod client;
+#[path = "processes/deliveries.rs"]
+mod deliveries;
 #[path = "processes/harness.rs"]
 mod harness;
+#[path = "common/sinks.rs"]
+mod sinks;
 
 use client::{decimal, hundredths, month_start, Api, Marketplace};
 use harness::{Backend, Env};

@@ -15,7 +15,6 @@ use serde_json::json;
 use std::future::Future;
 use std::time::Duration;
 
-const BATCH: i64 = 20;
 const POLL: Duration = Duration::from_millis(500);
 
 pub struct Worker {
@@ -36,15 +35,18 @@ enum Outcome {
 
 impl Worker {
     pub fn new(db: Db, cfg: ActionsConfig, clock: Clock) -> anyhow::Result<Self> {
+        // A send never outlasts the lease, so no other worker takes a delivery that is still
+        // being sent (the default lease, 60 s, leaves ample room around the 10 s timeout).
+        let timeout = Duration::from_secs(10).min(Duration::from_secs(cfg.lease_seconds as u64));
         let smtp = match &cfg.smtp_url {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                    .timeout(Some(Duration::from_secs(10)))
+                    .timeout(Some(timeout))
                     .build(),
             ),
             None => None,
         };
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             db,
             cfg,
@@ -71,18 +73,19 @@ impl Worker {
         }
     }
 
-    /// One batch; returns how many deliveries were attempted.
+    /// Takes and sends one due delivery; returns how many were attempted (0 or 1). One at a
+    /// time, so a lease only ever has to cover one send.
     pub async fn deliver_due(&self) -> store::Result<usize> {
         let now = self.clock.now_micros();
         let lease_until = now + self.cfg.lease_seconds * 1_000_000;
         let mut tx = self.db.begin().await?;
-        let batch = store::outbox::claim(&mut tx, now, lease_until, BATCH, self.db.skip_locked()).await?;
+        let claimed = store::outbox::claim(&mut tx, now, lease_until, 1, self.db.skip_locked()).await?;
         tx.commit().await?;
-        for delivery in &batch {
+        for delivery in &claimed {
             let outcome = self.attempt(delivery).await;
             self.record(delivery, outcome).await?;
         }
-        Ok(batch.len())
+        Ok(claimed.len())
     }
 
     async fn attempt(&self, d: &Delivery) -> Outcome {
@@ -119,7 +122,7 @@ impl Worker {
                 .from(self.cfg.email_from.parse()?)
                 .to(email.to.parse()?)
                 .subject(email.subject.clone())
-                .message_id(Some(format!("<{}@meterguard>", key.replace([':', ' '], "."))))
+                .message_id(Some(format!("<{}@meterguard>", key.replace([':', ' ', '@'], "."))))
                 .multipart(body)?)
         })();
         match message {

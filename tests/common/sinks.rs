@@ -8,7 +8,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -67,8 +67,10 @@ pub struct SmtpSink {
     refused: Arc<AtomicUsize>,
     /// While true, a new session waits before its greeting, so the client hangs mid-delivery.
     hold: Arc<watch::Sender<bool>>,
-    /// Sessions that have waited on `hold`.
-    stalled: Arc<AtomicUsize>,
+    /// When each session that waited on `hold` arrived.
+    stalled: Arc<Mutex<Vec<Instant>>>,
+    /// How long each session waits before its greeting, in milliseconds (a slow server).
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl SmtpSink {
@@ -82,6 +84,7 @@ impl SmtpSink {
             refused: Arc::default(),
             hold: Arc::new(watch::channel(false).0),
             stalled: Arc::default(),
+            delay_ms: Arc::default(),
         };
         let served = sink.clone();
         tokio::spawn(async move {
@@ -116,9 +119,19 @@ impl SmtpSink {
         self.hold.send_replace(false);
     }
 
+    /// Makes every session from now on wait `delay` before its greeting.
+    pub fn slow_down(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
     /// How many sessions have stalled on `hold`.
     pub fn stalled(&self) -> usize {
-        self.stalled.load(Ordering::SeqCst)
+        self.stalled.lock().expect("stalled").len()
+    }
+
+    /// When the first session stalled on `hold` arrived.
+    pub fn first_stalled_at(&self) -> Option<Instant> {
+        self.stalled.lock().expect("stalled").first().copied()
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -128,8 +141,12 @@ impl SmtpSink {
     async fn session(&self, socket: tokio::net::TcpStream) {
         let mut gate = self.hold.subscribe();
         if *gate.borrow_and_update() {
-            self.stalled.fetch_add(1, Ordering::SeqCst);
+            self.stalled.lock().expect("stalled").push(Instant::now());
             let _ = gate.wait_for(|held| !held).await;
+        }
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         let (read, mut write) = socket.into_split();
         let mut lines = BufReader::new(read).lines();

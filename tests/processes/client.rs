@@ -173,6 +173,19 @@ impl Api {
         hundredths(status["limits"][0]["usage"].as_str().expect("usage string"))
     }
 
+    /// `meterguard_outbox_depth` from `GET /metrics`: deliveries neither done nor given up on.
+    pub async fn outbox_depth(&self) -> i64 {
+        let reply = self.get("/metrics").await;
+        assert_eq!(reply.status, StatusCode::OK, "GET /metrics");
+        let text = reply.body.as_str().expect("metrics text").to_string();
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("meterguard_outbox_depth"))
+            .unwrap_or_else(|| panic!("no meterguard_outbox_depth in /metrics:\n{text}"));
+        let value = line.split_whitespace().nth(1).expect("a value");
+        value.parse::<f64>().unwrap_or_else(|_| panic!("outbox depth {line}")) as i64
+    }
+
     /// Every usage row of a resource, all pages.
     pub async fn usage_rows(&self, resource: &str) -> Vec<Value> {
         let mut rows = Vec::new();
@@ -378,8 +391,13 @@ impl Marketplace {
 
     /// A policy on the consumer customer with one Total (period 1) limit on `cpu_hours`.
     pub async fn cpu_policy(&self, staff: &Api, limit: i64, actions: &str) -> String {
+        self.cpu_policy_with(staff, limit, actions, json!({})).await
+    }
+
+    /// The same, with `options` (e.g. `{"notify_external_user": "a@example.org"}`).
+    pub async fn cpu_policy_with(&self, staff: &Api, limit: i64, actions: &str, options: Value) -> String {
         let body = json!({
-            "scope": self.customer_url(), "actions": actions,
+            "scope": self.customer_url(), "actions": actions, "options": options,
             "component_limits_set": [{"component": self.component("cpu_hours"), "limit": limit, "period": 1}]
         });
         let policy = staff.post(POLICIES, body).await.expect(201);

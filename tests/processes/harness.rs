@@ -90,6 +90,8 @@ pub struct Env {
     database: Database,
     servers: Vec<Server>,
     logs: Vec<PathBuf>,
+    /// Variables every server started from now on gets (SMTP, webhooks, delivery timing...).
+    server_env: Vec<(String, String)>,
 }
 
 impl Env {
@@ -104,6 +106,7 @@ impl Env {
             database,
             servers: Vec::new(),
             logs: Vec::new(),
+            server_env: Vec::new(),
         }
     }
 
@@ -154,6 +157,11 @@ impl Env {
         token
     }
 
+    /// Sets an environment variable for every server started after this (a restart included).
+    pub fn server_env(&mut self, key: &str, value: impl Into<String>) {
+        self.server_env.push((key.to_string(), value.into()));
+    }
+
     /// Starts `meterguard serve` on a free port and waits until `/health/` answers; returns its
     /// base URL. The port is found by binding port 0 and releasing it, so another process may
     /// take it in between: a server that exits before it answers is retried on a new port.
@@ -167,6 +175,7 @@ impl Env {
             let child = self
                 .command()
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .envs(self.server_env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
