@@ -180,7 +180,12 @@ impl PolicyFilter {
             return "1 = 0".into();
         }
         let params: Vec<String> = (0..self.customer_uuids.len())
-            .map(|i| format!("c.uuid = ${}", first_param + i))
+            .map(|i| {
+                format!(
+                    "p.customer_id = (SELECT id FROM customers WHERE uuid = ${})",
+                    first_param + i
+                )
+            })
             .collect();
         if params.is_empty() {
             "1 = 1".into()
@@ -193,7 +198,7 @@ impl PolicyFilter {
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &PolicyFilter) -> Result<i64> {
     let (user, now) = vis.binds();
     let sql = format!(
-        "SELECT COUNT(*) FROM policies p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
+        "SELECT COUNT(*) FROM policies p WHERE {} AND {}",
         sql::customer_role(vis, "p.customer_id", "$1", "$2"),
         f.sql(3)
     );
