@@ -61,3 +61,44 @@ api_test!(
         assert_eq!(schemas["LimitRequest"]["required"], json!(["limit", "component"]));
     }
 );
+
+api_test!(
+    backend,
+    async fn hyperlinks_follow_the_host_a_trusted_proxy_or_the_public_url(backend) {
+        let direct = crate::helpers::spawn_app(backend).await;
+        let customer = direct.customer("Acme").await;
+        assert!(customer["url"].as_str().unwrap().starts_with(&direct.address), "{customer}");
+        let forwarded = direct
+            .http
+            .get(direct.url("/api/customers/"))
+            .header("Authorization", format!("Token {}", direct.staff()))
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "proxy.example")
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert!(forwarded[0]["url"].as_str().unwrap().starts_with(&direct.address), "untrusted headers are ignored");
+
+        let proxied = crate::helpers::spawn_app_with(backend, |s| s.trust_proxy_headers = true).await;
+        proxied.customer("Acme").await;
+        let list = proxied
+            .http
+            .get(proxied.url("/api/customers/"))
+            .header("Authorization", format!("Token {}", proxied.staff()))
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "proxy.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(list.headers()["link"].to_str().unwrap().contains("<https://proxy.example/api/customers/>"));
+        let body: serde_json::Value = list.json().await.unwrap();
+        assert!(body[0]["url"].as_str().unwrap().starts_with("https://proxy.example/api/customers/"), "{body}");
+
+        let public = crate::helpers::spawn_app_with(backend, |s| s.public_url = Some("https://mg.example/".into())).await;
+        let customer = public.customer("Acme").await;
+        assert!(customer["url"].as_str().unwrap().starts_with("https://mg.example/api/customers/"), "{customer}");
+    }
+);
