@@ -171,15 +171,18 @@ impl Worker {
         let mut tx = self.db.begin().await?;
         match &outcome {
             Outcome::Sent | Outcome::NotSent(_) => {
+                let not_sent = match &outcome {
+                    Outcome::NotSent(why) => Some(why),
+                    _ => None,
+                };
                 store::outbox::delivered(&mut tx, d.id, now).await?;
                 if let Some(email) = &email {
-                    let (message, sent) = match &outcome {
-                        Outcome::Sent => (format!("Usage notification has been sent to {}.", email.to), true),
-                        Outcome::NotSent(why) => (
+                    let (message, sent) = match not_sent {
+                        None => (format!("Usage notification has been sent to {}.", email.to), true),
+                        Some(why) => (
                             format!("Usage notification to {} was not sent: {why}.", email.to),
                             false,
                         ),
-                        Outcome::Failed(_) => unreachable!("matched above"),
                     };
                     let context = json!({"policy_uuid": email.policy_uuid, "customer_uuid": email.customer_uuid,
                                          "emails": [email.to], "sent": sent, "delivery_key": d.delivery_key});
