@@ -192,9 +192,13 @@ async fn set_usage(
     };
     // Who may report is only known once the resource is found; the provider's roles are loaded
     // first so the check inside the transaction is a plain lookup.
-    let provider = match store::resources::by_uuid(state.db.reader(), &resource).await? {
-        Some(r) if !user.is_staff => is_provider_manager(&state, &user, r.provider_customer_id).await?,
-        _ => false,
+    let provider = if user.is_staff {
+        false
+    } else {
+        match store::resources::by_uuid(state.db.reader(), &resource).await? {
+            Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
+            None => false,
+        }
     };
     let report = Report { resource, items, date };
     service::set_usage(

@@ -1,7 +1,7 @@
 //! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
 //! the conditional updates that make each transition happen once.
 
-use super::{Result, Tx};
+use super::{placeholders, Result, Tx};
 use sqlx::{Any, AnyPool, Executor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -38,15 +38,17 @@ pub async fn policies_limiting(
     if component_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "{STATE} WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits l \
          WHERE l.policy_id = p.id AND l.component_id IN ({})) ORDER BY p.id {}",
-        id_list(component_ids),
+        placeholders(2, component_ids.len()),
         lock_of(lock)
-    ))
-    .bind(customer_id)
-    .fetch_all(&mut **tx)
-    .await
+    );
+    let mut q = sqlx::query_as(&sql).bind(customer_id);
+    for id in component_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(&mut **tx).await
 }
 
 pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
@@ -72,20 +74,19 @@ const LIMITS: &str = "SELECT l.policy_id, l.component_id, oc.uuid AS component_u
      oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
      FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id";
 
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-}
-
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "{LIMITS} WHERE l.policy_id IN ({}) ORDER BY l.id",
-        id_list(policy_ids)
-    ))
-    .fetch_all(ex)
-    .await
+        placeholders(1, policy_ids.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for id in policy_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(ex).await
 }
 
 #[derive(Debug, Clone, Copy, FromRow)]
@@ -106,15 +107,16 @@ pub async fn totals_of<'c, E: Executor<'c, Database = Any>>(
     if component_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT customer_id, component_id, billing_month, usage FROM usage_totals \
          WHERE customer_id = $1 AND billing_month <= $2 AND component_id IN ({})",
-        id_list(component_ids)
-    ))
-    .bind(customer_id)
-    .bind(until_month)
-    .fetch_all(ex)
-    .await
+        placeholders(3, component_ids.len())
+    );
+    let mut q = sqlx::query_as(&sql).bind(customer_id).bind(until_month);
+    for id in component_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(ex).await
 }
 
 /// Not fired → fired; false when the policy was already fired (another writer won).

@@ -25,6 +25,15 @@ pub use db::{Backend, Db, Tx};
 /// them into client errors.
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
 
+/// `$first, $first+1, …` for an IN-list of `n` bound values. Binding (rather than inlining) the
+/// values keeps one statement text per list length, so prepared statements are reused.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{placeholders, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -363,12 +363,15 @@ pub async fn components_of<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     if offering_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE offering_id IN ({}) ORDER BY id",
-        id_list(offering_ids)
-    ))
-    .fetch_all(ex)
-    .await
+        placeholders(1, offering_ids.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for id in offering_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(ex).await
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -427,12 +430,15 @@ pub async fn plans_of(pool: &AnyPool, offering_ids: &[i64]) -> Result<Vec<PlanRo
     if offering_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "{PLAN_SELECT} WHERE p.offering_id IN ({}) ORDER BY p.id",
-        id_list(offering_ids)
-    ))
-    .fetch_all(pool)
-    .await
+        placeholders(1, offering_ids.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for id in offering_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(pool).await
 }
 
 /// A plan whose offering the catalog shows.
@@ -444,9 +450,4 @@ pub async fn visible_plan(pool: &AnyPool, uuid: &Uuid32, catalog: Catalog) -> Re
         .bind(uuid.to_string())
         .fetch_optional(pool)
         .await
-}
-
-/// Integer ids are safe to inline; it keeps IN-lists portable across both drivers.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }

@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{placeholders, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -130,28 +130,21 @@ pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<PolicyRow>> {
         .await
 }
 
-pub async fn limits_of_tx(tx: &mut Tx, policy_ids: &[i64]) -> Result<Vec<LimitRow>> {
-    if policy_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    sqlx::query_as(&limits_sql(policy_ids)).fetch_all(&mut **tx).await
-}
-
 pub async fn limits_of(pool: &AnyPool, policy_ids: &[i64]) -> Result<Vec<LimitRow>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
-    sqlx::query_as(&limits_sql(policy_ids)).fetch_all(pool).await
-}
-
-fn limits_sql(policy_ids: &[i64]) -> String {
-    let ids: Vec<String> = policy_ids.iter().map(i64::to_string).collect();
-    format!(
+    let sql = format!(
         "SELECT l.policy_id, oc.uuid AS component_uuid, oc.type AS component_type, l.limit_value, \
          l.period FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id \
          WHERE l.policy_id IN ({}) ORDER BY l.id",
-        ids.join(",")
-    )
+        placeholders(1, policy_ids.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for id in policy_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(pool).await
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<PolicyRow>> {
