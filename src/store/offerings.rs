@@ -127,8 +127,8 @@ impl Catalog {
     fn predicate(&self) -> String {
         match self {
             Catalog::Provider(vis) => sql::customer_role(*vis, "o.customer_id", "$1", "$2"),
-            // Both catalogs keep one parameter layout; the public one ignores the viewer.
-            Catalog::Public => "(o.state = 'Active' AND ($1 IS NULL OR $2 IS NOT NULL))".into(),
+            // Both catalogs bind the viewer at $1 and $2; the public one does not need them.
+            Catalog::Public => "o.state = 'Active'".into(),
         }
     }
 
