@@ -10,6 +10,9 @@ use crate::store::{self, evaluation as facts, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
+/// How many policies one sweep transaction re-evaluates under lock.
+const TRANSITIONS_PER_TRANSACTION: usize = 100;
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
     pub evaluated: usize,
@@ -46,9 +49,14 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
         }
     }
     metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
-    for policy_id in &candidates {
+    // Ascending ids, as every other path locks policies, and a batch per transaction: one
+    // commit (one fsync on SQLite) per hundred transitions rather than per transition.
+    candidates.sort_unstable();
+    for batch in candidates.chunks(TRANSITIONS_PER_TRANSACTION) {
         let mut tx = db.begin().await?;
-        evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
+        for policy_id in batch {
+            evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
+        }
         tx.commit().await?;
         cfg.outbox_ready.notify_one();
     }
