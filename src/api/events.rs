@@ -4,7 +4,7 @@ use super::auth::CurrentUser;
 use super::errors::{ApiError, ApiResult};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::query::uuid_param;
+use super::query::{object, uuid_param};
 use super::AppState;
 use crate::authz::Visibility;
 use crate::domain::time;
@@ -59,7 +59,7 @@ async fn list(
                 "created": time::render(e.created),
                 "event_type": e.event_type,
                 "message": e.message,
-                "context": serde_json::from_str::<Value>(&e.context).unwrap_or_else(|_| json!({})),
+                "context": object(&e.context),
             })
         })
         .collect();

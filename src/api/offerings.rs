@@ -11,6 +11,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{check_uuid, Input, NOT_NULL, REQUIRED};
 use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
+use super::query::uuid_param;
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::Uuid32;
@@ -59,14 +60,7 @@ pub(super) async fn list_page(
     catalog: Catalog,
     view: View,
 ) -> ApiResult<Paginated<OfferingOut>> {
-    let customer = match q.get("customer_uuid").map(|v| v.trim()) {
-        None | Some("") => None,
-        Some(v) => Some(
-            v.parse::<Uuid32>()
-                .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
-                .to_string(),
-        ),
-    };
+    let customer = uuid_param(q, "customer_uuid")?;
     let request = PageRequest::from_query(q)?;
     let pool = state.db.reader();
     let total = store::offerings::count(pool, catalog, customer.as_deref()).await?;

@@ -6,7 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::Text;
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::query::{text_param, uuid_param};
+use super::query::{object, text_param, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::marketplace::{OrderStep, OrderType};
@@ -65,7 +65,6 @@ pub fn router() -> Router<AppState> {
 }
 
 fn render(links: &Links, o: OrderRow) -> Value {
-    let object = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
     let full_name = format!(
         "{} {}",
         o.created_by_first_name.clone().unwrap_or_default(),

@@ -6,6 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{check_integer, check_uuid, Input, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
+use super::query::{object, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
@@ -88,7 +89,7 @@ fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>,
         created_by_username: row.created_by_username.unwrap_or_default(),
         has_fired,
         fired_datetime: row.fired_datetime.map(time::render),
-        options: serde_json::from_str(&row.options).unwrap_or_else(|_| json!({})),
+        options: object(&row.options),
         affected_resources_count: affected,
         component_limits_set: limits,
     }
@@ -187,10 +188,7 @@ fn filter_from(q: &HashMap<String, String>) -> ApiResult<PolicyFilter> {
         }
     }
     for key in ["customer_uuid", "scope_uuid"] {
-        if let Some(v) = q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            let uuid: Uuid32 = v.parse().map_err(|_| ApiError::field(key, "Enter a valid UUID."))?;
-            filter.customer_uuids.push(uuid.to_string());
-        }
+        filter.customer_uuids.extend(uuid_param(q, key)?);
     }
     Ok(filter)
 }

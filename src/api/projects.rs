@@ -6,6 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
+use super::query::uuid_param;
 use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
@@ -88,14 +89,7 @@ async fn list(
 ) -> ApiResult<Paginated<ProjectOut>> {
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let customer_uuid = match q.get("customer_uuid").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            s.parse::<Uuid32>()
-                .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
-                .to_string(),
-        ),
-        None => None,
-    };
+    let customer_uuid = uuid_param(&q, "customer_uuid")?;
     let filter = ProjectFilter {
         customer_uuid,
         name: q.get("name").cloned().filter(|s| !s.is_empty()),

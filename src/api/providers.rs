@@ -7,6 +7,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::Text;
 use super::links::{self, HyperlinkError, Links};
 use super::pagination::{PageRequest, Paginated};
+use super::query::uuid_param;
 use super::AppState;
 use crate::authz::Roles;
 use crate::domain::{time, Uuid32};
@@ -83,14 +84,7 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<ProviderOut>> {
-    let customer = match q.get("customer_uuid").map(|v| v.trim()) {
-        None | Some("") => None,
-        Some(v) => Some(
-            v.parse::<Uuid32>()
-                .map_err(|_| ApiError::field("customer_uuid", "Enter a valid UUID."))?
-                .to_string(),
-        ),
-    };
+    let customer = uuid_param(&q, "customer_uuid")?;
     let request = PageRequest::from_query(&q)?;
     let pool = state.db.reader();
     let total = store::providers::count(pool, customer.as_deref()).await?;

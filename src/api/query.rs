@@ -1,7 +1,8 @@
-//! Query-string filters shared by list endpoints.
+//! Query-string filters shared by list endpoints, and the JSON stored in text columns.
 
 use super::errors::{ApiError, ApiResult};
 use crate::domain::Uuid32;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// A uuid filter: absent or empty means no filter; anything but a uuid is a 400.
@@ -30,5 +31,27 @@ pub fn int_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<i64
             .filter(|f| f.fract() == 0.0)
             .map(|f| Some(f as i64))
             .ok_or_else(|| ApiError::field(key, "Enter a number.")),
+    }
+}
+
+/// A stored JSON object; anything else (never written) reads as `{}`, so clients that parse
+/// these fields as objects never see null.
+pub fn object(text: &str) -> Value {
+    match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_json_that_is_not_an_object_reads_as_empty_object() {
+        assert_eq!(object(r#"{"a": 1}"#), json!({"a": 1}));
+        for bad in ["", "null", "[]", "3", "{"] {
+            assert_eq!(object(bad), json!({}), "{bad}");
+        }
     }
 }

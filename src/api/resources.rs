@@ -8,7 +8,7 @@ use super::input::Text;
 use super::links::Links;
 use super::orders::is_consumer_manager;
 use super::pagination::{PageRequest, Paginated};
-use super::query::{text_param, uuid_param};
+use super::query::{object, text_param, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::OrderType;
@@ -43,7 +43,6 @@ pub fn router() -> Router<AppState> {
 }
 
 pub fn render(links: &Links, r: ResourceRow) -> Value {
-    let object = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
     let plan = r.plan_uuid.as_ref().map(|p| {
         format!(
             "{}/api/marketplace-public-offerings/{}/plans/{p}/",
@@ -205,7 +204,7 @@ async fn update_limits(
     };
     input.finish()?;
     let limits = Value::Object(limits.unwrap_or_default());
-    let current: Value = serde_json::from_str(&r.limits).unwrap_or_else(|_| json!({}));
+    let current = object(&r.limits);
     if limits == current {
         return Err(ApiError::non_field(
             "Impossible to create update orders with limits set to exactly the same.",

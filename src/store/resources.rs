@@ -139,20 +139,6 @@ pub async fn by_uuid_tx(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option
         .await
 }
 
-pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<ResourceRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<ResourceRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-}
-
 fn visible(vis: Visibility, v: (&str, &str)) -> String {
     sql::project_member(vis, "r.project_id", "p.customer_id", v.0, v.1)
 }

@@ -3,10 +3,11 @@
 
 use crate::api::errors::ApiResult;
 use crate::api::links::Links;
+use crate::api::query::object;
 use crate::domain::{time, UnitPrice};
 use crate::store::offerings::{self, ComponentFields, OfferingRow, PlanRow};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -151,15 +152,6 @@ pub fn plan(links: &Links, view: View, p: PlanRow) -> PlanOut {
     }
 }
 
-/// A stored JSON object; anything else (never written) reads as `{}`, so clients that parse
-/// these fields as objects never see null.
-pub fn object(text: &str) -> Value {
-    match serde_json::from_str(text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({}),
-    }
-}
-
 /// Renders offerings with their components and plans, fetched in two queries.
 pub async fn offerings(
     pool: &AnyPool,
@@ -223,18 +215,5 @@ fn offering(
         shared: o.shared != 0,
         billable: o.billable != 0,
         backend_id: o.backend_id,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_json_that_is_not_an_object_reads_as_empty_object() {
-        assert_eq!(object(r#"{"a": 1}"#), json!({"a": 1}));
-        for bad in ["", "null", "[]", "3", "{"] {
-            assert_eq!(object(bad), json!({}), "{bad}");
-        }
     }
 }
