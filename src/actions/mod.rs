@@ -52,6 +52,14 @@ impl ActionsConfig {
             outbox_ready: Arc::new(Notify::new()),
         }
     }
+
+    /// After a commit: wakes the delivery worker when it made transitions, the only writes that
+    /// queue deliveries (waking it on every report would double the writes of a report stream).
+    pub fn after_commit(&self, transitions: usize) {
+        if transitions > 0 {
+            self.outbox_ready.notify_one();
+        }
+    }
 }
 
 /// One policy's transition, with everything its actions read.

@@ -44,6 +44,15 @@ impl PageRequest {
         Ok(Self { page, size })
     }
 
+    /// Where a numbered page starts, known without the total; `None` for "last" (and for an
+    /// offset past any possible row, which `resolve` then rejects).
+    pub fn offset(&self) -> Option<i64> {
+        match self.page {
+            PageNumber::Number(n) => (n - 1).checked_mul(self.size),
+            PageNumber::Last => None,
+        }
+    }
+
     /// The page to serve for `total` rows, or 404 when it lies past the end (page 1 of an empty
     /// list is fine).
     pub fn resolve(&self, total: i64) -> Result<Page, ApiError> {

@@ -95,28 +95,28 @@ fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>,
     }
 }
 
-/// Renders rows with their limit sets, fetched in one query.
+/// Renders policies as the API shows them; fired ones count the resources their actions affect.
 async fn render_all(
     state: &AppState,
     links: &Links,
-    rows: Vec<store::policies::PolicyRow>,
+    views: Vec<store::policies::PolicyView>,
     vis: Visibility,
 ) -> ApiResult<Vec<PolicyOut>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut by_policy: HashMap<i64, Vec<LimitOut>> = HashMap::new();
-    for l in store::policies::limits_of(state.db.reader(), &ids).await? {
-        let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
-        by_policy.entry(l.policy_id).or_default().push(LimitOut {
-            r#type: l.component_type,
-            limit: l.limit_value,
-            period: period.code(),
-            period_name: period.name().to_string(),
-            component: l.component_uuid,
-        });
-    }
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let limits = by_policy.remove(&row.id).unwrap_or_default();
+    let mut out = Vec::with_capacity(views.len());
+    for store::policies::PolicyView { row, limits } in views {
+        let limits = limits
+            .into_iter()
+            .map(|l| {
+                let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
+                LimitOut {
+                    r#type: l.component_type,
+                    limit: l.limit_value,
+                    period: period.code(),
+                    period_name: period.name().to_string(),
+                    component: l.component_uuid,
+                }
+            })
+            .collect();
         let affected =
             service::affected_resources(&state.db, row.customer_id, &row.actions, row.has_fired != 0, vis).await?;
         out.push(render(links, row, limits, affected));
@@ -124,11 +124,14 @@ async fn render_all(
     Ok(out)
 }
 
-async fn load_one(state: &AppState, links: &Links, uuid: &Uuid32, vis: Visibility) -> ApiResult<PolicyOut> {
-    let row = store::policies::visible_by_uuid(state.db.reader(), uuid, vis)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    render_all(state, links, vec![row], vis)
+async fn render_one(
+    state: &AppState,
+    links: &Links,
+    view: Option<store::policies::PolicyView>,
+    vis: Visibility,
+) -> ApiResult<PolicyOut> {
+    let view = view.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    render_all(state, links, vec![view], vis)
         .await?
         .pop()
         .ok_or(ApiError::NotFound(NOT_FOUND))
@@ -162,10 +165,27 @@ async fn list(
     let filter = filter_from(&q)?;
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let total = store::policies::count(state.db.reader(), vis, &filter).await?;
+    let db = state.db.reader();
+    // One query serves a numbered page inside the list; only "last" and pages past the end
+    // need the count on its own.
+    let (views, total) = match request.offset() {
+        Some(offset) => store::policies::page(db, vis, &filter, request.size, offset).await?,
+        None => (vec![], None),
+    };
+    let total = match total {
+        Some(total) => total,
+        None => store::policies::count(db, vis, &filter).await?,
+    };
     let page = request.resolve(total)?;
-    let rows = store::policies::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
-    let items = render_all(&state, &links, rows, vis).await?;
+    let views = match request.offset() {
+        Some(_) => views,
+        None => {
+            store::policies::page(db, vis, &filter, page.limit(), page.offset())
+                .await?
+                .0
+        }
+    };
+    let items = render_all(&state, &links, views, vis).await?;
     Ok(Paginated {
         items,
         page,
@@ -208,7 +228,8 @@ async fn retrieve(
 ) -> ApiResult<Json<PolicyOut>> {
     let uuid = path_uuid(&raw)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    Ok(Json(load_one(&state, &links, &uuid, vis).await?))
+    let view = store::policies::visible_by_uuid(state.db.reader(), &uuid, vis).await?;
+    Ok(Json(render_one(&state, &links, view, vis).await?))
 }
 
 #[utoipa::path(
@@ -241,11 +262,8 @@ async fn create(
 }
 
 async fn load_by_id(state: &AppState, links: &Links, id: i64, user: &Principal) -> ApiResult<PolicyOut> {
-    let row = store::policies::by_id(state.db.reader(), id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    load_one(state, links, &uuid, Visibility::of(user, state.clock.now_micros())).await
+    let view = store::policies::by_id(state.db.reader(), id).await?;
+    render_one(state, links, view, Visibility::of(user, state.clock.now_micros())).await
 }
 
 #[utoipa::path(

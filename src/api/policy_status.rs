@@ -64,7 +64,8 @@ pub async fn status(
     let vis = Visibility::of(&user, now.timestamp_micros());
     let policy = store::policies::visible_by_uuid(state.db.reader(), &uuid, vis)
         .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+        .ok_or(ApiError::NotFound(NOT_FOUND))?
+        .row;
     let assessment = evaluation::assess(state.db.reader(), policy.id, policy.customer_id, now).await?;
     let today = now.date_naive();
     let limits = assessment

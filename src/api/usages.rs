@@ -186,30 +186,20 @@ async fn set_usage(
             "usage report passed validation unset"
         )));
     };
+    // Who may report is only known once the resource is found; the provider's roles are loaded
+    // before the report's transaction, which only reads the verdict.
+    let may_report = user.is_staff
+        || match store::resources::by_uuid(state.db.reader(), &resource).await? {
+            Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
+            None => false,
+        };
     let reporter = Reporter {
         user_id: user.id,
         is_staff: user.is_staff,
-    };
-    // Who may report is only known once the resource is found; the provider's roles are loaded
-    // first so the check inside the transaction is a plain lookup.
-    let provider = if user.is_staff {
-        false
-    } else {
-        match store::resources::by_uuid(state.db.reader(), &resource).await? {
-            Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
-            None => false,
-        }
+        may_report,
     };
     let report = Report { resource, items, date };
-    service::set_usage(
-        &state.db,
-        &state.actions,
-        reporter,
-        |_| provider,
-        report,
-        state.clock.now(),
-    )
-    .await?;
+    service::set_usage(&state.db, &state.actions, reporter, report, state.clock.now()).await?;
     Ok(StatusCode::CREATED)
 }
 

@@ -19,9 +19,9 @@ pub async fn after_usage_change(
     customer_id: i64,
     component_ids: &[i64],
     now: DateTime<Utc>,
-) -> store::Result<()> {
-    let policies = facts::policies_limiting(tx, customer_id, component_ids, db.row_lock()).await?;
-    evaluate_locked(tx, db, cfg, policies, now).await
+) -> store::Result<usize> {
+    let (policies, limits) = facts::policies_limiting(tx, customer_id, component_ids, db.row_lock()).await?;
+    evaluate_locked(tx, db, cfg, policies, limits, now).await
 }
 
 /// After a policy itself was created or changed, and for the sweeps.
@@ -31,9 +31,12 @@ pub async fn policy(
     cfg: &ActionsConfig,
     policy_id: i64,
     now: DateTime<Utc>,
-) -> store::Result<()> {
-    let policies = facts::policy(tx, policy_id, db.row_lock()).await?.into_iter().collect();
-    evaluate_locked(tx, db, cfg, policies, now).await
+) -> store::Result<usize> {
+    let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
+        return Ok(0);
+    };
+    let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
+    evaluate_locked(tx, db, cfg, vec![policy], limits, now).await
 }
 
 /// Before a fired policy is deleted: it resets, undoing what its actions can (SPEC §2).
@@ -43,16 +46,17 @@ pub async fn reset_before_delete(
     cfg: &ActionsConfig,
     policy_id: i64,
     now: DateTime<Utc>,
-) -> store::Result<()> {
+) -> store::Result<usize> {
     let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
-        return Ok(());
+        return Ok(0);
     };
-    if policy.has_fired != 0 && facts::mark_reset(tx, policy.id).await? {
-        let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
-        let assessment = judge(limits, &[], Month::of(now.date_naive()));
-        on_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?;
+    if policy.has_fired == 0 || !facts::mark_reset(tx, policy.id).await? {
+        return Ok(0);
     }
-    Ok(())
+    let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
+    let assessment = judge(limits, &[], Month::of(now.date_naive()));
+    on_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?;
+    Ok(1)
 }
 
 /// A policy's limit rows with their evaluation against the customer's totals.
@@ -118,17 +122,18 @@ fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -
     }
 }
 
-/// Evaluates locked policies with two reads per customer: their limit rows and the totals.
+/// Evaluates locked policies, given all their limit rows, with one read per customer: the totals.
+/// Returns how many transitions it made.
 async fn evaluate_locked(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
     policies: Vec<PolicyState>,
+    mut limits: Vec<LimitFact>,
     now: DateTime<Utc>,
-) -> store::Result<()> {
+) -> store::Result<usize> {
     let current = Month::of(now.date_naive());
-    let ids: Vec<i64> = policies.iter().map(|p| p.id).collect();
-    let mut limits = facts::limits_of(&mut **tx, &ids).await?;
+    let mut transitions = 0;
     let customers: BTreeSet<i64> = policies.iter().map(|p| p.customer_id).collect();
     for customer in customers {
         let mine: Vec<&PolicyState> = policies.iter().filter(|p| p.customer_id == customer).collect();
@@ -153,10 +158,11 @@ async fn evaluate_locked(
             };
             if made {
                 on_transition(tx, db, cfg, policy, transition, &assessment, now).await?;
+                transitions += 1;
             }
         }
     }
-    Ok(())
+    Ok(transitions)
 }
 
 /// What a transition does inside its transaction: its event, then its actions' effects on

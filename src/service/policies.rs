@@ -54,9 +54,9 @@ pub async fn create(
     .await?;
     let rows = resolve_limits(&mut tx, &limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
-    evaluation::policy(&mut tx, db, cfg, id, now).await?;
+    let transitions = evaluation::policy(&mut tx, db, cfg, id, now).await?;
     tx.commit().await?;
-    cfg.outbox_ready.notify_one();
+    cfg.after_commit(transitions);
     Ok(id)
 }
 
@@ -86,9 +86,9 @@ pub async fn update(
         .map(|o| o.to_value().to_string())
         .unwrap_or(current.options);
     store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
-    evaluation::policy(&mut tx, db, cfg, id, now).await?;
+    let transitions = evaluation::policy(&mut tx, db, cfg, id, now).await?;
     tx.commit().await?;
-    cfg.outbox_ready.notify_one();
+    cfg.after_commit(transitions);
     Ok(Some(id))
 }
 
@@ -98,10 +98,10 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
     let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(false);
     };
-    evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
+    let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
     store::policies::delete(&mut tx, id).await?;
     tx.commit().await?;
-    cfg.outbox_ready.notify_one();
+    cfg.after_commit(transitions);
     Ok(true)
 }
 

@@ -54,11 +54,12 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     candidates.sort_unstable();
     for batch in candidates.chunks(TRANSITIONS_PER_TRANSACTION) {
         let mut tx = db.begin().await?;
+        let mut transitions = 0;
         for policy_id in batch {
-            evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
+            transitions += evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
         }
         tx.commit().await?;
-        cfg.outbox_ready.notify_one();
+        cfg.after_commit(transitions);
     }
     Ok(SweepReport {
         evaluated: states.len(),

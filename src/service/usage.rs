@@ -22,6 +22,8 @@ pub struct UsageItem {
 pub struct Reporter {
     pub user_id: i64,
     pub is_staff: bool,
+    /// Staff, or a manager of the service provider whose offering the resource uses.
+    pub may_report: bool,
 }
 
 pub struct Report {
@@ -36,22 +38,17 @@ pub async fn set_usage(
     db: &Db,
     cfg: &ActionsConfig,
     reporter: Reporter,
-    may_report: impl FnOnce(&store::resources::ResourceRow) -> bool,
     report: Report,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    // Not locked: reports on one key queue on its usage row, and a policy action that flags
-    // this resource must not wait for the report that fired it to end.
-    let resource = store::resources::by_uuid_tx(&mut tx, &report.resource, "")
-        .await?
-        .ok_or_else(|| {
-            ServiceError::Field(
-                "resource",
-                format!("Object with uuid={} does not exist.", report.resource.hyphenated()),
-            )
-        })?;
-    if !reporter.is_staff && !may_report(&resource) {
+    let resource = store::usages::target(&mut tx, &report.resource).await?.ok_or_else(|| {
+        ServiceError::Field(
+            "resource",
+            format!("Object with uuid={} does not exist.", report.resource.hyphenated()),
+        )
+    })?;
+    if !reporter.may_report {
         return Err(ServiceError::Forbidden);
     }
     if resource.plan_id.is_none() {
@@ -73,9 +70,7 @@ pub async fn set_usage(
             "Cannot submit usage for future dates. Date must be current date or earlier.".into(),
         ));
     }
-    // Through the transaction: a second connection from the same pool per report would starve
-    // the pool under load.
-    let components = store::offerings::components_of(&mut *tx, &[resource.offering_id]).await?;
+    let components = &resource.components;
     let mut invalid = BTreeSet::new();
     let mut rows = Vec::new();
     for item in &report.items {
@@ -109,7 +104,7 @@ pub async fn set_usage(
     let stamp = now.timestamp_micros();
     for (component, item) in &rows {
         let row = UsageReport {
-            resource_id: resource.id,
+            resource_id: resource.resource_id,
             component_id: component.id,
             billing_month: month.index(),
             usage: item.amount.hundredths(),
@@ -118,7 +113,7 @@ pub async fn set_usage(
             recurring: item.recurring,
             modified_by: reporter.user_id,
         };
-        let previous = store::usages::replace(&mut tx, &row, db.row_lock(), stamp).await?;
+        let previous = store::usages::replace(&mut tx, &row, stamp).await?;
         let delta = item.amount.hundredths() - previous;
         store::usages::add_to_total(&mut tx, resource.customer_id, component.id, month.index(), delta).await?;
     }
@@ -128,9 +123,9 @@ pub async fn set_usage(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    evaluation::after_usage_change(&mut tx, db, cfg, resource.customer_id, &touched, now).await?;
+    let transitions = evaluation::after_usage_change(&mut tx, db, cfg, resource.customer_id, &touched, now).await?;
     tx.commit().await?;
-    cfg.outbox_ready.notify_one();
+    cfg.after_commit(transitions);
     metrics::counter!("meterguard_usage_reports_total").increment(1);
     Ok(())
 }
@@ -150,8 +145,9 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
         -key.usage,
     )
     .await?;
-    evaluation::after_usage_change(&mut tx, db, cfg, key.customer_id, &[key.component_id], now).await?;
+    let transitions =
+        evaluation::after_usage_change(&mut tx, db, cfg, key.customer_id, &[key.component_id], now).await?;
     tx.commit().await?;
-    cfg.outbox_ready.notify_one();
+    cfg.after_commit(transitions);
     Ok(true)
 }

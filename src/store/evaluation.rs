@@ -27,30 +27,6 @@ fn lock_of(lock: &str) -> String {
     }
 }
 
-/// The customer's policies that limit any of `component_ids`, locked in id order (so concurrent
-/// evaluations never wait on each other in a cycle).
-pub async fn policies_limiting(
-    tx: &mut Tx,
-    customer_id: i64,
-    component_ids: &[i64],
-    lock: &str,
-) -> Result<Vec<PolicyState>> {
-    if component_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let sql = format!(
-        "{STATE} WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits l \
-         WHERE l.policy_id = p.id AND l.component_id IN ({})) ORDER BY p.id {}",
-        placeholders(2, component_ids.len()),
-        lock_of(lock)
-    );
-    let mut q = sqlx::query_as(&sql).bind(customer_id);
-    for id in component_ids {
-        q = q.bind(*id);
-    }
-    q.fetch_all(&mut **tx).await
-}
-
 pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
     sqlx::query_as(&format!("{STATE} WHERE p.id = $1 {}", lock_of(lock)))
         .bind(policy_id)
@@ -73,6 +49,52 @@ pub struct LimitFact {
 const LIMITS: &str = "SELECT l.policy_id, l.component_id, oc.uuid AS component_uuid, oc.type AS component_type, \
      oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
      FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id";
+
+#[derive(FromRow)]
+struct PolicyWithLimit {
+    #[sqlx(flatten)]
+    policy: PolicyState,
+    #[sqlx(flatten)]
+    limit: LimitFact,
+}
+
+/// The customer's policies that limit any of `component_ids`, locked in id order (so concurrent
+/// evaluations never wait on each other in a cycle), with all their limit rows, in one query.
+pub async fn policies_limiting(
+    tx: &mut Tx,
+    customer_id: i64,
+    component_ids: &[i64],
+    lock: &str,
+) -> Result<(Vec<PolicyState>, Vec<LimitFact>)> {
+    if component_ids.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    let sql = format!(
+        "SELECT p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
+         p.actions, p.options, p.has_fired, l.policy_id, l.component_id, oc.uuid AS component_uuid, \
+         oc.type AS component_type, oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
+         FROM policies p JOIN customers c ON c.id = p.customer_id \
+         JOIN policy_limits l ON l.policy_id = p.id JOIN offering_components oc ON oc.id = l.component_id \
+         WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits x \
+         WHERE x.policy_id = p.id AND x.component_id IN ({})) ORDER BY p.id, l.id {}",
+        placeholders(2, component_ids.len()),
+        lock_of(lock)
+    );
+    let mut q = sqlx::query_as(&sql).bind(customer_id);
+    for id in component_ids {
+        q = q.bind(*id);
+    }
+    let rows: Vec<PolicyWithLimit> = q.fetch_all(&mut **tx).await?;
+    let mut policies: Vec<PolicyState> = Vec::new();
+    let mut limits = Vec::with_capacity(rows.len());
+    for row in rows {
+        if policies.last().is_none_or(|p| p.id != row.policy.id) {
+            policies.push(row.policy);
+        }
+        limits.push(row.limit);
+    }
+    Ok((policies, limits))
+}
 
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
     if policy_ids.is_empty() {

@@ -18,48 +18,96 @@ pub struct UsageReport<'a> {
     pub modified_by: i64,
 }
 
-/// Replaces the usage for the report's key and returns the previous amount (0 for a new row).
-/// The row is created first if missing, then locked, so concurrent reports for one key
+/// Replaces the usage for the report's key and returns the previous amount (0 for a new row),
+/// in one statement: the upsert locks the row (PostgreSQL) or runs alone (SQLite), and its
+/// `previous_usage` is taken from the row it replaced, so concurrent reports for one key
 /// serialise on it and each sees the other's value.
-pub async fn replace(tx: &mut Tx, r: &UsageReport<'_>, lock: &str, now: i64) -> Result<i64> {
-    sqlx::query(
-        "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, date, \
-         description, recurring, modified_by_id, created, modified) \
-         VALUES ($1, $2, $3, $4, 0, $5, '', 0, $6, $7, $7) \
-         ON CONFLICT (resource_id, component_id, billing_month) DO NOTHING",
+pub async fn replace(tx: &mut Tx, r: &UsageReport<'_>, now: i64) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, \
+         previous_usage, date, description, recurring, modified_by_id, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $10) \
+         ON CONFLICT (resource_id, component_id, billing_month) DO UPDATE SET \
+         previous_usage = component_usages.usage, usage = excluded.usage, date = excluded.date, \
+         description = excluded.description, recurring = excluded.recurring, \
+         modified_by_id = excluded.modified_by_id, modified = excluded.modified \
+         RETURNING previous_usage",
     )
     .bind(Uuid32::new_v4().to_string())
     .bind(r.resource_id)
     .bind(r.component_id)
     .bind(r.billing_month)
-    .bind(r.date)
-    .bind(r.modified_by)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let (id, previous): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT id, usage FROM component_usages WHERE resource_id = $1 AND component_id = $2 \
-         AND billing_month = $3 {lock}"
-    ))
-    .bind(r.resource_id)
-    .bind(r.component_id)
-    .bind(r.billing_month)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE component_usages SET usage = $1, date = $2, description = $3, recurring = $4, \
-         modified_by_id = $5, modified = $6 WHERE id = $7",
-    )
     .bind(r.usage)
     .bind(r.date)
     .bind(r.description)
     .bind(i64::from(r.recurring))
     .bind(r.modified_by)
     .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A reported resource with its offering's components: all a report is checked against.
+#[derive(Debug, Clone)]
+pub struct UsageTarget {
+    pub resource_id: i64,
+    pub customer_id: i64,
+    pub plan_id: Option<i64>,
+    pub state: String,
+    pub components: Vec<TargetComponent>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetComponent {
+    pub id: i64,
+    pub r#type: String,
+    pub billing_type: String,
+}
+
+#[derive(FromRow)]
+struct TargetRow {
+    resource_id: i64,
+    customer_id: i64,
+    plan_id: Option<i64>,
+    state: String,
+    component_id: Option<i64>,
+    component_type: Option<String>,
+    billing_type: Option<String>,
+}
+
+/// Not locked: reports on one key queue on its usage row, and a policy action that flags the
+/// resource must not wait for the report that fired it to end.
+pub async fn target(tx: &mut Tx, resource: &Uuid32) -> Result<Option<UsageTarget>> {
+    let rows: Vec<TargetRow> = sqlx::query_as(
+        "SELECT r.id AS resource_id, p.customer_id, r.plan_id, r.state, oc.id AS component_id, \
+         oc.type AS component_type, oc.billing_type FROM resources r \
+         JOIN projects p ON p.id = r.project_id \
+         LEFT JOIN offering_components oc ON oc.offering_id = r.offering_id \
+         WHERE r.uuid = $1 ORDER BY oc.id",
+    )
+    .bind(resource.to_string())
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(previous)
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut target = UsageTarget {
+        resource_id: first.resource_id,
+        customer_id: first.customer_id,
+        plan_id: first.plan_id,
+        state: first.state.clone(),
+        components: Vec::with_capacity(rows.len()),
+    };
+    for row in rows {
+        if let (Some(id), Some(r#type), Some(billing_type)) = (row.component_id, row.component_type, row.billing_type) {
+            target.components.push(TargetComponent {
+                id,
+                r#type,
+                billing_type,
+            });
+        }
+    }
+    Ok(Some(target))
 }
 
 /// Adds `delta` hundredths to a customer's monthly total of a component, atomically.

@@ -323,8 +323,13 @@ api_test!(
     async fn delete_removes_and_then_404s(app) {
         let m = marketplace(&app).await;
         let policy = create(&app, &m).await;
+        create(&app, &m).await;
+        let count = app.get(BASE, app.staff()).await.header("x-result-count");
+        assert_eq!(count.as_deref(), Some("2"));
         let path = detail(policy["uuid"].as_str().unwrap());
         assert_eq!(app.delete(&path, app.staff()).await.expect(204), Value::Null);
+        let count = app.get(BASE, app.staff()).await.header("x-result-count");
+        assert_eq!(count.as_deref(), Some("1"));
         let gone = app.get(&path, app.staff()).await.expect(404);
         assert_eq!(gone, json!({"detail": "No CustomerComponentUsagePolicy matches the given query."}));
         app.delete(&path, app.staff()).await.expect(404);
