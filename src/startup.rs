@@ -4,6 +4,7 @@ use crate::actions::{delivery::Worker, ActionsConfig};
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::service::report_batch::ReportQueue;
 use crate::service::scheduler;
 use crate::store::Db;
 use axum::http::{HeaderName, Request};
@@ -28,9 +29,11 @@ impl Application {
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let actions = ActionsConfig::from_settings(&settings);
+        let reports = ReportQueue::start(db.clone(), actions.clone());
         let state = AppState {
             db,
             actions,
+            reports,
             settings: Arc::new(settings),
             clock,
             tokens: Default::default(),

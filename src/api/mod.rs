@@ -42,6 +42,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub tokens: auth::TokenCache,
+    pub reports: crate::service::report_batch::ReportQueue,
 }
 
 pub fn router(state: AppState) -> Router {

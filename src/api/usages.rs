@@ -199,7 +199,15 @@ async fn set_usage(
         may_report,
     };
     let report = Report { resource, items, date };
-    service::set_usage(&state.db, &state.actions, reporter, report, state.clock.now()).await?;
+    service::set_usage(
+        &state.db,
+        &state.actions,
+        &state.reports,
+        reporter,
+        report,
+        state.clock.now(),
+    )
+    .await?;
     Ok(StatusCode::CREATED)
 }
 

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod offerings;
 pub mod orders;
 pub mod policies;
+pub mod report_batch;
 pub mod roles;
 pub mod scheduler;
 pub mod sweep;

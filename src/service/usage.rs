@@ -1,12 +1,13 @@
 //! Usage reports: replace the month's amount per (resource, component, billing month), keep the
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
 
+use super::report_batch::ReportQueue;
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
 use crate::store::usages::UsageReport;
-use crate::store::{self, Db};
+use crate::store::{self, Backend, Db, Tx};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -33,16 +34,58 @@ pub struct Report {
     pub date: Option<DateTime<Utc>>,
 }
 
-/// Applies a report; the policies' decisions are committed with it.
+/// Applies a report; the policies' decisions are committed with it. On SQLite the report joins
+/// the group commit (`report_batch`); on PostgreSQL it is its own transaction.
 pub async fn set_usage(
     db: &Db,
     cfg: &ActionsConfig,
+    queue: &ReportQueue,
     reporter: Reporter,
     report: Report,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    match db.backend() {
+        Backend::Sqlite => queue.submit(reporter, report, now).await,
+        Backend::Postgres => set_usage_alone(db, cfg, reporter, &report, now).await,
+    }
+}
+
+/// One report in its own transaction.
+pub(super) async fn set_usage_alone(
+    db: &Db,
+    cfg: &ActionsConfig,
+    reporter: Reporter,
+    report: &Report,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let resource = store::usages::target(&mut tx, &report.resource).await?.ok_or_else(|| {
+    let plan = check(&mut tx, reporter, report, now).await?;
+    let transitions = apply(&mut tx, db, cfg, plan, now).await?;
+    tx.commit().await?;
+    cfg.after_commit(transitions);
+    Ok(())
+}
+
+/// What a checked report writes.
+pub(super) struct Plan<'r> {
+    resource_id: i64,
+    customer_id: i64,
+    month: Month,
+    date: DateTime<Utc>,
+    user_id: i64,
+    /// (component id, item), in component id order.
+    rows: Vec<(i64, &'r UsageItem)>,
+}
+
+/// Everything that can reject a report, reading only: a rejected report has written nothing,
+/// so it can fail inside a transaction that goes on for other reports.
+pub(super) async fn check<'r>(
+    tx: &mut Tx,
+    reporter: Reporter,
+    report: &'r Report,
+    now: DateTime<Utc>,
+) -> ServiceResult<Plan<'r>> {
+    let resource = store::usages::target(tx, &report.resource).await?.ok_or_else(|| {
         ServiceError::Field(
             "resource",
             format!("Object with uuid={} does not exist.", report.resource.hyphenated()),
@@ -101,33 +144,51 @@ pub async fn set_usage(
     }
     // Component order, so concurrent reports lock totals in one order and never deadlock.
     rows.sort_by_key(|(c, _)| c.id);
+    Ok(Plan {
+        resource_id: resource.resource_id,
+        customer_id: resource.customer_id,
+        month,
+        date,
+        user_id: reporter.user_id,
+        rows: rows.into_iter().map(|(c, item)| (c.id, item)).collect(),
+    })
+}
+
+/// Writes a checked report and re-evaluates the policies it touches; fails only on the database.
+/// Returns how many transitions it made.
+pub(super) async fn apply(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    plan: Plan<'_>,
+    now: DateTime<Utc>,
+) -> store::Result<usize> {
     let stamp = now.timestamp_micros();
-    for (component, item) in &rows {
+    for (component_id, item) in &plan.rows {
         let row = UsageReport {
-            resource_id: resource.resource_id,
-            component_id: component.id,
-            billing_month: month.index(),
+            resource_id: plan.resource_id,
+            component_id: *component_id,
+            billing_month: plan.month.index(),
             usage: item.amount.hundredths(),
-            date: date.timestamp_micros(),
+            date: plan.date.timestamp_micros(),
             description: &item.description,
             recurring: item.recurring,
-            modified_by: reporter.user_id,
+            modified_by: plan.user_id,
         };
-        let previous = store::usages::replace(&mut tx, &row, stamp).await?;
+        let previous = store::usages::replace(tx, &row, stamp).await?;
         let delta = item.amount.hundredths() - previous;
-        store::usages::add_to_total(&mut tx, resource.customer_id, component.id, month.index(), delta).await?;
+        store::usages::add_to_total(tx, plan.customer_id, *component_id, plan.month.index(), delta).await?;
     }
-    let touched: Vec<i64> = rows
+    let touched: Vec<i64> = plan
+        .rows
         .iter()
-        .map(|(c, _)| c.id)
+        .map(|(c, _)| *c)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let transitions = evaluation::after_usage_change(&mut tx, db, cfg, resource.customer_id, &touched, now).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
+    let transitions = evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &touched, now).await?;
     metrics::counter!("meterguard_usage_reports_total").increment(1);
-    Ok(())
+    Ok(transitions)
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.

@@ -291,3 +291,45 @@ api_test!(
         assert_eq!(created["has_fired"], true);
     }
 );
+
+api_test!(
+    async fn concurrent_reports_commit_or_fail_each_on_their_own(app) {
+        // On SQLite, reports that arrive together share one transaction (group commit): a refused
+        // report must neither spoil the others nor leave anything behind.
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 1000, 2).await;
+        let mut resources = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            resources.push(m.resource(&app, name).await);
+        }
+        let p = m.provider_token();
+        let unknown = |r: &str| json!({"resource": r, "usages": [{"type": "gpu_magic", "amount": "5"}]});
+        let future = |r: &str| {
+            json!({"resource": r, "date": "2999-01-01T00:00:00Z", "usages": [{"type": "cpu_hours", "amount": "5"}]})
+        };
+        let (a, b, c, d, e, f, g, h) = tokio::join!(
+            report(&app, p, &resources[0], json!("1.25")),
+            app.post(SET_USAGE, p, unknown(&resources[1])),
+            report(&app, p, &resources[1], json!("2.50")),
+            app.post(SET_USAGE, p, future(&resources[2])),
+            report(&app, p, &resources[2], json!("3.75")),
+            app.post(SET_USAGE, p, unknown(&resources[3])),
+            report(&app, p, &resources[3], json!("4")),
+            app.post(SET_USAGE, p, future(&resources[0])),
+        );
+        for ok in [a, c, e, g] {
+            ok.expect(201);
+        }
+        for refused in [b, f] {
+            assert_eq!(refused.expect(400), json!(["These components are invalid: gpu_magic."]));
+        }
+        for refused in [d, h] {
+            let body = refused.expect(400);
+            assert!(body["date"][0].as_str().unwrap().starts_with("Cannot submit usage for future dates"));
+        }
+        let rows = app.get("/api/marketplace-component-usages/", app.staff()).await;
+        assert_eq!(rows.header("x-result-count").as_deref(), Some("4"));
+        let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["usage"], "11.50");
+    }
+);

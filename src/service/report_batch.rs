@@ -1,0 +1,104 @@
+//! Group commit of usage reports on SQLite. Its single writer connection makes reports queue one
+//! behind another, each paying its own BEGIN, COMMIT and fsync; here the reports that queued while
+//! a batch was written share the next transaction instead. A report is checked (reads only, may
+//! reject it) and then applied (writes, can only fail on the database): a rejected report leaves
+//! the batch untouched, and a database failure rolls the batch back and retries each of its
+//! reports in a transaction of its own, so no report ever commits half-written or with another
+//! one's failure.
+
+use super::usage::{apply, check, set_usage_alone, Report, Reporter};
+use super::{ServiceError, ServiceResult};
+use crate::actions::ActionsConfig;
+use crate::store::{self, Db};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+/// A batch never grows past this, so one failing batch retries a bounded number of reports.
+const MAX_BATCH: usize = 64;
+
+struct Queued {
+    reporter: Reporter,
+    report: Report,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<ServiceResult<()>>,
+}
+
+/// The sending side; the writer task ends when every clone of it is gone.
+#[derive(Clone)]
+pub struct ReportQueue {
+    sender: mpsc::Sender<Queued>,
+}
+
+impl ReportQueue {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: Db, cfg: ActionsConfig) -> Self {
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(write_batches(db, cfg, receiver));
+        Self { sender }
+    }
+
+    /// Queues a report and waits until it is committed or refused.
+    pub async fn submit(&self, reporter: Reporter, report: Report, now: DateTime<Utc>) -> ServiceResult<()> {
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            reporter,
+            report,
+            now,
+            reply,
+        };
+        let stopped = || ServiceError::Database(sqlx::Error::PoolClosed);
+        self.sender.send(queued).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_batches(db: Db, cfg: ActionsConfig, mut receiver: mpsc::Receiver<Queued>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if batch.len() == 1 {
+            alone(&db, &cfg, batch.remove(0)).await;
+            continue;
+        }
+        match together(&db, &cfg, &batch).await {
+            Ok((outcomes, transitions)) => {
+                cfg.after_commit(transitions);
+                metrics::histogram!("meterguard_report_batch_size").record(batch.len() as f64);
+                for (queued, outcome) in batch.drain(..).zip(outcomes) {
+                    // The client may have gone; its report is committed all the same.
+                    let _ = queued.reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, reports = batch.len(), "report batch failed; retrying one by one");
+                for queued in batch.drain(..) {
+                    alone(&db, &cfg, queued).await;
+                }
+            }
+        }
+    }
+}
+
+async fn alone(db: &Db, cfg: &ActionsConfig, q: Queued) {
+    let outcome = set_usage_alone(db, cfg, q.reporter, &q.report, q.now).await;
+    let _ = q.reply.send(outcome);
+}
+
+/// The batch in one transaction: each report's outcome (refusals included), and the transitions
+/// made; `Err` when the database failed and nothing was committed.
+async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Result<(Vec<ServiceResult<()>>, usize)> {
+    let mut tx = db.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut transitions = 0;
+    for q in batch {
+        match check(&mut tx, q.reporter, &q.report, q.now).await {
+            Ok(plan) => {
+                transitions += apply(&mut tx, db, cfg, plan, q.now).await?;
+                outcomes.push(Ok(()));
+            }
+            Err(ServiceError::Database(err)) => return Err(err),
+            Err(refused) => outcomes.push(Err(refused)),
+        }
+    }
+    tx.commit().await?;
+    Ok((outcomes, transitions))
+}
