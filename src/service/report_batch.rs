@@ -63,6 +63,8 @@ async fn write_batches(db: Db, cfg: ActionsConfig, mut receiver: mpsc::Receiver<
             Ok((outcomes, transitions)) => {
                 cfg.after_commit(transitions);
                 metrics::histogram!("meterguard_report_batch_size").record(batch.len() as f64);
+                let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+                metrics::counter!("meterguard_usage_reports_total").increment(accepted as u64);
                 for (queued, outcome) in batch.drain(..).zip(outcomes) {
                     // The client may have gone; its report is committed all the same.
                     let _ = queued.reply.send(outcome);

@@ -63,6 +63,7 @@ pub(super) async fn set_usage_alone(
     let transitions = apply(&mut tx, db, cfg, plan, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
+    metrics::counter!("meterguard_usage_reports_total").increment(1);
     Ok(())
 }
 
@@ -186,9 +187,7 @@ pub(super) async fn apply(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let transitions = evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &touched, now).await?;
-    metrics::counter!("meterguard_usage_reports_total").increment(1);
-    Ok(transitions)
+    evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &touched, now).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
