@@ -165,6 +165,9 @@ pub(super) async fn apply(
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
     let stamp = now.timestamp_micros();
+    // Only totals that moved can change a decision: a report that repeats the month's amount
+    // (providers often resend) writes its row and stops there.
+    let mut moved = BTreeSet::new();
     for (component_id, item) in &plan.rows {
         let row = UsageReport {
             resource_id: plan.resource_id,
@@ -178,16 +181,13 @@ pub(super) async fn apply(
         };
         let previous = store::usages::replace(tx, &row, stamp).await?;
         let delta = item.amount.hundredths() - previous;
-        store::usages::add_to_total(tx, plan.customer_id, *component_id, plan.month.index(), delta).await?;
+        if delta != 0 {
+            store::usages::add_to_total(tx, plan.customer_id, *component_id, plan.month.index(), delta).await?;
+            moved.insert(*component_id);
+        }
     }
-    let touched: Vec<i64> = plan
-        .rows
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &touched, now).await
+    let moved: Vec<i64> = moved.into_iter().collect();
+    evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &moved, now).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.

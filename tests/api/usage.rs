@@ -51,6 +51,9 @@ api_test!(
 
         report(&app, m.provider_token(), &resource, json!(150)).await.expect(201);
         assert_eq!(app.get(&path, app.staff()).await.expect(200)["fired_datetime"], fired_at, "no second fire");
+        // The same amount again moves no total: still fired, nothing re-run.
+        report(&app, m.provider_token(), &resource, json!("150.00")).await.expect(201);
+        assert_eq!(app.get(&path, app.staff()).await.expect(200)["has_fired"], true);
 
         report(&app, m.provider_token(), &resource, json!("20.5")).await.expect(201);
         let reset = app.get(&path, app.staff()).await.expect(200);
