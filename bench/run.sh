@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of the policy API against a release build on loopback, on SQLite and PostgreSQL.
 # Seeds 10,000 policies over 1,000 customers, then measures each case with wrk (16 connections by
-# default) next to the ceiling: GET /health/, a static response through the same server and stack.
+# default) next to the ceiling: GET /health/, a static response through the same server and stack,
+# and GET /ready/, which runs one SELECT 1: what any request that reads the database costs at least.
 # Then a set_usage case over 1,000,000 component_usages rows seeded with SQL (see below), next to
 # the ceiling measured again, and the server's peak RSS (VmHWM).
 # Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS
@@ -47,6 +48,13 @@ measure() { # name, path, token, [lua env...]
     "$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { print 100 * a / b }')" "${non2xx:+ non-2xx: $non2xx}"
 }
 
+# After a bulk load, measure the steady state: without this, PostgreSQL's autovacuum and
+# autoanalyze start on the fresh rows in the middle of a case (p99 of 15-28 ms instead of 5-7).
+settle() {
+  [ "$BACKEND" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" >/dev/null
+  return 0
+}
+
 echo "| backend | case | requests/s | p50 ms | p99 ms | of ceiling |"
 echo "|---|---|---|---|---|---|"
 for BACKEND in sqlite postgres; do
@@ -63,6 +71,7 @@ for BACKEND in sqlite postgres; do
   pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/" >/dev/null && break; sleep 0.2; done
   python3 bench/seed.py --base-url "http://127.0.0.1:$PORT" --staff-token "$staff" --customers "$CUSTOMERS" > "$work/seed.json"
+  settle
   owner=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["owner_token"])' "$work/seed.json")
   one=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["policies"][0])' "$work/seed.json")
   python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["policies"]))' "$work/seed.json" > "$work/uuids.txt"
@@ -70,6 +79,8 @@ for BACKEND in sqlite postgres; do
 
   CEILING=""
   measure "ceiling: GET /health/" "/health/" "$staff"
+  # The floor under any request that reads the database: one SELECT 1 and nothing else.
+  measure "one query: GET /ready/ (SELECT 1)" "/ready/" "$staff"
   measure "list page_size=10, staff" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$staff"
   measure "list page_size=10, owner" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$owner"
   measure "retrieve" "/api/marketplace-customer-component-usage-policies/$one/" "$staff"
@@ -91,6 +102,7 @@ for BACKEND in sqlite postgres; do
     python3 bench/seed_usage.py --backend postgres --resources "$RESOURCES" --months "$MONTHS" \
       | psql "$url" -q -v ON_ERROR_STOP=1 >/dev/null
   fi
+  settle
   echo "(seeded $((RESOURCES * MONTHS)) usage rows with SQL in $(( $(date +%s) - started )) s)" >&2
   dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
 print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$MONTHS")
