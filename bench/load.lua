@@ -17,6 +17,7 @@ local dates = {}
 for d in string.gmatch(os.getenv("DATES") or "", "[^,]+") do dates[#dates + 1] = d end
 local component_type = os.getenv("COMPONENT_TYPE") or "cpu_hours"
 local stride = 7919
+local run_offset = os.time() % 89 + 1
 local threads = 0
 
 function setup(thread)
@@ -38,7 +39,9 @@ request = function()
     local pair = (counter * stride) % (resources * #dates)
     local resource = pair % resources + 1
     local date = dates[math.floor(pair / resources) + 1]
-    local amount = string.format("%d.%02d", 1 + counter % 5, counter % 100)
+    -- The run's own offset, so a repeated run replaces every amount with a different one: a
+    -- report that repeats the month's amount takes a shorter path and would flatter the figures.
+    local amount = string.format("%d.%02d", 1 + counter % 5, (counter + run_offset) % 100)
     local report = string.format(
       '{"resource": "%08x%024x", "date": "%s", "usages": [{"type": "%s", "amount": "%s"}]}',
       0xbe0b, resource, date, component_type, amount)
