@@ -1,14 +1,15 @@
 //! Group commit of usage reports on SQLite. Its single writer connection makes reports queue one
 //! behind another, each paying its own BEGIN, COMMIT and fsync; here the reports that queued while
-//! a batch was written share the next transaction instead. A report is checked (reads only, may
-//! reject it) and then applied (writes, can only fail on the database): a rejected report leaves
-//! the batch untouched, and a database failure rolls the batch back and retries each of its
-//! reports in a transaction of its own, so no report ever commits half-written or with another
-//! one's failure.
+//! a batch was written share the next transaction instead, and one read of their resources. A
+//! report is checked against its resource (may reject it, writes nothing) and then applied
+//! (writes, can only fail on the database): a rejected report leaves the batch untouched, and a
+//! database failure rolls the batch back and retries each of its reports in a transaction of its
+//! own, so no report ever commits half-written or with another one's failure.
 
 use super::usage::{apply, check, set_usage_alone, Report, Reporter};
 use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
+use crate::domain::Uuid32;
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -89,10 +90,14 @@ async fn alone(db: &Db, cfg: &ActionsConfig, q: Queued) {
 /// made; `Err` when the database failed and nothing was committed.
 async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Result<(Vec<ServiceResult<()>>, usize)> {
     let mut tx = db.begin().await?;
+    let uuids: Vec<&Uuid32> = batch.iter().map(|q| &q.report.resource).collect();
+    let targets = store::usages::targets(&mut tx, &uuids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut transitions = 0;
     for q in batch {
-        match check(&mut tx, q.reporter, &q.report, q.now).await {
+        // Reports write usage rows only, never the resources: one read serves the whole batch.
+        let target = targets.get(&q.report.resource.to_string()).cloned();
+        match check(target, q.reporter, &q.report, q.now) {
             Ok(plan) => {
                 transitions += apply(&mut tx, db, cfg, plan, q.now).await?;
                 outcomes.push(Ok(()));

@@ -6,7 +6,7 @@ use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
-use crate::store::usages::UsageReport;
+use crate::store::usages::{UsageReport, UsageTarget};
 use crate::store::{self, Backend, Db, Tx};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -59,7 +59,9 @@ pub(super) async fn set_usage_alone(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let plan = check(&mut tx, reporter, report, now).await?;
+    let mut targets = store::usages::targets(&mut tx, &[&report.resource]).await?;
+    let target = targets.remove(&report.resource.to_string());
+    let plan = check(target, reporter, report, now)?;
     let transitions = apply(&mut tx, db, cfg, plan, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
@@ -78,15 +80,16 @@ pub(super) struct Plan<'r> {
     rows: Vec<(i64, &'r UsageItem)>,
 }
 
-/// Everything that can reject a report, reading only: a rejected report has written nothing,
-/// so it can fail inside a transaction that goes on for other reports.
-pub(super) async fn check<'r>(
-    tx: &mut Tx,
+/// Everything that can reject a report, given its resource as `targets` read it (`None`: no
+/// such resource). A rejected report has written nothing, so it can fail inside a transaction
+/// that goes on for other reports.
+pub(super) fn check<'r>(
+    target: Option<UsageTarget>,
     reporter: Reporter,
     report: &'r Report,
     now: DateTime<Utc>,
 ) -> ServiceResult<Plan<'r>> {
-    let resource = store::usages::target(tx, &report.resource).await?.ok_or_else(|| {
+    let resource = target.ok_or_else(|| {
         ServiceError::Field(
             "resource",
             format!("Object with uuid={} does not exist.", report.resource.hyphenated()),

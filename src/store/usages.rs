@@ -1,9 +1,10 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
-use super::{Result, Tx};
+use super::{placeholders, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
+use std::collections::HashMap;
 
 /// One reported amount: the month's total for (resource, component, billing month).
 pub struct UsageReport<'a> {
@@ -66,6 +67,7 @@ pub struct TargetComponent {
 
 #[derive(FromRow)]
 struct TargetRow {
+    resource_uuid: String,
     resource_id: i64,
     customer_id: i64,
     plan_id: Option<i64>,
@@ -75,30 +77,35 @@ struct TargetRow {
     billing_type: Option<String>,
 }
 
-/// Not locked: reports on one key queue on its usage row, and a policy action that flags the
-/// resource must not wait for the report that fired it to end.
-pub async fn target(tx: &mut Tx, resource: &Uuid32) -> Result<Option<UsageTarget>> {
-    let rows: Vec<TargetRow> = sqlx::query_as(
-        "SELECT r.id AS resource_id, p.customer_id, r.plan_id, r.state, oc.id AS component_id, \
-         oc.type AS component_type, oc.billing_type FROM resources r \
+/// The reported resources, by uuid (hex), in one query for a whole batch of reports. Not
+/// locked: reports on one key queue on its usage row, and a policy action that flags a resource
+/// must not wait for the report that fired it to end.
+pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<String, UsageTarget>> {
+    let mut targets: HashMap<String, UsageTarget> = HashMap::with_capacity(resources.len());
+    if resources.is_empty() {
+        return Ok(targets);
+    }
+    let sql = format!(
+        "SELECT r.uuid AS resource_uuid, r.id AS resource_id, p.customer_id, r.plan_id, r.state, \
+         oc.id AS component_id, oc.type AS component_type, oc.billing_type FROM resources r \
          JOIN projects p ON p.id = r.project_id \
          LEFT JOIN offering_components oc ON oc.offering_id = r.offering_id \
-         WHERE r.uuid = $1 ORDER BY oc.id",
-    )
-    .bind(resource.to_string())
-    .fetch_all(&mut **tx)
-    .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let mut target = UsageTarget {
-        resource_id: first.resource_id,
-        customer_id: first.customer_id,
-        plan_id: first.plan_id,
-        state: first.state.clone(),
-        components: Vec::with_capacity(rows.len()),
-    };
+         WHERE r.uuid IN ({}) ORDER BY r.id, oc.id",
+        placeholders(1, resources.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for uuid in resources {
+        q = q.bind(uuid.to_string());
+    }
+    let rows: Vec<TargetRow> = q.fetch_all(&mut **tx).await?;
     for row in rows {
+        let target = targets.entry(row.resource_uuid).or_insert_with(|| UsageTarget {
+            resource_id: row.resource_id,
+            customer_id: row.customer_id,
+            plan_id: row.plan_id,
+            state: row.state,
+            components: Vec::new(),
+        });
         if let (Some(id), Some(r#type), Some(billing_type)) = (row.component_id, row.component_type, row.billing_type) {
             target.components.push(TargetComponent {
                 id,
@@ -107,7 +114,7 @@ pub async fn target(tx: &mut Tx, resource: &Uuid32) -> Result<Option<UsageTarget
             });
         }
     }
-    Ok(Some(target))
+    Ok(targets)
 }
 
 /// Adds `delta` hundredths to a customer's monthly total of a component, atomically.
