@@ -49,9 +49,10 @@ measure() { # name, path, token, [lua env...]
 }
 
 # After a bulk load, measure the steady state: without this, PostgreSQL's autovacuum and
-# autoanalyze start on the fresh rows in the middle of a case (p99 of 15-28 ms instead of 5-7).
+# autoanalyze start on the fresh rows in the middle of a case (p99 of 15-28 ms instead of 5-7),
+# and so does the timed checkpoint that writes the load's dirty pages out.
 settle() {
-  [ "$BACKEND" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" >/dev/null
+  [ "$BACKEND" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
   return 0
 }
 
