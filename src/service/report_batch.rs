@@ -95,7 +95,8 @@ async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Resu
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut transitions = 0;
     for q in batch {
-        // Reports write usage rows only, never the resources: one read serves the whole batch.
+        // One read serves the whole batch: what a report's actions do to resources (flags, a
+        // move to Terminating) never changes whether another report is accepted.
         let target = targets.get(&q.report.resource.to_string()).cloned();
         match check(target, q.reporter, &q.report, q.now) {
             Ok(plan) => {

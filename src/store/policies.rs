@@ -29,7 +29,6 @@ const JOINS: &str = "JOIN customers c ON c.id = p.customer_id LEFT JOIN users u 
 
 #[derive(Debug, Clone)]
 pub struct LimitRow {
-    pub policy_id: i64,
     pub component_uuid: String,
     pub component_type: String,
     pub limit_value: i64,
@@ -155,7 +154,6 @@ fn group(rows: Vec<JoinedRow>) -> Vec<PolicyView> {
     for r in rows {
         let limit = match (r.component_uuid, r.component_type, r.limit_value, r.period) {
             (Some(component_uuid), Some(component_type), Some(limit_value), Some(period)) => Some(LimitRow {
-                policy_id: r.policy.id,
                 component_uuid,
                 component_type,
                 limit_value,
@@ -174,23 +172,28 @@ fn group(rows: Vec<JoinedRow>) -> Vec<PolicyView> {
     views
 }
 
+/// The query for one policy with its limit rows, selected by `condition`.
+fn one_with_limits(condition: &str) -> String {
+    format!(
+        "SELECT {COLUMNS}, {LIMIT_COLUMNS}, CAST(NULL AS BIGINT) AS total FROM policies p {JOINS} {WITH_LIMITS} \
+         WHERE {condition} ORDER BY l.id"
+    )
+}
+
 pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<PolicyView>> {
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, {LIMIT_COLUMNS}, CAST(NULL AS BIGINT) AS total FROM policies p {JOINS} {WITH_LIMITS} WHERE p.id = $1 ORDER BY l.id"
-    ))
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query_as(&one_with_limits("p.id = $1"))
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
     Ok(group(rows).pop())
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<PolicyView>> {
     let (user, now) = vis.binds();
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, {LIMIT_COLUMNS}, CAST(NULL AS BIGINT) AS total FROM policies p {JOINS} {WITH_LIMITS} \
-         WHERE p.uuid = $1 AND {} ORDER BY l.id",
+    let rows = sqlx::query_as(&one_with_limits(&format!(
+        "p.uuid = $1 AND {}",
         sql::customer_role(vis, "p.customer_id", "$2", "$3")
-    ))
+    )))
     .bind(uuid.to_string())
     .bind(user)
     .bind(now)
