@@ -4,7 +4,7 @@ use crate::config::LogFormat;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
@@ -25,6 +25,13 @@ pub fn metrics() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         PrometheusBuilder::new()
             .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .and_then(|b| {
+                // Counted in reports, not seconds; a batch holds at most 64.
+                b.set_buckets_for_metric(
+                    Matcher::Full("meterguard_report_batch_size".into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+                )
+            })
             .and_then(|b| b.install_recorder())
             .unwrap_or_else(|err| {
                 tracing::warn!(error = %err, "metrics recorder not installed");
