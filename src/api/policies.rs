@@ -166,25 +166,26 @@ async fn list(
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
     let db = state.db.reader();
-    // One query serves a numbered page inside the list; only "last" and pages past the end
-    // need the count on its own.
+    // A numbered page inside the list is one query, its total included; "last" needs the count
+    // first, and a page past the end (no rows, so no total) needs it to say so.
     let (views, total) = match request.offset() {
         Some(offset) => store::policies::page(db, vis, &filter, request.size, offset).await?,
-        None => (vec![], None),
+        None => {
+            let total = store::policies::count(db, vis, &filter).await?;
+            let last = request.resolve(total)?;
+            (
+                store::policies::page(db, vis, &filter, last.limit(), last.offset())
+                    .await?
+                    .0,
+                Some(total),
+            )
+        }
     };
     let total = match total {
         Some(total) => total,
         None => store::policies::count(db, vis, &filter).await?,
     };
     let page = request.resolve(total)?;
-    let views = match request.offset() {
-        Some(_) => views,
-        None => {
-            store::policies::page(db, vis, &filter, page.limit(), page.offset())
-                .await?
-                .0
-        }
-    };
     let items = render_all(&state, &links, views, vis).await?;
     Ok(Paginated {
         items,

@@ -199,15 +199,7 @@ async fn set_usage(
         may_report,
     };
     let report = Report { resource, items, date };
-    service::set_usage(
-        &state.db,
-        &state.actions,
-        &state.reports,
-        reporter,
-        report,
-        state.clock.now(),
-    )
-    .await?;
+    state.reports.submit(reporter, report, state.clock.now()).await?;
     Ok(StatusCode::CREATED)
 }
 

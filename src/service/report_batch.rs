@@ -6,11 +6,11 @@
 //! database failure rolls the batch back and retries each of its reports in a transaction of its
 //! own, so no report ever commits half-written or with another one's failure.
 
-use super::usage::{apply, check, set_usage_alone, Report, Reporter};
+use super::usage::{apply, check, set_usage, Report, Reporter};
 use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::Uuid32;
-use crate::store::{self, Db};
+use crate::store::{self, Backend, Db};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,22 +24,32 @@ struct Queued {
     reply: oneshot::Sender<ServiceResult<()>>,
 }
 
-/// The sending side; the writer task ends when every clone of it is gone.
+/// How reports reach the database: through the writer task on SQLite, each in its own
+/// transaction on PostgreSQL (where they run concurrently and one connection would only
+/// serialise them). The writer task ends when every clone of the queue is gone.
 #[derive(Clone)]
 pub struct ReportQueue {
-    sender: mpsc::Sender<Queued>,
+    db: Db,
+    cfg: ActionsConfig,
+    sender: Option<mpsc::Sender<Queued>>,
 }
 
 impl ReportQueue {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer task on the current runtime, on SQLite.
     pub fn start(db: Db, cfg: ActionsConfig) -> Self {
-        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(write_batches(db, cfg, receiver));
-        Self { sender }
+        let sender = (db.backend() == Backend::Sqlite).then(|| {
+            let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+            tokio::spawn(write_batches(db.clone(), cfg.clone(), receiver));
+            sender
+        });
+        Self { db, cfg, sender }
     }
 
-    /// Queues a report and waits until it is committed or refused.
+    /// Commits a report, or refuses it.
     pub async fn submit(&self, reporter: Reporter, report: Report, now: DateTime<Utc>) -> ServiceResult<()> {
+        let Some(sender) = &self.sender else {
+            return set_usage(&self.db, &self.cfg, reporter, &report, now).await;
+        };
         let (reply, answer) = oneshot::channel();
         let queued = Queued {
             reporter,
@@ -48,7 +58,7 @@ impl ReportQueue {
             reply,
         };
         let stopped = || ServiceError::Database(sqlx::Error::PoolClosed);
-        self.sender.send(queued).await.map_err(|_| stopped())?;
+        sender.send(queued).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -82,7 +92,7 @@ async fn write_batches(db: Db, cfg: ActionsConfig, mut receiver: mpsc::Receiver<
 }
 
 async fn alone(db: &Db, cfg: &ActionsConfig, q: Queued) {
-    let outcome = set_usage_alone(db, cfg, q.reporter, &q.report, q.now).await;
+    let outcome = set_usage(db, cfg, q.reporter, &q.report, q.now).await;
     let _ = q.reply.send(outcome);
 }
 

@@ -1,13 +1,12 @@
 //! Usage reports: replace the month's amount per (resource, component, billing month), keep the
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
 
-use super::report_batch::ReportQueue;
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
 use crate::store::usages::{UsageReport, UsageTarget};
-use crate::store::{self, Backend, Db, Tx};
+use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -34,24 +33,9 @@ pub struct Report {
     pub date: Option<DateTime<Utc>>,
 }
 
-/// Applies a report; the policies' decisions are committed with it. On SQLite the report joins
-/// the group commit (`report_batch`); on PostgreSQL it is its own transaction.
-pub async fn set_usage(
-    db: &Db,
-    cfg: &ActionsConfig,
-    queue: &ReportQueue,
-    reporter: Reporter,
-    report: Report,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    match db.backend() {
-        Backend::Sqlite => queue.submit(reporter, report, now).await,
-        Backend::Postgres => set_usage_alone(db, cfg, reporter, &report, now).await,
-    }
-}
-
-/// One report in its own transaction.
-pub(super) async fn set_usage_alone(
+/// Applies one report in its own transaction; the policies' decisions are committed with it.
+/// Reports arrive through `report_batch::ReportQueue`, which on SQLite commits them in groups.
+pub(super) async fn set_usage(
     db: &Db,
     cfg: &ActionsConfig,
     reporter: Reporter,

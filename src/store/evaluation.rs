@@ -16,8 +16,9 @@ pub struct PolicyState {
     pub has_fired: i64,
 }
 
-const STATE: &str = "SELECT p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
-     p.actions, p.options, p.has_fired FROM policies p JOIN customers c ON c.id = p.customer_id";
+const STATE_COLUMNS: &str = "p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
+     p.actions, p.options, p.has_fired";
+const STATE_FROM: &str = "FROM policies p JOIN customers c ON c.id = p.customer_id";
 
 fn lock_of(lock: &str) -> String {
     if lock.is_empty() {
@@ -28,10 +29,13 @@ fn lock_of(lock: &str) -> String {
 }
 
 pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
-    sqlx::query_as(&format!("{STATE} WHERE p.id = $1 {}", lock_of(lock)))
-        .bind(policy_id)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id = $1 {}",
+        lock_of(lock)
+    ))
+    .bind(policy_id)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -46,9 +50,9 @@ pub struct LimitFact {
     pub period: i64,
 }
 
-const LIMITS: &str = "SELECT l.policy_id, l.component_id, oc.uuid AS component_uuid, oc.type AS component_type, \
-     oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
-     FROM policy_limits l JOIN offering_components oc ON oc.id = l.component_id";
+const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_uuid, oc.type AS component_type, \
+     oc.name AS component_name, oc.measured_unit, l.limit_value, l.period";
+const LIMIT_JOIN: &str = "JOIN offering_components oc ON oc.id = l.component_id";
 
 #[derive(FromRow)]
 struct PolicyWithLimit {
@@ -70,11 +74,8 @@ pub async fn policies_limiting(
         return Ok((vec![], vec![]));
     }
     let sql = format!(
-        "SELECT p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
-         p.actions, p.options, p.has_fired, l.policy_id, l.component_id, oc.uuid AS component_uuid, \
-         oc.type AS component_type, oc.name AS component_name, oc.measured_unit, l.limit_value, l.period \
-         FROM policies p JOIN customers c ON c.id = p.customer_id \
-         JOIN policy_limits l ON l.policy_id = p.id JOIN offering_components oc ON oc.id = l.component_id \
+        "SELECT {STATE_COLUMNS}, {LIMIT_COLUMNS} {STATE_FROM} \
+         JOIN policy_limits l ON l.policy_id = p.id {LIMIT_JOIN} \
          WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits x \
          WHERE x.policy_id = p.id AND x.component_id IN ({})) ORDER BY p.id, l.id {}",
         placeholders(2, component_ids.len()),
@@ -101,7 +102,7 @@ pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &
         return Ok(vec![]);
     }
     let sql = format!(
-        "{LIMITS} WHERE l.policy_id IN ({}) ORDER BY l.id",
+        "SELECT {LIMIT_COLUMNS} FROM policy_limits l {LIMIT_JOIN} WHERE l.policy_id IN ({}) ORDER BY l.id",
         placeholders(1, policy_ids.len())
     );
     let mut q = sqlx::query_as(&sql);
