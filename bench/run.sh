@@ -6,7 +6,7 @@
 # Then a set_usage case over 1,000,000 component_usages rows seeded with SQL (see below), next to
 # the ceiling measured again, and the server's peak RSS (VmHWM).
 # Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS
-# override the defaults.
+# override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKENDS="${1:-both}"
@@ -15,6 +15,7 @@ DURATION="${DURATION:-10s}"
 CUSTOMERS="${CUSTOMERS:-1000}"
 RESOURCES="${RESOURCES:-40000}" # set_usage case: RESOURCES x MONTHS component_usages rows
 MONTHS="${MONTHS:-25}"
+CASES="${CASES:-policies set_usage}"
 PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PORT=18790
 
@@ -78,17 +79,19 @@ for BACKEND in sqlite postgres; do
   python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["policies"]))' "$work/seed.json" > "$work/uuids.txt"
   body=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({"scope": s["customer_url"], "actions": "request_pausing", "component_limits_set": [{"component": s["component"], "limit": 5, "period": 2}]}))' "$work/seed.json")
 
-  CEILING=""
-  measure "ceiling: GET /health/" "/health/" "$staff"
-  # The floor under any request that reads the database: one SELECT 1 and nothing else.
-  measure "one query: GET /ready/ (SELECT 1)" "/ready/" "$staff"
-  measure "list page_size=10, staff" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$staff"
-  measure "list page_size=10, owner" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$owner"
-  measure "retrieve" "/api/marketplace-customer-component-usage-policies/$one/" "$staff"
-  measure "create" "/" "$staff" MODE=create BODY="$body"
-  measure "PATCH" "/" "$staff" MODE=patch UUIDS="$work/uuids.txt"
-  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-  echo "| $BACKEND | peak RSS of the server after the policy cases | $((rss / 1024)) MB | | | |"
+  if [[ " $CASES " == *" policies "* ]]; then
+    CEILING=""
+    measure "ceiling: GET /health/" "/health/" "$staff"
+    # The floor under any request that reads the database: one SELECT 1 and nothing else.
+    measure "one query: GET /ready/ (SELECT 1)" "/ready/" "$staff"
+    measure "list page_size=10, staff" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$staff"
+    measure "list page_size=10, owner" "/api/marketplace-customer-component-usage-policies/?page_size=10" "$owner"
+    measure "retrieve" "/api/marketplace-customer-component-usage-policies/$one/" "$staff"
+    measure "create" "/" "$staff" MODE=create BODY="$body"
+    measure "PATCH" "/" "$staff" MODE=patch UUIDS="$work/uuids.txt"
+    rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+    echo "| $BACKEND | peak RSS of the server after the policy cases | $((rss / 1024)) MB | | | |"
+  fi
 
   # set_usage against a realistic table: 1,000,000 component_usages rows (40,000 resources x 25
   # months) and their usage_totals. These bulk rows are inserted DIRECTLY with SQL into the
@@ -96,12 +99,13 @@ for BACKEND in sqlite postgres; do
   # generate_series through psql), because 1M API calls would take far too long; only the
   # measured reports go through the API. wrk rotates over every (resource, month) pair as staff
   # (staff may backfill past months), replacing amounts of 1-5 units: no policy transitions.
-  started=$(date +%s)
-  if [ "$BACKEND" = sqlite ]; then
-    python3 bench/seed_usage.py --backend sqlite --db "$work/bench.db" --resources "$RESOURCES" --months "$MONTHS"
-  else
-    python3 bench/seed_usage.py --backend postgres --resources "$RESOURCES" --months "$MONTHS" \
-      | psql "$url" -q -v ON_ERROR_STOP=1 >/dev/null
+  if [[ " $CASES " == *" set_usage "* ]]; then
+    started=$(date +%s)
+    if [ "$BACKEND" = sqlite ]; then
+      python3 bench/seed_usage.py --backend sqlite --db "$work/bench.db" --resources "$RESOURCES" --months "$MONTHS"
+    else
+      python3 bench/seed_usage.py --backend postgres --resources "$RESOURCES" --months "$MONTHS" \
+        | psql "$url" -q -v ON_ERROR_STOP=1 >/dev/null
   fi
   settle
   echo "(seeded $((RESOURCES * MONTHS)) usage rows with SQL in $(( $(date +%s) - started )) s)" >&2
@@ -118,6 +122,7 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
   measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
   rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   echo "| $BACKEND | peak RSS of the server after set_usage | $((rss / 1024)) MB | | | |"
+  fi
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   [ "$BACKEND" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 done

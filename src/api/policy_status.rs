@@ -66,7 +66,9 @@ pub async fn status(
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?
         .row;
-    let assessment = evaluation::assess(state.db.reader(), policy.id, policy.customer_id, now).await?;
+    let mut conn = state.db.reader().acquire().await?;
+    let assessment = evaluation::assess(&mut *conn, policy.id, policy.customer_id, now).await?;
+    drop(conn);
     let today = now.date_naive();
     let limits = assessment
         .limits

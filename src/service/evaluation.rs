@@ -6,22 +6,158 @@ use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::{time, Amount, Month, Period};
 use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition};
 use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
+use crate::store::usages::TotalDelta;
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-/// After usage of some of a customer's components changed.
-pub async fn after_usage_change(
+/// What one usage write did to a customer's monthly totals; the deltas are already written.
+pub struct UsageChange {
+    pub customer_id: i64,
+    pub now: DateTime<Utc>,
+    /// Non-zero, this customer's.
+    pub deltas: Vec<TotalDelta>,
+}
+
+/// After usage changed: `changes` in the order they were written. Each change is judged on the
+/// totals as they stood right after it, as if it had been committed alone, so writes that
+/// share a transaction never hide a fire-then-reset pair. Returns how many transitions it made.
+pub async fn after_usage_changes(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
-    customer_id: i64,
-    component_ids: &[i64],
-    now: DateTime<Utc>,
+    changes: &[UsageChange],
 ) -> store::Result<usize> {
-    let (policies, limits) = facts::policies_limiting(tx, customer_id, component_ids, db.row_lock()).await?;
-    evaluate_locked(tx, db, cfg, policies, limits, now).await
+    let customers = distinct(changes.iter().map(|c| c.customer_id));
+    let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
+    let mut policies = Locked::group(facts::rules_limiting(tx, &customers, &moved, db.row_lock()).await?);
+    let Some(until) = changes.iter().map(|c| Month::of(c.now.date_naive())).max() else {
+        return Ok(0);
+    };
+    if policies.is_empty() {
+        return Ok(0);
+    }
+    let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
+    let written = facts::totals_of(&mut **tx, &customers, &limited, until.index()).await?;
+    let mut totals = Totals::before(&written, changes);
+    let mut transitions = 0;
+    for change in changes {
+        totals.add(&change.deltas);
+        let current = Month::of(change.now.date_naive());
+        let theirs = totals.of(change.customer_id);
+        for policy in policies.iter_mut().filter(|p| p.customer_id == change.customer_id) {
+            if !policy
+                .rules
+                .iter()
+                .any(|r| change.deltas.iter().any(|d| d.component_id == r.component))
+            {
+                continue;
+            }
+            metrics::counter!("meterguard_evaluations_total").increment(1);
+            let over = engine::evaluate(&policy.rules, &theirs, current).over();
+            let transition = engine::decide(policy.has_fired, over);
+            if transition == Transition::Stay {
+                continue;
+            }
+            // Rare: read what the transition's event and actions tell about the policy.
+            let Some(state) = facts::policy(tx, policy.id, "").await? else {
+                continue;
+            };
+            let assessment = judge(facts::limits_of(&mut **tx, &[policy.id]).await?, &theirs, current);
+            if make(tx, db, cfg, &state, transition, &assessment, change.now).await? {
+                policy.has_fired = transition == Transition::Fire;
+                transitions += 1;
+            }
+        }
+    }
+    Ok(transitions)
+}
+
+/// A policy locked for evaluation, with the rules of its limit rows.
+struct Locked {
+    id: i64,
+    customer_id: i64,
+    has_fired: bool,
+    rules: Vec<LimitRule<i64>>,
+}
+
+impl Locked {
+    /// Groups limit rows that come in policy order.
+    fn group(rows: Vec<facts::RuleFact>) -> Vec<Self> {
+        let mut policies: Vec<Self> = Vec::new();
+        for row in rows {
+            if policies.last().is_none_or(|p| p.id != row.policy_id) {
+                policies.push(Self {
+                    id: row.policy_id,
+                    customer_id: row.customer_id,
+                    has_fired: row.has_fired != 0,
+                    rules: Vec::new(),
+                });
+            }
+            if let Some(policy) = policies.last_mut() {
+                policy.rules.push(rule(row.component_id, row.limit_value, row.period));
+            }
+        }
+        policies
+    }
+}
+
+fn rule(component: i64, limit: i64, period: i64) -> LimitRule<i64> {
+    LimitRule {
+        component,
+        limit,
+        period: Period::from_code(period).unwrap_or(Period::DEFAULT),
+    }
+}
+
+fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    ids.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// Monthly totals held in memory while a batch of changes is replayed over them.
+struct Totals(HashMap<(i64, i64, i64), i64>);
+
+impl Totals {
+    /// The totals as they were before `changes`, from the totals written with them.
+    fn before(written: &[facts::TotalFact], changes: &[UsageChange]) -> Self {
+        let mut totals = Self(
+            written
+                .iter()
+                .map(|t| ((t.customer_id, t.component_id, t.billing_month), t.usage))
+                .collect(),
+        );
+        for change in changes {
+            for d in &change.deltas {
+                *totals
+                    .0
+                    .entry((d.customer_id, d.component_id, d.billing_month))
+                    .or_default() -= d.delta;
+            }
+        }
+        totals
+    }
+
+    fn add(&mut self, deltas: &[TotalDelta]) {
+        for d in deltas {
+            *self
+                .0
+                .entry((d.customer_id, d.component_id, d.billing_month))
+                .or_default() += d.delta;
+        }
+    }
+
+    fn of(&self, customer_id: i64) -> Vec<MonthlyTotal<i64>> {
+        self.0
+            .iter()
+            .filter(|((customer, _, _), _)| *customer == customer_id)
+            .map(|(&(_, component, month), &usage)| MonthlyTotal {
+                component,
+                month: Month::from_index(month),
+                usage: Amount::from_hundredths(usage),
+            })
+            .collect()
+    }
 }
 
 /// After a policy itself was created or changed, and for the sweeps.
@@ -35,8 +171,12 @@ pub async fn policy(
     let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
         return Ok(0);
     };
-    let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
-    evaluate_locked(tx, db, cfg, vec![policy], limits, now).await
+    let assessment = assess(&mut **tx, policy.id, policy.customer_id, now).await?;
+    metrics::counter!("meterguard_evaluations_total").increment(1);
+    let transition = engine::decide(policy.has_fired != 0, assessment.evaluation.over());
+    Ok(usize::from(
+        make(tx, db, cfg, &policy, transition, &assessment, now).await?,
+    ))
 }
 
 /// Before a fired policy is deleted: it resets, undoing what its actions can (SPEC §2).
@@ -50,13 +190,14 @@ pub async fn reset_before_delete(
     let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
         return Ok(0);
     };
-    if policy.has_fired == 0 || !facts::mark_reset(tx, policy.id).await? {
+    if policy.has_fired == 0 {
         return Ok(0);
     }
     let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
     let assessment = judge(limits, &[], Month::of(now.date_naive()));
-    on_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?;
-    Ok(1)
+    Ok(usize::from(
+        make(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?,
+    ))
 }
 
 /// A policy's limit rows with their evaluation against the customer's totals.
@@ -68,19 +209,14 @@ pub struct Assessment {
 }
 
 /// Evaluates one policy's limits against its customer's totals; read-only.
-pub async fn assess<'c, E>(ex: E, policy_id: i64, customer_id: i64, now: DateTime<Utc>) -> store::Result<Assessment>
+pub async fn assess<E>(ex: &mut E, policy_id: i64, customer_id: i64, now: DateTime<Utc>) -> store::Result<Assessment>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any> + Copy,
+    for<'c> &'c mut E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let limits = facts::limits_of(ex, &[policy_id]).await?;
-    let components: Vec<i64> = limits
-        .iter()
-        .map(|l| l.component_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let limits = facts::limits_of(&mut *ex, &[policy_id]).await?;
+    let components = distinct(limits.iter().map(|l| l.component_id));
     let current = Month::of(now.date_naive());
-    let totals = facts::totals_of(ex, customer_id, &components, current.index()).await?;
+    let totals = facts::totals_of(&mut *ex, &[customer_id], &components, current.index()).await?;
     let totals = monthly_totals(&totals);
     Ok(judge(limits, &totals, current))
 }
@@ -98,11 +234,7 @@ fn monthly_totals(rows: &[facts::TotalFact]) -> Vec<MonthlyTotal<i64>> {
 fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -> Assessment {
     let rules: Vec<LimitRule<i64>> = limits
         .iter()
-        .map(|l| LimitRule {
-            component: l.component_id,
-            limit: l.limit_value,
-            period: Period::from_code(l.period).unwrap_or(Period::DEFAULT),
-        })
+        .map(|l| rule(l.component_id, l.limit_value, l.period))
         .collect();
     let evaluation = engine::evaluate(&rules, totals, current);
     let month_usage = limits
@@ -114,7 +246,6 @@ fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -
                 .fold(Amount::ZERO, |sum, t| sum.saturating_add(t.usage))
         })
         .collect();
-    metrics::counter!("meterguard_evaluations_total").increment(1);
     Assessment {
         limits,
         evaluation,
@@ -122,47 +253,26 @@ fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -
     }
 }
 
-/// Evaluates locked policies, given all their limit rows, with one read per customer: the totals.
-/// Returns how many transitions it made.
-async fn evaluate_locked(
+/// Makes a transition the engine decided: the conditional update, then what the transition
+/// does. False when there was nothing to make (`Stay`, or the policy was already there).
+async fn make(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
-    policies: Vec<PolicyState>,
-    mut limits: Vec<LimitFact>,
+    policy: &PolicyState,
+    transition: Transition,
+    assessment: &Assessment,
     now: DateTime<Utc>,
-) -> store::Result<usize> {
-    let current = Month::of(now.date_naive());
-    let mut transitions = 0;
-    let customers: BTreeSet<i64> = policies.iter().map(|p| p.customer_id).collect();
-    for customer in customers {
-        let mine: Vec<&PolicyState> = policies.iter().filter(|p| p.customer_id == customer).collect();
-        let components: Vec<i64> = limits
-            .iter()
-            .filter(|l| mine.iter().any(|p| p.id == l.policy_id))
-            .map(|l| l.component_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let totals = monthly_totals(&facts::totals_of(&mut **tx, customer, &components, current.index()).await?);
-        for policy in mine {
-            let (own, rest): (Vec<LimitFact>, Vec<LimitFact>) =
-                limits.into_iter().partition(|l| l.policy_id == policy.id);
-            limits = rest;
-            let assessment = judge(own, &totals, current);
-            let transition = engine::decide(policy.has_fired != 0, assessment.evaluation.over());
-            let made = match transition {
-                Transition::Fire => facts::mark_fired(tx, policy.id, now.timestamp_micros()).await?,
-                Transition::Reset => facts::mark_reset(tx, policy.id).await?,
-                Transition::Stay => false,
-            };
-            if made {
-                on_transition(tx, db, cfg, policy, transition, &assessment, now).await?;
-                transitions += 1;
-            }
-        }
+) -> store::Result<bool> {
+    let made = match transition {
+        Transition::Fire => facts::mark_fired(tx, policy.id, now.timestamp_micros()).await?,
+        Transition::Reset => facts::mark_reset(tx, policy.id).await?,
+        Transition::Stay => false,
+    };
+    if made {
+        on_transition(tx, db, cfg, policy, transition, assessment, now).await?;
     }
-    Ok(transitions)
+    Ok(made)
 }
 
 /// What a transition does inside its transaction: its event, then its actions' effects on

@@ -1,18 +1,18 @@
-//! Group commit of usage reports on SQLite. Its single writer connection makes reports queue one
-//! behind another, each paying its own BEGIN, COMMIT and fsync; here the reports that queued while
-//! a batch was written share the next transaction instead, and one read of their resources. A
-//! report is checked against its resource (may reject it, writes nothing) and then applied
-//! (writes, can only fail on the database): a rejected report leaves the batch untouched, and a
-//! database failure rolls the batch back and retries each of its reports in a transaction of its
-//! own, so no report ever commits half-written or with another one's failure.
+//! Group commit of usage reports. Reports that queue while a batch is written share the next
+//! transaction: one BEGIN, COMMIT and fsync, and one statement per step for all of them instead
+//! of one per report. A report is checked against its resource (may refuse it, writes nothing)
+//! and then applied (writes, can only fail on the database): a refused report leaves the batch
+//! untouched, and a database failure rolls the batch back and retries each of its reports in a
+//! transaction of its own, so no report ever commits half-written or with another one's failure.
 
-use super::usage::{apply, check, set_usage, Report, Reporter};
+use super::usage::{apply, check, Plan, Report, Reporter};
 use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::Uuid32;
 use crate::store::{self, Backend, Db};
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// A batch never grows past this, so one failing batch retries a bounded number of reports.
 const MAX_BATCH: usize = 64;
@@ -24,32 +24,31 @@ struct Queued {
     reply: oneshot::Sender<ServiceResult<()>>,
 }
 
-/// How reports reach the database: through the writer task on SQLite, each in its own
-/// transaction on PostgreSQL (where they run concurrently and one connection would only
-/// serialise them). The writer task ends when every clone of the queue is gone.
+/// The queue in front of the writer tasks. The tasks end when every clone of the queue is gone.
 #[derive(Clone)]
 pub struct ReportQueue {
-    db: Db,
-    cfg: ActionsConfig,
-    sender: Option<mpsc::Sender<Queued>>,
+    sender: mpsc::Sender<Queued>,
 }
 
 impl ReportQueue {
-    /// Starts the writer task on the current runtime, on SQLite.
+    /// Starts the writer tasks on the current runtime: one on SQLite, which has a single writer
+    /// connection; several on PostgreSQL, whose batches run concurrently, so that one batch's
+    /// round trips do not hold up the reports queued behind it.
     pub fn start(db: Db, cfg: ActionsConfig) -> Self {
-        let sender = (db.backend() == Backend::Sqlite).then(|| {
-            let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
-            tokio::spawn(write_batches(db.clone(), cfg.clone(), receiver));
-            sender
-        });
-        Self { db, cfg, sender }
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            tokio::spawn(write_batches(db.clone(), cfg.clone(), receiver.clone()));
+        }
+        Self { sender }
     }
 
     /// Commits a report, or refuses it.
     pub async fn submit(&self, reporter: Reporter, report: Report, now: DateTime<Utc>) -> ServiceResult<()> {
-        let Some(sender) = &self.sender else {
-            return set_usage(&self.db, &self.cfg, reporter, &report, now).await;
-        };
         let (reply, answer) = oneshot::channel();
         let queued = Queued {
             reporter,
@@ -58,65 +57,65 @@ impl ReportQueue {
             reply,
         };
         let stopped = || ServiceError::Database(sqlx::Error::PoolClosed);
-        sender.send(queued).await.map_err(|_| stopped())?;
+        self.sender.send(queued).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn write_batches(db: Db, cfg: ActionsConfig, mut receiver: mpsc::Receiver<Queued>) {
+async fn write_batches(db: Db, cfg: ActionsConfig, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() == 1 {
-            alone(&db, &cfg, batch.remove(0)).await;
-            continue;
+    loop {
+        if receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
         }
         match together(&db, &cfg, &batch).await {
-            Ok((outcomes, transitions)) => {
-                cfg.after_commit(transitions);
+            Ok(outcomes) => {
                 metrics::histogram!("meterguard_report_batch_size").record(batch.len() as f64);
-                let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
-                metrics::counter!("meterguard_usage_reports_total").increment(accepted as u64);
                 for (queued, outcome) in batch.drain(..).zip(outcomes) {
                     // The client may have gone; its report is committed all the same.
                     let _ = queued.reply.send(outcome);
                 }
             }
+            Err(err) if batch.len() == 1 => {
+                let _ = batch.remove(0).reply.send(Err(err.into()));
+            }
             Err(err) => {
                 tracing::warn!(error = %err, reports = batch.len(), "report batch failed; retrying one by one");
                 for queued in batch.drain(..) {
-                    alone(&db, &cfg, queued).await;
+                    let outcome = together(&db, &cfg, std::slice::from_ref(&queued)).await;
+                    let _ = queued
+                        .reply
+                        .send(outcome.map_err(ServiceError::from).and_then(|mut o| o.remove(0)));
                 }
             }
         }
     }
 }
 
-async fn alone(db: &Db, cfg: &ActionsConfig, q: Queued) {
-    let outcome = set_usage(db, cfg, q.reporter, &q.report, q.now).await;
-    let _ = q.reply.send(outcome);
-}
-
-/// The batch in one transaction: each report's outcome (refusals included), and the transitions
-/// made; `Err` when the database failed and nothing was committed.
-async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Result<(Vec<ServiceResult<()>>, usize)> {
+/// The batch in one transaction: each report's outcome (refusals included); `Err` when the
+/// database failed and nothing was committed.
+async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Result<Vec<ServiceResult<()>>> {
     let mut tx = db.begin().await?;
     let uuids: Vec<&Uuid32> = batch.iter().map(|q| &q.report.resource).collect();
     let targets = store::usages::targets(&mut tx, &uuids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut transitions = 0;
+    let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
     for q in batch {
         // One read serves the whole batch: what a report's actions do to resources (flags, a
         // move to Terminating) never changes whether another report is accepted.
         let target = targets.get(&q.report.resource.to_string()).cloned();
         match check(target, q.reporter, &q.report, q.now) {
             Ok(plan) => {
-                transitions += apply(&mut tx, db, cfg, plan, q.now).await?;
+                plans.push(plan);
                 outcomes.push(Ok(()));
             }
             Err(ServiceError::Database(err)) => return Err(err),
             Err(refused) => outcomes.push(Err(refused)),
         }
     }
+    let transitions = apply(&mut tx, db, cfg, &plans).await?;
     tx.commit().await?;
-    Ok((outcomes, transitions))
+    cfg.after_commit(transitions);
+    metrics::counter!("meterguard_usage_reports_total").increment(plans.len() as u64);
+    Ok(outcomes)
 }

@@ -1,14 +1,16 @@
 //! Usage reports: replace the month's amount per (resource, component, billing month), keep the
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
+//! Reports arrive through `report_batch::ReportQueue`, which commits them in groups.
 
-use super::{evaluation, ServiceError, ServiceResult};
+use super::evaluation::{self, UsageChange};
+use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
-use crate::store::usages::{UsageReport, UsageTarget};
+use crate::store::usages::{TotalDelta, UsageReport, UsageTarget};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct UsageItem {
     pub component_type: String,
@@ -33,26 +35,6 @@ pub struct Report {
     pub date: Option<DateTime<Utc>>,
 }
 
-/// Applies one report in its own transaction; the policies' decisions are committed with it.
-/// Reports arrive through `report_batch::ReportQueue`, which on SQLite commits them in groups.
-pub(super) async fn set_usage(
-    db: &Db,
-    cfg: &ActionsConfig,
-    reporter: Reporter,
-    report: &Report,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let mut tx = db.begin().await?;
-    let mut targets = store::usages::targets(&mut tx, &[&report.resource]).await?;
-    let target = targets.remove(&report.resource.to_string());
-    let plan = check(target, reporter, report, now)?;
-    let transitions = apply(&mut tx, db, cfg, plan, now).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
-    metrics::counter!("meterguard_usage_reports_total").increment(1);
-    Ok(())
-}
-
 /// What a checked report writes.
 pub(super) struct Plan<'r> {
     resource_id: i64,
@@ -60,7 +42,9 @@ pub(super) struct Plan<'r> {
     month: Month,
     date: DateTime<Utc>,
     user_id: i64,
-    /// (component id, item), in component id order.
+    /// When it was reported.
+    now: DateTime<Utc>,
+    /// (component id, item).
     rows: Vec<(i64, &'r UsageItem)>,
 }
 
@@ -130,51 +114,84 @@ pub(super) fn check<'r>(
             "Service providers can only specify date for limit-based billing components when backfilling past billing periods.".into(),
         ));
     }
-    // Component order, so concurrent reports lock totals in one order and never deadlock.
-    rows.sort_by_key(|(c, _)| c.id);
     Ok(Plan {
         resource_id: resource.resource_id,
         customer_id: resource.customer_id,
         month,
         date,
         user_id: reporter.user_id,
+        now,
         rows: rows.into_iter().map(|(c, item)| (c.id, item)).collect(),
     })
 }
 
-/// Writes a checked report and re-evaluates the policies it touches; fails only on the database.
-/// Returns how many transitions it made.
-pub(super) async fn apply(
-    tx: &mut Tx,
-    db: &Db,
-    cfg: &ActionsConfig,
-    plan: Plan<'_>,
-    now: DateTime<Utc>,
-) -> store::Result<usize> {
-    let stamp = now.timestamp_micros();
-    // Only totals that moved can change a decision: a report that repeats the month's amount
-    // (providers often resend) writes its row and stops there.
-    let mut moved = BTreeSet::new();
-    for (component_id, item) in &plan.rows {
-        let row = UsageReport {
-            resource_id: plan.resource_id,
-            component_id: *component_id,
-            billing_month: plan.month.index(),
-            usage: item.amount.hundredths(),
-            date: plan.date.timestamp_micros(),
-            description: &item.description,
-            recurring: item.recurring,
-            modified_by: plan.user_id,
-        };
-        let previous = store::usages::replace(tx, &row, stamp).await?;
-        let delta = item.amount.hundredths() - previous;
-        if delta != 0 {
-            store::usages::add_to_total(tx, plan.customer_id, *component_id, plan.month.index(), delta).await?;
-            moved.insert(*component_id);
+/// Writes checked reports, in their order, and re-evaluates the policies they touch, each
+/// report's decisions made as if it had been committed alone; fails only on the database.
+/// Returns how many transitions it made. Each statement covers the whole batch, its rows sorted
+/// by key: concurrent batches lock rows in one order and never deadlock.
+pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Plan<'_>]) -> store::Result<usize> {
+    // A key reported twice keeps the later amount; the earlier one still counts in between.
+    let mut latest = BTreeMap::new();
+    for plan in plans {
+        for (component_id, item) in &plan.rows {
+            let row = UsageReport {
+                resource_id: plan.resource_id,
+                component_id: *component_id,
+                billing_month: plan.month.index(),
+                usage: item.amount.hundredths(),
+                date: plan.date.timestamp_micros(),
+                description: &item.description,
+                recurring: item.recurring,
+                modified_by: plan.user_id,
+                at: plan.now.timestamp_micros(),
+            };
+            latest.insert((row.resource_id, row.component_id, row.billing_month), row);
         }
     }
-    let moved: Vec<i64> = moved.into_iter().collect();
-    evaluation::after_usage_change(tx, db, cfg, plan.customer_id, &moved, now).await
+    let rows: Vec<UsageReport> = latest.into_values().collect();
+    let mut amounts = store::usages::replace_all(tx, &rows).await?;
+    // Only totals that moved can change a decision: a report that repeats the month's amount
+    // (providers often resend) writes its row and stops there.
+    let mut changes = Vec::new();
+    let mut moved: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+    for plan in plans {
+        let mut deltas = Vec::new();
+        for (component_id, item) in &plan.rows {
+            let key = (plan.resource_id, *component_id, plan.month.index());
+            let before = amounts.insert(key, item.amount.hundredths()).unwrap_or(0);
+            let delta = item.amount.hundredths() - before;
+            if delta != 0 {
+                deltas.push(TotalDelta {
+                    customer_id: plan.customer_id,
+                    component_id: *component_id,
+                    billing_month: plan.month.index(),
+                    delta,
+                });
+                *moved
+                    .entry((plan.customer_id, *component_id, plan.month.index()))
+                    .or_default() += delta;
+            }
+        }
+        if !deltas.is_empty() {
+            changes.push(UsageChange {
+                customer_id: plan.customer_id,
+                now: plan.now,
+                deltas,
+            });
+        }
+    }
+    let totals: Vec<TotalDelta> = moved
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(|((customer_id, component_id, billing_month), delta)| TotalDelta {
+            customer_id,
+            component_id,
+            billing_month,
+            delta,
+        })
+        .collect();
+    store::usages::add_to_totals(tx, &totals).await?;
+    evaluation::after_usage_changes(tx, db, cfg, &changes).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
@@ -184,16 +201,22 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
         return Ok(false);
     };
     store::usages::delete(&mut tx, key.id).await?;
-    store::usages::add_to_total(
-        &mut tx,
-        key.customer_id,
-        key.component_id,
-        key.billing_month,
-        -key.usage,
-    )
-    .await?;
-    let transitions =
-        evaluation::after_usage_change(&mut tx, db, cfg, key.customer_id, &[key.component_id], now).await?;
+    let delta = TotalDelta {
+        customer_id: key.customer_id,
+        component_id: key.component_id,
+        billing_month: key.billing_month,
+        delta: -key.usage,
+    };
+    let mut transitions = 0;
+    if delta.delta != 0 {
+        store::usages::add_to_totals(&mut tx, &[delta]).await?;
+        let change = UsageChange {
+            customer_id: key.customer_id,
+            now,
+            deltas: vec![delta],
+        };
+        transitions = evaluation::after_usage_changes(&mut tx, db, cfg, &[change]).await?;
+    }
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(true)

@@ -1,7 +1,7 @@
 //! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
 //! the conditional updates that make each transition happen once.
 
-use super::{placeholders, Result, Tx};
+use super::{in_list, placeholders, Result, Tx};
 use sqlx::{Any, AnyPool, Executor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -54,47 +54,44 @@ const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_u
      oc.name AS component_name, oc.measured_unit, l.limit_value, l.period";
 const LIMIT_JOIN: &str = "JOIN offering_components oc ON oc.id = l.component_id";
 
-#[derive(FromRow)]
-struct PolicyWithLimit {
-    #[sqlx(flatten)]
-    policy: PolicyState,
-    #[sqlx(flatten)]
-    limit: LimitFact,
+/// A limit row with what deciding its policy's transition needs of the policy.
+#[derive(Debug, Clone, FromRow)]
+pub struct RuleFact {
+    pub policy_id: i64,
+    pub customer_id: i64,
+    pub has_fired: i64,
+    pub component_id: i64,
+    pub limit_value: i64,
+    pub period: i64,
 }
 
-/// The customer's policies that limit any of `component_ids`, locked in id order (so concurrent
-/// evaluations never wait on each other in a cycle), with all their limit rows, in one query.
-pub async fn policies_limiting(
+/// The limit rows of the customers' policies that limit any of `component_ids`, in policy
+/// order, the policies locked in id order (so concurrent evaluations never wait on each other
+/// in a cycle). Only what a decision needs: a transition reads the rest.
+pub async fn rules_limiting(
     tx: &mut Tx,
-    customer_id: i64,
+    customer_ids: &[i64],
     component_ids: &[i64],
     lock: &str,
-) -> Result<(Vec<PolicyState>, Vec<LimitFact>)> {
-    if component_ids.is_empty() {
-        return Ok((vec![], vec![]));
+) -> Result<Vec<RuleFact>> {
+    if customer_ids.is_empty() || component_ids.is_empty() {
+        return Ok(vec![]);
     }
+    let (customers, components) = (in_list(customer_ids), in_list(component_ids));
     let sql = format!(
-        "SELECT {STATE_COLUMNS}, {LIMIT_COLUMNS} {STATE_FROM} \
-         JOIN policy_limits l ON l.policy_id = p.id {LIMIT_JOIN} \
-         WHERE p.customer_id = $1 AND EXISTS (SELECT 1 FROM policy_limits x \
+        "SELECT p.id AS policy_id, p.customer_id, p.has_fired, l.component_id, l.limit_value, l.period \
+         FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
+         WHERE p.customer_id IN ({}) AND EXISTS (SELECT 1 FROM policy_limits x \
          WHERE x.policy_id = p.id AND x.component_id IN ({})) ORDER BY p.id, l.id {}",
-        placeholders(2, component_ids.len()),
+        placeholders(1, customers.len()),
+        placeholders(1 + customers.len(), components.len()),
         lock_of(lock)
     );
-    let mut q = sqlx::query_as(&sql).bind(customer_id);
-    for id in component_ids {
+    let mut q = sqlx::query_as(&sql);
+    for id in customers.iter().chain(&components) {
         q = q.bind(*id);
     }
-    let rows: Vec<PolicyWithLimit> = q.fetch_all(&mut **tx).await?;
-    let mut policies: Vec<PolicyState> = Vec::new();
-    let mut limits = Vec::with_capacity(rows.len());
-    for row in rows {
-        if policies.last().is_none_or(|p| p.id != row.policy.id) {
-            policies.push(row.policy);
-        }
-        limits.push(row.limit);
-    }
-    Ok((policies, limits))
+    q.fetch_all(&mut **tx).await
 }
 
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
@@ -120,23 +117,25 @@ pub struct TotalFact {
     pub usage: i64,
 }
 
-/// A customer's monthly totals of the given components up to `until_month` (inclusive).
+/// The customers' monthly totals of the given components up to `until_month` (inclusive).
 pub async fn totals_of<'c, E: Executor<'c, Database = Any>>(
     ex: E,
-    customer_id: i64,
+    customer_ids: &[i64],
     component_ids: &[i64],
     until_month: i64,
 ) -> Result<Vec<TotalFact>> {
-    if component_ids.is_empty() {
+    if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
     }
+    let (customers, components) = (in_list(customer_ids), in_list(component_ids));
     let sql = format!(
         "SELECT customer_id, component_id, billing_month, usage FROM usage_totals \
-         WHERE customer_id = $1 AND billing_month <= $2 AND component_id IN ({})",
-        placeholders(3, component_ids.len())
+         WHERE billing_month <= $1 AND customer_id IN ({}) AND component_id IN ({})",
+        placeholders(2, customers.len()),
+        placeholders(2 + customers.len(), components.len())
     );
-    let mut q = sqlx::query_as(&sql).bind(customer_id).bind(until_month);
-    for id in component_ids {
+    let mut q = sqlx::query_as(&sql).bind(until_month);
+    for id in customers.iter().chain(&components) {
         q = q.bind(*id);
     }
     q.fetch_all(ex).await

@@ -34,6 +34,16 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// An IN-list's values, the last one repeated up to the next power of two: a handful of
+/// statement texts serve lists of every length, and each stays prepared.
+pub(crate) fn in_list<T: Clone>(values: &[T]) -> Vec<T> {
+    let mut list = values.to_vec();
+    if let Some(last) = values.last() {
+        list.resize(values.len().next_power_of_two(), last.clone());
+    }
+    list
+}
+
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

@@ -1,6 +1,6 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
-use super::{placeholders, Result, Tx};
+use super::{in_list, placeholders, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -17,35 +17,66 @@ pub struct UsageReport<'a> {
     pub description: &'a str,
     pub recurring: bool,
     pub modified_by: i64,
+    /// When it was reported (created or modified).
+    pub at: i64,
 }
 
-/// Replaces the usage for the report's key and returns the previous amount (0 for a new row),
-/// in one statement: the upsert locks the row (PostgreSQL) or runs alone (SQLite), and its
-/// `previous_usage` is taken from the row it replaced, so concurrent reports for one key
-/// serialise on it and each sees the other's value.
-pub async fn replace(tx: &mut Tx, r: &UsageReport<'_>, now: i64) -> Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, \
-         previous_usage, date, description, recurring, modified_by_id, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $10) \
-         ON CONFLICT (resource_id, component_id, billing_month) DO UPDATE SET \
-         previous_usage = component_usages.usage, usage = excluded.usage, date = excluded.date, \
-         description = excluded.description, recurring = excluded.recurring, \
-         modified_by_id = excluded.modified_by_id, modified = excluded.modified \
-         RETURNING previous_usage",
-    )
-    .bind(Uuid32::new_v4().to_string())
-    .bind(r.resource_id)
-    .bind(r.component_id)
-    .bind(r.billing_month)
-    .bind(r.usage)
-    .bind(r.date)
-    .bind(r.description)
-    .bind(i64::from(r.recurring))
-    .bind(r.modified_by)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await
+/// (resource, component, billing month): what a usage row is unique on.
+pub type RowKey = (i64, i64, i64);
+
+/// Rows per statement, well under both backends' limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Replaces the usage of each report's key and returns, per key, the amount replaced (0 for a
+/// new row). `reports` must be sorted by key without repeats: each upsert locks its rows
+/// (PostgreSQL) in that order, so concurrent writers never wait on each other in a cycle, and a
+/// row's `previous_usage` is taken from the row it replaced, so writers of one key serialise on
+/// it and each sees the other's amount.
+pub async fn replace_all(tx: &mut Tx, reports: &[UsageReport<'_>]) -> Result<HashMap<RowKey, i64>> {
+    let mut replaced = HashMap::with_capacity(reports.len());
+    for chunk in reports.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 10;
+                format!(
+                    "({}, 0, {}, ${})",
+                    placeholders(p + 1, 5),
+                    placeholders(p + 6, 5),
+                    p + 10
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, \
+             previous_usage, date, description, recurring, modified_by_id, created, modified) \
+             VALUES {} ON CONFLICT (resource_id, component_id, billing_month) DO UPDATE SET \
+             previous_usage = component_usages.usage, usage = excluded.usage, date = excluded.date, \
+             description = excluded.description, recurring = excluded.recurring, \
+             modified_by_id = excluded.modified_by_id, modified = excluded.modified \
+             RETURNING resource_id, component_id, billing_month, previous_usage",
+            values.join(", ")
+        );
+        let mut q = sqlx::query_as(&sql);
+        for r in chunk {
+            q = q
+                .bind(Uuid32::new_v4().to_string())
+                .bind(r.resource_id)
+                .bind(r.component_id)
+                .bind(r.billing_month)
+                .bind(r.usage)
+                .bind(r.date)
+                .bind(r.description)
+                .bind(i64::from(r.recurring))
+                .bind(r.modified_by)
+                .bind(r.at);
+        }
+        let rows: Vec<(i64, i64, i64, i64)> = q.fetch_all(&mut **tx).await?;
+        replaced.extend(
+            rows.into_iter()
+                .map(|(resource, component, month, previous)| ((resource, component, month), previous)),
+        );
+    }
+    Ok(replaced)
 }
 
 /// A reported resource with its offering's components: all a report is checked against.
@@ -85,16 +116,17 @@ pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<Strin
     if resources.is_empty() {
         return Ok(targets);
     }
+    let uuids = in_list(resources);
     let sql = format!(
         "SELECT r.uuid AS resource_uuid, r.id AS resource_id, p.customer_id, r.plan_id, r.state, \
          oc.id AS component_id, oc.type AS component_type, oc.billing_type FROM resources r \
          JOIN projects p ON p.id = r.project_id \
          LEFT JOIN offering_components oc ON oc.offering_id = r.offering_id \
          WHERE r.uuid IN ({}) ORDER BY r.id, oc.id",
-        placeholders(1, resources.len())
+        placeholders(1, uuids.len())
     );
     let mut q = sqlx::query_as(&sql);
-    for uuid in resources {
+    for uuid in uuids {
         q = q.bind(uuid.to_string());
     }
     let rows: Vec<TargetRow> = q.fetch_all(&mut **tx).await?;
@@ -117,25 +149,38 @@ pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<Strin
     Ok(targets)
 }
 
-/// Adds `delta` hundredths to a customer's monthly total of a component, atomically.
-pub async fn add_to_total(
-    tx: &mut Tx,
-    customer_id: i64,
-    component_id: i64,
-    billing_month: i64,
-    delta: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (customer_id, component_id, billing_month) \
-         DO UPDATE SET usage = usage_totals.usage + excluded.usage",
-    )
-    .bind(customer_id)
-    .bind(component_id)
-    .bind(billing_month)
-    .bind(delta)
-    .execute(&mut **tx)
-    .await?;
+/// A change of a customer's monthly total of a component, in hundredths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TotalDelta {
+    pub customer_id: i64,
+    pub component_id: i64,
+    pub billing_month: i64,
+    pub delta: i64,
+}
+
+/// Adds the deltas to the customers' monthly totals, atomically. `deltas` must be sorted by key
+/// without repeats, the order in which the rows are locked.
+pub async fn add_to_totals(tx: &mut Tx, deltas: &[TotalDelta]) -> Result<()> {
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * 4 + 1, 4)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES {} \
+             ON CONFLICT (customer_id, component_id, billing_month) \
+             DO UPDATE SET usage = usage_totals.usage + excluded.usage",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for d in chunk {
+            q = q
+                .bind(d.customer_id)
+                .bind(d.component_id)
+                .bind(d.billing_month)
+                .bind(d.delta);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -336,3 +336,54 @@ api_test!(
         assert_eq!(status["limits"][0]["usage"], "11.50");
     }
 );
+
+api_test!(
+    async fn reports_that_arrive_together_are_judged_one_after_another(app) {
+        // Reports that queue together are committed together (group commit), one statement per
+        // step for all of them; each must still be judged on the totals right after it, and a
+        // month's amount reported twice in one batch must still replace, not add.
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 100, 1).await;
+        let (swinging, steady) = (m.resource(&app, "swinging").await, m.resource(&app, "steady").await);
+        let mut sent = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let (resource, amount) = match i % 3 {
+                0 => (&swinging, "150"),
+                1 => (&swinging, "50"),
+                _ => (&steady, "1"),
+            };
+            let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
+            let request = app
+                .http
+                .post(app.url(SET_USAGE))
+                .header("Authorization", format!("Token {}", m.provider_token()))
+                .json(&body);
+            sent.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
+        }
+        while let Some(status) = sent.join_next().await {
+            assert_eq!(status.unwrap().unwrap(), 201);
+        }
+        let rows = app
+            .get(&format!("/api/marketplace-component-usages/?resource_uuid={swinging}"), app.staff())
+            .await
+            .expect(200);
+        let last: f64 = rows[0]["usage"].as_str().unwrap().parse().unwrap();
+        assert!(last == 150.0 || last == 50.0, "one of the amounts reported: {last}");
+        let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+        let total: f64 = status["limits"][0]["usage"].as_str().unwrap().parse().unwrap();
+        assert_eq!(total, last + 1.0, "the latest amounts, each counted once");
+        assert_eq!(status["has_fired"], last + 1.0 > 100.0);
+
+        // Every transition made, oldest first: fires and resets alternate, from a fire, and the
+        // last one is the policy's state.
+        let query = format!("event_type=policy_fired&event_type=policy_reset&policy_uuid={uuid}&page_size=100");
+        let mut made = events(&app, &query).await;
+        made.reverse();
+        assert!(!made.is_empty(), "the swinging amounts cross the limit");
+        for (i, event) in made.iter().enumerate() {
+            let expected = if i % 2 == 0 { "policy_fired" } else { "policy_reset" };
+            assert_eq!(event["event_type"], expected, "transition {i} of {}", made.len());
+        }
+        assert_eq!(made.len() % 2 == 1, last + 1.0 > 100.0);
+    }
+);
