@@ -65,6 +65,7 @@ impl Application {
             interval,
             until_stopped(stopped.clone()),
         ));
+        let checkpoints = tokio::spawn(db.clone().keep_wal_short(until_stopped(stopped.clone())));
         let worker = Worker::new(db.clone(), self.state.actions.clone(), self.state.clock.clone())?;
         let deliveries = tokio::spawn(worker.run(until_stopped(stopped)));
         let app = api::router(self.state)
@@ -83,6 +84,7 @@ impl Application {
         drop(stop);
         scheduler.await.ok();
         deliveries.await.ok();
+        checkpoints.await.ok();
         tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
         Ok(())
     }

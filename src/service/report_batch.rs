@@ -115,6 +115,7 @@ async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Resu
     }
     let transitions = apply(&mut tx, db, cfg, &plans).await?;
     tx.commit().await?;
+    db.wrote_much();
     cfg.after_commit(transitions);
     metrics::counter!("meterguard_usage_reports_total").increment(plans.len() as u64);
     Ok(outcomes)
