@@ -95,7 +95,7 @@ async fn write_batches(db: Db, cfg: ActionsConfig, receiver: Arc<Mutex<mpsc::Rec
 /// The batch in one transaction: each report's outcome (refusals included); `Err` when the
 /// database failed and nothing was committed.
 async fn together(db: &Db, cfg: &ActionsConfig, batch: &[Queued]) -> store::Result<Vec<ServiceResult<()>>> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_batch().await?;
     let uuids: Vec<&Uuid32> = batch.iter().map(|q| &q.report.resource).collect();
     let targets = store::usages::targets(&mut tx, &uuids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());

@@ -117,6 +117,20 @@ impl Db {
         self.write.begin().await
     }
 
+    /// A transaction for a batch of usage reports. On PostgreSQL its statements run on generic
+    /// plans: they find rows by key, so planning each execution afresh (custom plans, which
+    /// PostgreSQL kept choosing) found the same plans and cost 0.6 ms of a batch's CPU; paired
+    /// runs gave 7-15% more reports/s without it.
+    pub async fn begin_batch(&self) -> sqlx::Result<Tx> {
+        let mut tx = self.write.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// After committing a transaction that wrote many pages (a batch of usage reports).
     pub fn wrote_much(&self) {
         self.wal_grew.notify_one();
