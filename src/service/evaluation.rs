@@ -29,12 +29,12 @@ pub async fn after_usage_changes(
     cfg: &ActionsConfig,
     changes: &[UsageChange],
 ) -> store::Result<usize> {
-    let customers = distinct(changes.iter().map(|c| c.customer_id));
-    let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
-    let mut policies = Locked::group(facts::rules_limiting(tx, &customers, &moved, db.row_lock()).await?);
     let Some(until) = changes.iter().map(|c| Month::of(c.now.date_naive())).max() else {
         return Ok(0);
     };
+    let customers = distinct(changes.iter().map(|c| c.customer_id));
+    let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
+    let mut policies = Locked::group(facts::rules_limiting(tx, &customers, &moved, db.row_lock()).await?);
     if policies.is_empty() {
         return Ok(0);
     }
