@@ -6,7 +6,6 @@ use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::{time, Amount, Month, Period};
 use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition};
 use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
-use crate::store::usages::TotalDelta;
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -16,8 +15,15 @@ use std::collections::{BTreeSet, HashMap};
 pub struct UsageChange {
     pub customer_id: i64,
     pub now: DateTime<Utc>,
-    /// Non-zero, this customer's.
-    pub deltas: Vec<TotalDelta>,
+    /// Non-zero.
+    pub deltas: Vec<MonthDelta>,
+}
+
+/// A change of one component's total in one billing month, in hundredths.
+pub struct MonthDelta {
+    pub component_id: i64,
+    pub billing_month: i64,
+    pub delta: i64,
 }
 
 /// After usage changed: `changes` in the order they were written. Each change is judged on the
@@ -43,7 +49,7 @@ pub async fn after_usage_changes(
     let mut totals = Totals::before(&written, changes);
     let mut transitions = 0;
     for change in changes {
-        totals.add(&change.deltas);
+        totals.add(change, 1);
         let current = Month::of(change.now.date_naive());
         let theirs = totals.of(change.customer_id);
         for policy in policies.iter_mut().filter(|p| p.customer_id == change.customer_id) {
@@ -128,22 +134,18 @@ impl Totals {
                 .collect(),
         );
         for change in changes {
-            for d in &change.deltas {
-                *totals
-                    .0
-                    .entry((d.customer_id, d.component_id, d.billing_month))
-                    .or_default() -= d.delta;
-            }
+            totals.add(change, -1);
         }
         totals
     }
 
-    fn add(&mut self, deltas: &[TotalDelta]) {
-        for d in deltas {
+    /// Adds a change (`sign` 1) or takes it back (-1).
+    fn add(&mut self, change: &UsageChange, sign: i64) {
+        for d in &change.deltas {
             *self
                 .0
-                .entry((d.customer_id, d.component_id, d.billing_month))
-                .or_default() += d.delta;
+                .entry((change.customer_id, d.component_id, d.billing_month))
+                .or_default() += sign * d.delta;
         }
     }
 

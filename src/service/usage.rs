@@ -2,7 +2,7 @@
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
 //! Reports arrive through `report_batch::ReportQueue`, which commits them in groups.
 
-use super::evaluation::{self, UsageChange};
+use super::evaluation::{self, MonthDelta, UsageChange};
 use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
@@ -153,7 +153,6 @@ pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Pl
     // Only totals that moved can change a decision: a report that repeats the month's amount
     // (providers often resend) writes its row and stops there.
     let mut changes = Vec::new();
-    let mut moved: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
     for plan in plans {
         let mut deltas = Vec::new();
         for (component_id, item) in &plan.rows {
@@ -161,15 +160,11 @@ pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Pl
             let before = amounts.insert(key, item.amount.hundredths()).unwrap_or(0);
             let delta = item.amount.hundredths() - before;
             if delta != 0 {
-                deltas.push(TotalDelta {
-                    customer_id: plan.customer_id,
+                deltas.push(MonthDelta {
                     component_id: *component_id,
                     billing_month: plan.month.index(),
                     delta,
                 });
-                *moved
-                    .entry((plan.customer_id, *component_id, plan.month.index()))
-                    .or_default() += delta;
             }
         }
         if !deltas.is_empty() {
@@ -180,7 +175,21 @@ pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Pl
             });
         }
     }
-    let totals: Vec<TotalDelta> = moved
+    record(tx, db, cfg, &changes).await
+}
+
+/// Adds usage changes to the customers' monthly totals, one row per key in key order (the
+/// order in which they are locked), then judges them one after another.
+async fn record(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, changes: &[UsageChange]) -> store::Result<usize> {
+    let mut sums: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+    for change in changes {
+        for d in &change.deltas {
+            *sums
+                .entry((change.customer_id, d.component_id, d.billing_month))
+                .or_default() += d.delta;
+        }
+    }
+    let totals: Vec<TotalDelta> = sums
         .into_iter()
         .filter(|(_, delta)| *delta != 0)
         .map(|((customer_id, component_id, billing_month), delta)| TotalDelta {
@@ -191,7 +200,7 @@ pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Pl
         })
         .collect();
     store::usages::add_to_totals(tx, &totals).await?;
-    evaluation::after_usage_changes(tx, db, cfg, &changes).await
+    evaluation::after_usage_changes(tx, db, cfg, changes).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
@@ -201,22 +210,19 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
         return Ok(false);
     };
     store::usages::delete(&mut tx, key.id).await?;
-    let delta = TotalDelta {
-        customer_id: key.customer_id,
-        component_id: key.component_id,
-        billing_month: key.billing_month,
-        delta: -key.usage,
-    };
-    let mut transitions = 0;
-    if delta.delta != 0 {
-        store::usages::add_to_totals(&mut tx, &[delta]).await?;
-        let change = UsageChange {
+    let mut changes = Vec::new();
+    if key.usage != 0 {
+        changes.push(UsageChange {
             customer_id: key.customer_id,
             now,
-            deltas: vec![delta],
-        };
-        transitions = evaluation::after_usage_changes(&mut tx, db, cfg, &[change]).await?;
+            deltas: vec![MonthDelta {
+                component_id: key.component_id,
+                billing_month: key.billing_month,
+                delta: -key.usage,
+            }],
+        });
     }
+    let transitions = record(&mut tx, db, cfg, &changes).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(true)
