@@ -1,5 +1,5 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,13 @@ pub struct Db {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
      PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
 
+/// sqlx pings a connection when it goes back to the pool, and by default again when it is taken
+/// out: a round trip to PostgreSQL, or a hop to SQLite's worker thread, before every query and
+/// every transaction. A connection taken out soon after its release ping needs no second one; one
+/// that sat idle longer may have lost its server (a restart) and is pinged first. An SQLite
+/// connection is in-process and never loses its server, so it is never pinged on the way out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// How often the background checkpoint runs when no big write rang for it.
 const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
@@ -41,6 +48,15 @@ impl Db {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await?;
             return Ok(Self {
@@ -60,11 +76,13 @@ impl Db {
         };
         let write = AnyPoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             .connect(&url)
             .await?;
         let read = AnyPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             .connect(&url)
             .await?;
