@@ -120,6 +120,10 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
   CEILING=""
   measure "ceiling again: GET /health/" "/health/" "$staff"
   measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk -v b="$BACKEND" '
+    $1 == "meterguard_report_batch_size_sum" { n = $2 } $1 == "meterguard_report_batch_size_count" { c = $2 }
+    $1 == "meterguard_report_batch_duration_seconds_sum" { t = $2 }
+    END { if (c) printf "| %s | set_usage write batches: %.1f reports, %.2f ms each on average | | | | |\n", b, n / c, 1000 * t / c }'
   rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   echo "| $BACKEND | peak RSS of the server after set_usage | $((rss / 1024)) MB | | | |"
   fi

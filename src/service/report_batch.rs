@@ -12,6 +12,7 @@ use crate::domain::Uuid32;
 use crate::store::{self, Backend, Db};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// A batch never grows past this, so one failing batch retries a bounded number of reports.
@@ -68,9 +69,11 @@ async fn write_batches(db: Db, cfg: ActionsConfig, receiver: Arc<Mutex<mpsc::Rec
         if receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
+        let started = Instant::now();
         match together(&db, &cfg, &batch).await {
             Ok(outcomes) => {
                 metrics::histogram!("meterguard_report_batch_size").record(batch.len() as f64);
+                metrics::histogram!("meterguard_report_batch_duration_seconds").record(started.elapsed().as_secs_f64());
                 for (queued, outcome) in batch.drain(..).zip(outcomes) {
                     // The client may have gone; its report is committed all the same.
                     let _ = queued.reply.send(outcome);

@@ -387,3 +387,21 @@ api_test!(
         assert_eq!(made.len() % 2 == 1, last + 1.0 > 100.0);
     }
 );
+
+api_test!(
+    async fn metrics_count_reports_and_time_their_batches(app) {
+        let m = marketplace(&app).await;
+        policy(&app, &m, 100, 1).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!("150")).await.expect(201);
+        let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        for name in [
+            "meterguard_usage_reports_total",
+            "meterguard_report_batch_size_bucket",
+            "meterguard_report_batch_duration_seconds_bucket",
+            "meterguard_transitions_total{direction=\"fire\"}",
+        ] {
+            assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from\n{text}");
+        }
+    }
+);
