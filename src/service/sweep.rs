@@ -1,6 +1,6 @@
 //! Re-evaluating every policy: at each month boundary (windows move) and periodically. The
 //! whole catalogue is judged in memory from three reads; only policies whose state would change
-//! are then re-evaluated under lock, each in its own transaction.
+//! are then re-evaluated under lock, a hundred to a transaction.
 
 use super::evaluation;
 use crate::actions::ActionsConfig;
@@ -54,10 +54,7 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     candidates.sort_unstable();
     for batch in candidates.chunks(TRANSITIONS_PER_TRANSACTION) {
         let mut tx = db.begin().await?;
-        let mut transitions = 0;
-        for policy_id in batch {
-            transitions += evaluation::policy(&mut tx, db, cfg, *policy_id, now).await?;
-        }
+        let transitions = evaluation::policies(&mut tx, db, cfg, batch, now).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
     }

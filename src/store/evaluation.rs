@@ -38,6 +38,24 @@ pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<Po
     .await
 }
 
+/// The policies that still exist among `policy_ids`, in id order, locked in that order.
+pub async fn policies(tx: &mut Tx, policy_ids: &[i64], lock: &str) -> Result<Vec<PolicyState>> {
+    if policy_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = in_list(policy_ids);
+    let sql = format!(
+        "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id IN ({}) ORDER BY p.id {}",
+        placeholders(1, ids.len()),
+        lock_of(lock)
+    );
+    let mut q = sqlx::query_as(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(&mut **tx).await
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct LimitFact {
     pub policy_id: i64,
