@@ -9,7 +9,7 @@ use super::usage::{apply, check, Plan, Report, Reporter};
 use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::Uuid32;
-use crate::store::{self, Backend, Db};
+use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,17 +32,12 @@ pub struct ReportQueue {
 }
 
 impl ReportQueue {
-    /// Starts the writer tasks on the current runtime: one on SQLite, which has a single writer
-    /// connection; several on PostgreSQL, whose batches run concurrently, so that one batch's
-    /// round trips do not hold up the reports queued behind it.
+    /// Starts the writer tasks on the current runtime, as many as the backend writes at once, so
+    /// that on PostgreSQL one batch's round trips do not hold up the reports queued behind it.
     pub fn start(db: Db, cfg: ActionsConfig) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
         let receiver = Arc::new(Mutex::new(receiver));
-        let writers = match db.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
-        };
-        for _ in 0..writers {
+        for _ in 0..db.concurrent_writers() {
             tokio::spawn(write_batches(db.clone(), cfg.clone(), receiver.clone()));
         }
         Self { sender }

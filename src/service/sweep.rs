@@ -1,6 +1,6 @@
 //! Re-evaluating every policy: at each month boundary (windows move) and periodically. The
 //! whole catalogue is judged in memory from three reads; only policies whose state would change
-//! are then re-evaluated under lock, a hundred to a transaction.
+//! are then re-evaluated under lock, about a hundred to a transaction.
 
 use super::evaluation;
 use crate::actions::ActionsConfig;
@@ -9,6 +9,7 @@ use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
 use crate::store::{self, evaluation as facts, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use tokio::task::{JoinError, JoinSet};
 
 /// How many policies one sweep transaction re-evaluates under lock.
 const TRANSITIONS_PER_TRANSACTION: usize = 100;
@@ -45,21 +46,73 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
         let usage = totals.get(customer_id).map(Vec::as_slice).unwrap_or(&[]);
         let over = engine::evaluate(own, usage, current).over();
         if engine::decide(*has_fired != 0, over) != Transition::Stay {
-            candidates.push(*policy_id);
+            candidates.push((*customer_id, *policy_id));
         }
     }
     metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
-    // Ascending ids, as every other path locks policies, and a batch per transaction: one
-    // commit (one fsync on SQLite) per hundred transitions rather than per transition.
-    candidates.sort_unstable();
-    for batch in candidates.chunks(TRANSITIONS_PER_TRANSACTION) {
-        let mut tx = db.begin().await?;
-        let transitions = evaluation::policies(&mut tx, db, cfg, batch, now).await?;
-        tx.commit().await?;
-        cfg.after_commit(transitions);
+    let changed = candidates.len();
+    // Transactions run side by side as far as the backend writes concurrently. Each takes whole
+    // customers, so two never touch the same customer's rows, and locks its policies in id order,
+    // as every other path does.
+    let mut running = JoinSet::new();
+    for batch in by_customer(candidates, TRANSITIONS_PER_TRANSACTION) {
+        if running.len() >= db.concurrent_writers() {
+            finished(running.join_next().await)?;
+        }
+        let (db, cfg) = (db.clone(), cfg.clone());
+        running.spawn(async move {
+            let mut tx = db.begin().await?;
+            let transitions = evaluation::policies(&mut tx, &db, &cfg, &batch, now).await?;
+            tx.commit().await?;
+            cfg.after_commit(transitions);
+            Ok(())
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        finished(Some(done))?;
     }
     Ok(SweepReport {
         evaluated: states.len(),
-        changed: candidates.len(),
+        changed,
     })
+}
+
+/// Policy ids in batches of about `size`, a customer's policies never split between two; ids
+/// ascending within each batch.
+fn by_customer(mut candidates: Vec<(i64, i64)>, size: usize) -> Vec<Vec<i64>> {
+    candidates.sort_unstable();
+    let mut batches: Vec<Vec<i64>> = Vec::new();
+    let mut previous = None;
+    for (customer_id, policy_id) in candidates {
+        match batches.last_mut() {
+            Some(batch) if batch.len() < size || previous == Some(customer_id) => batch.push(policy_id),
+            _ => batches.push(vec![policy_id]),
+        }
+        previous = Some(customer_id);
+    }
+    for batch in &mut batches {
+        batch.sort_unstable();
+    }
+    batches
+}
+
+fn finished(done: Option<Result<store::Result<()>, JoinError>>) -> store::Result<()> {
+    match done {
+        None => Ok(()),
+        Some(Ok(result)) => result,
+        Some(Err(err)) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_customer;
+
+    #[test]
+    fn batches_keep_each_customer_whole_and_ids_ascending() {
+        // (customer, policy): customer 1 has three policies, which outgrow a batch of two.
+        let candidates = vec![(2, 9), (1, 8), (3, 1), (1, 2), (2, 4), (1, 5)];
+        assert_eq!(by_customer(candidates, 2), vec![vec![2, 5, 8], vec![4, 9], vec![1]]);
+        assert_eq!(by_customer(vec![], 2), Vec::<Vec<i64>>::new());
+    }
 }

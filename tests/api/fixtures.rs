@@ -57,13 +57,18 @@ impl Marketplace {
 
     /// A resource in state OK, made through a Create order taken all the way; returns its uuid.
     pub async fn resource(&self, app: &TestApp, name: &str) -> String {
-        let order = app
-            .post("/api/marketplace-orders/", self.owner_token(), self.order_body(name))
+        self.resource_in(app, &self.project["url"], self.owner_token(), name)
             .await
-            .expect(201);
+    }
+
+    /// A resource of another project, ordered and approved by `consumer` (staff, or an owner).
+    pub async fn resource_in(&self, app: &TestApp, project_url: &Value, consumer: &str, name: &str) -> String {
+        let mut body = self.order_body(name);
+        body["project"] = project_url.clone();
+        let order = app.post("/api/marketplace-orders/", consumer, body).await.expect(201);
         let uuid = order["uuid"].as_str().expect("order uuid");
         for (step, token) in [
-            ("approve_by_consumer", self.owner_token()),
+            ("approve_by_consumer", consumer),
             ("approve_by_provider", self.provider_token()),
             ("set_state_done", self.provider_token()),
         ] {

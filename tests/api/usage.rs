@@ -405,3 +405,46 @@ api_test!(
         }
     }
 );
+
+api_test!(
+    clock = "2026-01-31T23:59:50Z",
+    async fn a_month_boundary_resets_many_customers_policies_once_each(app) {
+        // 3 customers with 55 policies each: more than one sweep transaction, which run side by
+        // side on PostgreSQL.
+        let m = marketplace(&app).await;
+        let mut policies = Vec::new();
+        for n in 0..3 {
+            let customer = app.customer(&format!("Lab {n}")).await;
+            let project = app.project(customer["url"].as_str().unwrap(), "Runs").await;
+            let resource = m.resource_in(&app, &project["url"], app.staff(), "vm").await;
+            for _ in 0..55 {
+                let body = json!({
+                    "scope": customer["url"], "actions": "notify_organization_owners",
+                    "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 10, "period": 2}]
+                });
+                policies.push(app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"].as_str().unwrap().to_string());
+            }
+            report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        }
+        let fired = events(&app, "event_type=policy_fired&page_size=300").await;
+        assert_eq!(fired.len(), policies.len());
+
+        app.clock.advance(chrono::Duration::seconds(10));
+        let mut resets = Vec::new();
+        for _ in 0..100 {
+            resets = events(&app, "event_type=policy_reset&page_size=300").await;
+            if resets.len() >= policies.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mut reset: Vec<&str> = resets.iter().map(|e| e["context"]["policy_uuid"].as_str().unwrap()).collect();
+        reset.sort_unstable();
+        let mut expected: Vec<&str> = policies.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(reset, expected, "each policy resets once");
+        for uuid in &policies {
+            assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], false);
+        }
+    }
+);
