@@ -147,8 +147,8 @@ impl Db {
     /// A transaction for a batch of usage reports. On PostgreSQL its statements run on generic
     /// plans: they find rows by key, and planning each execution afresh (custom plans, which
     /// PostgreSQL kept choosing) found the same plans for 0.6 ms of a batch's CPU. Paired runs
-    /// gave 7-15% more reports/s with generic plans.
-    /// The setting travels with BEGIN, in one round trip.
+    /// gave 7-15% more reports/s with generic plans. The setting travels with BEGIN, in one
+    /// round trip.
     pub async fn begin_batch(&self) -> sqlx::Result<Tx> {
         match self.backend {
             Backend::Sqlite => self.write.begin().await,

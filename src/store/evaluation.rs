@@ -29,13 +29,7 @@ fn lock_of(lock: &str) -> String {
 }
 
 pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
-    sqlx::query_as(&format!(
-        "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id = $1 {}",
-        lock_of(lock)
-    ))
-    .bind(policy_id)
-    .fetch_optional(&mut **tx)
-    .await
+    Ok(policies(tx, &[policy_id], lock).await?.pop())
 }
 
 /// The policies that still exist among `policy_ids`, in id order, locked in that order.
