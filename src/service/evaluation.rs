@@ -313,7 +313,7 @@ async fn on_transition(
     assessment: &Assessment,
     now: DateTime<Utc>,
 ) -> store::Result<()> {
-    let system_user = store::users::system_user_id(tx).await?;
+    let system_user = db.system_user_id(tx).await?;
     let ctx = TransitionCtx {
         policy,
         transition,

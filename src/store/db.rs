@@ -3,7 +3,7 @@ use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -22,6 +22,8 @@ pub struct Db {
     write: AnyPool,
     /// Rung after a commit that wrote much, to checkpoint soon (SQLite).
     wal_grew: Arc<Notify>,
+    /// The id of the system user, read once: a migration makes that row and nothing changes it.
+    system_user: Arc<OnceCell<i64>>,
 }
 
 // FULL: a report the API acknowledged survives a crash of the machine, not only of the process.
@@ -64,6 +66,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 wal_grew: Arc::default(),
+                system_user: Arc::default(),
             });
         }
         if !url.starts_with("sqlite:") {
@@ -91,6 +94,7 @@ impl Db {
             read,
             write,
             wal_grew: Arc::default(),
+            system_user: Arc::default(),
         })
     }
 
@@ -158,6 +162,14 @@ impl Db {
                     .await
             }
         }
+    }
+
+    /// The built-in user that policy actions are attributed to.
+    pub async fn system_user_id(&self, tx: &mut Tx) -> sqlx::Result<i64> {
+        self.system_user
+            .get_or_try_init(|| super::users::system_user_id(tx))
+            .await
+            .copied()
     }
 
     /// After committing a transaction that wrote many pages (a batch of usage reports): the
