@@ -183,22 +183,10 @@ pub async fn policies(
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
     let states = facts::policies(tx, policy_ids, db.row_lock()).await?;
-    let ids: Vec<i64> = states.iter().map(|p| p.id).collect();
-    let mut limits: HashMap<i64, Vec<LimitFact>> = HashMap::new();
-    for l in facts::limits_of(&mut **tx, &ids).await? {
-        limits.entry(l.policy_id).or_default().push(l);
-    }
-    let customers = distinct(states.iter().map(|p| p.customer_id));
-    let components = distinct(limits.values().flatten().map(|l| l.component_id));
-    let current = Month::of(now.date_naive());
-    let mut totals: HashMap<i64, Vec<facts::TotalFact>> = HashMap::new();
-    for t in facts::totals_of(&mut **tx, &customers, &components, current.index()).await? {
-        totals.entry(t.customer_id).or_default().push(t);
-    }
+    let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
+    let assessments = assessments(&mut **tx, &keys, Month::of(now.date_naive())).await?;
     let mut transitions = 0;
-    for policy in &states {
-        let theirs = monthly_totals(totals.get(&policy.customer_id).map(Vec::as_slice).unwrap_or(&[]));
-        let assessment = judge(limits.remove(&policy.id).unwrap_or_default(), &theirs, current);
+    for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
         let transition = engine::decide(policy.has_fired != 0, assessment.evaluation.over());
         transitions += usize::from(make(tx, db, cfg, policy, transition, &assessment, now).await?);
@@ -240,12 +228,35 @@ pub async fn assess<E>(ex: &mut E, policy_id: i64, customer_id: i64, now: DateTi
 where
     for<'c> &'c mut E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let limits = facts::limits_of(&mut *ex, &[policy_id]).await?;
-    let components = distinct(limits.iter().map(|l| l.component_id));
     let current = Month::of(now.date_naive());
-    let totals = facts::totals_of(&mut *ex, &[customer_id], &components, current.index()).await?;
-    let totals = monthly_totals(&totals);
-    Ok(judge(limits, &totals, current))
+    let mut one = assessments(ex, &[(policy_id, customer_id)], current).await?;
+    Ok(one.pop().unwrap_or_else(|| judge(Vec::new(), &[], current)))
+}
+
+/// The assessments of policies, given as (policy, customer), in their order: their limit rows
+/// and their customers' totals are read in two queries whatever their number.
+async fn assessments<E>(ex: &mut E, policies: &[(i64, i64)], current: Month) -> store::Result<Vec<Assessment>>
+where
+    for<'c> &'c mut E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let ids: Vec<i64> = policies.iter().map(|&(id, _)| id).collect();
+    let mut limits: HashMap<i64, Vec<LimitFact>> = HashMap::new();
+    for l in facts::limits_of(&mut *ex, &ids).await? {
+        limits.entry(l.policy_id).or_default().push(l);
+    }
+    let customers = distinct(policies.iter().map(|&(_, customer)| customer));
+    let components = distinct(limits.values().flatten().map(|l| l.component_id));
+    let mut totals: HashMap<i64, Vec<facts::TotalFact>> = HashMap::new();
+    for t in facts::totals_of(&mut *ex, &customers, &components, current.index()).await? {
+        totals.entry(t.customer_id).or_default().push(t);
+    }
+    Ok(policies
+        .iter()
+        .map(|(id, customer)| {
+            let theirs = monthly_totals(totals.get(customer).map(Vec::as_slice).unwrap_or(&[]));
+            judge(limits.remove(id).unwrap_or_default(), &theirs, current)
+        })
+        .collect())
 }
 
 fn monthly_totals(rows: &[facts::TotalFact]) -> Vec<MonthlyTotal<i64>> {
