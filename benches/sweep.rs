@@ -132,12 +132,13 @@ struct Reads {
 
 async fn baseline_reads(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Reads> {
     let current = Month::of(now.date_naive()).index();
+    let mut conn = db.reader().acquire().await?;
     let start = Instant::now();
-    let states = facts::all_states(db.reader()).await?;
+    let states = facts::all_states(&mut conn).await?;
     let t1 = Instant::now();
-    let limits = facts::all_limits(db.reader()).await?;
+    let limits = facts::all_limits(&mut conn).await?;
     let t2 = Instant::now();
-    let totals = facts::all_totals(db.reader(), current).await?;
+    let totals = facts::all_totals(&mut conn, current).await?;
     let t3 = Instant::now();
     Ok(Reads {
         total: t3 - start,

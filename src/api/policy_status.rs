@@ -67,7 +67,7 @@ pub async fn status(
         .ok_or(ApiError::NotFound(NOT_FOUND))?
         .row;
     let mut conn = state.db.reader().acquire().await?;
-    let assessment = evaluation::assess(&mut *conn, policy.id, policy.customer_id, now).await?;
+    let assessment = evaluation::assess(&mut conn, policy.id, policy.customer_id, now).await?;
     drop(conn);
     let today = now.date_naive();
     let limits = assessment

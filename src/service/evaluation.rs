@@ -9,6 +9,7 @@ use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::AnyConnection;
 use std::collections::{BTreeSet, HashMap};
 
 /// What one usage write did to a customer's monthly totals; the deltas are already written.
@@ -45,7 +46,7 @@ pub async fn after_usage_changes(
         return Ok(0);
     }
     let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
-    let written = facts::totals_of(&mut **tx, &customers, &limited, until.index()).await?;
+    let written = facts::totals_of(tx, &customers, &limited, until.index()).await?;
     let mut totals = Totals::before(&written, changes);
     let mut transitions = 0;
     for change in changes {
@@ -184,7 +185,7 @@ pub async fn policies(
 ) -> store::Result<usize> {
     let states = facts::policies(tx, policy_ids, db.row_lock()).await?;
     let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
-    let assessments = assessments(&mut **tx, &keys, Month::of(now.date_naive())).await?;
+    let assessments = assessments(tx, &keys, Month::of(now.date_naive())).await?;
     let mut transitions = 0;
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
@@ -224,30 +225,33 @@ pub struct Assessment {
 }
 
 /// Evaluates one policy's limits against its customer's totals; read-only.
-pub async fn assess<E>(ex: &mut E, policy_id: i64, customer_id: i64, now: DateTime<Utc>) -> store::Result<Assessment>
-where
-    for<'c> &'c mut E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+pub async fn assess(
+    conn: &mut AnyConnection,
+    policy_id: i64,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> store::Result<Assessment> {
     let current = Month::of(now.date_naive());
-    let mut one = assessments(ex, &[(policy_id, customer_id)], current).await?;
+    let mut one = assessments(conn, &[(policy_id, customer_id)], current).await?;
     Ok(one.pop().unwrap_or_else(|| judge(Vec::new(), &[], current)))
 }
 
 /// The assessments of policies, given as (policy, customer), in their order: their limit rows
 /// and their customers' totals are read in two queries whatever their number.
-async fn assessments<E>(ex: &mut E, policies: &[(i64, i64)], current: Month) -> store::Result<Vec<Assessment>>
-where
-    for<'c> &'c mut E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+async fn assessments(
+    conn: &mut AnyConnection,
+    policies: &[(i64, i64)],
+    current: Month,
+) -> store::Result<Vec<Assessment>> {
     let ids: Vec<i64> = policies.iter().map(|&(id, _)| id).collect();
     let mut limits: HashMap<i64, Vec<LimitFact>> = HashMap::new();
-    for l in facts::limits_of(&mut *ex, &ids).await? {
+    for l in facts::limits_of(&mut *conn, &ids).await? {
         limits.entry(l.policy_id).or_default().push(l);
     }
     let customers = distinct(policies.iter().map(|&(_, customer)| customer));
     let components = distinct(limits.values().flatten().map(|l| l.component_id));
     let mut totals: HashMap<i64, Vec<facts::TotalFact>> = HashMap::new();
-    for t in facts::totals_of(&mut *ex, &customers, &components, current.index()).await? {
+    for t in facts::totals_of(conn, &customers, &components, current.index()).await? {
         totals.entry(t.customer_id).or_default().push(t);
     }
     Ok(policies

@@ -22,9 +22,10 @@ pub struct SweepReport {
 
 pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::Result<SweepReport> {
     let current = Month::of(now.date_naive());
-    let states = facts::all_states(db.reader()).await?;
+    let mut conn = db.reader().acquire().await?;
+    let states = facts::all_states(&mut conn).await?;
     let mut rules: HashMap<i64, Vec<LimitRule<i64>>> = HashMap::new();
-    for (policy_id, component, limit, period) in facts::all_limits(db.reader()).await? {
+    for (policy_id, component, limit, period) in facts::all_limits(&mut conn).await? {
         let period = Period::from_code(period).unwrap_or(Period::DEFAULT);
         rules.entry(policy_id).or_default().push(LimitRule {
             component,
@@ -33,13 +34,14 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
         });
     }
     let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
-    for t in facts::all_totals(db.reader(), current.index()).await? {
+    for t in facts::all_totals(&mut conn, current.index()).await? {
         totals.entry(t.customer_id).or_default().push(MonthlyTotal {
             component: t.component_id,
             month: Month::from_index(t.billing_month),
             usage: Amount::from_hundredths(t.usage),
         });
     }
+    drop(conn);
     let mut candidates = Vec::new();
     for (policy_id, customer_id, has_fired) in &states {
         let own = rules.get(policy_id).map(Vec::as_slice).unwrap_or(&[]);

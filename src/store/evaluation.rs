@@ -1,8 +1,10 @@
 //! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
 //! the conditional updates that make each transition happen once.
 
+use super::packed::Select;
 use super::{in_list, placeholders, Result, Tx};
-use sqlx::{Any, AnyPool, Executor, FromRow};
+use serde::Deserialize;
+use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PolicyState {
@@ -67,7 +69,7 @@ const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_u
 const LIMIT_JOIN: &str = "JOIN offering_components oc ON oc.id = l.component_id";
 
 /// A limit row with what deciding its policy's transition needs of the policy.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, Deserialize)]
 pub struct RuleFact {
     pub policy_id: i64,
     pub customer_id: i64,
@@ -90,20 +92,27 @@ pub async fn rules_limiting(
         return Ok(vec![]);
     }
     let (customers, components) = (in_list(customer_ids), in_list(component_ids));
-    let sql = format!(
-        "SELECT p.id AS policy_id, p.customer_id, p.has_fired, l.component_id, l.limit_value, l.period \
-         FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
+    let from = format!(
+        "FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
          WHERE p.customer_id IN ({}) AND EXISTS (SELECT 1 FROM policy_limits x \
-         WHERE x.policy_id = p.id AND x.component_id IN ({})) ORDER BY p.id, l.id {}",
+         WHERE x.policy_id = p.id AND x.component_id IN ({}))",
         placeholders(1, customers.len()),
         placeholders(1 + customers.len(), components.len()),
-        lock_of(lock)
     );
-    let mut q = sqlx::query_as(&sql);
-    for id in customers.iter().chain(&components) {
-        q = q.bind(*id);
-    }
-    q.fetch_all(&mut **tx).await
+    let select = Select {
+        columns: &[
+            "p.id AS policy_id",
+            "p.customer_id",
+            "p.has_fired",
+            "l.component_id",
+            "l.limit_value",
+            "l.period",
+        ],
+        from: &from,
+        order: "p.id, l.id",
+        lock: &lock_of(lock),
+    };
+    select.fetch_all(tx, &[customers, components].concat()).await
 }
 
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
@@ -121,7 +130,7 @@ pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &
     q.fetch_all(ex).await
 }
 
-#[derive(Debug, Clone, Copy, FromRow)]
+#[derive(Debug, Clone, Copy, FromRow, Deserialize)]
 pub struct TotalFact {
     pub customer_id: i64,
     pub component_id: i64,
@@ -130,8 +139,8 @@ pub struct TotalFact {
 }
 
 /// The customers' monthly totals of the given components up to `until_month` (inclusive).
-pub async fn totals_of<'c, E: Executor<'c, Database = Any>>(
-    ex: E,
+pub async fn totals_of(
+    conn: &mut AnyConnection,
     customer_ids: &[i64],
     component_ids: &[i64],
     until_month: i64,
@@ -140,17 +149,19 @@ pub async fn totals_of<'c, E: Executor<'c, Database = Any>>(
         return Ok(vec![]);
     }
     let (customers, components) = (in_list(customer_ids), in_list(component_ids));
-    let sql = format!(
-        "SELECT customer_id, component_id, billing_month, usage FROM usage_totals \
-         WHERE billing_month <= $1 AND customer_id IN ({}) AND component_id IN ({})",
+    let from = format!(
+        "FROM usage_totals WHERE billing_month <= $1 AND customer_id IN ({}) AND component_id IN ({})",
         placeholders(2, customers.len()),
         placeholders(2 + customers.len(), components.len())
     );
-    let mut q = sqlx::query_as(&sql).bind(until_month);
-    for id in customers.iter().chain(&components) {
-        q = q.bind(*id);
-    }
-    q.fetch_all(ex).await
+    let binds = [&[until_month][..], &customers, &components].concat();
+    let select = Select {
+        columns: TOTAL_COLUMNS,
+        from: &from,
+        order: "",
+        lock: "",
+    };
+    select.fetch_all(conn, &binds).await
 }
 
 /// Not fired → fired; false when the policy was already fired (another writer won).
@@ -172,23 +183,36 @@ pub async fn mark_reset(tx: &mut Tx, policy_id: i64) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
+const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month", "usage"];
+
 /// Everything a full sweep needs, read in three queries.
-pub async fn all_states(pool: &AnyPool) -> Result<Vec<(i64, i64, i64)>> {
-    sqlx::query_as("SELECT id, customer_id, has_fired FROM policies")
-        .fetch_all(pool)
-        .await
+pub async fn all_states(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64)>> {
+    let select = Select {
+        columns: &["id", "customer_id", "has_fired"],
+        from: "FROM policies",
+        order: "",
+        lock: "",
+    };
+    select.fetch_all(conn, &[]).await
 }
 
-pub async fn all_limits(pool: &AnyPool) -> Result<Vec<(i64, i64, i64, i64)>> {
-    sqlx::query_as("SELECT policy_id, component_id, limit_value, period FROM policy_limits ORDER BY id")
-        .fetch_all(pool)
-        .await
+pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64, i64)>> {
+    let select = Select {
+        columns: &["policy_id", "component_id", "limit_value", "period"],
+        from: "FROM policy_limits",
+        order: "",
+        lock: "",
+    };
+    select.fetch_all(conn, &[]).await
 }
 
 /// Totals of months that any window ending in `until_month` can reach (Total reaches all).
-pub async fn all_totals(pool: &AnyPool, until_month: i64) -> Result<Vec<TotalFact>> {
-    sqlx::query_as("SELECT customer_id, component_id, billing_month, usage FROM usage_totals WHERE billing_month <= $1")
-        .bind(until_month)
-        .fetch_all(pool)
-        .await
+pub async fn all_totals(conn: &mut AnyConnection, until_month: i64) -> Result<Vec<TotalFact>> {
+    let select = Select {
+        columns: TOTAL_COLUMNS,
+        from: "FROM usage_totals WHERE billing_month <= $1",
+        order: "",
+        lock: "",
+    };
+    select.fetch_all(conn, &[until_month]).await
 }

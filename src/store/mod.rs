@@ -11,6 +11,7 @@ pub mod events;
 pub mod offerings;
 pub mod orders;
 pub mod outbox;
+pub mod packed;
 pub mod policies;
 pub mod projects;
 pub mod providers;
