@@ -68,6 +68,15 @@ const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_u
      oc.name AS component_name, oc.measured_unit, l.limit_value, l.period";
 const LIMIT_JOIN: &str = "JOIN offering_components oc ON oc.id = l.component_id";
 
+const RULE_COLUMNS: &[&str] = &[
+    "p.id AS policy_id",
+    "p.customer_id",
+    "p.has_fired",
+    "l.component_id",
+    "l.limit_value",
+    "l.period",
+];
+
 /// A limit row with what deciding its policy's transition needs of the policy.
 #[derive(Debug, Clone, FromRow, Deserialize)]
 pub struct RuleFact {
@@ -99,20 +108,12 @@ pub async fn rules_limiting(
         placeholders(1, customers.len()),
         placeholders(1 + customers.len(), components.len()),
     );
-    let select = Select {
-        columns: &[
-            "p.id AS policy_id",
-            "p.customer_id",
-            "p.has_fired",
-            "l.component_id",
-            "l.limit_value",
-            "l.period",
-        ],
-        from: &from,
-        order: "p.id, l.id",
-        lock: &lock_of(lock),
-    };
-    select.fetch_all(tx, &[customers, components].concat()).await
+    let lock = lock_of(lock);
+    Select::new(RULE_COLUMNS, &from)
+        .order_by("p.id, l.id")
+        .lock(&lock)
+        .fetch_all(tx, &[customers, components].concat())
+        .await
 }
 
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
@@ -155,13 +156,7 @@ pub async fn totals_of(
         placeholders(2 + customers.len(), components.len())
     );
     let binds = [&[until_month][..], &customers, &components].concat();
-    let select = Select {
-        columns: TOTAL_COLUMNS,
-        from: &from,
-        order: "",
-        lock: "",
-    };
-    select.fetch_all(conn, &binds).await
+    Select::new(TOTAL_COLUMNS, &from).fetch_all(conn, &binds).await
 }
 
 /// Not fired → fired; false when the policy was already fired (another writer won).
@@ -187,32 +182,23 @@ const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month",
 
 /// Everything a full sweep needs, read in three queries.
 pub async fn all_states(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64)>> {
-    let select = Select {
-        columns: &["id", "customer_id", "has_fired"],
-        from: "FROM policies",
-        order: "",
-        lock: "",
-    };
-    select.fetch_all(conn, &[]).await
+    Select::new(&["id", "customer_id", "has_fired"], "FROM policies")
+        .fetch_all(conn, &[])
+        .await
 }
 
 pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64, i64)>> {
-    let select = Select {
-        columns: &["policy_id", "component_id", "limit_value", "period"],
-        from: "FROM policy_limits",
-        order: "",
-        lock: "",
-    };
-    select.fetch_all(conn, &[]).await
+    Select::new(
+        &["policy_id", "component_id", "limit_value", "period"],
+        "FROM policy_limits",
+    )
+    .fetch_all(conn, &[])
+    .await
 }
 
 /// Totals of months that any window ending in `until_month` can reach (Total reaches all).
 pub async fn all_totals(conn: &mut AnyConnection, until_month: i64) -> Result<Vec<TotalFact>> {
-    let select = Select {
-        columns: TOTAL_COLUMNS,
-        from: "FROM usage_totals WHERE billing_month <= $1",
-        order: "",
-        lock: "",
-    };
-    select.fetch_all(conn, &[until_month]).await
+    Select::new(TOTAL_COLUMNS, "FROM usage_totals WHERE billing_month <= $1")
+        .fetch_all(conn, &[until_month])
+        .await
 }

@@ -15,16 +15,34 @@ const SQLITE: &str = "SQLite";
 /// A SELECT in parts, so that it can be sent packed or as it is.
 pub struct Select<'a> {
     /// Each `expr AS name`, or a bare column: the names of `T`'s fields, in their order.
-    pub columns: &'a [&'a str],
+    columns: &'a [&'a str],
     /// `FROM … WHERE …`, its placeholders $1… taking the binds in order.
-    pub from: &'a str,
+    from: &'a str,
     /// The ORDER BY list, or empty for any order.
-    pub order: &'a str,
+    order: &'a str,
     /// A row-locking clause (empty on SQLite, which needs none).
-    pub lock: &'a str,
+    lock: &'a str,
 }
 
-impl Select<'_> {
+impl<'a> Select<'a> {
+    /// The rows in any order, unlocked.
+    pub fn new(columns: &'a [&'a str], from: &'a str) -> Self {
+        Self {
+            columns,
+            from,
+            order: "",
+            lock: "",
+        }
+    }
+
+    pub fn order_by(self, order: &'a str) -> Self {
+        Self { order, ..self }
+    }
+
+    pub fn lock(self, lock: &'a str) -> Self {
+        Self { lock, ..self }
+    }
+
     pub async fn fetch_all<T>(&self, conn: &mut AnyConnection, binds: &[i64]) -> Result<Vec<T>>
     where
         T: DeserializeOwned + for<'r> FromRow<'r, AnyRow> + Send + Unpin,
@@ -38,7 +56,7 @@ impl Select<'_> {
             let exprs: Vec<&str> = self
                 .columns
                 .iter()
-                .map(|c| c.split(" AS ").next().unwrap_or(c))
+                .map(|c| c.split_once(" AS ").map_or(*c, |(expr, _)| expr))
                 .collect();
             let sql = format!(
                 "SELECT COALESCE(json_group_array(json_array({}){order}), '[]') {}",
