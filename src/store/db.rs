@@ -30,6 +30,12 @@ pub struct Db {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
      PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
 
+/// meterguard's tables are read from memory, where a random page costs about what a sequential
+/// one does; at PostgreSQL's default (4, for spinning disks) the generic plan of a report batch's
+/// policy read scanned every limit row and hash-joined them (2.6 ms) instead of probing the index
+/// per policy (0.35 ms).
+const POSTGRES_SETTINGS: &str = "SET random_page_cost = 1.1";
+
 /// sqlx pings a connection when it goes back to the pool, and by default again when it is taken
 /// out: a round trip to PostgreSQL, or a hop to SQLite's worker thread, before every query and
 /// every transaction. A connection taken out soon after its release ping needs no second one; one
@@ -51,6 +57,7 @@ impl Db {
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .test_before_acquire(false)
+                .after_connect(|conn, _| Box::pin(async move { conn.execute(POSTGRES_SETTINGS).await.map(|_| ()) }))
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
                         if meta.idle_for >= PING_AFTER_IDLE {
