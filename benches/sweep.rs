@@ -24,6 +24,7 @@
 
 use chrono::{DateTime, Utc};
 use meterguard::actions::ActionsConfig;
+use meterguard::config::DatabaseSettings;
 use meterguard::domain::Month;
 use meterguard::service::sweep::sweep;
 use meterguard::store::{evaluation as facts, Backend, Db};
@@ -159,7 +160,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn bench(name: &str, url: &str, shape: &Shape) -> anyhow::Result<()> {
-    let db = Db::connect(url).await?;
+    let db = Db::connect(&DatabaseSettings::new(url.to_string())).await?;
     // No SMTP and no webhooks: the sweep queues nothing to deliver.
     let cfg = ActionsConfig {
         public_url: "http://localhost".into(),

@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate(database) => {
             telemetry::init(LogFormat::Text);
-            Db::connect(&database.database_url).await?.migrate().await?;
+            Db::connect(&database).await?.migrate().await?;
             println!("migrations applied");
             Ok(())
         }
@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
                 Ok(p) => p,
                 Err(_) => read_password()?,
             };
-            let db = Db::connect(&database.database_url).await?;
+            let db = Db::connect(&database).await?;
             db.migrate().await?;
             let now = Clock::System.now_micros();
             let fields = UserFields {

@@ -25,7 +25,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and binds; `listen` port 0 picks a free port (tests).
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database.database_url).await?;
+        let db = Db::connect(&settings.database).await?;
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let actions = ActionsConfig::from_settings(&settings);

@@ -1,3 +1,4 @@
+use crate::config::DatabaseSettings;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::future::Future;
@@ -50,11 +51,12 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/s
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (url, max_connections) = (settings.database_url.as_str(), settings.max_connections.max(1));
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
-                .max_connections(16)
+                .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .test_before_acquire(false)
                 .after_connect(|conn, _| Box::pin(async move { conn.execute(POSTGRES_SETTINGS).await.map(|_| ()) }))
@@ -91,7 +93,7 @@ impl Db {
             .connect(&url)
             .await?;
         let read = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections)
             .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             .connect(&url)

@@ -119,7 +119,7 @@ async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
 
 pub fn settings(database_url: String) -> Settings {
     Settings {
-        database: DatabaseSettings { database_url },
+        database: DatabaseSettings::new(database_url),
         listen: "127.0.0.1:0".parse().expect("address"),
         public_url: None,
         trust_proxy_headers: false,
