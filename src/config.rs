@@ -11,7 +11,12 @@ pub struct DatabaseSettings {
 
     /// Connections this instance opens to PostgreSQL, or SQLite readers (SQLite has one writer
     /// besides).
-    #[arg(long, env = "METERGUARD_DB_MAX_CONNECTIONS", default_value_t = DatabaseSettings::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(
+        long,
+        env = "METERGUARD_DB_MAX_CONNECTIONS",
+        default_value_t = DatabaseSettings::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     pub max_connections: u32,
 }
 
@@ -96,4 +101,24 @@ pub struct Settings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseSettings;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    }
+
+    #[test]
+    fn connections_default_to_eight_and_cannot_be_zero() {
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["meterguard"], args].concat()).map(|c| c.database);
+        assert_eq!(parsed(&[]).unwrap().max_connections, 8);
+        assert_eq!(parsed(&["--max-connections", "3"]).unwrap().max_connections, 3);
+        assert!(parsed(&["--max-connections", "0"]).is_err());
+    }
 }

@@ -52,7 +52,7 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 
 impl Db {
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
-        let (url, max_connections) = (settings.database_url.as_str(), settings.max_connections.max(1));
+        let (url, max_connections) = (settings.database_url.as_str(), settings.max_connections);
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
