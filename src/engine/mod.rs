@@ -9,4 +9,4 @@ pub mod window;
 
 pub use evaluate::{evaluate, Evaluation, LimitRule, MonthlyTotal, RowOutcome};
 pub use transition::{decide, effects, Effect, Transition};
-pub use window::Window;
+pub use window::{earliest, Window};

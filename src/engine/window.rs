@@ -21,6 +21,16 @@ impl Window {
     }
 }
 
+/// The first month that any window of `periods` reaches at `current`, or `None` when one of
+/// them is unbounded (Total): how far back the totals a judgement needs go.
+pub fn earliest(periods: impl IntoIterator<Item = Period>, current: Month) -> Option<Month> {
+    let mut earliest = current;
+    for period in periods {
+        earliest = earliest.min(Window::of(period, current).start?);
+    }
+    Some(earliest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +61,15 @@ mod tests {
         assert!(Window::of(Period::Total, now).contains(m(1999, 7)));
         assert!(!Window::of(Period::Month3, now).contains(m(2025, 10)));
         assert!(Window::of(Period::Month3, now).contains(m(2025, 11)));
+    }
+
+    #[test]
+    fn the_earliest_month_is_the_widest_window_start() {
+        let now = m(2026, 2);
+        assert_eq!(earliest([], now), Some(now));
+        assert_eq!(earliest([Period::Month1], now), Some(now));
+        assert_eq!(earliest([Period::Month1, Period::Month3], now), Some(m(2025, 12)));
+        assert_eq!(earliest([Period::Month12, Period::Month3], now), Some(m(2025, 3)));
+        assert_eq!(earliest([Period::Month3, Period::Total, Period::Month1], now), None);
     }
 }

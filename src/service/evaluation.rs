@@ -36,7 +36,8 @@ pub async fn after_usage_changes(
     cfg: &ActionsConfig,
     changes: &[UsageChange],
 ) -> store::Result<usize> {
-    let Some(until) = changes.iter().map(|c| Month::of(c.now.date_naive())).max() else {
+    let months = changes.iter().map(|c| Month::of(c.now.date_naive()));
+    let (Some(first), Some(until)) = (months.clone().min(), months.max()) else {
         return Ok(0);
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
@@ -46,7 +47,8 @@ pub async fn after_usage_changes(
         return Ok(0);
     }
     let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
-    let written = facts::totals_of(tx, &customers, &limited, until.index()).await?;
+    let reach = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
+    let written = facts::totals_of(tx, &customers, &limited, reach.map(Month::index), until.index()).await?;
     let mut totals = Totals::before(&written, changes);
     let mut transitions = 0;
     for change in changes {
@@ -110,12 +112,16 @@ impl Locked {
     }
 }
 
-fn rule(component: i64, limit: i64, period: i64) -> LimitRule<i64> {
+fn rule(component: i64, limit: i64, period_code: i64) -> LimitRule<i64> {
     LimitRule {
         component,
         limit,
-        period: Period::from_code(period).unwrap_or(Period::DEFAULT),
+        period: period(period_code),
     }
+}
+
+fn period(code: i64) -> Period {
+    Period::from_code(code).unwrap_or(Period::DEFAULT)
 }
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
@@ -251,7 +257,8 @@ async fn assessments(
     let customers = distinct(policies.iter().map(|&(_, customer)| customer));
     let components = distinct(limits.values().flatten().map(|l| l.component_id));
     let mut totals: HashMap<i64, Vec<facts::TotalFact>> = HashMap::new();
-    for t in facts::totals_of(conn, &customers, &components, current.index()).await? {
+    let reach = engine::earliest(limits.values().flatten().map(|l| period(l.period)), current).map(Month::index);
+    for t in facts::totals_of(conn, &customers, &components, reach, current.index()).await? {
         totals.entry(t.customer_id).or_default().push(t);
     }
     Ok(policies

@@ -139,11 +139,13 @@ pub struct TotalFact {
     pub usage: i64,
 }
 
-/// The customers' monthly totals of the given components up to `until_month` (inclusive).
+/// The customers' monthly totals of the given components from `from_month` (`None`: from the
+/// first) up to `until_month`, both inclusive.
 pub async fn totals_of(
     conn: &mut AnyConnection,
     customer_ids: &[i64],
     component_ids: &[i64],
+    from_month: Option<i64>,
     until_month: i64,
 ) -> Result<Vec<TotalFact>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
@@ -151,11 +153,13 @@ pub async fn totals_of(
     }
     let (customers, components) = (in_list(customer_ids), in_list(component_ids));
     let from = format!(
-        "FROM usage_totals WHERE billing_month <= $1 AND customer_id IN ({}) AND component_id IN ({})",
-        placeholders(2, customers.len()),
-        placeholders(2 + customers.len(), components.len())
+        "FROM usage_totals WHERE billing_month >= $1 AND billing_month <= $2 \
+         AND customer_id IN ({}) AND component_id IN ({})",
+        placeholders(3, customers.len()),
+        placeholders(3 + customers.len(), components.len())
     );
-    let binds = [&[until_month][..], &customers, &components].concat();
+    let months = [from_month.unwrap_or(i64::MIN), until_month];
+    let binds = [&months[..], &customers, &components].concat();
     Select::new(TOTAL_COLUMNS, &from).fetch_all(conn, &binds).await
 }
 

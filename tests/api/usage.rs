@@ -283,6 +283,45 @@ api_test!(
 );
 
 api_test!(
+    clock = "2026-01-15T12:00:00Z",
+    async fn backfilled_months_count_only_in_the_windows_they_fall_in(app) {
+        let m = marketplace(&app).await;
+        let quarterly = policy(&app, &m, 100, 3).await;
+        let yearly = policy(&app, &m, 100, 4).await;
+        let resource = m.resource(&app, "vm").await;
+        let backfill = |date: &str, amount: i64| {
+            json!({"resource": resource, "date": date, "usages": [{"type": "cpu_hours", "amount": amount}]})
+        };
+        let fired = |uuid: String| {
+            let app = &app;
+            async move { app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"].clone() }
+        };
+        // January 2025 is before both windows (Nov-Jan and Feb 2025-Jan 2026).
+        app.post(SET_USAGE, app.staff(), backfill("2025-01-20T00:00:00Z", 500)).await.expect(201);
+        assert_eq!(fired(quarterly.clone()).await, false);
+        assert_eq!(fired(yearly.clone()).await, false);
+        // October is in the yearly window only, November in both.
+        app.post(SET_USAGE, app.staff(), backfill("2025-10-20T00:00:00Z", 50)).await.expect(201);
+        app.post(SET_USAGE, app.staff(), backfill("2025-11-20T00:00:00Z", 60)).await.expect(201);
+        assert_eq!(fired(quarterly.clone()).await, false, "60 in Nov-Jan");
+        assert_eq!(fired(yearly.clone()).await, true, "110 since February 2025");
+        let status = app.get(&format!("{POLICIES}{yearly}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["usage"], "110.00");
+        // A Total limit counts every month, January 2025 included: 610 over 600.
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_organization_owners",
+            "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 600, "period": 1}]
+        });
+        assert_eq!(app.post(POLICIES, app.staff(), body).await.expect(201)["has_fired"], true);
+        // With the Total policy among the customer's, a report still judges the others by their windows.
+        app.post(SET_USAGE, app.staff(), backfill("2026-01-10T00:00:00Z", 45)).await.expect(201);
+        assert_eq!(fired(quarterly.clone()).await, true, "105 in Nov-Jan");
+        let status = app.get(&format!("{POLICIES}{quarterly}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"][0]["usage"], "105.00");
+    }
+);
+
+api_test!(
     async fn a_negative_limit_is_accepted_and_over_at_zero_usage(app) {
         let m = marketplace(&app).await;
         let body = json!({
