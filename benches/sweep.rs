@@ -139,7 +139,7 @@ async fn baseline_reads(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Reads> {
     let t1 = Instant::now();
     let limits = facts::all_limits(&mut conn).await?;
     let t2 = Instant::now();
-    let totals = facts::all_totals(&mut conn, current).await?;
+    let totals = facts::all_totals(&mut conn, None, current).await?;
     let t3 = Instant::now();
     Ok(Reads {
         total: t3 - start,

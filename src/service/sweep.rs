@@ -34,7 +34,8 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
         });
     }
     let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
-    for t in facts::all_totals(&mut conn, current.index()).await? {
+    let reach = engine::earliest(rules.values().flatten().map(|r| r.period), current).map(Month::index);
+    for t in facts::all_totals(&mut conn, reach, current.index()).await? {
         totals.entry(t.customer_id).or_default().push(MonthlyTotal {
             component: t.component_id,
             month: Month::from_index(t.billing_month),

@@ -200,9 +200,12 @@ pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64, 
     .await
 }
 
-/// Totals of months that any window ending in `until_month` can reach (Total reaches all).
-pub async fn all_totals(conn: &mut AnyConnection, until_month: i64) -> Result<Vec<TotalFact>> {
-    Select::new(TOTAL_COLUMNS, "FROM usage_totals WHERE billing_month <= $1")
-        .fetch_all(conn, &[until_month])
-        .await
+/// Every customer's totals from `from_month` (`None`: from the first) up to `until_month`.
+pub async fn all_totals(conn: &mut AnyConnection, from_month: Option<i64>, until_month: i64) -> Result<Vec<TotalFact>> {
+    Select::new(
+        TOTAL_COLUMNS,
+        "FROM usage_totals WHERE billing_month >= $1 AND billing_month <= $2",
+    )
+    .fetch_all(conn, &[from_month.unwrap_or(i64::MIN), until_month])
+    .await
 }
