@@ -112,7 +112,8 @@ impl Locked {
     }
 }
 
-fn rule(component: i64, limit: i64, period_code: i64) -> LimitRule<i64> {
+/// A stored limit row as the engine takes it.
+pub(super) fn rule(component: i64, limit: i64, period_code: i64) -> LimitRule<i64> {
     LimitRule {
         component,
         limit,

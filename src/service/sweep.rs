@@ -4,7 +4,7 @@
 
 use super::evaluation;
 use crate::actions::ActionsConfig;
-use crate::domain::{Amount, Month, Period};
+use crate::domain::{Amount, Month};
 use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
 use crate::store::{self, evaluation as facts, Db};
 use chrono::{DateTime, Utc};
@@ -26,12 +26,10 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     let states = facts::all_states(&mut conn).await?;
     let mut rules: HashMap<i64, Vec<LimitRule<i64>>> = HashMap::new();
     for (policy_id, component, limit, period) in facts::all_limits(&mut conn).await? {
-        let period = Period::from_code(period).unwrap_or(Period::DEFAULT);
-        rules.entry(policy_id).or_default().push(LimitRule {
-            component,
-            limit,
-            period,
-        });
+        rules
+            .entry(policy_id)
+            .or_default()
+            .push(evaluation::rule(component, limit, period));
     }
     let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
     let reach = engine::earliest(rules.values().flatten().map(|r| r.period), current).map(Month::index);
