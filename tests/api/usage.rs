@@ -24,6 +24,10 @@ async fn report(app: &TestApp, token: &str, resource: &str, amount: Value) -> cr
     app.post(SET_USAGE, token, body).await
 }
 
+async fn has_fired(app: &TestApp, uuid: &str) -> Value {
+    app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"].clone()
+}
+
 async fn events(app: &TestApp, query: &str) -> Vec<Value> {
     app.get(&format!("/api/events/?{query}"), app.staff())
         .await
@@ -251,7 +255,7 @@ api_test!(
         let resource = m.resource(&app, "vm").await;
         report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
         for uuid in [&monthly, &quarterly] {
-            assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], true);
+            assert_eq!(has_fired(&app, uuid).await, true);
         }
         let status = app.get(&format!("{POLICIES}{monthly}/status/"), app.staff()).await.expect(200);
         assert_eq!(status["limits"][0]["window_start"], "2026-01-01");
@@ -259,12 +263,12 @@ api_test!(
 
         app.clock.advance(chrono::Duration::seconds(9));
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(app.get(&format!("{POLICIES}{monthly}/"), app.staff()).await.expect(200)["has_fired"], true);
+        assert_eq!(has_fired(&app, &monthly).await, true);
 
         app.clock.advance(chrono::Duration::seconds(1));
         let mut reset = false;
         for _ in 0..50 {
-            if app.get(&format!("{POLICIES}{monthly}/"), app.staff()).await.expect(200)["has_fired"] == false {
+            if has_fired(&app, &monthly).await == false {
                 reset = true;
                 break;
             }
@@ -272,7 +276,7 @@ api_test!(
         }
         assert!(reset, "the monthly policy resets at 2026-02-01T00:00:00Z");
         // The quarterly window still holds January.
-        assert_eq!(app.get(&format!("{POLICIES}{quarterly}/"), app.staff()).await.expect(200)["has_fired"], true);
+        assert_eq!(has_fired(&app, &quarterly).await, true);
         let status = app.get(&format!("{POLICIES}{quarterly}/status/"), app.staff()).await.expect(200);
         assert_eq!(status["limits"][0]["window_start"], "2025-12-01");
         assert_eq!(status["limits"][0]["usage"], "50.00");
@@ -292,19 +296,15 @@ api_test!(
         let backfill = |date: &str, amount: i64| {
             json!({"resource": resource, "date": date, "usages": [{"type": "cpu_hours", "amount": amount}]})
         };
-        let fired = |uuid: String| {
-            let app = &app;
-            async move { app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"].clone() }
-        };
         // January 2025 is before both windows (Nov-Jan and Feb 2025-Jan 2026).
         app.post(SET_USAGE, app.staff(), backfill("2025-01-20T00:00:00Z", 500)).await.expect(201);
-        assert_eq!(fired(quarterly.clone()).await, false);
-        assert_eq!(fired(yearly.clone()).await, false);
+        assert_eq!(has_fired(&app, &quarterly).await, false);
+        assert_eq!(has_fired(&app, &yearly).await, false);
         // October is in the yearly window only, November in both.
         app.post(SET_USAGE, app.staff(), backfill("2025-10-20T00:00:00Z", 50)).await.expect(201);
         app.post(SET_USAGE, app.staff(), backfill("2025-11-20T00:00:00Z", 60)).await.expect(201);
-        assert_eq!(fired(quarterly.clone()).await, false, "60 in Nov-Jan");
-        assert_eq!(fired(yearly.clone()).await, true, "110 since February 2025");
+        assert_eq!(has_fired(&app, &quarterly).await, false, "60 in Nov-Jan");
+        assert_eq!(has_fired(&app, &yearly).await, true, "110 since February 2025");
         let status = app.get(&format!("{POLICIES}{yearly}/status/"), app.staff()).await.expect(200);
         assert_eq!(status["limits"][0]["usage"], "110.00");
         // A Total limit counts every month, January 2025 included: 610 over 600.
@@ -315,7 +315,7 @@ api_test!(
         assert_eq!(app.post(POLICIES, app.staff(), body).await.expect(201)["has_fired"], true);
         // With the Total policy among the customer's, a report still judges the others by their windows.
         app.post(SET_USAGE, app.staff(), backfill("2026-01-10T00:00:00Z", 45)).await.expect(201);
-        assert_eq!(fired(quarterly.clone()).await, true, "105 in Nov-Jan");
+        assert_eq!(has_fired(&app, &quarterly).await, true, "105 in Nov-Jan");
         let status = app.get(&format!("{POLICIES}{quarterly}/status/"), app.staff()).await.expect(200);
         assert_eq!(status["limits"][0]["usage"], "105.00");
     }
@@ -483,7 +483,7 @@ api_test!(
         expected.sort_unstable();
         assert_eq!(reset, expected, "each policy resets once");
         for uuid in &policies {
-            assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], false);
+            assert_eq!(has_fired(&app, uuid).await, false);
         }
     }
 );
