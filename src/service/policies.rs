@@ -69,12 +69,10 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ServiceResult<Option<i64>> {
     let mut tx = db.begin().await?;
-    let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
+    let Some(current) = store::policies::for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(None);
     };
-    let Some(current) = store::policies::by_id_tx(&mut tx, id).await? else {
-        return Ok(None);
-    };
+    let id = current.id;
     if let Some(limits) = &changes.limits {
         let rows = resolve_limits(&mut tx, limits).await?;
         store::policies::replace_limits(&mut tx, id, &rows).await?;
@@ -95,7 +93,10 @@ pub async fn update(
 /// Deletes the policy, resetting it first if it is fired; `false` when it does not exist.
 pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
-    let Some(id) = store::policies::id_for_update(&mut tx, uuid, db.row_lock()).await? else {
+    let Some(id) = store::policies::for_update(&mut tx, uuid, db.row_lock())
+        .await?
+        .map(|p| p.id)
+    else {
         return Ok(false);
     };
     let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;

@@ -1,7 +1,7 @@
 //! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
 //! the conditional updates that make each transition happen once.
 
-use super::packed::Select;
+use super::packed::{Select, NO_BINDS};
 use super::{in_list, placeholders, Result, Tx};
 use serde::Deserialize;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
@@ -187,7 +187,7 @@ const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month",
 /// Everything a full sweep needs, read in three queries.
 pub async fn all_states(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64)>> {
     Select::new(&["id", "customer_id", "has_fired"], "FROM policies")
-        .fetch_all(conn, &[])
+        .fetch_all(conn, NO_BINDS)
         .await
 }
 
@@ -196,7 +196,7 @@ pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64, 
         &["policy_id", "component_id", "limit_value", "period"],
         "FROM policy_limits",
     )
-    .fetch_all(conn, &[])
+    .fetch_all(conn, NO_BINDS)
     .await
 }
 

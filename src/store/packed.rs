@@ -12,9 +12,26 @@ use sqlx::{AnyConnection, FromRow};
 /// What `AnyConnection::backend_name` says of SQLite.
 const SQLITE: &str = "SQLite";
 
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, Copy)]
+pub enum Bind<'a> {
+    Int(Option<i64>),
+    Text(&'a str),
+}
+
+/// No values, for a statement without placeholders.
+pub const NO_BINDS: &[Bind<'static>] = &[];
+
+impl From<i64> for Bind<'_> {
+    fn from(value: i64) -> Self {
+        Bind::Int(Some(value))
+    }
+}
+
 /// A SELECT in parts, so that it can be sent packed or as it is.
 pub struct Select<'a> {
-    /// Each `expr AS name`, or a bare column: the names of `T`'s fields, in their order.
+    /// Each `expr AS name` (the last ` AS ` names it), or a bare column: the names of `T`'s fields,
+    /// in their order.
     columns: &'a [&'a str],
     /// `FROM … WHERE …`, its placeholders $1… taking the binds in order.
     from: &'a str,
@@ -22,6 +39,8 @@ pub struct Select<'a> {
     order: &'a str,
     /// A row-locking clause (empty on SQLite, which needs none).
     lock: &'a str,
+    /// Whether the statement stays in the connection's cache of prepared statements.
+    persistent: bool,
 }
 
 impl<'a> Select<'a> {
@@ -32,6 +51,7 @@ impl<'a> Select<'a> {
             from,
             order: "",
             lock: "",
+            persistent: true,
         }
     }
 
@@ -43,9 +63,15 @@ impl<'a> Select<'a> {
         Self { lock, ..self }
     }
 
-    pub async fn fetch_all<T>(&self, conn: &mut AnyConnection, binds: &[i64]) -> Result<Vec<T>>
+    /// For statements that vary with their arguments, which would only churn the cache.
+    pub fn persistent(self, persistent: bool) -> Self {
+        Self { persistent, ..self }
+    }
+
+    pub async fn fetch_all<'b, T, B>(&self, conn: &mut AnyConnection, binds: &[B]) -> Result<Vec<T>>
     where
         T: DeserializeOwned + for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+        B: Copy + Into<Bind<'b>>,
     {
         let order = if self.order.is_empty() {
             String::new()
@@ -56,24 +82,30 @@ impl<'a> Select<'a> {
             let exprs: Vec<&str> = self
                 .columns
                 .iter()
-                .map(|c| c.split_once(" AS ").map_or(*c, |(expr, _)| expr))
+                .map(|c| c.rsplit_once(" AS ").map_or(*c, |(expr, _)| expr))
                 .collect();
             let sql = format!(
                 "SELECT COALESCE(json_group_array(json_array({}){order}), '[]') {}",
                 exprs.join(", "),
                 self.from
             );
-            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            let mut query = sqlx::query_scalar::<_, String>(&sql).persistent(self.persistent);
             for value in binds {
-                query = query.bind(*value);
+                query = match (*value).into() {
+                    Bind::Int(v) => query.bind(v),
+                    Bind::Text(v) => query.bind(v),
+                };
             }
             let json = query.fetch_one(&mut *conn).await?;
             return serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)));
         }
         let sql = format!("SELECT {} {}{order} {}", self.columns.join(", "), self.from, self.lock);
-        let mut query = sqlx::query_as::<_, T>(&sql);
+        let mut query = sqlx::query_as::<_, T>(&sql).persistent(self.persistent);
         for value in binds {
-            query = query.bind(*value);
+            query = match (*value).into() {
+                Bind::Int(v) => query.bind(v),
+                Bind::Text(v) => query.bind(v),
+            };
         }
         query.fetch_all(&mut *conn).await
     }

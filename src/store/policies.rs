@@ -1,9 +1,13 @@
+use super::packed::{Bind, Select};
 use super::{Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
+use serde::Deserialize;
 use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
+/// A policy as a view reads it, joined with one of its limit rows (none for a policy without
+/// limits) and, on a page, the list's total; `group` folds these into `PolicyView`s.
+#[derive(Debug, Clone, FromRow, Deserialize)]
 pub struct PolicyRow {
     pub id: i64,
     pub uuid: String,
@@ -18,14 +22,58 @@ pub struct PolicyRow {
     pub created_by_username: Option<String>,
     pub created_by_first_name: Option<String>,
     pub created_by_last_name: Option<String>,
+    component_uuid: Option<String>,
+    component_type: Option<String>,
+    limit_value: Option<i64>,
+    period: Option<i64>,
+    total: Option<i64>,
 }
 
-const COLUMNS: &str = "p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, \
-     c.name AS customer_name, p.actions, p.options, p.has_fired, p.fired_datetime, p.created, \
-     u.username AS created_by_username, u.first_name AS created_by_first_name, \
-     u.last_name AS created_by_last_name";
+impl PolicyRow {
+    /// Takes the joined limit row out, if there is one.
+    fn take_limit(&mut self) -> Option<LimitRow> {
+        match (
+            self.component_uuid.take(),
+            self.component_type.take(),
+            self.limit_value.take(),
+            self.period.take(),
+        ) {
+            (Some(component_uuid), Some(component_type), Some(limit_value), Some(period)) => Some(LimitRow {
+                component_uuid,
+                component_type,
+                limit_value,
+                period,
+            }),
+            _ => None,
+        }
+    }
+}
 
-const JOINS: &str = "JOIN customers c ON c.id = p.customer_id LEFT JOIN users u ON u.id = p.created_by_id";
+const COLUMNS: &[&str] = &[
+    "p.id",
+    "p.uuid",
+    "p.customer_id",
+    "c.uuid AS customer_uuid",
+    "c.name AS customer_name",
+    "p.actions",
+    "p.options",
+    "p.has_fired",
+    "p.fired_datetime",
+    "p.created",
+    "u.username AS created_by_username",
+    "u.first_name AS created_by_first_name",
+    "u.last_name AS created_by_last_name",
+    "oc.uuid AS component_uuid",
+    "oc.type AS component_type",
+    "l.limit_value",
+    "l.period",
+];
+
+const JOINS: &str = "JOIN customers c ON c.id = p.customer_id LEFT JOIN users u ON u.id = p.created_by_id \
+     LEFT JOIN policy_limits l ON l.policy_id = p.id LEFT JOIN offering_components oc ON oc.id = l.component_id";
+
+/// Policies in the view's order, each with its limit rows in insertion order.
+const ORDER: &str = "p.created DESC, p.id DESC, l.id";
 
 #[derive(Debug, Clone)]
 pub struct LimitRow {
@@ -107,19 +155,24 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
     Ok(())
 }
 
-/// Locks the policy row for the rest of the transaction (PostgreSQL; SQLite has one writer).
-pub async fn id_for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<i64>> {
-    sqlx::query_scalar(&format!("SELECT id FROM policies WHERE uuid = $1 {lock}"))
-        .bind(uuid.to_string())
-        .fetch_optional(&mut **tx)
-        .await
+/// What an update keeps of a policy it does not change.
+#[derive(Debug, Clone, FromRow)]
+pub struct Locked {
+    pub id: i64,
+    pub customer_id: i64,
+    pub actions: String,
+    pub options: String,
 }
 
-pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<PolicyRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM policies p {JOINS} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+/// Reads the policy and locks its row for the rest of the transaction (PostgreSQL; SQLite has one
+/// writer).
+pub async fn for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<Locked>> {
+    sqlx::query_as(&format!(
+        "SELECT id, customer_id, actions, options FROM policies WHERE uuid = $1 {lock}"
+    ))
+    .bind(uuid.to_string())
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// A policy as the API shows it: its row and its limit rows in insertion order.
@@ -129,42 +182,15 @@ pub struct PolicyView {
     pub limits: Vec<LimitRow>,
 }
 
-/// One row of a policy joined with one of its limit rows (none for a policy without limits),
-/// so a policy and its limits come back in one query.
-#[derive(Debug, FromRow)]
-struct JoinedRow {
-    #[sqlx(flatten)]
-    policy: PolicyRow,
-    component_uuid: Option<String>,
-    component_type: Option<String>,
-    limit_value: Option<i64>,
-    period: Option<i64>,
-    /// The list's total, on every row of a page; unused elsewhere.
-    total: Option<i64>,
-}
-
-const WITH_LIMITS: &str = "LEFT JOIN policy_limits l ON l.policy_id = p.id \
-     LEFT JOIN offering_components oc ON oc.id = l.component_id";
-
-const LIMIT_COLUMNS: &str = "oc.uuid AS component_uuid, oc.type AS component_type, l.limit_value, l.period";
-
-/// Folds joined rows, ordered by policy, into views in that order.
-fn group(rows: Vec<JoinedRow>) -> Vec<PolicyView> {
+/// Folds view rows, ordered by policy, into views in that order.
+fn group(rows: Vec<PolicyRow>) -> Vec<PolicyView> {
     let mut views: Vec<PolicyView> = Vec::new();
-    for r in rows {
-        let limit = match (r.component_uuid, r.component_type, r.limit_value, r.period) {
-            (Some(component_uuid), Some(component_type), Some(limit_value), Some(period)) => Some(LimitRow {
-                component_uuid,
-                component_type,
-                limit_value,
-                period,
-            }),
-            _ => None,
-        };
+    for mut row in rows {
+        let limit = row.take_limit();
         match views.last_mut() {
-            Some(view) if view.row.id == r.policy.id => view.limits.extend(limit),
+            Some(view) if view.row.id == row.id => view.limits.extend(limit),
             _ => views.push(PolicyView {
-                row: r.policy,
+                row,
                 limits: limit.into_iter().collect(),
             }),
         }
@@ -172,34 +198,43 @@ fn group(rows: Vec<JoinedRow>) -> Vec<PolicyView> {
     views
 }
 
-/// The query for one policy with its limit rows, selected by `condition`.
-fn one_with_limits(condition: &str) -> String {
-    format!(
-        "SELECT {COLUMNS}, {LIMIT_COLUMNS}, CAST(NULL AS BIGINT) AS total FROM policies p {JOINS} {WITH_LIMITS} \
-         WHERE {condition} ORDER BY l.id"
-    )
+/// The policies `from` selects (after `FROM policies p`) as views, with `total` as the total.
+async fn views(
+    pool: &AnyPool,
+    from: &str,
+    total: &str,
+    binds: &[Bind<'_>],
+    persistent: bool,
+) -> Result<Vec<PolicyRow>> {
+    let total = format!("{total} AS total");
+    let columns = [COLUMNS, &[total.as_str()]].concat();
+    let mut conn = pool.acquire().await?;
+    Select::new(&columns, &format!("FROM {from}"))
+        .order_by(ORDER)
+        .persistent(persistent)
+        .fetch_all(&mut conn, binds)
+        .await
+}
+
+/// One policy with its limit rows, selected by `condition`.
+async fn one(pool: &AnyPool, condition: &str, binds: &[Bind<'_>]) -> Result<Option<PolicyView>> {
+    let from = format!("policies p {JOINS} WHERE {condition}");
+    let rows = views(pool, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
+    Ok(group(rows).pop())
 }
 
 pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<PolicyView>> {
-    let rows = sqlx::query_as(&one_with_limits("p.id = $1"))
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-    Ok(group(rows).pop())
+    one(pool, "p.id = $1", &[id.into()]).await
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<PolicyView>> {
     let (user, now) = vis.binds();
-    let rows = sqlx::query_as(&one_with_limits(&format!(
+    let condition = format!(
         "p.uuid = $1 AND {}",
         sql::customer_role(vis, "p.customer_id", "$2", "$3")
-    )))
-    .bind(uuid.to_string())
-    .bind(user)
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
-    Ok(group(rows).pop())
+    );
+    let uuid = uuid.to_string();
+    one(pool, &condition, &[Bind::Text(&uuid), Bind::Int(user), now.into()]).await
 }
 
 /// List filters; every one narrows to a customer uuid (hex), or to nothing at all.
@@ -273,21 +308,18 @@ pub async fn page(
     offset: i64,
 ) -> Result<(Vec<PolicyView>, Option<i64>)> {
     let (user, now) = vis.binds();
-    let sql = format!(
-        "SELECT {COLUMNS}, {LIMIT_COLUMNS}, ({}) AS total \
-         FROM (SELECT p.id FROM policies p WHERE {} AND {} \
-               ORDER BY p.created DESC, p.id DESC LIMIT {limit} OFFSET {offset}) page \
-         JOIN policies p ON p.id = page.id {JOINS} {WITH_LIMITS} \
-         ORDER BY p.created DESC, p.id DESC, l.id",
-        count_sql(vis, f),
+    let from = format!(
+        "(SELECT p.id FROM policies p WHERE {} AND {} \
+          ORDER BY p.created DESC, p.id DESC LIMIT {limit} OFFSET {offset}) page \
+         JOIN policies p ON p.id = page.id {JOINS}",
         sql::customer_role(vis, "p.customer_id", "$1", "$2"),
         f.sql("p", 3),
     );
-    let mut q = sqlx::query_as(&sql).persistent(offset == 0).bind(user).bind(now);
-    for uuid in &f.customer_uuids {
-        q = q.bind(uuid.clone());
-    }
-    let rows: Vec<JoinedRow> = q.fetch_all(pool).await?;
+    let binds: Vec<Bind> = [Bind::Int(user), now.into()]
+        .into_iter()
+        .chain(f.customer_uuids.iter().map(|uuid| Bind::Text(uuid)))
+        .collect();
+    let rows = views(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
     let total = rows.first().and_then(|r| r.total);
     Ok((group(rows), total))
 }
