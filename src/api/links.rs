@@ -4,8 +4,8 @@ use super::errors::ApiError;
 use super::AppState;
 use crate::domain::Uuid32;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, Uri};
 use serde_json::Value;
 
 /// The scheme and host every hyperlink in a response starts with.
@@ -66,12 +66,6 @@ impl Links {
     /// `http://host/api/<collection>/<hex>/` for a uuid as stored (32 lowercase hex).
     pub fn detail_hex(&self, collection: &str, hex: &str) -> String {
         format!("{}/api/{collection}/{hex}/", self.base)
-    }
-
-    /// An absolute form of this request's own URL, for pagination links.
-    pub fn absolute(&self, uri: &Uri) -> String {
-        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        format!("{}{path_and_query}", self.base)
     }
 }
 

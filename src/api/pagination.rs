@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use std::collections::HashMap;
+use url::form_urlencoded;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 10;
 pub const MAX_PAGE_SIZE: i64 = 300;
@@ -93,18 +94,17 @@ impl Page {
     }
 
     fn headers(&self, links: &Links, uri: &Uri) -> HeaderMap {
-        let url = links.absolute(uri);
-        let with_page = |n: Option<i64>| set_page(&url, n);
-        let mut parts = vec![format!("<{}>; rel=\"first\"", with_page(None))];
+        let url = PageUrl::of(links, uri);
+        let mut parts = vec![format!("<{}>; rel=\"first\"", url.with_page(None))];
         if self.number > 1 {
             let prev = (self.number > 2).then_some(self.number - 1);
-            parts.push(format!("<{}>; rel=\"prev\"", with_page(prev)));
+            parts.push(format!("<{}>; rel=\"prev\"", url.with_page(prev)));
         }
         if self.number < self.pages {
-            parts.push(format!("<{}>; rel=\"next\"", with_page(Some(self.number + 1))));
+            parts.push(format!("<{}>; rel=\"next\"", url.with_page(Some(self.number + 1))));
         }
         let last = (self.pages > 1).then_some(self.pages);
-        parts.push(format!("<{}>; rel=\"last\"", with_page(last)));
+        parts.push(format!("<{}>; rel=\"last\"", url.with_page(last)));
 
         let mut headers = HeaderMap::new();
         headers.insert("x-result-count", HeaderValue::from(self.total));
@@ -115,27 +115,34 @@ impl Page {
     }
 }
 
-/// `url` with its `page` parameter replaced (or removed for `None`), other parameters kept.
-fn set_page(url: &str, page: Option<i64>) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_string();
-    };
-    let kept: Vec<(String, String)> = parsed
-        .query_pairs()
-        .filter(|(k, _)| k != "page")
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-    parsed.set_query(None);
-    if !kept.is_empty() || page.is_some() {
-        let mut query = parsed.query_pairs_mut();
-        for (k, v) in &kept {
-            query.append_pair(k, v);
-        }
-        if let Some(n) = page {
-            query.append_pair("page", &n.to_string());
+/// This request's absolute URL split once into its path and its other parameters than `page`,
+/// which each link then sets anew.
+struct PageUrl {
+    path: String,
+    kept: String,
+}
+
+impl PageUrl {
+    fn of(links: &Links, uri: &Uri) -> Self {
+        let query = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes());
+        let kept = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query.filter(|(k, _)| k != "page"))
+            .finish();
+        Self {
+            path: format!("{}{}", links.base(), uri.path()),
+            kept,
         }
     }
-    parsed.to_string()
+
+    /// The URL with `page` set, or without it for `None`.
+    fn with_page(&self, page: Option<i64>) -> String {
+        match (self.kept.is_empty(), page) {
+            (true, None) => self.path.clone(),
+            (true, Some(n)) => format!("{}?page={n}", self.path),
+            (false, None) => format!("{}?{}", self.path, self.kept),
+            (false, Some(n)) => format!("{}?{}&page={n}", self.path, self.kept),
+        }
+    }
 }
 
 /// A page of items with its headers.
@@ -202,6 +209,22 @@ mod tests {
              <http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"prev\", \
              <http://h/api/x/?page_size=10&customer_uuid=a&page=3>; rel=\"next\", \
              <http://h/api/x/?page_size=10&customer_uuid=a&page=4>; rel=\"last\""
+        );
+    }
+
+    #[test]
+    fn links_keep_other_parameters_form_encoded_and_drop_page() {
+        let links = Links::new("http://h");
+        let uri: Uri = "/api/x/?customer=http%3A%2F%2Fh%2Fapi%2Fc%2F&page=1&name=a+b"
+            .parse()
+            .unwrap();
+        let page = PageRequest::from_query(&query(&[])).unwrap().resolve(11).unwrap();
+        let link = page.headers(&links, &uri)["link"].to_str().unwrap().to_string();
+        assert_eq!(
+            link,
+            "<http://h/api/x/?customer=http%3A%2F%2Fh%2Fapi%2Fc%2F&name=a+b>; rel=\"first\", \
+             <http://h/api/x/?customer=http%3A%2F%2Fh%2Fapi%2Fc%2F&name=a+b&page=2>; rel=\"next\", \
+             <http://h/api/x/?customer=http%3A%2F%2Fh%2Fapi%2Fc%2F&name=a+b&page=2>; rel=\"last\""
         );
     }
 }

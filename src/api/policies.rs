@@ -74,13 +74,11 @@ fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>,
         row.created_by_first_name.unwrap_or_default(),
         row.created_by_last_name.unwrap_or_default()
     );
-    let customer: Uuid32 = row.customer_uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
-    let uuid: Uuid32 = row.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
     let has_fired = row.has_fired != 0;
     PolicyOut {
-        url: links.detail(COLLECTION, &uuid),
+        url: links.detail_hex(COLLECTION, &row.uuid),
+        scope: links.detail_hex("customers", &row.customer_uuid),
         uuid: row.uuid,
-        scope: links.detail("customers", &customer),
         scope_name: row.customer_name,
         scope_uuid: row.customer_uuid,
         actions: row.actions,
