@@ -11,9 +11,8 @@ use crate::actions::ActionsConfig;
 use crate::domain::Uuid32;
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 /// A batch never grows past this, so one failing batch retries a bounded number of reports.
 const MAX_BATCH: usize = 64;
@@ -25,21 +24,20 @@ struct Queued {
     reply: oneshot::Sender<ServiceResult<()>>,
 }
 
-/// The queue in front of the writer tasks. The tasks end when every clone of the queue is gone.
+/// The queue in front of the writer task, which ends when every clone of the queue is gone.
 #[derive(Clone)]
 pub struct ReportQueue {
     sender: mpsc::Sender<Queued>,
 }
 
 impl ReportQueue {
-    /// Starts the writer tasks on the current runtime, as many as the backend writes at once, so
-    /// that on PostgreSQL one batch's round trips do not hold up the reports queued behind it.
+    /// Starts the writer task on the current runtime: one an instance, on either backend. SQLite
+    /// has one writer connection; on PostgreSQL, batches written side by side cost the database
+    /// more CPU a report than they saved in waiting, with no gain in latency (bench/RESULTS.md,
+    /// run 13). Instances still write side by side, each under the same locks.
     pub fn start(db: Db, cfg: ActionsConfig) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..db.concurrent_writers() {
-            tokio::spawn(write_batches(db.clone(), cfg.clone(), receiver.clone()));
-        }
+        tokio::spawn(write_batches(db, cfg, receiver));
         Self { sender }
     }
 
@@ -58,10 +56,10 @@ impl ReportQueue {
     }
 }
 
-async fn write_batches(db: Db, cfg: ActionsConfig, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
+async fn write_batches(db: Db, cfg: ActionsConfig, mut receiver: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
-        if receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
         let started = Instant::now();

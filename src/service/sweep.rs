@@ -9,7 +9,6 @@ use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
 use crate::store::{self, evaluation as facts, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use tokio::task::{JoinError, JoinSet};
 
 /// How many policies one sweep transaction re-evaluates under lock.
 const TRANSITIONS_PER_TRANSACTION: usize = 100;
@@ -52,25 +51,13 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     }
     metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
     let changed = candidates.len();
-    // Transactions run side by side as far as the backend writes concurrently. Each takes whole
-    // customers, so two never touch the same customer's rows, and locks its policies in id order,
-    // as every other path does.
-    let mut running = JoinSet::new();
+    // One transaction at a time, as report batches are written. Each takes whole customers and
+    // locks their policies in id order, as every other path does.
     for batch in by_customer(candidates, TRANSITIONS_PER_TRANSACTION) {
-        if running.len() >= db.concurrent_writers() {
-            finished(running.join_next().await)?;
-        }
-        let (db, cfg) = (db.clone(), cfg.clone());
-        running.spawn(async move {
-            let mut tx = db.begin().await?;
-            let transitions = evaluation::policies(&mut tx, &db, &cfg, &batch, now).await?;
-            tx.commit().await?;
-            cfg.after_commit(transitions);
-            Ok(())
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        finished(Some(done))?;
+        let mut tx = db.begin().await?;
+        let transitions = evaluation::policies(&mut tx, db, cfg, &batch, now).await?;
+        tx.commit().await?;
+        cfg.after_commit(transitions);
     }
     Ok(SweepReport {
         evaluated: states.len(),
@@ -95,14 +82,6 @@ fn by_customer(mut candidates: Vec<(i64, i64)>, size: usize) -> Vec<Vec<i64>> {
         batch.sort_unstable();
     }
     batches
-}
-
-fn finished(done: Option<Result<store::Result<()>, JoinError>>) -> store::Result<()> {
-    match done {
-        None => Ok(()),
-        Some(Ok(result)) => result,
-        Some(Err(err)) => std::panic::resume_unwind(err.into_panic()),
-    }
 }
 
 #[cfg(test)]

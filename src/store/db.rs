@@ -119,15 +119,6 @@ impl Db {
         self.backend
     }
 
-    /// How many write transactions are worth running at once: SQLite has one writer connection;
-    /// on PostgreSQL a few overlap each other's round trips.
-    pub fn concurrent_writers(&self) -> usize {
-        match self.backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
-        }
-    }
-
     /// The clause that locks rows read inside a write transaction. SQLite needs none: its single
     /// writer connection already serialises write transactions. PostgreSQL takes the lock that
     /// updates of non-key columns take, which still queues lockers of the same row but lets
