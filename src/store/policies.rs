@@ -198,8 +198,9 @@ fn group(rows: Vec<PolicyRow>) -> Vec<PolicyView> {
     views
 }
 
-/// The policies `from` selects (after `FROM policies p`) as views, with `total` as the total.
-async fn views(
+/// The rows of the policies that `from` (all that follows FROM, the policy named `p`) selects,
+/// with `total` as each row's total.
+async fn view_rows(
     pool: &AnyPool,
     from: &str,
     total: &str,
@@ -219,7 +220,7 @@ async fn views(
 /// One policy with its limit rows, selected by `condition`.
 async fn one(pool: &AnyPool, condition: &str, binds: &[Bind<'_>]) -> Result<Option<PolicyView>> {
     let from = format!("policies p {JOINS} WHERE {condition}");
-    let rows = views(pool, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
+    let rows = view_rows(pool, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
     Ok(group(rows).pop())
 }
 
@@ -319,7 +320,7 @@ pub async fn page(
         .into_iter()
         .chain(f.customer_uuids.iter().map(|uuid| Bind::Text(uuid)))
         .collect();
-    let rows = views(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
+    let rows = view_rows(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
     let total = rows.first().and_then(|r| r.total);
     Ok((group(rows), total))
 }
