@@ -6,7 +6,8 @@
 
 use super::Result;
 use serde::de::DeserializeOwned;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::Arguments;
 use sqlx::{AnyConnection, FromRow};
 
 /// What `AnyConnection::backend_name` says of SQLite.
@@ -89,24 +90,28 @@ impl<'a> Select<'a> {
                 exprs.join(", "),
                 self.from
             );
-            let mut query = sqlx::query_scalar::<_, String>(&sql).persistent(self.persistent);
-            for value in binds {
-                query = match (*value).into() {
-                    Bind::Int(v) => query.bind(v),
-                    Bind::Text(v) => query.bind(v),
-                };
-            }
-            let json = query.fetch_one(&mut *conn).await?;
+            let json: String = sqlx::query_scalar_with(&sql, arguments(binds)?)
+                .persistent(self.persistent)
+                .fetch_one(&mut *conn)
+                .await?;
             return serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)));
         }
         let sql = format!("SELECT {} {}{order} {}", self.columns.join(", "), self.from, self.lock);
-        let mut query = sqlx::query_as::<_, T>(&sql).persistent(self.persistent);
-        for value in binds {
-            query = match (*value).into() {
-                Bind::Int(v) => query.bind(v),
-                Bind::Text(v) => query.bind(v),
-            };
-        }
-        query.fetch_all(&mut *conn).await
+        sqlx::query_as_with(&sql, arguments(binds)?)
+            .persistent(self.persistent)
+            .fetch_all(&mut *conn)
+            .await
     }
+}
+
+fn arguments<'q, B: Copy + Into<Bind<'q>>>(binds: &[B]) -> Result<AnyArguments<'q>> {
+    let mut arguments = AnyArguments::default();
+    for value in binds {
+        let added = match (*value).into() {
+            Bind::Int(v) => arguments.add(v),
+            Bind::Text(v) => arguments.add(v),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(arguments)
 }
