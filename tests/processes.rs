@@ -1,7 +1,8 @@
 //! Process-level tests: the real `meterguard` binary, run as child processes on a fresh database.
 //!
 //! - Exactly-once transitions (SPEC §3) under concurrent reports: two instances on one
-//!   PostgreSQL, and the single SQLite instance.
+//!   PostgreSQL, and the single SQLite instance; and policy writes racing reports
+//!   (`policy_races`).
 //! - Durability: after `kill -9` under load, every acknowledged report is stored whole, and the
 //!   policy's totals and state agree with the stored rows.
 //!
@@ -16,6 +17,8 @@ mod client;
 mod deliveries;
 #[path = "processes/harness.rs"]
 mod harness;
+#[path = "processes/policy_races.rs"]
+mod policy_races;
 #[path = "common/sinks.rs"]
 mod sinks;
 

@@ -1,6 +1,9 @@
-//! Evaluating policies inside the transaction that changed their facts: the policy rows are
-//! locked (PostgreSQL) or the writer is alone (SQLite), the engine decides, and a transition is
-//! made with a conditional update, so each crossing fires exactly once.
+//! Evaluating policies inside the transaction that changed their facts. Every path that changes a
+//! customer's policies or totals, or decides on them, first locks the customer's row
+//! (`lock_customers`; on SQLite the one writer is alone anyway), and reads what it decides on
+//! after that lock: a report and a policy write for one customer never decide side by side, each
+//! on facts without the other's. The transition itself is a conditional update, so a crossing
+//! fires exactly once.
 
 use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::{time, Amount, Month, Period};
@@ -42,7 +45,8 @@ pub async fn after_usage_changes(
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
     let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
-    let mut policies = Locked::group(facts::rules_limiting(tx, &customers, &moved, db.row_lock()).await?);
+    lock_customers(tx, db, &customers).await?;
+    let mut policies = Judged::group(facts::rules_limiting(tx, &customers, &moved).await?);
     if policies.is_empty() {
         return Ok(0);
     }
@@ -70,7 +74,7 @@ pub async fn after_usage_changes(
                 continue;
             }
             // Rare: read what the transition's event and actions tell about the policy.
-            let Some(state) = facts::policy(tx, policy.id, "").await? else {
+            let Some(state) = facts::policy(tx, policy.id).await? else {
                 continue;
             };
             let assessment = judge(facts::limits_of(&mut **tx, &[policy.id]).await?, &theirs, current);
@@ -83,15 +87,15 @@ pub async fn after_usage_changes(
     Ok(transitions)
 }
 
-/// A policy locked for evaluation, with the rules of its limit rows.
-struct Locked {
+/// A policy under evaluation, with the rules of its limit rows.
+struct Judged {
     id: i64,
     customer_id: i64,
     has_fired: bool,
     rules: Vec<LimitRule<i64>>,
 }
 
-impl Locked {
+impl Judged {
     /// Groups limit rows that come in policy order.
     fn group(rows: Vec<facts::RuleFact>) -> Vec<Self> {
         let mut policies: Vec<Self> = Vec::new();
@@ -170,27 +174,44 @@ impl Totals {
     }
 }
 
-/// After a policy itself was created or changed, and for the sweeps.
+/// Locks the customers' rows in id order, as every path does before it writes or judges their
+/// policies: paths that lock several customers never wait on each other in a cycle.
+pub async fn lock_customers(tx: &mut Tx, db: &Db, customer_ids: &[i64]) -> store::Result<()> {
+    let ids = distinct(customer_ids.iter().copied());
+    facts::lock_customers(tx, &ids, db.row_lock()).await
+}
+
+/// After a policy itself was created or changed.
 pub async fn policy(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
+    customer_id: i64,
     policy_id: i64,
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
-    policies(tx, db, cfg, &[policy_id], now).await
+    policies(tx, db, cfg, &[(customer_id, policy_id)], now).await
 }
 
-/// Re-evaluates policies under lock and makes their transitions; returns how many it made. Their
-/// facts are read in three queries whatever their number: the sweep passes a hundred at a time.
+/// Re-evaluates policies, given as (customer, policy), under their customers' locks and makes
+/// their transitions; returns how many it made. A policy that has moved to another customer
+/// since its caller looked is left to the path that moved it. Their facts are read in three
+/// queries whatever their number: the sweep passes a hundred at a time.
 pub async fn policies(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
-    policy_ids: &[i64],
+    policies: &[(i64, i64)],
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
-    let states = facts::policies(tx, policy_ids, db.row_lock()).await?;
+    let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
+    lock_customers(tx, db, &customers).await?;
+    let ids: Vec<i64> = policies.iter().map(|&(_, id)| id).collect();
+    let states: Vec<PolicyState> = facts::policies(tx, &ids)
+        .await?
+        .into_iter()
+        .filter(|p| customers.contains(&p.customer_id))
+        .collect();
     let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
     let assessments = assessments(tx, &keys, Month::of(now.date_naive())).await?;
     let mut transitions = 0;
@@ -202,7 +223,8 @@ pub async fn policies(
     Ok(transitions)
 }
 
-/// Before a fired policy is deleted: it resets, undoing what its actions can (SPEC §2).
+/// Before a fired policy is deleted, its customer locked: it resets, undoing what its actions
+/// can (SPEC §2).
 pub async fn reset_before_delete(
     tx: &mut Tx,
     db: &Db,
@@ -210,7 +232,7 @@ pub async fn reset_before_delete(
     policy_id: i64,
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
-    let Some(policy) = facts::policy(tx, policy_id, db.row_lock()).await? else {
+    let Some(policy) = facts::policy(tx, policy_id).await? else {
         return Ok(0);
     };
     if policy.has_fired == 0 {

@@ -5,7 +5,8 @@ use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::options::PolicyOptions;
 use crate::domain::{ActionSet, BillingType, Period, Uuid32};
-use crate::store::{self, policies::NewLimit, Db, Tx};
+use crate::store::policies::{Current, NewLimit};
+use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -40,6 +41,7 @@ pub async fn create(
         ));
     };
     let mut tx = db.begin().await?;
+    evaluation::lock_customers(&mut tx, db, &[customer_id]).await?;
     let uuid = Uuid32::new_v4();
     let options = fields.options.unwrap_or_default().to_value().to_string();
     let id = store::policies::insert(
@@ -54,7 +56,7 @@ pub async fn create(
     .await?;
     let rows = resolve_limits(&mut tx, &limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
-    let transitions = evaluation::policy(&mut tx, db, cfg, id, now).await?;
+    let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(id)
@@ -69,7 +71,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ServiceResult<Option<i64>> {
     let mut tx = db.begin().await?;
-    let Some(current) = store::policies::for_update(&mut tx, uuid, db.row_lock()).await? else {
+    let Some(current) = locked(&mut tx, db, uuid, changes.customer_id).await? else {
         return Ok(None);
     };
     let id = current.id;
@@ -84,7 +86,7 @@ pub async fn update(
         .map(|o| o.to_value().to_string())
         .unwrap_or(current.options);
     store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
-    let transitions = evaluation::policy(&mut tx, db, cfg, id, now).await?;
+    let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(Some(id))
@@ -93,10 +95,7 @@ pub async fn update(
 /// Deletes the policy, resetting it first if it is fired; `false` when it does not exist.
 pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
-    let Some(id) = store::policies::for_update(&mut tx, uuid, db.row_lock())
-        .await?
-        .map(|p| p.id)
-    else {
+    let Some(id) = locked(&mut tx, db, uuid, None).await?.map(|p| p.id) else {
         return Ok(false);
     };
     let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
@@ -104,6 +103,25 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(true)
+}
+
+/// The policy, read after its customer's row is locked (and the row of `moving_to`, a customer
+/// it is about to move to), as every path locks before it writes a policy.
+async fn locked(tx: &mut Tx, db: &Db, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Option<Current>> {
+    let mut held: Vec<i64> = Vec::new();
+    loop {
+        let Some(current) = store::policies::current(tx, uuid).await? else {
+            return Ok(None);
+        };
+        // Nobody moves a policy away from a customer whose row this transaction has locked; one
+        // that moved before the lock was granted is read again under its new customer's.
+        if held.contains(&current.customer_id) {
+            return Ok(Some(current));
+        }
+        held.push(current.customer_id);
+        held.extend(moving_to);
+        evaluation::lock_customers(tx, db, &held).await?;
+    }
 }
 
 /// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,

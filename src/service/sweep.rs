@@ -52,7 +52,7 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
     let changed = candidates.len();
     // One transaction at a time, as report batches are written. Each takes whole customers and
-    // locks their policies in id order, as every other path does.
+    // locks them in id order, as every other path does.
     for batch in by_customer(candidates, TRANSITIONS_PER_TRANSACTION) {
         let mut tx = db.begin().await?;
         let transitions = evaluation::policies(&mut tx, db, cfg, &batch, now).await?;
@@ -65,21 +65,16 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     })
 }
 
-/// Policy ids in batches of about `size`, a customer's policies never split between two; ids
-/// ascending within each batch.
-fn by_customer(mut candidates: Vec<(i64, i64)>, size: usize) -> Vec<Vec<i64>> {
+/// (customer, policy) pairs in batches of about `size`, a customer's policies never split
+/// between two.
+fn by_customer(mut candidates: Vec<(i64, i64)>, size: usize) -> Vec<Vec<(i64, i64)>> {
     candidates.sort_unstable();
-    let mut batches: Vec<Vec<i64>> = Vec::new();
-    let mut previous = None;
-    for (customer_id, policy_id) in candidates {
+    let mut batches: Vec<Vec<(i64, i64)>> = Vec::new();
+    for pair in candidates {
         match batches.last_mut() {
-            Some(batch) if batch.len() < size || previous == Some(customer_id) => batch.push(policy_id),
-            _ => batches.push(vec![policy_id]),
+            Some(batch) if batch.len() < size || batch.last().is_some_and(|last| last.0 == pair.0) => batch.push(pair),
+            _ => batches.push(vec![pair]),
         }
-        previous = Some(customer_id);
-    }
-    for batch in &mut batches {
-        batch.sort_unstable();
     }
     batches
 }
@@ -89,10 +84,13 @@ mod tests {
     use super::by_customer;
 
     #[test]
-    fn batches_keep_each_customer_whole_and_ids_ascending() {
+    fn batches_keep_each_customer_whole() {
         // (customer, policy): customer 1 has three policies, which outgrow a batch of two.
         let candidates = vec![(2, 9), (1, 8), (3, 1), (1, 2), (2, 4), (1, 5)];
-        assert_eq!(by_customer(candidates, 2), vec![vec![2, 5, 8], vec![4, 9], vec![1]]);
-        assert_eq!(by_customer(vec![], 2), Vec::<Vec<i64>>::new());
+        assert_eq!(
+            by_customer(candidates, 2),
+            vec![vec![(1, 2), (1, 5), (1, 8)], vec![(2, 4), (2, 9)], vec![(3, 1)]]
+        );
+        assert_eq!(by_customer(vec![], 2), Vec::<Vec<(i64, i64)>>::new());
     }
 }

@@ -22,28 +22,38 @@ const STATE_COLUMNS: &str = "p.id, p.uuid, p.customer_id, c.uuid AS customer_uui
      p.actions, p.options, p.has_fired";
 const STATE_FROM: &str = "FROM policies p JOIN customers c ON c.id = p.customer_id";
 
-fn lock_of(lock: &str) -> String {
-    if lock.is_empty() {
-        String::new()
-    } else {
-        format!("{lock} OF p")
+/// Locks the customers' rows, in id order, with `lock` (PostgreSQL; nothing on SQLite, whose one
+/// writer connection already serialises write transactions).
+pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64], lock: &str) -> Result<()> {
+    if customer_ids.is_empty() || lock.is_empty() {
+        return Ok(());
     }
+    let ids = in_list(customer_ids);
+    let sql = format!(
+        "SELECT id FROM customers WHERE id IN ({}) ORDER BY id {lock}",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_scalar::<_, i64>(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(&mut **tx).await?;
+    Ok(())
 }
 
-pub async fn policy(tx: &mut Tx, policy_id: i64, lock: &str) -> Result<Option<PolicyState>> {
-    Ok(policies(tx, &[policy_id], lock).await?.pop())
+pub async fn policy(tx: &mut Tx, policy_id: i64) -> Result<Option<PolicyState>> {
+    Ok(policies(tx, &[policy_id]).await?.pop())
 }
 
-/// The policies that still exist among `policy_ids`, in id order, locked in that order.
-pub async fn policies(tx: &mut Tx, policy_ids: &[i64], lock: &str) -> Result<Vec<PolicyState>> {
+/// The policies that still exist among `policy_ids`, in id order.
+pub async fn policies(tx: &mut Tx, policy_ids: &[i64]) -> Result<Vec<PolicyState>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
     let ids = in_list(policy_ids);
     let sql = format!(
-        "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id IN ({}) ORDER BY p.id {}",
+        "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id IN ({}) ORDER BY p.id",
         placeholders(1, ids.len()),
-        lock_of(lock)
     );
     let mut q = sqlx::query_as(&sql);
     for id in &ids {
@@ -89,14 +99,8 @@ pub struct RuleFact {
 }
 
 /// The limit rows of the customers' policies that limit any of `component_ids`, in policy
-/// order, the policies locked in id order (so concurrent evaluations never wait on each other
-/// in a cycle). Only what a decision needs: a transition reads the rest.
-pub async fn rules_limiting(
-    tx: &mut Tx,
-    customer_ids: &[i64],
-    component_ids: &[i64],
-    lock: &str,
-) -> Result<Vec<RuleFact>> {
+/// order. Only what a decision needs: a transition reads the rest.
+pub async fn rules_limiting(tx: &mut Tx, customer_ids: &[i64], component_ids: &[i64]) -> Result<Vec<RuleFact>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -108,10 +112,8 @@ pub async fn rules_limiting(
         placeholders(1, customers.len()),
         placeholders(1 + customers.len(), components.len()),
     );
-    let lock = lock_of(lock);
     Select::new(RULE_COLUMNS, &from)
         .order_by("p.id, l.id")
-        .lock(&lock)
         .fetch_all(tx, &[customers, components].concat())
         .await
 }

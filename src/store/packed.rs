@@ -38,30 +38,23 @@ pub struct Select<'a> {
     from: &'a str,
     /// The ORDER BY list, or empty for any order.
     order: &'a str,
-    /// A row-locking clause (empty on SQLite, which needs none).
-    lock: &'a str,
     /// Whether the statement stays in the connection's cache of prepared statements.
     persistent: bool,
 }
 
 impl<'a> Select<'a> {
-    /// The rows in any order, unlocked.
+    /// The rows in any order.
     pub fn new(columns: &'a [&'a str], from: &'a str) -> Self {
         Self {
             columns,
             from,
             order: "",
-            lock: "",
             persistent: true,
         }
     }
 
     pub fn order_by(self, order: &'a str) -> Self {
         Self { order, ..self }
-    }
-
-    pub fn lock(self, lock: &'a str) -> Self {
-        Self { lock, ..self }
     }
 
     /// For statements that vary with their arguments, which would only churn the cache.
@@ -96,7 +89,7 @@ impl<'a> Select<'a> {
                 .await?;
             return serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)));
         }
-        let sql = format!("SELECT {} {}{order} {}", self.columns.join(", "), self.from, self.lock);
+        let sql = format!("SELECT {} {}{order}", self.columns.join(", "), self.from);
         sqlx::query_as_with(&sql, arguments(binds)?)
             .persistent(self.persistent)
             .fetch_all(&mut *conn)

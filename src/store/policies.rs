@@ -157,22 +157,18 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
 
 /// What an update keeps of a policy it does not change.
 #[derive(Debug, Clone, FromRow)]
-pub struct Locked {
+pub struct Current {
     pub id: i64,
     pub customer_id: i64,
     pub actions: String,
     pub options: String,
 }
 
-/// Reads the policy and locks its row for the rest of the transaction (PostgreSQL; SQLite has one
-/// writer).
-pub async fn for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<Locked>> {
-    sqlx::query_as(&format!(
-        "SELECT id, customer_id, actions, options FROM policies WHERE uuid = $1 {lock}"
-    ))
-    .bind(uuid.to_string())
-    .fetch_optional(&mut **tx)
-    .await
+pub async fn current(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Current>> {
+    sqlx::query_as("SELECT id, customer_id, actions, options FROM policies WHERE uuid = $1")
+        .bind(uuid.to_string())
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// A policy as the API shows it: its row and its limit rows in insertion order.

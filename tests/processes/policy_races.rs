@@ -1,0 +1,151 @@
+//! Policy writes racing usage reports (SPEC §3: once per crossing, also with concurrent writers
+//! and several instances). A policy is created, or its limit moved, at the moment a report moves
+//! the customer's usage across that limit; whichever commits first, the policy must end fired
+//! exactly when its usage is over its limit. On PostgreSQL the two requests go to two instances.
+
+use crate::client::{Api, Marketplace, POLICIES};
+use crate::harness::{Backend, Env};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Rounds of each race; every round's report raises the usage, so each one moves the total.
+const ROUNDS: i64 = 25;
+const FAR: i64 = 1_000_000_000;
+
+struct Race {
+    /// Policy writes go here, reports to `reporter` (another instance on PostgreSQL).
+    staff: Api,
+    reporter: Api,
+    resource: String,
+    m: Marketplace,
+    /// The customer's `cpu_hours` total, in whole units, after the last report.
+    usage: i64,
+}
+
+impl Race {
+    fn limits(&self, limit: i64) -> Value {
+        json!([{"component": self.m.component("cpu_hours"), "limit": limit, "period": 1}])
+    }
+
+    /// Sends `write` and a report that raises the usage by `by` at the same time.
+    async fn together(&mut self, write: (Method, String, Value), by: i64) -> Value {
+        self.usage += by;
+        let amount = self.usage.to_string();
+        let (method, path, body) = write;
+        let usages = [("cpu_hours", amount.as_str())];
+        let (written, reported) = tokio::join!(
+            self.staff.try_send(method, &path, Some(&body)),
+            self.reporter.try_set_usage(&self.resource, &usages, None)
+        );
+        reported.expect("set_usage").expect(201);
+        let written = written.expect("policy write");
+        assert!(
+            written.status.is_success(),
+            "policy write: {} {}",
+            written.status,
+            written.body
+        );
+        written.body
+    }
+
+    async fn patch_limit(&self, policy: &str, limit: i64) {
+        let body = json!({"component_limits_set": self.limits(limit)});
+        self.staff
+            .try_send(Method::PATCH, &format!("{POLICIES}{policy}/"), Some(&body))
+            .await
+            .expect("PATCH")
+            .expect(200);
+    }
+
+    /// The policy as it stands now: fired, and over its limit by the status endpoint.
+    async fn assert_true_to_usage(&self, policy: &str, over: bool, what: &str) {
+        let status = self.staff.get(&format!("{POLICIES}{policy}/status/")).await.expect(200);
+        let rows_over = status["limits"]
+            .as_array()
+            .expect("limits")
+            .iter()
+            .any(|l| l["over"] == true);
+        assert_eq!(rows_over, over, "{what}: over by the status endpoint; {status}");
+        assert_eq!(
+            status["has_fired"], over,
+            "{what}: fired exactly when over its limit; {status}"
+        );
+    }
+}
+
+async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
+    let token = env.create_staff_user("staff").await;
+    let first = env.start_server().await;
+    let last = if instances > 1 {
+        env.start_server().await
+    } else {
+        first.clone()
+    };
+    let staff = Api::new(&first, &token);
+    let m = Marketplace::build(&staff).await;
+    let resource = m.resources(1).await.remove(0);
+    let reporter = m.provider.at(&last);
+    let mut race = Race {
+        staff,
+        reporter,
+        resource,
+        m,
+        usage: 0,
+    };
+    let body = json!({"scope": race.m.customer_url(), "actions": "notify_organization_owners",
+                      "component_limits_set": race.limits(FAR)});
+    let standing = race.staff.post(POLICIES, body).await.expect(201);
+    let standing = standing["uuid"].as_str().expect("uuid").to_string();
+
+    for round in 1..=ROUNDS {
+        // Lowered under the usage the report brings: fired.
+        let write = (
+            Method::PATCH,
+            format!("{POLICIES}{standing}/"),
+            json!({"component_limits_set": race.limits(race.usage + 5)}),
+        );
+        race.together(write, 10).await;
+        race.assert_true_to_usage(&standing, true, &format!("round {round}, limit lowered"))
+            .await;
+
+        // Raised far above it while the report crosses the old limit: not fired.
+        race.patch_limit(&standing, race.usage + 5).await;
+        race.assert_true_to_usage(&standing, false, &format!("round {round}, reset"))
+            .await;
+        let write = (
+            Method::PATCH,
+            format!("{POLICIES}{standing}/"),
+            json!({"component_limits_set": race.limits(FAR)}),
+        );
+        race.together(write, 10).await;
+        race.assert_true_to_usage(&standing, false, &format!("round {round}, limit raised"))
+            .await;
+
+        // Created with a limit the report crosses: fired.
+        let body = json!({"scope": race.m.customer_url(), "actions": "notify_organization_owners",
+                          "component_limits_set": race.limits(race.usage + 5)});
+        let created = race.together((Method::POST, POLICIES.to_string(), body), 10).await;
+        let created = created["uuid"].as_str().expect("uuid").to_string();
+        race.assert_true_to_usage(&created, true, &format!("round {round}, created"))
+            .await;
+        race.staff
+            .try_send(Method::DELETE, &format!("{POLICIES}{created}/"), None)
+            .await
+            .expect("DELETE")
+            .expect(204);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_keep_policies_true_to_usage_when_policy_writes_race_reports() {
+    let mut env = Env::new(Backend::Postgres).await;
+    policy_writes_racing_reports(&mut env, 2).await;
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_sqlite_instance_keeps_policies_true_to_usage_when_policy_writes_race_reports() {
+    let mut env = Env::new(Backend::Sqlite).await;
+    policy_writes_racing_reports(&mut env, 1).await;
+    env.finish().await;
+}
