@@ -3,8 +3,8 @@
 
 use super::body::python_type;
 use super::errors::{ApiResult, FieldErrors};
-use crate::domain::Uuid32;
-use serde_json::{Map, Value};
+use crate::domain::{ResourceLimits, Uuid32};
+use serde_json::{json, Map, Value};
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
@@ -157,7 +157,36 @@ impl Input {
 
     /// Any JSON object, as DRF's JSONField/DictField takes it.
     pub fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
-        match self.present(field, false)? {
+        self.object_of(field, false)
+    }
+
+    /// A resource's limits, read as upstream's `DictField(child=IntegerField(min_value=0))`;
+    /// each bad entry's message under its key, as DRF nests them.
+    pub fn limits(&mut self, field: &str, required: bool) -> Option<ResourceLimits> {
+        let mut limits = Vec::new();
+        let mut errors = Map::new();
+        for (key, value) in self.object_of(field, required)? {
+            let checked = match value {
+                Value::Null => Err(NOT_NULL.to_string()),
+                v => check_integer(&v, 0, i64::MAX),
+            };
+            match checked.and_then(|n| u64::try_from(n).map_err(|e| e.to_string())) {
+                Ok(n) => limits.push((key, n)),
+                Err(msg) => {
+                    errors.insert(key, json!([msg]));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Some(limits.into_iter().collect())
+        } else {
+            self.errors.set(field, Value::Object(errors));
+            None
+        }
+    }
+
+    fn object_of(&mut self, field: &str, required: bool) -> Option<Map<String, Value>> {
+        match self.present(field, required)? {
             Value::Object(m) => Some(m),
             other => {
                 let msg = format!(
@@ -203,7 +232,15 @@ pub fn check_integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
             (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => f as i64,
             _ => return Err(INVALID.into()),
         },
-        Value::String(s) => s.trim().parse::<i64>().map_err(|_| INVALID.to_string())?,
+        // As DRF, which drops a decimal point followed by zeros only ("10.00").
+        Value::String(s) => {
+            let s = s.trim();
+            let whole = match s.split_once('.') {
+                Some((whole, zeros)) if zeros.bytes().all(|b| b == b'0') => whole,
+                _ => s,
+            };
+            whole.parse::<i64>().map_err(|_| INVALID.to_string())?
+        }
         _ => return Err(INVALID.into()),
     };
     if n > max {
@@ -232,5 +269,40 @@ fn looks_like_email(s: &str) -> bool {
                 && !s.contains(char::is_whitespace)
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_read_as_drf_reads_them() {
+        for (value, expected) in [
+            (json!(10), 10),
+            (json!(10.0), 10),
+            (json!(" 7 "), 7),
+            (json!("3.00"), 3),
+        ] {
+            assert_eq!(check_integer(&value, 0, 100), Ok(expected), "{value}");
+        }
+        for value in [
+            json!(1.5),
+            json!(1e300),
+            json!("1.50"),
+            json!("ten"),
+            json!(true),
+            json!([]),
+        ] {
+            assert_eq!(
+                check_integer(&value, 0, 100),
+                Err("A valid integer is required.".to_string()),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            check_integer(&json!(-5), 0, 100),
+            Err("Ensure this value is greater than or equal to 0.".to_string())
+        );
     }
 }

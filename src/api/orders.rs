@@ -3,20 +3,21 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::Text;
+use super::input::{check_text, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::query::{object, text_param, uuid_param};
+use super::query::{choices_param, object, uuid_param};
+use super::resources::RESOURCE_NAME_MAX;
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
-use crate::domain::marketplace::{OrderStep, OrderType};
+use crate::domain::marketplace::{OrderState, OrderStep, OrderType};
 use crate::domain::{time, Uuid32};
 use crate::service::orders::{self as service, CreateOrder};
 use crate::store::{
     self,
     orders::{OrderFilter, OrderRow},
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -137,13 +138,16 @@ async fn list(
     links: Links,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Paginated<Value>> {
     let filter = OrderFilter {
         customer_uuid: uuid_param(&q, "customer_uuid")?,
         project_uuid: uuid_param(&q, "project_uuid")?,
         resource_uuid: uuid_param(&q, "resource_uuid")?,
-        state: text_param(&q, "state"),
-        r#type: text_param(&q, "type"),
+        offering_uuid: uuid_param(&q, "offering_uuid")?,
+        provider_uuid: uuid_param(&q, "provider_uuid")?,
+        states: choices_param(raw.as_deref(), "state", |s| OrderState::parse(s).is_some())?,
+        types: choices_param(raw.as_deref(), "type", |s| OrderType::parse(s).is_some())?,
     };
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
@@ -257,10 +261,13 @@ async fn create(
         }
     }
     let attributes = input.object("attributes").unwrap_or_default();
-    let limits = input.object("limits").unwrap_or_default();
-    if limits.values().any(|v| !v.is_number()) {
-        input.errors.add("limits", "Limits must be numbers.");
+    // The name becomes the resource's, which PUT and PATCH hold to the same length.
+    if let Some(name) = attributes.get("name").and_then(Value::as_str) {
+        if let Err(msg) = check_text(&json!(name.trim()), Text::OPTIONAL.max(RESOURCE_NAME_MAX)) {
+            input.errors.set("attributes", json!({ "name": [msg] }));
+        }
     }
+    let limits = input.limits("limits", false).unwrap_or_default();
     let mut plan_id = None;
     if let (Some(o), Some((offering_uuid, plan))) = (&offering, plan_uuid) {
         let plans = store::offerings::plans_of(reader, &[o.id]).await?;
@@ -303,7 +310,7 @@ async fn create(
         name,
         description,
         attributes: Value::Object(attributes).to_string(),
-        limits: Value::Object(limits).to_string(),
+        limits: limits.to_json().to_string(),
         created_by: user.id,
     };
     let id = service::create(&state.db, &order, state.clock.now_micros()).await?;

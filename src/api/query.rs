@@ -5,6 +5,26 @@ use crate::domain::Uuid32;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// Every value of a repeated key (`?state=a&state=b`, DRF's multiple-choice filters), each
+/// checked by `valid`; empty values are skipped. A value `valid` refuses is a 400, as DRF says it.
+pub fn choices_param(raw: Option<&str>, key: &str, valid: impl Fn(&str) -> bool) -> ApiResult<Vec<String>> {
+    let mut values = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if k != key || v.trim().is_empty() {
+            continue;
+        }
+        let v = v.trim();
+        if !valid(v) {
+            return Err(ApiError::field(
+                key,
+                format!("Select a valid choice. {v} is not one of the available choices."),
+            ));
+        }
+        values.push(v.to_string());
+    }
+    Ok(values)
+}
+
 /// A uuid filter: absent or empty means no filter; anything but a uuid is a 400.
 pub fn uuid_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
     match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {

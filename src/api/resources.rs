@@ -8,17 +8,17 @@ use super::input::Text;
 use super::links::Links;
 use super::orders::is_consumer_manager;
 use super::pagination::{PageRequest, Paginated};
-use super::query::{object, text_param, uuid_param};
+use super::query::{choices_param, object, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
-use crate::domain::marketplace::OrderType;
-use crate::domain::{time, Uuid32};
+use crate::domain::marketplace::{OrderType, ResourceState};
+use crate::domain::{time, ResourceLimits, Uuid32};
 use crate::service::orders as service;
 use crate::store::{
     self,
     resources::{ResourceFilter, ResourceRow},
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,6 +27,9 @@ use std::collections::HashMap;
 
 const COLLECTION: &str = "marketplace-resources";
 const NOT_FOUND: &str = "No Resource matches the given query.";
+
+/// Upstream's `max_length` of a resource's name.
+pub const RESOURCE_NAME_MAX: usize = 150;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -97,12 +100,13 @@ async fn list(
     links: Links,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Paginated<Value>> {
     let filter = ResourceFilter {
         customer_uuid: uuid_param(&q, "customer_uuid")?,
         project_uuid: uuid_param(&q, "project_uuid")?,
         offering_uuid: uuid_param(&q, "offering_uuid")?,
-        state: text_param(&q, "state"),
+        states: choices_param(raw.as_deref(), "state", |s| ResourceState::parse(s).is_some())?,
     };
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
@@ -152,7 +156,7 @@ async fn edit(
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
     let name = input
-        .text("name", Text::REQUIRED.max(150))
+        .text("name", Text::REQUIRED.max(RESOURCE_NAME_MAX))
         .unwrap_or_else(|| r.name.clone());
     let description = input
         .text("description", Text::OPTIONAL.max(2000))
@@ -193,25 +197,24 @@ async fn update_limits(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
-    let limits = input.present("limits", true);
-    let limits = match limits {
-        Some(Value::Object(map)) if map.values().all(Value::is_number) => Some(map),
-        Some(_) => {
-            input.errors.add("limits", "Limits must be an object of numbers.");
-            None
-        }
-        None => None,
-    };
+    let limits = input.limits("limits", true);
     input.finish()?;
-    let limits = Value::Object(limits.unwrap_or_default());
-    let current = object(&r.limits);
-    if limits == current {
+    let limits = limits.unwrap_or_default();
+    if limits == ResourceLimits::from_stored(&r.limits) {
         return Err(ApiError::non_field(
             "Impossible to create update orders with limits set to exactly the same.",
         ));
     }
     let now = state.clock.now_micros();
-    let order = service::for_resource(&state.db, &r, OrderType::Update, Some(limits.to_string()), user.id, now).await?;
+    let order = service::for_resource(
+        &state.db,
+        &r,
+        OrderType::Update,
+        Some(limits.to_json().to_string()),
+        user.id,
+        now,
+    )
+    .await?;
     Ok(Json(json!({ "order_uuid": order.to_string() })))
 }
 

@@ -87,15 +87,16 @@ pub async fn for_resource(
     let r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
-    let state = ResourceState::parse(&r.state);
-    let allowed = match kind {
-        OrderType::Update => state == Some(ResourceState::Ok),
-        _ => matches!(state, Some(ResourceState::Ok | ResourceState::Erred)),
+    // Upstream's StateValidator on the resource actions, and its message.
+    let valid: &[ResourceState] = match kind {
+        OrderType::Update => &[ResourceState::Ok],
+        _ => &[ResourceState::Ok, ResourceState::Erred],
     };
-    if !allowed {
+    if !ResourceState::parse(&r.state).is_some_and(|state| valid.contains(&state)) {
+        let names: Vec<&str> = valid.iter().map(|s| s.as_str()).collect();
         return Err(ServiceError::Conflict(format!(
-            "Resource is in state {}; this action is not allowed.",
-            r.state
+            "Valid states for operation: {}.",
+            names.join(", ")
         )));
     }
     if store::resources::has_open_order(&mut tx, r.id).await? {
@@ -134,17 +135,24 @@ pub async fn step(
         .await?
         .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
     let (from, to) = step.transition();
-    let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let finished = matches!(
         to,
         OrderState::Done | OrderState::Erred | OrderState::Canceled | OrderState::Rejected
     );
-    if !store::orders::transition(&mut tx, order.id, &from_names, to.as_str(), finished, now).await? {
+    // Conditional on the state read, so that what the step does to the resource follows the
+    // state it really left, even when another request moves the order in between.
+    let was = OrderState::parse(&order.state).filter(|s| from.contains(s));
+    let moved = match was {
+        Some(was) => store::orders::transition(&mut tx, order.id, &[was.as_str()], to.as_str(), finished, now).await?,
+        None => false,
+    };
+    let Some(was) = was.filter(|_| moved) else {
+        let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         return Err(ServiceError::Conflict(format!(
             "Valid states for operation: {}.",
-            from_names.join(", ")
+            names.join(", ")
         )));
-    }
+    };
     match step {
         OrderStep::ApproveByConsumer | OrderStep::RejectByConsumer => {
             store::orders::set_reviewed(&mut tx, order.id, Reviewer::Consumer, by, now).await?
@@ -158,7 +166,7 @@ pub async fn step(
         store::orders::set_error(&mut tx, order.id, message).await?;
     }
     if let (Some(resource_id), Some(kind)) = (order.resource_id, OrderType::parse(&order.r#type)) {
-        apply_to_resource(&mut tx, resource_id, kind, to, &order.limits, now).await?;
+        apply_to_resource(&mut tx, resource_id, kind, (was, to), &order.limits, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -168,11 +176,11 @@ async fn apply_to_resource(
     tx: &mut Tx,
     resource_id: i64,
     kind: OrderType,
-    reached: OrderState,
+    (left, reached): (OrderState, OrderState),
     limits: &str,
     now: i64,
 ) -> ServiceResult<()> {
-    if let Some(state) = resource_state_after(kind, reached) {
+    if let Some(state) = resource_state_after(kind, left, reached) {
         store::resources::set_state(tx, resource_id, state.as_str(), now).await?;
     }
     if kind == OrderType::Update && reached == OrderState::Done {

@@ -45,6 +45,13 @@ pub(crate) fn in_list<T: Clone>(values: &[T]) -> Vec<T> {
     list
 }
 
+/// A multiple-choice filter as one bound text, `,a,b,`, which a column matches with
+/// `$n LIKE '%,' || col || ',%'`: one statement text whatever the number of choices. Only for
+/// values checked against a fixed vocabulary (no commas, no LIKE wildcards). `None`: no filter.
+pub(crate) fn any_of(choices: &[String]) -> Option<String> {
+    (!choices.is_empty()).then(|| format!(",{},", choices.join(",")))
+}
+
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

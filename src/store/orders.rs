@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{any_of, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -175,18 +175,24 @@ pub struct OrderFilter {
     pub customer_uuid: Option<String>,
     pub project_uuid: Option<String>,
     pub resource_uuid: Option<String>,
-    pub state: Option<String>,
-    pub r#type: Option<String>,
+    pub offering_uuid: Option<String>,
+    pub provider_uuid: Option<String>,
+    /// Any of these (none: any state).
+    pub states: Vec<String>,
+    pub types: Vec<String>,
 }
 
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
-     AND ($5 IS NULL OR r.uuid = $5) AND ($6 IS NULL OR x.state = $6) AND ($7 IS NULL OR x.type = $7)";
+     AND ($5 IS NULL OR r.uuid = $5) AND ($6 IS NULL OR $6 LIKE '%,' || x.state || ',%') \
+     AND ($7 IS NULL OR $7 LIKE '%,' || x.type || ',%') AND ($8 IS NULL OR o.uuid = $8) \
+     AND ($9 IS NULL OR pc.uuid = $9)";
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i64> {
     let (user, now) = vis.binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM orders x JOIN projects p ON p.id = x.project_id \
          JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = x.offering_id \
+         JOIN customers pc ON pc.id = o.customer_id \
          LEFT JOIN resources r ON r.id = x.resource_id WHERE {} AND {FILTER}",
         visible(vis, "$1", "$2")
     ))
@@ -195,8 +201,10 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.resource_uuid.clone())
-    .bind(f.state.clone())
-    .bind(f.r#type.clone())
+    .bind(any_of(&f.states))
+    .bind(any_of(&f.types))
+    .bind(f.offering_uuid.clone())
+    .bind(f.provider_uuid.clone())
     .fetch_one(pool)
     .await
 }
@@ -204,7 +212,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i
 pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, offset: i64) -> Result<Vec<OrderRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND {FILTER} ORDER BY x.created DESC, x.id DESC LIMIT $8 OFFSET $9",
+        "{SELECT} WHERE {} AND {FILTER} ORDER BY x.created DESC, x.id DESC LIMIT $10 OFFSET $11",
         visible(vis, "$1", "$2")
     ))
     .bind(user)
@@ -212,8 +220,10 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, 
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.resource_uuid.clone())
-    .bind(f.state.clone())
-    .bind(f.r#type.clone())
+    .bind(any_of(&f.states))
+    .bind(any_of(&f.types))
+    .bind(f.offering_uuid.clone())
+    .bind(f.provider_uuid.clone())
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

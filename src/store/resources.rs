@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{any_of, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -161,11 +161,12 @@ pub struct ResourceFilter {
     pub customer_uuid: Option<String>,
     pub project_uuid: Option<String>,
     pub offering_uuid: Option<String>,
-    pub state: Option<String>,
+    /// Any of these (none: any state).
+    pub states: Vec<String>,
 }
 
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
-     AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR r.state = $6)";
+     AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR $6 LIKE '%,' || r.state || ',%')";
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Result<i64> {
     let (user, now) = vis.binds();
@@ -180,7 +181,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Resul
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.offering_uuid.clone())
-    .bind(f.state.clone())
+    .bind(any_of(&f.states))
     .fetch_one(pool)
     .await
 }
@@ -202,7 +203,7 @@ pub async fn list(
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.offering_uuid.clone())
-    .bind(f.state.clone())
+    .bind(any_of(&f.states))
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

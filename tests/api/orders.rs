@@ -134,3 +134,164 @@ api_test!(
         assert_eq!(app.get(&resource, m.owner_token()).await.expect(200)["state"], "Erred");
     }
 );
+
+api_test!(
+    async fn executing_orders_can_be_canceled_and_the_resource_goes_back(app) {
+        let m = marketplace(&app).await;
+        let resource = m.resource(&app, "vm").await;
+        let path = format!("/api/marketplace-resources/{resource}/");
+        let executing = |order: String| {
+            let app = &app;
+            let m = &m;
+            async move {
+                for (step, token) in [("approve_by_consumer", m.owner_token()), ("approve_by_provider", m.provider_token())] {
+                    app.post(&format!("{ORDERS}{order}/{step}/"), token, json!({})).await.expect(200);
+                }
+                order
+            }
+        };
+        // A change canceled while executing leaves the resource as it was before it.
+        let update = app.post(&format!("{path}update_limits/"), m.owner_token(), json!({"limits": {"storage_gb": 20}})).await.expect(200);
+        let order = executing(update["order_uuid"].as_str().unwrap().to_string()).await;
+        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "Updating");
+        // Only the consumer side cancels.
+        app.post(&format!("{ORDERS}{order}/cancel/"), m.provider_token(), json!({})).await.expect(403);
+        let canceled = app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
+        assert_eq!(canceled, json!({"detail": "Order has been canceled."}));
+        assert_eq!(app.get(&format!("{ORDERS}{order}/"), m.owner_token()).await.expect(200)["state"], "canceled");
+        let after = app.get(&path, m.owner_token()).await.expect(200);
+        assert_eq!((after["state"].clone(), after["limits"].clone()), (json!("OK"), json!({"storage_gb": 10})));
+
+        let terminate = app.post(&format!("{path}terminate/"), m.owner_token(), json!({})).await.expect(200);
+        let order = executing(terminate["order_uuid"].as_str().unwrap().to_string()).await;
+        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "Terminating");
+        app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
+        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "OK");
+        // A finished order is past canceling.
+        let late = app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(409);
+        assert_eq!(late, json!({"detail": "Valid states for operation: pending-consumer, pending-provider, executing."}));
+
+        // A Create order canceled while executing never makes its resource.
+        let create = app.post(ORDERS, m.owner_token(), m.order_body("never")).await.expect(201);
+        let order = executing(create["uuid"].as_str().unwrap().to_string()).await;
+        app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
+        let never = format!("/api/marketplace-resources/{}/", create["marketplace_resource_uuid"].as_str().unwrap());
+        assert_eq!(app.get(&never, m.owner_token()).await.expect(200)["state"], "Terminated");
+    }
+);
+
+api_test!(
+    async fn the_provider_rejects_and_only_the_provider_sets_states(app) {
+        let m = marketplace(&app).await;
+        let order = app.post(ORDERS, m.owner_token(), m.order_body("p")).await.expect(201);
+        let uuid = order["uuid"].as_str().unwrap();
+        let step = |name: &str| format!("{ORDERS}{uuid}/{name}/");
+        app.post(&step("reject_by_consumer"), m.provider_token(), json!({})).await.expect(403);
+        app.post(&step("approve_by_consumer"), m.owner_token(), json!({})).await.expect(200);
+        app.post(&step("reject_by_provider"), m.owner_token(), json!({})).await.expect(403);
+        let rejected = app.post(&step("reject_by_provider"), m.provider_token(), json!({})).await.expect(200);
+        assert_eq!(rejected, json!({"detail": "Order has been rejected."}));
+        let order_now = app.get(&format!("{ORDERS}{uuid}/"), m.owner_token()).await.expect(200);
+        assert_eq!(order_now["state"], "rejected");
+        let resource = format!("/api/marketplace-resources/{}/", order["marketplace_resource_uuid"].as_str().unwrap());
+        assert_eq!(app.get(&resource, m.owner_token()).await.expect(200)["state"], "Terminated");
+
+        let order = app.post(ORDERS, m.owner_token(), m.order_body("q")).await.expect(201);
+        let uuid = order["uuid"].as_str().unwrap();
+        app.post(&format!("{ORDERS}{uuid}/approve_by_consumer/"), m.owner_token(), json!({})).await.expect(200);
+        app.post(&format!("{ORDERS}{uuid}/approve_by_provider/"), m.provider_token(), json!({})).await.expect(200);
+        for name in ["set_state_erred", "set_state_done"] {
+            app.post(&format!("{ORDERS}{uuid}/{name}/"), m.owner_token(), json!({})).await.expect(403);
+        }
+        assert_eq!(app.get(&format!("{ORDERS}{uuid}/"), m.owner_token()).await.expect(200)["state"], "executing");
+    }
+);
+
+api_test!(
+    async fn resource_actions_need_the_states_upstream_names(app) {
+        let m = marketplace(&app).await;
+        let order = app.post(ORDERS, m.owner_token(), m.order_body("new")).await.expect(201);
+        let creating = format!("/api/marketplace-resources/{}/", order["marketplace_resource_uuid"].as_str().unwrap());
+        let err = app.post(&format!("{creating}terminate/"), m.owner_token(), json!({})).await.expect(409);
+        assert_eq!(err, json!({"detail": "Valid states for operation: OK, Erred."}));
+        let body = json!({"limits": {"storage_gb": 20}});
+        let err = app.post(&format!("{creating}update_limits/"), m.owner_token(), body).await.expect(409);
+        assert_eq!(err, json!({"detail": "Valid states for operation: OK."}));
+    }
+);
+
+api_test!(
+    async fn limits_are_whole_non_negative_numbers(app) {
+        let m = marketplace(&app).await;
+        let mut body = m.order_body("x");
+        body["limits"] = json!({"storage_gb": 1.5, "cpu": -5, "ram": 1e300, "ok": 4});
+        let err = app.post(ORDERS, m.owner_token(), body).await.expect(400);
+        assert_eq!(
+            err,
+            json!({"limits": {
+                "storage_gb": ["A valid integer is required."],
+                "cpu": ["Ensure this value is greater than or equal to 0."],
+                "ram": ["A valid integer is required."]
+            }})
+        );
+        let mut body = m.order_body("x");
+        body["attributes"]["name"] = json!("n".repeat(151));
+        let err = app.post(ORDERS, m.owner_token(), body).await.expect(400);
+        assert_eq!(err, json!({"attributes": {"name": ["Ensure this field has no more than 150 characters."]}}));
+        assert_eq!(app.get(ORDERS, app.staff()).await.expect(200), json!([]), "nothing was ordered");
+
+        let resource = m.resource(&app, "vm").await;
+        let path = format!("/api/marketplace-resources/{resource}/update_limits/");
+        // 10.0 and "10" are the limit the resource has.
+        for same in [json!(10.0), json!("10")] {
+            let err = app.post(&path, m.owner_token(), json!({"limits": {"storage_gb": same}})).await.expect(400);
+            assert_eq!(err, json!(["Impossible to create update orders with limits set to exactly the same."]));
+        }
+        let err = app.post(&path, m.owner_token(), json!({"limits": {"storage_gb": "ten"}})).await.expect(400);
+        assert_eq!(err, json!({"limits": {"storage_gb": ["A valid integer is required."]}}));
+        let err = app.post(&path, m.owner_token(), json!({})).await.expect(400);
+        assert_eq!(err, json!({"limits": ["This field is required."]}));
+        let order = app.post(&path, m.owner_token(), json!({"limits": {"storage_gb": "20"}})).await.expect(200);
+        let order = app.get(&format!("{ORDERS}{}/", order["order_uuid"].as_str().unwrap()), m.owner_token()).await.expect(200);
+        assert_eq!(order["limits"], json!({"storage_gb": 20}));
+    }
+);
+
+api_test!(
+    async fn order_and_resource_lists_filter_by_any_of_several_states(app) {
+        let m = marketplace(&app).await;
+        let done = m.resource(&app, "done").await;
+        let pending = app.post(ORDERS, m.owner_token(), m.order_body("pending")).await.expect(201);
+        let list = |query: String| {
+            let app = &app;
+            async move {
+                let rows = app.get(&format!("{ORDERS}?{query}"), app.staff()).await.expect(200);
+                let mut states: Vec<String> = rows.as_array().unwrap().iter().map(|o| o["state"].as_str().unwrap().to_string()).collect();
+                states.sort();
+                states
+            }
+        };
+        assert_eq!(list("state=done&state=pending-consumer".into()).await, ["done", "pending-consumer"]);
+        assert_eq!(list("state=done".into()).await, ["done"]);
+        assert_eq!(list("type=Create&type=Terminate".into()).await.len(), 2);
+        assert!(list("type=Terminate".into()).await.is_empty());
+        let offering = m.offering["uuid"].as_str().unwrap();
+        assert_eq!(list(format!("offering_uuid={offering}")).await.len(), 2);
+        assert!(list(format!("offering_uuid={}", "0".repeat(32))).await.is_empty());
+        let provider = m.offering["customer_uuid"].as_str().unwrap();
+        assert_eq!(list(format!("provider_uuid={provider}")).await.len(), 2);
+        assert!(list(format!("provider_uuid={}", m.customer_uuid())).await.is_empty());
+        let err = app.get(&format!("{ORDERS}?state=finished"), app.staff()).await.expect(400);
+        assert_eq!(err, json!({"state": ["Select a valid choice. finished is not one of the available choices."]}));
+
+        let resources = "/api/marketplace-resources/";
+        let rows = app.get(&format!("{resources}?state=OK&state=Creating"), app.staff()).await.expect(200);
+        assert_eq!(rows.as_array().unwrap().len(), 2);
+        let rows = app.get(&format!("{resources}?state=OK"), app.staff()).await.expect(200);
+        assert_eq!(rows.as_array().unwrap().iter().map(|r| r["uuid"].clone()).collect::<Vec<_>>(), [json!(done)]);
+        let creating = pending["marketplace_resource_uuid"].clone();
+        let rows = app.get(&format!("{resources}?state=Creating"), app.staff()).await.expect(200);
+        assert_eq!(rows.as_array().unwrap().iter().map(|r| r["uuid"].clone()).collect::<Vec<_>>(), [creating]);
+        app.get(&format!("{resources}?state=Gone"), app.staff()).await.expect(400);
+    }
+);
