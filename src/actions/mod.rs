@@ -10,7 +10,7 @@ pub mod webhooks;
 
 use crate::config::Settings;
 use crate::domain::{Action, ActionSet};
-use crate::engine::{Effect, Transition};
+use crate::engine::{Effect, Transition, TransitionCount};
 use crate::service::evaluation::Assessment;
 use crate::store::{self, evaluation::PolicyState, events::NewEvent, Tx};
 use chrono::{DateTime, Utc};
@@ -53,10 +53,16 @@ impl ActionsConfig {
         }
     }
 
-    /// After a commit: wakes the delivery worker when it made transitions, the only writes that
-    /// queue deliveries (waking it on every report would double the writes of a report stream).
-    pub fn after_commit(&self, transitions: usize) {
-        if transitions > 0 {
+    /// After a commit: counts its transitions (a transaction rolled back and retried counts
+    /// once), and wakes the delivery worker when it made any, the only writes that queue
+    /// deliveries (waking it on every report would double the writes of a report stream).
+    pub fn after_commit(&self, made: TransitionCount) {
+        for (direction, n) in [("fire", made.fired), ("reset", made.reset)] {
+            if n > 0 {
+                metrics::counter!("meterguard_transitions_total", "direction" => direction).increment(n as u64);
+            }
+        }
+        if made.total() > 0 {
             self.outbox_ready.notify_one();
         }
     }

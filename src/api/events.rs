@@ -4,12 +4,12 @@ use super::auth::CurrentUser;
 use super::errors::{ApiError, ApiResult};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::query::{object, uuid_param};
+use super::query::{choices_param, object, uuid_param};
 use super::AppState;
 use crate::authz::Visibility;
 use crate::domain::time;
 use crate::store::{self, events::EventFilter};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::Uri;
 use axum::routing::get;
 use axum::Router;
@@ -25,25 +25,17 @@ async fn list(
     CurrentUser(user): CurrentUser,
     links: Links,
     uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Paginated<Value>> {
-    // `event_type` may repeat, so the query is read as pairs.
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let q: HashMap<String, String> = pairs.iter().cloned().collect();
     let mut filter = EventFilter {
-        event_types: pairs
-            .iter()
-            .filter(|(k, v)| k == "event_type" && !v.is_empty())
-            .map(|(_, v)| v.clone())
-            .collect(),
-        customer_uuid: uuid_param(&q, "customer_uuid")?,
+        event_types: choices_param(raw.as_deref(), "event_type", |_| true)?,
+        customer_uuids: uuid_param(&q, "customer_uuid")?.into_iter().collect(),
         policy_uuid: uuid_param(&q, "policy_uuid")?,
     };
     if let Some(scope) = q.get("scope").filter(|s| !s.is_empty()) {
         match links::resolve(&json!(scope), "customers") {
-            Ok(uuid) => filter.customer_uuid = Some(uuid.to_string()),
+            Ok(uuid) => filter.customer_uuids.push(uuid.to_string()),
             Err(_) => return Err(ApiError::field("scope", "Invalid hyperlink - Incorrect URL match.")),
         }
     }

@@ -56,7 +56,7 @@ fn render(u: UsageRow) -> Value {
         "customer_name": u.customer_name,
         "customer_uuid": u.customer_uuid,
         "billing_period": Month::from_index(u.billing_month).to_string(),
-        "modified_by": u.modified_by_uuid,
+        "modified_by": u.modified_by,
     })
 }
 

@@ -8,5 +8,5 @@ pub mod transition;
 pub mod window;
 
 pub use evaluate::{evaluate, Evaluation, LimitRule, MonthlyTotal, RowOutcome};
-pub use transition::{decide, effects, Effect, Transition};
+pub use transition::{decide, effects, Effect, Transition, TransitionCount};
 pub use window::{earliest, Window};

@@ -12,6 +12,34 @@ pub enum Transition {
     Stay,
 }
 
+/// The transitions one transaction made, by direction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TransitionCount {
+    pub fired: usize,
+    pub reset: usize,
+}
+
+impl TransitionCount {
+    pub fn count(&mut self, made: Transition) {
+        match made {
+            Transition::Fire => self.fired += 1,
+            Transition::Reset => self.reset += 1,
+            Transition::Stay => {}
+        }
+    }
+
+    pub fn total(self) -> usize {
+        self.fired + self.reset
+    }
+}
+
+impl std::ops::AddAssign for TransitionCount {
+    fn add_assign(&mut self, other: Self) {
+        self.fired += other.fired;
+        self.reset += other.reset;
+    }
+}
+
 pub fn decide(has_fired: bool, over: bool) -> Transition {
     match (has_fired, over) {
         (false, true) => Transition::Fire,
@@ -58,6 +86,17 @@ pub fn effects(actions: &ActionSet, transition: Transition) -> Vec<Effect> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transitions_are_counted_by_direction() {
+        let mut made = TransitionCount::default();
+        for t in [Transition::Fire, Transition::Stay, Transition::Reset, Transition::Fire] {
+            made.count(t);
+        }
+        made += TransitionCount { fired: 0, reset: 2 };
+        assert_eq!(made, TransitionCount { fired: 2, reset: 3 });
+        assert_eq!(made.total(), 5);
+    }
 
     #[test]
     fn fires_once_per_crossing_and_resets_when_back_under() {

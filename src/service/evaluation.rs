@@ -7,7 +7,7 @@
 
 use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::{time, Amount, Month, Period};
-use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition};
+use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount};
 use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -32,29 +32,29 @@ pub struct MonthDelta {
 
 /// After usage changed: `changes` in the order they were written. Each change is judged on the
 /// totals as they stood right after it, as if it had been committed alone, so writes that
-/// share a transaction never hide a fire-then-reset pair. Returns how many transitions it made.
+/// share a transaction never hide a fire-then-reset pair. Returns the transitions it made.
 pub async fn after_usage_changes(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
     changes: &[UsageChange],
-) -> store::Result<usize> {
+) -> store::Result<TransitionCount> {
     let months = changes.iter().map(|c| Month::of(c.now.date_naive()));
     let (Some(first), Some(until)) = (months.clone().min(), months.max()) else {
-        return Ok(0);
+        return Ok(TransitionCount::default());
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
     let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
     lock_customers(tx, db, &customers).await?;
     let mut policies = Judged::group(facts::rules_limiting(tx, &customers, &moved).await?);
     if policies.is_empty() {
-        return Ok(0);
+        return Ok(TransitionCount::default());
     }
     let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
     let reach = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
     let written = facts::totals_of(tx, &customers, &limited, reach.map(Month::index), until.index()).await?;
     let mut totals = Totals::before(&written, changes);
-    let mut transitions = 0;
+    let mut made = TransitionCount::default();
     for change in changes {
         totals.add(change, 1);
         let current = Month::of(change.now.date_naive());
@@ -80,11 +80,11 @@ pub async fn after_usage_changes(
             let assessment = judge(facts::limits_of(&mut **tx, &[policy.id]).await?, &theirs, current);
             if make(tx, db, cfg, &state, transition, &assessment, change.now).await? {
                 policy.has_fired = transition == Transition::Fire;
-                transitions += 1;
+                made.count(transition);
             }
         }
     }
-    Ok(transitions)
+    Ok(made)
 }
 
 /// A policy under evaluation, with the rules of its limit rows.
@@ -189,12 +189,12 @@ pub async fn policy(
     customer_id: i64,
     policy_id: i64,
     now: DateTime<Utc>,
-) -> store::Result<usize> {
+) -> store::Result<TransitionCount> {
     policies(tx, db, cfg, &[(customer_id, policy_id)], now).await
 }
 
 /// Re-evaluates policies, given as (customer, policy), under their customers' locks and makes
-/// their transitions; returns how many it made. A policy that has moved to another customer
+/// their transitions; returns them. A policy that has moved to another customer
 /// since its caller looked is left to the path that moved it. Their facts are read in three
 /// queries whatever their number: the sweep passes a hundred at a time.
 pub async fn policies(
@@ -203,7 +203,7 @@ pub async fn policies(
     cfg: &ActionsConfig,
     policies: &[(i64, i64)],
     now: DateTime<Utc>,
-) -> store::Result<usize> {
+) -> store::Result<TransitionCount> {
     let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
     lock_customers(tx, db, &customers).await?;
     let ids: Vec<i64> = policies.iter().map(|&(_, id)| id).collect();
@@ -214,13 +214,15 @@ pub async fn policies(
         .collect();
     let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
     let assessments = assessments(tx, &keys, Month::of(now.date_naive())).await?;
-    let mut transitions = 0;
+    let mut made = TransitionCount::default();
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
         let transition = engine::decide(policy.has_fired != 0, assessment.evaluation.over());
-        transitions += usize::from(make(tx, db, cfg, policy, transition, &assessment, now).await?);
+        if make(tx, db, cfg, policy, transition, &assessment, now).await? {
+            made.count(transition);
+        }
     }
-    Ok(transitions)
+    Ok(made)
 }
 
 /// Before a fired policy is deleted, its customer locked: it resets, undoing what its actions
@@ -231,18 +233,20 @@ pub async fn reset_before_delete(
     cfg: &ActionsConfig,
     policy_id: i64,
     now: DateTime<Utc>,
-) -> store::Result<usize> {
+) -> store::Result<TransitionCount> {
+    let mut made = TransitionCount::default();
     let Some(policy) = facts::policy(tx, policy_id).await? else {
-        return Ok(0);
+        return Ok(made);
     };
     if policy.has_fired == 0 {
-        return Ok(0);
+        return Ok(made);
     }
     let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
     let assessment = judge(limits, &[], Month::of(now.date_naive()));
-    Ok(usize::from(
-        make(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await?,
-    ))
+    if make(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await? {
+        made.count(Transition::Reset);
+    }
+    Ok(made)
 }
 
 /// A policy's limit rows with their evaluation against the customer's totals.
@@ -391,7 +395,6 @@ async fn on_transition(
     }
     ctx.event(tx, event_type, &message, extra).await?;
     actions::apply(tx, cfg, &ctx).await?;
-    metrics::counter!("meterguard_transitions_total", "direction" => direction).increment(1);
     tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, %direction, at = %time::render(now.timestamp_micros()), "policy transition");
     Ok(())
 }

@@ -19,23 +19,57 @@ pub fn next_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// When the next sweeps are due: the next month boundary and the next periodic sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Schedule {
+    boundary: DateTime<Utc>,
+    periodic: DateTime<Utc>,
+    interval: Duration,
+}
+
+impl Schedule {
+    fn starting(now: DateTime<Utc>, interval: Duration) -> Self {
+        Self {
+            boundary: next_month_start(now),
+            periodic: now + interval,
+            interval,
+        }
+    }
+
+    fn wake(&self) -> DateTime<Utc> {
+        self.boundary.min(self.periodic)
+    }
+
+    /// Marks what is due at `now` as about to be swept. A boundary passed while the previous
+    /// sweep still ran is due at once, not at the next periodic sweep: that sweep judged the
+    /// month before.
+    fn sweeping_at(&mut self, now: DateTime<Utc>) {
+        if now >= self.periodic {
+            self.periodic = now + self.interval;
+        }
+        if now >= self.boundary {
+            self.boundary = next_month_start(now);
+        }
+    }
+}
+
+/// Sweeps once at start (an instance that was down may have slept through a boundary), then at
+/// every month boundary and every `interval`.
 pub async fn run(db: Db, cfg: ActionsConfig, clock: Clock, interval: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut periodic = clock.now() + interval;
+    let mut schedule = Schedule::starting(clock.now(), interval);
+    let mut now = clock.now();
     loop {
-        let wake = next_month_start(clock.now()).min(periodic);
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = clock.sleep_until(wake) => {}
-        }
-        let now = clock.now();
-        if now >= periodic {
-            periodic = now + interval;
-        }
         match sweep(&db, &cfg, now).await {
             Ok(report) => tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep"),
             Err(err) => tracing::error!(error = %err, "sweep failed"),
         }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = clock.sleep_until(schedule.wake()) => {}
+        }
+        now = clock.now();
+        schedule.sweeping_at(now);
     }
 }
 
@@ -52,5 +86,27 @@ mod tests {
         assert_eq!(next_month_start(at("2026-01-31T23:59:59Z")), at("2026-02-01T00:00:00Z"));
         assert_eq!(next_month_start(at("2026-12-15T10:00:00Z")), at("2027-01-01T00:00:00Z"));
         assert_eq!(next_month_start(at("2026-03-01T00:00:00Z")), at("2026-04-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn wakes_at_the_boundary_or_the_interval_whichever_comes_first() {
+        let mut s = Schedule::starting(at("2026-01-31T23:45:00Z"), Duration::minutes(10));
+        assert_eq!(s.wake(), at("2026-01-31T23:55:00Z"));
+        s.sweeping_at(at("2026-01-31T23:55:00Z"));
+        assert_eq!(s.wake(), at("2026-02-01T00:00:00Z"));
+        s.sweeping_at(at("2026-02-01T00:00:00Z"));
+        assert_eq!(s.wake(), at("2026-02-01T00:05:00Z"));
+        assert_eq!(s.boundary, at("2026-03-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn a_boundary_passed_during_a_sweep_is_due_at_once() {
+        let mut s = Schedule::starting(at("2026-12-31T23:49:59Z"), Duration::minutes(10));
+        // The periodic sweep starts a second before midnight and ends after it.
+        s.sweeping_at(at("2026-12-31T23:59:59Z"));
+        assert_eq!(s.wake(), at("2027-01-01T00:00:00Z"));
+        s.sweeping_at(at("2027-01-01T00:00:02Z"));
+        assert_eq!(s.boundary, at("2027-02-01T00:00:00Z"));
+        assert_eq!(s.wake(), at("2027-01-01T00:09:59Z"));
     }
 }

@@ -7,6 +7,7 @@ use super::{ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::{Amount, BillingType, Month, Uuid32};
+use crate::engine::TransitionCount;
 use crate::store::usages::{TotalDelta, UsageReport, UsageTarget};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -101,10 +102,12 @@ pub(super) fn check<'r>(
     }
     if !invalid.is_empty() {
         let names: Vec<String> = invalid.into_iter().collect();
-        return Err(ServiceError::Rejected(format!(
-            "These components are invalid: {}.",
-            names.join(", ")
-        )));
+        // Upstream raises it in the serializer's validate(), which DRF files under
+        // non_field_errors (clients such as waldur-site-agent read it there).
+        return Err(ServiceError::Field(
+            "non_field_errors",
+            format!("These components are invalid: {}.", names.join(", ")),
+        ));
     }
     let month = Month::of(date.date_naive());
     let backfill = month < Month::of(now.date_naive());
@@ -127,9 +130,14 @@ pub(super) fn check<'r>(
 
 /// Writes checked reports, in their order, and re-evaluates the policies they touch, each
 /// report's decisions made as if it had been committed alone; fails only on the database.
-/// Returns how many transitions it made. Each statement covers the whole batch, its rows sorted
+/// Returns the transitions it made. Each statement covers the whole batch, its rows sorted
 /// by key: concurrent batches lock rows in one order and never deadlock.
-pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Plan<'_>]) -> store::Result<usize> {
+pub(super) async fn apply(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    plans: &[Plan<'_>],
+) -> store::Result<TransitionCount> {
     // A key reported twice keeps the later amount; the earlier one still counts in between.
     let mut latest = BTreeMap::new();
     for plan in plans {
@@ -180,7 +188,7 @@ pub(super) async fn apply(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, plans: &[Pl
 
 /// Adds usage changes to the customers' monthly totals, one row per key in key order (the
 /// order in which they are locked), then judges them one after another.
-async fn record(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, changes: &[UsageChange]) -> store::Result<usize> {
+async fn record(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, changes: &[UsageChange]) -> store::Result<TransitionCount> {
     let mut sums: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
     for change in changes {
         for d in &change.deltas {

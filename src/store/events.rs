@@ -43,7 +43,8 @@ pub struct EventRow {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub event_types: Vec<String>,
-    pub customer_uuid: Option<String>,
+    /// The customer each must be of: `customer_uuid` and `scope` each add one.
+    pub customer_uuids: Vec<String>,
     pub policy_uuid: Option<String>,
 }
 
@@ -65,7 +66,7 @@ impl EventFilter {
             clauses.push(format!("e.event_type IN ({})", params.join(", ")));
             binds.extend(self.event_types.iter().cloned());
         }
-        if let Some(c) = &self.customer_uuid {
+        for c in &self.customer_uuids {
             clauses.push(format!("c.uuid = ${next}"));
             next += 1;
             binds.push(c.clone());

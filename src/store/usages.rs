@@ -238,19 +238,19 @@ pub struct UsageRow {
     pub project_name: String,
     pub customer_uuid: String,
     pub customer_name: String,
-    pub modified_by_uuid: Option<String>,
+    /// The user's id, as upstream shows the user's primary key.
+    pub modified_by: Option<i64>,
 }
 
 const SELECT: &str = "SELECT u.uuid, u.created, u.description, oc.type AS component_type, \
      oc.name AS component_name, oc.measured_unit, u.usage, u.date, u.recurring, u.billing_month, \
      r.uuid AS resource_uuid, r.name AS resource_name, o.uuid AS offering_uuid, o.name AS offering_name, \
      p.uuid AS project_uuid, p.name AS project_name, c.uuid AS customer_uuid, c.name AS customer_name, \
-     mb.uuid AS modified_by_uuid";
+     u.modified_by_id AS modified_by";
 
 const FROM: &str = "FROM component_usages u JOIN offering_components oc ON oc.id = u.component_id \
      JOIN resources r ON r.id = u.resource_id JOIN offerings o ON o.id = r.offering_id \
-     JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id \
-     LEFT JOIN users mb ON mb.id = u.modified_by_id";
+     JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id";
 
 /// Usage is visible to the consumer side and to the provider's customer roles.
 fn visible(vis: Visibility, u: &str, n: &str) -> String {

@@ -80,6 +80,10 @@ api_test!(
         let by_scope =
             events(&app, &format!("scope={}&event_type=policy_fired&event_type=policy_reset", m.customer_url())).await;
         assert_eq!(by_scope.len(), 2);
+        // Filters narrow each other: a scope and another customer's uuid match nothing.
+        let zeros = "0".repeat(32);
+        let neither = events(&app, &format!("scope={}&customer_uuid={zeros}", m.customer_url())).await;
+        assert!(neither.is_empty(), "{neither:?}");
         // The owner sees the customer's events; someone without a role sees none.
         let owners = app.get("/api/events/?event_type=policy_reset", m.owner_token()).await.expect(200);
         assert_eq!(owners.as_array().unwrap().len(), 1);
@@ -132,7 +136,7 @@ api_test!(
             ),
             (
                 json!({"resource": resource, "usages": [{"type": "base", "amount": 1}, {"type": "nope", "amount": 1}, {"type": "cpu_hours", "amount": 1}]}),
-                json!(["These components are invalid: base, nope."]),
+                json!({"non_field_errors": ["These components are invalid: base, nope."]}),
             ),
             (
                 json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": 1}], "date": "2999-01-01T00:00:00"}),
@@ -363,7 +367,7 @@ api_test!(
             ok.expect(201);
         }
         for refused in [b, f] {
-            assert_eq!(refused.expect(400), json!(["These components are invalid: gpu_magic."]));
+            assert_eq!(refused.expect(400), json!({"non_field_errors": ["These components are invalid: gpu_magic."]}));
         }
         for refused in [d, h] {
             let body = refused.expect(400);
@@ -485,5 +489,136 @@ api_test!(
         for uuid in &policies {
             assert_eq!(has_fired(&app, uuid).await, false);
         }
+    }
+);
+
+api_test!(
+    async fn usage_rows_are_retrieved_and_filtered_as_upstream_does(app) {
+        let m = marketplace(&app).await;
+        let mine = m.resource(&app, "mine").await;
+        let other = app.customer("Other Org").await;
+        let other_project = app.project(other["url"].as_str().unwrap(), "Elsewhere").await;
+        let theirs = m.resource_in(&app, &other_project["url"], app.staff(), "theirs").await;
+        // A manager of the provider (not only its owner) reports.
+        let (manager_uuid, manager) = app.user("provider-manager").await;
+        let provider = m.offering["customer_uuid"].as_str().unwrap();
+        app.grant("customers", provider, &manager_uuid, "CUSTOMER.MANAGER").await;
+        let body = json!({"resource": mine, "usages": [{"type": "cpu_hours", "amount": 5}, {"type": "storage_gb", "amount": 3}]});
+        app.post(SET_USAGE, &manager, body).await.expect(201);
+        let backfill = json!({"resource": theirs, "usages": [{"type": "cpu_hours", "amount": "1.25"}], "date": "2001-02-03T10:00:00Z"});
+        app.post(SET_USAGE, app.staff(), backfill).await.expect(201);
+
+        let usages = "/api/marketplace-component-usages/";
+        let rows = |query: String| {
+            let app = &app;
+            async move {
+                let rows = app.get(&format!("{usages}?{query}"), app.staff()).await.expect(200);
+                let mut seen: Vec<String> = rows
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| format!("{}:{}", u["resource_name"].as_str().unwrap(), u["type"].as_str().unwrap()))
+                    .collect();
+                seen.sort();
+                seen
+            }
+        };
+        assert_eq!(rows(String::new()).await, ["mine:cpu_hours", "mine:storage_gb", "theirs:cpu_hours"]);
+        assert_eq!(rows(format!("customer_uuid={}", other["uuid"].as_str().unwrap())).await, ["theirs:cpu_hours"]);
+        assert_eq!(rows(format!("project_uuid={}", m.project["uuid"].as_str().unwrap())).await.len(), 2);
+        assert_eq!(rows(format!("offering_uuid={}", m.offering["uuid"].as_str().unwrap())).await.len(), 3);
+        assert_eq!(rows("type=storage_gb".into()).await, ["mine:storage_gb"]);
+        assert_eq!(rows("billing_period=2001-02-01".into()).await, ["theirs:cpu_hours"]);
+        assert_eq!(rows("billing_period_year=2001&billing_period_month=2".into()).await, ["theirs:cpu_hours"]);
+        assert!(rows("billing_period_year=2001&billing_period_month=3".into()).await.is_empty());
+        assert_eq!(rows("date_before=2001-02-03".into()).await, ["theirs:cpu_hours"]);
+        assert!(rows("date_before=2001-02-02".into()).await.is_empty());
+        assert_eq!(rows("date_after=2001-02-04".into()).await.len(), 2);
+        assert_eq!(rows(format!("resource={}", app.url(&format!("/api/marketplace-resources/{theirs}/")))).await, ["theirs:cpu_hours"]);
+        assert_eq!(app.get(&format!("{usages}?customer_uuid=nope"), app.staff()).await.expect(400), json!({"customer_uuid": ["Enter a valid UUID."]}));
+
+        // One row, whole, as the owner of the consuming customer sees it.
+        let listed = app.get(&format!("{usages}?resource_uuid={mine}&type=cpu_hours"), m.owner_token()).await.expect(200);
+        let uuid = listed[0]["uuid"].as_str().unwrap();
+        let row = app.get(&format!("{usages}{uuid}/"), m.owner_token()).await.expect(200);
+        assert_eq!(row, listed[0]);
+        assert_eq!(row["usage"], "5.00");
+        assert_eq!(row["resource_uuid"], mine.as_str());
+        assert_eq!(row["customer_uuid"], m.customer_uuid());
+        assert_eq!(row["project_uuid"], m.project["uuid"]);
+        assert_eq!(row["offering_uuid"], m.offering["uuid"]);
+        assert_eq!(row["name"], "CPU hours");
+        assert!(row["modified_by"].is_i64(), "modified_by is the user's id, an integer: {row}");
+        // The other customer's row is not the owner's to see.
+        let theirs_row = app.get(&format!("{usages}?resource_uuid={theirs}"), app.staff()).await.expect(200);
+        let theirs_uuid = theirs_row[0]["uuid"].as_str().unwrap();
+        app.get(&format!("{usages}{theirs_uuid}/"), m.owner_token()).await.expect(404);
+    }
+);
+
+api_test!(
+    clock = "2026-12-31T23:59:55Z",
+    async fn windows_move_across_the_year_boundary(app) {
+        let m = marketplace(&app).await;
+        let monthly = policy(&app, &m, 10, 2).await;
+        let quarterly = policy(&app, &m, 10, 3).await;
+        let yearly = policy(&app, &m, 60, 4).await;
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        // January 2026 is in the 12-month window until the year turns.
+        let january = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": 20}], "date": "2026-01-05T00:00:00Z"});
+        app.post(SET_USAGE, app.staff(), january).await.expect(201);
+        for uuid in [&monthly, &quarterly, &yearly] {
+            assert_eq!(has_fired(&app, uuid).await, true);
+        }
+
+        app.clock.advance(chrono::Duration::seconds(5));
+        let mut moved = false;
+        for _ in 0..50 {
+            if has_fired(&app, &monthly).await == false && has_fired(&app, &yearly).await == false {
+                moved = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(moved, "at 2027-01-01T00:00:00Z the monthly and the 12-month policies reset");
+        assert_eq!(has_fired(&app, &quarterly).await, true, "November to January still holds December");
+        let window = |uuid: String| {
+            let app = &app;
+            async move {
+                let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+                let row = &status["limits"][0];
+                (row["window_start"].clone(), row["window_end"].clone(), row["usage"].clone())
+            }
+        };
+        assert_eq!(window(monthly.clone()).await, (json!("2027-01-01"), json!("2027-01-31"), json!("0.00")));
+        assert_eq!(window(quarterly.clone()).await, (json!("2026-11-01"), json!("2027-01-31"), json!("50.00")));
+        assert_eq!(window(yearly.clone()).await, (json!("2026-02-01"), json!("2027-01-31"), json!("50.00")));
+    }
+);
+
+api_test!(
+    clock = "2026-03-10T12:00:00Z",
+    async fn status_projects_the_crossing_at_this_months_pace(app) {
+        let m = marketplace(&app).await;
+        let cpu = m.component("cpu_hours");
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_organization_owners",
+            "component_limits_set": [
+                {"component": cpu, "limit": 100, "period": 2},
+                {"component": cpu, "limit": 200, "period": 1},
+                {"component": cpu, "limit": 200, "period": 3}
+            ]
+        });
+        let policy = app.post(POLICIES, app.staff(), body).await.expect(201);
+        let resource = m.resource(&app, "vm").await;
+        // 40 in the ten days of March so far (today counted): 4 a day.
+        report(&app, m.provider_token(), &resource, json!(40)).await.expect(201);
+        let status = app.get(&format!("{POLICIES}{}/status/", policy["uuid"].as_str().unwrap()), app.staff()).await.expect(200);
+        let projected: Vec<Value> = status["limits"].as_array().unwrap().iter().map(|l| l["projected_crossing_date"].clone()).collect();
+        // 40 + 4 × 16 = 104 > 100 on the 26th; 40 + 4 × 41 = 204 > 200 on 20 April, inside a Total
+        // window, and after the quarter's end on March 31.
+        assert_eq!(projected, [json!("2026-03-26"), json!("2026-04-20"), Value::Null]);
+        assert_eq!(status["has_fired"], false);
     }
 );
