@@ -14,6 +14,10 @@ const COLLECTIONS: &[&str] = &[
     "/api/marketplace-categories/",
     "/api/marketplace-provider-offerings/",
     "/api/marketplace-customer-component-usage-policies/",
+    "/api/marketplace-orders/",
+    "/api/marketplace-resources/",
+    "/api/marketplace-component-usages/",
+    "/api/events/",
 ];
 
 /// Everything staff can read, for before/after comparison.
@@ -55,6 +59,9 @@ api_test!(
             .await
             .expect(201);
         let offering = m.offering["uuid"].as_str().unwrap();
+        let resource = m.resource(&app, "vm").await;
+        let orders = app.get("/api/marketplace-orders/", app.staff()).await.expect(200);
+        let order = orders[0]["uuid"].as_str().unwrap().to_string();
         let writes: Vec<(Method, String, Value)> = vec![
             (Method::POST, "/api/users/".into(), json!({"username": ["x"], "email": 5})),
             (Method::PATCH, format!("/api/users/{}/", m.owner.0), json!({"email": "not-an-email", "is_active": "perhaps"})),
@@ -84,6 +91,16 @@ api_test!(
                 format!("/api/marketplace-customer-component-usage-policies/{}/", policy["uuid"].as_str().unwrap()),
                 json!({"component_limits_set": [{"component": m.component("base"), "limit": 1}]}),
             ),
+            (Method::POST, "/api/marketplace-orders/".into(), json!({"offering": 5, "project": [], "limits": {"x": "y"}})),
+            (Method::POST, format!("/api/marketplace-orders/{order}/set_state_erred/"), json!({"error_message": []})),
+            (Method::PATCH, format!("/api/marketplace-resources/{resource}/"), json!({"name": "", "end_date": "soon"})),
+            (Method::POST, format!("/api/marketplace-resources/{resource}/update_limits/"), json!({"limits": [1]})),
+            (Method::POST, format!("/api/marketplace-resources/{resource}/terminate/"), json!({"attributes": 5})),
+            (
+                Method::POST,
+                "/api/marketplace-component-usages/set_usage/".into(),
+                json!({"resource": 5, "usages": [{"type": "cpu_hours", "amount": "-1.234"}], "date": "later"}),
+            ),
         ];
         let before = snapshot(&app).await;
         let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
@@ -112,6 +129,9 @@ api_test!(
             (Method::PATCH, "/api/projects/zz/"),
             (Method::PATCH, "/api/marketplace-customer-component-usage-policies/0123/"),
             (Method::POST, "/api/marketplace-provider-offerings/x/activate/"),
+            (Method::POST, "/api/marketplace-orders/nope/cancel/"),
+            (Method::POST, "/api/marketplace-resources/nope/terminate/"),
+            (Method::DELETE, "/api/marketplace-component-usages/nope/"),
         ] {
             let reply = app.call(method.clone(), path, Some(app.staff()), Some(json!({"name": "x"}))).await;
             assert_eq!(reply.status.as_u16(), 404, "{method} {path}");

@@ -295,3 +295,29 @@ api_test!(
         app.get(&format!("{resources}?state=Gone"), app.staff()).await.expect(400);
     }
 );
+
+api_test!(
+    async fn resources_are_visible_to_their_consumers_only(app) {
+        let m = marketplace(&app).await;
+        let resource = m.resource(&app, "vm").await;
+        let path = format!("/api/marketplace-resources/{resource}/");
+        let (member_uuid, member) = app.user("member").await;
+        app.grant("projects", m.project["uuid"].as_str().unwrap(), &member_uuid, "PROJECT.MEMBER").await;
+        let (_, nobody) = app.user("nobody").await;
+        let other = app.customer("Other Org").await;
+        let (stranger_uuid, stranger) = app.user("stranger").await;
+        app.grant("customers", other["uuid"].as_str().unwrap(), &stranger_uuid, "CUSTOMER.OWNER").await;
+        for (who, token) in [("owner", m.owner_token()), ("project member", member.as_str()), ("staff", app.staff())] {
+            let listed = app.get("/api/marketplace-resources/", token).await.expect(200);
+            assert_eq!(listed.as_array().unwrap().len(), 1, "{who} lists the resource");
+            app.get(&path, token).await.expect(200);
+        }
+        for (who, token) in [("no role", nobody.as_str()), ("another customer's owner", stranger.as_str())] {
+            assert_eq!(app.get("/api/marketplace-resources/", token).await.expect(200), json!([]), "{who}");
+            app.get(&path, token).await.expect(404);
+            app.post(&format!("{path}terminate/"), token, json!({})).await.expect(404);
+        }
+        // Seeing is not changing: a project member may not terminate.
+        app.post(&format!("{path}terminate/"), &member, json!({})).await.expect(403);
+    }
+);
