@@ -242,7 +242,7 @@ async fn remove_component(
 ) -> ApiResult<StatusCode> {
     let offering = managed_offering(&state, &user, &raw).await?;
     let uuid = component_uuid(&body)?;
-    if service::remove_component(&state.db, offering.id, &uuid).await? {
+    if service::remove_component(&state.db, &state.actions, offering.id, &uuid, state.clock.now()).await? {
         Ok(StatusCode::OK)
     } else {
         Err(ApiError::not_found())
@@ -262,7 +262,7 @@ async fn activate(State(state): State<AppState>, Staff(_): Staff, Path(raw): Pat
 
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw)?;
-    if service::delete(&state.db, &uuid).await? {
+    if service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(NOT_FOUND))

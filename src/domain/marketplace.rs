@@ -83,9 +83,9 @@ impl OrderStep {
             Self::RejectByConsumer => (&[PendingConsumer], Rejected),
             Self::ApproveByProvider => (&[PendingProvider], Executing),
             Self::RejectByProvider => (&[PendingProvider], Rejected),
-            // Offerings here are run by hand, as upstream's basic ones, whose orders may be
-            // canceled while executing too.
-            Self::Cancel => (&[PendingConsumer, PendingProvider, Executing], Canceled),
+            // Not once executing: a Terminate order that a policy's action placed would be the
+            // consumer's to undo.
+            Self::Cancel => (&[PendingConsumer, PendingProvider], Canceled),
             Self::SetDone => (&[Executing], Done),
             Self::SetErred => (&[Executing], Erred),
         }
@@ -97,19 +97,16 @@ impl OrderStep {
     }
 }
 
-/// The resource state an order leaves behind when it moves from `from` to `to`, if it changes
-/// it. An Update or Terminate canceled while executing leaves the resource as it was before
-/// the order: OK.
-pub fn resource_state_after(order: OrderType, from: OrderState, to: OrderState) -> Option<ResourceState> {
+/// The resource state an order leaves behind when it reaches `state`, if it changes it.
+pub fn resource_state_after(order: OrderType, state: OrderState) -> Option<ResourceState> {
     use OrderState as S;
-    match (order, from, to) {
-        (OrderType::Update, _, S::Executing) => Some(ResourceState::Updating),
-        (OrderType::Terminate, _, S::Executing) => Some(ResourceState::Terminating),
-        (OrderType::Create | OrderType::Update, _, S::Done) => Some(ResourceState::Ok),
-        (OrderType::Terminate, _, S::Done) => Some(ResourceState::Terminated),
-        (_, _, S::Erred) => Some(ResourceState::Erred),
-        (OrderType::Create, _, S::Rejected | S::Canceled) => Some(ResourceState::Terminated),
-        (OrderType::Update | OrderType::Terminate, S::Executing, S::Canceled) => Some(ResourceState::Ok),
+    match (order, state) {
+        (OrderType::Update, S::Executing) => Some(ResourceState::Updating),
+        (OrderType::Terminate, S::Executing) => Some(ResourceState::Terminating),
+        (OrderType::Create | OrderType::Update, S::Done) => Some(ResourceState::Ok),
+        (OrderType::Terminate, S::Done) => Some(ResourceState::Terminated),
+        (_, S::Erred) => Some(ResourceState::Erred),
+        (OrderType::Create, S::Rejected | S::Canceled) => Some(ResourceState::Terminated),
         _ => None,
     }
 }
@@ -131,27 +128,22 @@ mod tests {
     fn orders_move_resources() {
         use OrderState as S;
         use OrderType::{Create, Terminate, Update};
-        let ok = Some(ResourceState::Ok);
-        assert_eq!(resource_state_after(Create, S::Executing, S::Done), ok);
+        assert_eq!(resource_state_after(Create, S::Done), Some(ResourceState::Ok));
         assert_eq!(
-            resource_state_after(Terminate, S::PendingProvider, S::Executing),
+            resource_state_after(Terminate, S::Executing),
             Some(ResourceState::Terminating)
         );
         assert_eq!(
-            resource_state_after(Terminate, S::Executing, S::Done),
+            resource_state_after(Terminate, S::Done),
             Some(ResourceState::Terminated)
         );
-        assert_eq!(resource_state_after(Update, S::PendingProvider, S::Rejected), None);
+        assert_eq!(resource_state_after(Update, S::Rejected), None);
+        assert_eq!(resource_state_after(Update, S::Canceled), None);
         assert_eq!(
-            resource_state_after(Create, S::Executing, S::Canceled),
+            resource_state_after(Create, S::Canceled),
             Some(ResourceState::Terminated)
         );
-        // A change canceled before it started leaves the resource alone; once started, it
-        // returns the resource to OK.
-        assert_eq!(resource_state_after(Update, S::PendingConsumer, S::Canceled), None);
-        assert_eq!(resource_state_after(Update, S::Executing, S::Canceled), ok);
-        assert_eq!(resource_state_after(Terminate, S::Executing, S::Canceled), ok);
         assert_eq!(OrderStep::Cancel.transition().1, S::Canceled);
-        assert!(OrderStep::Cancel.transition().0.contains(&S::Executing));
+        assert!(!OrderStep::Cancel.transition().0.contains(&S::Executing));
     }
 }

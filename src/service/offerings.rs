@@ -1,10 +1,12 @@
 //! Offerings with their components and plans: creation, activation, deletion and the provider's
 //! component actions. Each is one transaction; uniqueness of component types is checked inside it.
 
-use super::{ServiceError, ServiceResult};
+use super::{evaluation, ServiceError, ServiceResult};
+use crate::actions::ActionsConfig;
 use crate::domain::{OfferingState, Uuid32};
 use crate::store::offerings::{ComponentFields, OfferingFields, PlanFields};
 use crate::store::{self, Db, Tx};
+use chrono::{DateTime, Utc};
 
 /// Django's message for a second component of one type in an offering (`unique_together`).
 pub const DUPLICATE_TYPE: &str = "Offering component with this Offering and Type already exists.";
@@ -52,16 +54,38 @@ pub async fn activate(db: &Db, uuid: &Uuid32) -> ServiceResult<Option<OfferingSt
     Ok(Some(next))
 }
 
-/// Deletes the offering with its components, plans and the policy limits on its components;
-/// `false` when it does not exist.
-pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<bool> {
+/// Deletes the offering with its components, plans and the policy limits on its components,
+/// and re-evaluates the policies that lose limits; `false` when it does not exist. An offering
+/// that has resources stays: their orders, usage and history name it.
+pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
     let Some((id, _)) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock()).await? else {
         return Ok(false);
     };
+    if store::offerings::has_resources(&mut tx, id).await? {
+        return Err(ServiceError::Conflict(
+            "Offering has resources and cannot be deleted.".into(),
+        ));
+    }
+    let limited = store::evaluation::policies_limiting(&mut tx, id, None).await?;
     store::offerings::delete(&mut tx, id).await?;
     tx.commit().await?;
+    re_evaluate(db, cfg, &limited, now).await?;
     Ok(true)
+}
+
+/// Re-evaluates the policies that lost limits with a component, in a transaction of its own
+/// right after the one that removed it. That one takes no customer locks: its cascade deletes
+/// usage rows and totals, which every path that takes them locks before customers.
+async fn re_evaluate(db: &Db, cfg: &ActionsConfig, policies: &[(i64, i64)], now: DateTime<Utc>) -> ServiceResult<()> {
+    if policies.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    let transitions = evaluation::policies(&mut tx, db, cfg, policies, now).await?;
+    tx.commit().await?;
+    cfg.after_commit(transitions);
+    Ok(())
 }
 
 /// `create_offering_component/`; returns the new component's uuid.
@@ -99,15 +123,25 @@ pub async fn update_component(
     Ok(true)
 }
 
-/// `remove_offering_component/`: the component goes, and the policy limits on it with it (FK
-/// cascade). `Ok(false)` when the offering has no such component.
-pub async fn remove_component(db: &Db, offering_id: i64, component: &Uuid32) -> ServiceResult<bool> {
+/// `remove_offering_component/`: the component goes, and with it (FK cascade) its usage, its
+/// totals and the policy limits on it; the policies that had such limits are re-evaluated, as a
+/// fired one may now be under every limit left. `Ok(false)` when the offering has no such
+/// component.
+pub async fn remove_component(
+    db: &Db,
+    cfg: &ActionsConfig,
+    offering_id: i64,
+    component: &Uuid32,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
     let mut tx = db.begin().await?;
     let Some(row) = store::offerings::component_in_offering(&mut tx, offering_id, component).await? else {
         return Ok(false);
     };
+    let limited = store::evaluation::policies_limiting(&mut tx, offering_id, Some(row.id)).await?;
     store::offerings::delete_component(&mut tx, row.id).await?;
     tx.commit().await?;
+    re_evaluate(db, cfg, &limited, now).await?;
     Ok(true)
 }
 

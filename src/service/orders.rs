@@ -135,24 +135,17 @@ pub async fn step(
         .await?
         .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
     let (from, to) = step.transition();
+    let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let finished = matches!(
         to,
         OrderState::Done | OrderState::Erred | OrderState::Canceled | OrderState::Rejected
     );
-    // Conditional on the state read, so that what the step does to the resource follows the
-    // state it really left, even when another request moves the order in between.
-    let was = OrderState::parse(&order.state).filter(|s| from.contains(s));
-    let moved = match was {
-        Some(was) => store::orders::transition(&mut tx, order.id, &[was.as_str()], to.as_str(), finished, now).await?,
-        None => false,
-    };
-    let Some(was) = was.filter(|_| moved) else {
-        let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    if !store::orders::transition(&mut tx, order.id, &from_names, to.as_str(), finished, now).await? {
         return Err(ServiceError::Conflict(format!(
             "Valid states for operation: {}.",
-            names.join(", ")
+            from_names.join(", ")
         )));
-    };
+    }
     match step {
         OrderStep::ApproveByConsumer | OrderStep::RejectByConsumer => {
             store::orders::set_reviewed(&mut tx, order.id, Reviewer::Consumer, by, now).await?
@@ -166,7 +159,7 @@ pub async fn step(
         store::orders::set_error(&mut tx, order.id, message).await?;
     }
     if let (Some(resource_id), Some(kind)) = (order.resource_id, OrderType::parse(&order.r#type)) {
-        apply_to_resource(&mut tx, resource_id, kind, (was, to), &order.limits, now).await?;
+        apply_to_resource(&mut tx, resource_id, kind, to, &order.limits, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -176,11 +169,11 @@ async fn apply_to_resource(
     tx: &mut Tx,
     resource_id: i64,
     kind: OrderType,
-    (left, reached): (OrderState, OrderState),
+    reached: OrderState,
     limits: &str,
     now: i64,
 ) -> ServiceResult<()> {
-    if let Some(state) = resource_state_after(kind, left, reached) {
+    if let Some(state) = resource_state_after(kind, reached) {
         store::resources::set_state(tx, resource_id, state.as_str(), now).await?;
     }
     if kind == OrderType::Update && reached == OrderState::Done {

@@ -70,58 +70,72 @@ pub async fn update(
     changes: PolicyChanges,
     now: DateTime<Utc>,
 ) -> ServiceResult<Option<i64>> {
-    let mut tx = db.begin().await?;
-    let Some(current) = locked(&mut tx, db, uuid, changes.customer_id).await? else {
-        return Ok(None);
-    };
-    let id = current.id;
-    if let Some(limits) = &changes.limits {
-        let rows = resolve_limits(&mut tx, limits).await?;
-        store::policies::replace_limits(&mut tx, id, &rows).await?;
+    loop {
+        let mut tx = db.begin().await?;
+        let current = match lock_policy(&mut tx, db, uuid, changes.customer_id).await? {
+            Locked::Held(current) => current,
+            Locked::Gone => return Ok(None),
+            Locked::Moved => continue,
+        };
+        let id = current.id;
+        if let Some(limits) = &changes.limits {
+            let rows = resolve_limits(&mut tx, limits).await?;
+            store::policies::replace_limits(&mut tx, id, &rows).await?;
+        }
+        let customer_id = changes.customer_id.unwrap_or(current.customer_id);
+        let actions = changes.actions.map(|a| a.to_string()).unwrap_or(current.actions);
+        let options = changes
+            .options
+            .map(|o| o.to_value().to_string())
+            .unwrap_or(current.options);
+        store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
+        let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
+        tx.commit().await?;
+        cfg.after_commit(transitions);
+        return Ok(Some(id));
     }
-    let customer_id = changes.customer_id.unwrap_or(current.customer_id);
-    let actions = changes.actions.map(|a| a.to_string()).unwrap_or(current.actions);
-    let options = changes
-        .options
-        .map(|o| o.to_value().to_string())
-        .unwrap_or(current.options);
-    store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
-    let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
-    Ok(Some(id))
 }
 
 /// Deletes the policy, resetting it first if it is fired; `false` when it does not exist.
 pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
-    let mut tx = db.begin().await?;
-    let Some(id) = locked(&mut tx, db, uuid, None).await?.map(|p| p.id) else {
-        return Ok(false);
-    };
-    let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
-    store::policies::delete(&mut tx, id).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
-    Ok(true)
+    loop {
+        let mut tx = db.begin().await?;
+        let id = match lock_policy(&mut tx, db, uuid, None).await? {
+            Locked::Held(current) => current.id,
+            Locked::Gone => return Ok(false),
+            Locked::Moved => continue,
+        };
+        let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
+        store::policies::delete(&mut tx, id).await?;
+        tx.commit().await?;
+        cfg.after_commit(transitions);
+        return Ok(true);
+    }
 }
 
-/// The policy, read after its customer's row is locked (and the row of `moving_to`, a customer
-/// it is about to move to), as every path locks before it writes a policy.
-async fn locked(tx: &mut Tx, db: &Db, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Option<Current>> {
-    let mut held: Vec<i64> = Vec::new();
-    loop {
-        let Some(current) = store::policies::current(tx, uuid).await? else {
-            return Ok(None);
-        };
-        // Nobody moves a policy away from a customer whose row this transaction has locked; one
-        // that moved before the lock was granted is read again under its new customer's.
-        if held.contains(&current.customer_id) {
-            return Ok(Some(current));
-        }
-        held.push(current.customer_id);
-        held.extend(moving_to);
-        evaluation::lock_customers(tx, db, &held).await?;
-    }
+/// A policy read again once its customer's row is locked.
+enum Locked {
+    Held(Current),
+    Gone,
+    /// It moved to another customer before the lock was granted. Locking that one as well could
+    /// break the id order the locks are taken in, so the caller starts a new transaction.
+    Moved,
+}
+
+/// Locks the policy's customer's row (and that of `moving_to`, a customer it is about to move
+/// to, in the same id-ordered statement), as every path does before it writes a policy, then
+/// reads the policy again: nobody moves a policy away from a customer whose row is held.
+async fn lock_policy(tx: &mut Tx, db: &Db, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
+    let Some(seen) = store::policies::current(tx, uuid).await? else {
+        return Ok(Locked::Gone);
+    };
+    let customers: Vec<i64> = std::iter::once(seen.customer_id).chain(moving_to).collect();
+    evaluation::lock_customers(tx, db, &customers).await?;
+    Ok(match store::policies::current(tx, uuid).await? {
+        None => Locked::Gone,
+        Some(current) if current.customer_id == seen.customer_id => Locked::Held(current),
+        Some(_) => Locked::Moved,
+    })
 }
 
 /// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,

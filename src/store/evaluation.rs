@@ -118,6 +118,20 @@ pub async fn rules_limiting(tx: &mut Tx, customer_ids: &[i64], component_ids: &[
         .await
 }
 
+/// (customer, policy) of the policies with a limit on a component of the offering (or on the
+/// one component), by customer.
+pub async fn policies_limiting(tx: &mut Tx, offering_id: i64, component_id: Option<i64>) -> Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT DISTINCT p.customer_id, p.id FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
+         JOIN offering_components oc ON oc.id = l.component_id \
+         WHERE oc.offering_id = $1 AND ($2 IS NULL OR oc.id = $2) ORDER BY p.customer_id, p.id",
+    )
+    .bind(offering_id)
+    .bind(component_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
 pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);

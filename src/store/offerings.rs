@@ -93,6 +93,14 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
+pub async fn has_resources(tx: &mut Tx, offering_id: i64) -> Result<bool> {
+    let any: Option<i64> = sqlx::query_scalar("SELECT id FROM resources WHERE offering_id = $1 LIMIT 1")
+        .bind(offering_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(any.is_some())
+}
+
 /// `(id, state)` of an offering, locked for the rest of the write transaction.
 pub async fn state_for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<(i64, String)>> {
     sqlx::query_as(&format!("SELECT id, state FROM offerings WHERE uuid = $1 {lock}"))

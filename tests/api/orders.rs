@@ -2,7 +2,7 @@
 
 use crate::api_test;
 use crate::fixtures::marketplace;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const ORDERS: &str = "/api/marketplace-orders/";
 
@@ -136,47 +136,29 @@ api_test!(
 );
 
 api_test!(
-    async fn executing_orders_can_be_canceled_and_the_resource_goes_back(app) {
+    async fn orders_are_canceled_before_they_execute_only(app) {
         let m = marketplace(&app).await;
-        let resource = m.resource(&app, "vm").await;
-        let path = format!("/api/marketplace-resources/{resource}/");
-        let executing = |order: String| {
-            let app = &app;
-            let m = &m;
-            async move {
-                for (step, token) in [("approve_by_consumer", m.owner_token()), ("approve_by_provider", m.provider_token())] {
-                    app.post(&format!("{ORDERS}{order}/{step}/"), token, json!({})).await.expect(200);
-                }
-                order
-            }
-        };
-        // A change canceled while executing leaves the resource as it was before it.
-        let update = app.post(&format!("{path}update_limits/"), m.owner_token(), json!({"limits": {"storage_gb": 20}})).await.expect(200);
-        let order = executing(update["order_uuid"].as_str().unwrap().to_string()).await;
-        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "Updating");
-        // Only the consumer side cancels.
-        app.post(&format!("{ORDERS}{order}/cancel/"), m.provider_token(), json!({})).await.expect(403);
-        let canceled = app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
-        assert_eq!(canceled, json!({"detail": "Order has been canceled."}));
-        assert_eq!(app.get(&format!("{ORDERS}{order}/"), m.owner_token()).await.expect(200)["state"], "canceled");
-        let after = app.get(&path, m.owner_token()).await.expect(200);
-        assert_eq!((after["state"].clone(), after["limits"].clone()), (json!("OK"), json!({"storage_gb": 10})));
-
-        let terminate = app.post(&format!("{path}terminate/"), m.owner_token(), json!({})).await.expect(200);
-        let order = executing(terminate["order_uuid"].as_str().unwrap().to_string()).await;
-        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "Terminating");
-        app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
-        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "OK");
-        // A finished order is past canceling.
-        let late = app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(409);
-        assert_eq!(late, json!({"detail": "Valid states for operation: pending-consumer, pending-provider, executing."}));
-
-        // A Create order canceled while executing never makes its resource.
+        // A pending Create order canceled never makes its resource.
         let create = app.post(ORDERS, m.owner_token(), m.order_body("never")).await.expect(201);
-        let order = executing(create["uuid"].as_str().unwrap().to_string()).await;
-        app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(202);
+        let uuid = create["uuid"].as_str().unwrap();
+        app.post(&format!("{ORDERS}{uuid}/cancel/"), m.provider_token(), json!({})).await.expect(403);
+        let canceled = app.post(&format!("{ORDERS}{uuid}/cancel/"), m.owner_token(), json!({})).await.expect(202);
+        assert_eq!(canceled, json!({"detail": "Order has been canceled."}));
         let never = format!("/api/marketplace-resources/{}/", create["marketplace_resource_uuid"].as_str().unwrap());
         assert_eq!(app.get(&never, m.owner_token()).await.expect(200)["state"], "Terminated");
+
+        // Once executing, a change is the provider's to finish or fail: a Terminate order that a
+        // policy placed must not be the consumer's to undo.
+        let resource = m.resource(&app, "vm").await;
+        let path = format!("/api/marketplace-resources/{resource}/");
+        let terminate = app.post(&format!("{path}terminate/"), m.owner_token(), json!({})).await.expect(200);
+        let order = terminate["order_uuid"].as_str().unwrap();
+        for (step, token) in [("approve_by_consumer", m.owner_token()), ("approve_by_provider", m.provider_token())] {
+            app.post(&format!("{ORDERS}{order}/{step}/"), token, json!({})).await.expect(200);
+        }
+        let late = app.post(&format!("{ORDERS}{order}/cancel/"), m.owner_token(), json!({})).await.expect(409);
+        assert_eq!(late, json!({"detail": "Valid states for operation: pending-consumer, pending-provider."}));
+        assert_eq!(app.get(&path, m.owner_token()).await.expect(200)["state"], "Terminating");
     }
 );
 
@@ -262,6 +244,8 @@ api_test!(
         let m = marketplace(&app).await;
         let done = m.resource(&app, "done").await;
         let pending = app.post(ORDERS, m.owner_token(), m.order_body("pending")).await.expect(201);
+        let other = m.resource(&app, "other").await;
+        app.post(&format!("/api/marketplace-resources/{other}/terminate/"), m.owner_token(), json!({})).await.expect(200);
         let list = |query: String| {
             let app = &app;
             async move {
@@ -271,24 +255,31 @@ api_test!(
                 states
             }
         };
-        assert_eq!(list("state=done&state=pending-consumer".into()).await, ["done", "pending-consumer"]);
-        assert_eq!(list("state=done".into()).await, ["done"]);
-        assert_eq!(list("type=Create&type=Terminate".into()).await.len(), 2);
-        assert!(list("type=Terminate".into()).await.is_empty());
+        // Two Create orders done, one pending, and a pending Terminate.
+        assert_eq!(list("state=done&state=pending-consumer".into()).await, ["done", "done", "pending-consumer", "pending-consumer"]);
+        assert_eq!(list("state=done".into()).await, ["done", "done"]);
+        assert_eq!(list("type=Create&type=Terminate".into()).await.len(), 4);
+        assert_eq!(list("type=Terminate&type=Create".into()).await.len(), 4);
+        assert_eq!(list("type=Terminate".into()).await, ["pending-consumer"]);
+        assert!(list("type=Update".into()).await.is_empty());
         let offering = m.offering["uuid"].as_str().unwrap();
-        assert_eq!(list(format!("offering_uuid={offering}")).await.len(), 2);
+        assert_eq!(list(format!("offering_uuid={offering}")).await.len(), 4);
         assert!(list(format!("offering_uuid={}", "0".repeat(32))).await.is_empty());
         let provider = m.offering["customer_uuid"].as_str().unwrap();
-        assert_eq!(list(format!("provider_uuid={provider}")).await.len(), 2);
+        assert_eq!(list(format!("provider_uuid={provider}")).await.len(), 4);
         assert!(list(format!("provider_uuid={}", m.customer_uuid())).await.is_empty());
         let err = app.get(&format!("{ORDERS}?state=finished"), app.staff()).await.expect(400);
         assert_eq!(err, json!({"state": ["Select a valid choice. finished is not one of the available choices."]}));
 
         let resources = "/api/marketplace-resources/";
         let rows = app.get(&format!("{resources}?state=OK&state=Creating"), app.staff()).await.expect(200);
-        assert_eq!(rows.as_array().unwrap().len(), 2);
+        assert_eq!(rows.as_array().unwrap().len(), 3);
         let rows = app.get(&format!("{resources}?state=OK"), app.staff()).await.expect(200);
-        assert_eq!(rows.as_array().unwrap().iter().map(|r| r["uuid"].clone()).collect::<Vec<_>>(), [json!(done)]);
+        let mut ok: Vec<Value> = rows.as_array().unwrap().iter().map(|r| r["uuid"].clone()).collect();
+        ok.sort_by_key(|v| v.to_string());
+        let mut expected = vec![json!(done), json!(other)];
+        expected.sort_by_key(|v| v.to_string());
+        assert_eq!(ok, expected);
         let creating = pending["marketplace_resource_uuid"].clone();
         let rows = app.get(&format!("{resources}?state=Creating"), app.staff()).await.expect(200);
         assert_eq!(rows.as_array().unwrap().iter().map(|r| r["uuid"].clone()).collect::<Vec<_>>(), [creating]);

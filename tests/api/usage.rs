@@ -625,3 +625,38 @@ api_test!(
         assert_eq!(status["has_fired"], false);
     }
 );
+
+api_test!(
+    async fn removing_a_component_re_evaluates_the_policies_that_limited_it(app) {
+        let m = marketplace(&app).await;
+        let body = json!({
+            "scope": m.customer_url(), "actions": "request_pausing",
+            "component_limits_set": [
+                {"component": m.component("cpu_hours"), "limit": 10, "period": 1},
+                {"component": m.component("storage_gb"), "limit": 100, "period": 1}
+            ]
+        });
+        let policy = app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"].as_str().unwrap().to_string();
+        let resource = m.resource(&app, "vm").await;
+        report(&app, m.provider_token(), &resource, json!(50)).await.expect(201);
+        assert_eq!(has_fired(&app, &policy).await, true);
+        let resource_path = format!("/api/marketplace-resources/{resource}/");
+        assert_eq!(app.get(&resource_path, m.owner_token()).await.expect(200)["paused"], true);
+
+        let offering = m.offering["uuid"].as_str().unwrap();
+        let remove = format!("/api/marketplace-provider-offerings/{offering}/remove_offering_component/");
+        app.post(&remove, app.staff(), json!({"uuid": m.component("cpu_hours")})).await.expect(200);
+        // Only storage is left, and it is under its limit: the policy resets and undoes the pause.
+        assert_eq!(has_fired(&app, &policy).await, false);
+        let status = app.get(&format!("{POLICIES}{policy}/status/"), app.staff()).await.expect(200);
+        let types: Vec<&str> = status["limits"].as_array().unwrap().iter().map(|l| l["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["storage_gb"]);
+        assert_eq!(app.get(&resource_path, m.owner_token()).await.expect(200)["paused"], false);
+        assert_eq!(events(&app, &format!("event_type=policy_reset&policy_uuid={policy}")).await.len(), 1);
+
+        // An offering with resources stays.
+        let err = app.delete(&format!("/api/marketplace-provider-offerings/{offering}/"), app.staff()).await.expect(409);
+        assert_eq!(err, json!({"detail": "Offering has resources and cannot be deleted."}));
+        app.get(&format!("/api/marketplace-provider-offerings/{offering}/"), app.staff()).await.expect(200);
+    }
+);

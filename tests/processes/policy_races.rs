@@ -136,6 +136,64 @@ async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
     }
 }
 
+/// Policies moved between two customers at the same time, in opposite directions, while other
+/// requests change the same policies in place, on two instances: every change is taken (none
+/// dies in a lock cycle), and each policy ends with the customer its move named.
+async fn policies_moving_between_customers(env: &mut Env, instances: usize) {
+    let token = env.create_staff_user("staff").await;
+    let first = env.start_server().await;
+    let last = if instances > 1 {
+        env.start_server().await
+    } else {
+        first.clone()
+    };
+    let (a_api, b_api) = (Api::new(&first, &token), Api::new(&last, &token));
+    let m = Marketplace::build(&a_api).await;
+    let other = a_api
+        .post("/api/customers/", json!({"name": "Other Org"}))
+        .await
+        .expect(201);
+    let scopes = [
+        m.customer_url().to_string(),
+        other["url"].as_str().expect("url").to_string(),
+    ];
+    let limits = json!([{"component": m.component("cpu_hours"), "limit": 10, "period": 1}]);
+    let mut policies = Vec::new();
+    for scope in &scopes {
+        let body = json!({"scope": scope, "actions": "notify_organization_owners", "component_limits_set": limits});
+        let created = a_api.post(POLICIES, body).await.expect(201);
+        policies.push(created["uuid"].as_str().expect("uuid").to_string());
+    }
+    let patch = |api: &Api, policy: &str, body: Value| {
+        let (api, path) = (api.clone(), format!("{POLICIES}{policy}/"));
+        async move { api.try_send(Method::PATCH, &path, Some(&body)).await.expect("PATCH") }
+    };
+    let in_place = json!({"actions": "notify_organization_owners,request_pausing"});
+    for round in 0..ROUNDS as usize {
+        let (to_b, to_a) = (&scopes[(round + 1) % 2], &scopes[round % 2]);
+        let replies = tokio::join!(
+            patch(&a_api, &policies[0], json!({"scope": to_b})),
+            patch(&b_api, &policies[1], json!({"scope": to_a})),
+            patch(&b_api, &policies[0], in_place.clone()),
+            patch(&a_api, &policies[1], in_place.clone()),
+        );
+        for reply in [replies.0, replies.1, replies.2, replies.3] {
+            assert_eq!(reply.status.as_u16(), 200, "round {round}: {}", reply.body);
+        }
+        for (policy, scope) in policies.iter().zip([to_b, to_a]) {
+            let now = a_api.get(&format!("{POLICIES}{policy}/")).await.expect(200);
+            assert_eq!(now["scope"].as_str(), Some(scope.as_str()), "round {round}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_move_policies_between_customers_side_by_side() {
+    let mut env = Env::new(Backend::Postgres).await;
+    policies_moving_between_customers(&mut env, 2).await;
+    env.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_keep_policies_true_to_usage_when_policy_writes_race_reports() {
     let mut env = Env::new(Backend::Postgres).await;
