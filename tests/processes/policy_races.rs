@@ -73,7 +73,8 @@ impl Race {
     }
 }
 
-async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
+/// Staff on the first of `instances` new servers and on the last (the same one when alone).
+async fn staff_on_servers(env: &mut Env, instances: usize) -> (Api, Api) {
     let token = env.create_staff_user("staff").await;
     let first = env.start_server().await;
     let last = if instances > 1 {
@@ -81,10 +82,14 @@ async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
     } else {
         first.clone()
     };
-    let staff = Api::new(&first, &token);
+    (Api::new(&first, &token), Api::new(&last, &token))
+}
+
+async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
+    let (staff, other) = staff_on_servers(env, instances).await;
     let m = Marketplace::build(&staff).await;
     let resource = m.resources(1).await.remove(0);
-    let reporter = m.provider.at(&last);
+    let reporter = m.provider.at(&other.base);
     let mut race = Race {
         staff,
         reporter,
@@ -140,14 +145,7 @@ async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
 /// requests change the same policies in place, on two instances: every change is taken (none
 /// dies in a lock cycle), and each policy ends with the customer its move named.
 async fn policies_moving_between_customers(env: &mut Env, instances: usize) {
-    let token = env.create_staff_user("staff").await;
-    let first = env.start_server().await;
-    let last = if instances > 1 {
-        env.start_server().await
-    } else {
-        first.clone()
-    };
-    let (a_api, b_api) = (Api::new(&first, &token), Api::new(&last, &token));
+    let (a_api, b_api) = staff_on_servers(env, instances).await;
     let m = Marketplace::build(&a_api).await;
     let other = a_api
         .post("/api/customers/", json!({"name": "Other Org"}))
