@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::store::{self, events::NewEvent, outbox::Delivery, Db};
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
 
@@ -56,12 +56,19 @@ impl Worker {
         })
     }
 
-    /// Delivers until `shutdown`; a batch under way is finished first.
+    /// Delivers until `shutdown`; the delivery under way is finished first.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             match self.deliver_due().await {
-                Ok(n) if n > 0 => continue,
+                // More may be due: on at once, unless asked to stop (the rest waits in the outbox).
+                Ok(n) if n > 0 => {
+                    tokio::select! {
+                        biased;
+                        _ = &mut shutdown => return,
+                        _ = std::future::ready(()) => continue,
+                    }
+                }
                 Ok(_) => {}
                 Err(err) => tracing::error!(error = %err, "outbox delivery failed"),
             }
@@ -168,6 +175,12 @@ impl Worker {
         let policy_uuid = email.as_ref().map(|e| e.policy_uuid.clone()).or(hook
             .as_ref()
             .and_then(|h| h.body["policy_uuid"].as_str().map(str::to_string)));
+        // Every event's context names the policy's customer (SPEC §4).
+        let (customer_uuid, customer_name) = match (&email, &hook) {
+            (Some(e), _) => (json!(e.customer_uuid), json!(e.customer_name)),
+            (None, Some(h)) => (h.body["customer_uuid"].clone(), h.body["customer_name"].clone()),
+            (None, None) => (Value::Null, Value::Null),
+        };
         let mut tx = self.db.begin().await?;
         match &outcome {
             Outcome::Sent | Outcome::NotSent(_) => {
@@ -184,8 +197,9 @@ impl Worker {
                             false,
                         ),
                     };
-                    let context = json!({"policy_uuid": email.policy_uuid, "customer_uuid": email.customer_uuid,
-                                         "emails": [email.to], "sent": sent, "delivery_key": d.delivery_key});
+                    let context = json!({"policy_uuid": email.policy_uuid, "customer_uuid": customer_uuid,
+                                         "customer_name": customer_name, "emails": [email.to], "sent": sent,
+                                         "delivery_key": d.delivery_key});
                     let event = NewEvent {
                         event_type: "policy_notification",
                         message: &message,
@@ -207,7 +221,7 @@ impl Worker {
                     let message = format!("Delivery {} failed after {attempts} attempts: {error}", d.delivery_key);
                     let context = json!({"delivery_key": d.delivery_key, "kind": d.kind, "attempts": attempts,
                                          "error": error, "policy_uuid": policy_uuid,
-                                         "customer_uuid": email.as_ref().map(|e| e.customer_uuid.clone())});
+                                         "customer_uuid": customer_uuid, "customer_name": customer_name});
                     let event = NewEvent {
                         event_type: "notification_delivery_failed",
                         message: &message,

@@ -17,6 +17,9 @@ pub struct Email {
     pub html: String,
     pub policy_uuid: String,
     pub customer_uuid: String,
+    /// Absent from emails queued before it was kept.
+    #[serde(default)]
+    pub customer_name: String,
     pub customer_id: i64,
 }
 
@@ -90,6 +93,7 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, ac
             html: html.clone(),
             policy_uuid: ctx.policy.uuid.clone(),
             customer_uuid: ctx.policy.customer_uuid.clone(),
+            customer_name: ctx.policy.customer_name.clone(),
             customer_id: ctx.policy.customer_id,
         };
         let payload = serde_json::to_string(&email).unwrap_or_default();

@@ -14,6 +14,7 @@ use crate::store::{
     self,
     customers::{CustomerFields, CustomerRow, TEXT_FIELDS},
     roles::ScopeType,
+    NameFilter,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
@@ -64,13 +65,12 @@ async fn list(
 ) -> ApiResult<Paginated<Value>> {
     let request = PageRequest::from_query(&q)?;
     let vis = Visibility::of(&user, state.clock.now_micros());
-    let name = q
-        .get("name_exact")
-        .or_else(|| q.get("name"))
-        .map(String::as_str)
-        .filter(|s| !s.is_empty());
-    let page = request.resolve(store::customers::count(state.db.reader(), vis, name).await?)?;
-    let rows = store::customers::list(state.db.reader(), vis, name, page.limit(), page.offset()).await?;
+    let name = NameFilter::new(
+        q.get("name_exact").map(String::as_str),
+        q.get("name").map(String::as_str),
+    );
+    let page = request.resolve(store::customers::count(state.db.reader(), vis, &name).await?)?;
+    let rows = store::customers::list(state.db.reader(), vis, &name, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|c| render(&links, c)).collect();
     Ok(Paginated {
         items,
@@ -171,6 +171,12 @@ async fn save(
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
     let mut tx = state.db.begin().await?;
+    // Resources, their orders and usage keep their history; the foreign keys would refuse too.
+    if store::customers::has_resources(&mut tx, row.id).await? {
+        return Err(ApiError::Conflict(
+            "Customer has resources and cannot be deleted.".into(),
+        ));
+    }
     store::customers::delete(&mut tx, row.id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

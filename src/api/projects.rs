@@ -15,6 +15,7 @@ use crate::store::{
     self,
     projects::{ProjectFields, ProjectFilter, ProjectRow},
     roles::ScopeType,
+    NameFilter,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
@@ -92,7 +93,10 @@ async fn list(
     let customer_uuid = uuid_param(&q, "customer_uuid")?;
     let filter = ProjectFilter {
         customer_uuid,
-        name: q.get("name").cloned().filter(|s| !s.is_empty()),
+        name: NameFilter::new(
+            q.get("name_exact").map(String::as_str),
+            q.get("name").map(String::as_str),
+        ),
     };
     let page = request.resolve(store::projects::count(state.db.reader(), vis, &filter).await?)?;
     let rows = store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;

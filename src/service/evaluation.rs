@@ -225,9 +225,9 @@ pub async fn policies(
     Ok(made)
 }
 
-/// Before a fired policy is deleted, its customer locked: it resets, undoing what its actions
-/// can (SPEC §2).
-pub async fn reset_before_delete(
+/// A fired policy resets now, its customer locked, undoing what its actions can on that
+/// customer's resources (SPEC §2): before it is deleted, or moved to another customer.
+pub async fn reset_fired(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,

@@ -5,6 +5,7 @@ use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::options::PolicyOptions;
 use crate::domain::{ActionSet, BillingType, Period, Uuid32};
+use crate::engine::TransitionCount;
 use crate::store::policies::{Current, NewLimit};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -78,6 +79,12 @@ pub async fn update(
             Locked::Moved => continue,
         };
         let id = current.id;
+        let mut transitions = TransitionCount::default();
+        // Its fire was the old customer's: what its actions did there is undone there, and
+        // whether it fires again is the new customer's usage to decide.
+        if changes.customer_id.is_some_and(|to| to != current.customer_id) {
+            transitions += evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
+        }
         if let Some(limits) = &changes.limits {
             let rows = resolve_limits(&mut tx, limits).await?;
             store::policies::replace_limits(&mut tx, id, &rows).await?;
@@ -89,7 +96,7 @@ pub async fn update(
             .map(|o| o.to_value().to_string())
             .unwrap_or(current.options);
         store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
-        let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
+        transitions += evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
         return Ok(Some(id));
@@ -105,7 +112,7 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
             Locked::Gone => return Ok(false),
             Locked::Moved => continue,
         };
-        let transitions = evaluation::reset_before_delete(&mut tx, db, cfg, id, now).await?;
+        let transitions = evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
         store::policies::delete(&mut tx, id).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);

@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{NameFilter, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -179,6 +179,20 @@ pub async fn update(tx: &mut Tx, id: i64, f: &CustomerFields) -> Result<()> {
     Ok(())
 }
 
+/// Whether resources name the customer: as the consumer, in its projects, or as the provider,
+/// of its offerings.
+pub async fn has_resources(tx: &mut Tx, id: i64) -> Result<bool> {
+    let any: Option<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM resources r JOIN projects p ON p.id = r.project_id WHERE p.customer_id = $1 \
+         UNION ALL SELECT r.id FROM resources r JOIN offerings o ON o.id = r.offering_id WHERE o.customer_id = $1 \
+         LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(any.is_some())
+}
+
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
     sqlx::query("DELETE FROM customers WHERE id = $1")
         .bind(id)
@@ -216,15 +230,18 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     .await
 }
 
-pub async fn count(pool: &AnyPool, vis: Visibility, name: Option<&str>) -> Result<i64> {
+pub async fn count(pool: &AnyPool, vis: Visibility, name: &NameFilter) -> Result<i64> {
     let (user, now) = vis.binds();
+    let (exact, pattern) = name.binds();
     sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM customers c WHERE {} AND ($3 IS NULL OR c.name = $3)",
-        sql::customer_member(vis, "c.id", "$1", "$2")
+        "SELECT COUNT(*) FROM customers c WHERE {} AND {}",
+        sql::customer_member(vis, "c.id", "$1", "$2"),
+        NameFilter::sql("c.name", 3)
     ))
     .bind(user)
     .bind(now)
-    .bind(name)
+    .bind(exact)
+    .bind(pattern)
     .fetch_one(pool)
     .await
 }
@@ -232,18 +249,21 @@ pub async fn count(pool: &AnyPool, vis: Visibility, name: Option<&str>) -> Resul
 pub async fn list(
     pool: &AnyPool,
     vis: Visibility,
-    name: Option<&str>,
+    name: &NameFilter,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<CustomerRow>> {
     let (user, now) = vis.binds();
+    let (exact, pattern) = name.binds();
     sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND ($3 IS NULL OR c.name = $3) ORDER BY c.name, c.id LIMIT $4 OFFSET $5",
-        sql::customer_member(vis, "c.id", "$1", "$2")
+        "{SELECT} WHERE {} AND {} ORDER BY c.name, c.id LIMIT $5 OFFSET $6",
+        sql::customer_member(vis, "c.id", "$1", "$2"),
+        NameFilter::sql("c.name", 3)
     ))
     .bind(user)
     .bind(now)
-    .bind(name)
+    .bind(exact)
+    .bind(pattern)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

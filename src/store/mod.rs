@@ -52,6 +52,40 @@ pub(crate) fn any_of(choices: &[String]) -> Option<String> {
     (!choices.is_empty()).then(|| format!(",{},", choices.join(",")))
 }
 
+/// DRF's name filters: `name_exact`, and `name`, a case-insensitive substring (upstream's
+/// `icontains`), bound as two parameters: `$exact IS NULL OR col = $exact` and the LIKE pattern
+/// that `sql` writes.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    pub exact: Option<String>,
+    pattern: Option<String>,
+}
+
+impl NameFilter {
+    pub fn new(exact: Option<&str>, contains: Option<&str>) -> Self {
+        let escape = |s: &str| {
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        };
+        Self {
+            exact: exact.filter(|s| !s.is_empty()).map(str::to_string),
+            pattern: contains.filter(|s| !s.is_empty()).map(|s| format!("%{}%", escape(s))),
+        }
+    }
+
+    /// The condition on `column`, its two parameters numbered from `first`.
+    pub(crate) fn sql(column: &str, first: usize) -> String {
+        let (exact, pattern) = (first, first + 1);
+        format!("(${exact} IS NULL OR {column} = ${exact}) AND (${pattern} IS NULL OR LOWER({column}) LIKE ${pattern} ESCAPE '\\')")
+    }
+
+    pub(crate) fn binds(&self) -> (Option<String>, Option<String>) {
+        (self.exact.clone(), self.pattern.clone())
+    }
+}
+
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

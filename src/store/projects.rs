@@ -1,4 +1,4 @@
-use super::{Result, Tx};
+use super::{NameFilter, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -120,21 +120,28 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
 
 pub struct ProjectFilter {
     pub customer_uuid: Option<String>,
-    pub name: Option<String>,
+    pub name: NameFilter,
 }
 
-const FILTER: &str = "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.name = $4)";
+fn filter() -> String {
+    format!(
+        "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND {}",
+        NameFilter::sql("p.name", 4)
+    )
+}
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result<i64> {
     let (user, now) = vis.binds();
     sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {FILTER}",
-        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2")
+        "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
+        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
+        filter()
     ))
     .bind(user)
     .bind(now)
     .bind(f.customer_uuid.clone())
-    .bind(f.name.clone())
+    .bind(f.name.binds().0)
+    .bind(f.name.binds().1)
     .fetch_one(pool)
     .await
 }
@@ -148,13 +155,15 @@ pub async fn list(
 ) -> Result<Vec<ProjectRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND {FILTER} ORDER BY p.created DESC, p.id DESC LIMIT $5 OFFSET $6",
-        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2")
+        "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT $6 OFFSET $7",
+        sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
+        filter()
     ))
     .bind(user)
     .bind(now)
     .bind(f.customer_uuid.clone())
-    .bind(f.name.clone())
+    .bind(f.name.binds().0)
+    .bind(f.name.binds().1)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

@@ -205,6 +205,46 @@ api_test!(
 );
 
 api_test!(
+    async fn a_flag_stays_while_another_fired_policy_holds_it(app) {
+        let m = marketplace(&app).await;
+        let first = policy(&app, &m, "request_pausing", json!({})).await;
+        let second = policy(&app, &m, "notify_organization_owners,request_pausing", json!({})).await;
+        let vm = m.resource(&app, "vm").await;
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(resource(&app, &m, &vm).await["paused"], true);
+        let raise = json!({"component_limits_set": [{"component": m.component("cpu_hours"), "limit": 1000, "period": 1}]});
+        let reset = app.patch(&format!("{POLICIES}{first}/"), app.staff(), raise.clone()).await.expect(200);
+        assert_eq!(reset["has_fired"], false);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], true, "the second policy still pauses it");
+        assert_eq!(event_types(&app, &first).await, ["policy_fired", "request_pausing", "policy_reset"]);
+        app.patch(&format!("{POLICIES}{second}/"), app.staff(), raise).await.expect(200);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], false, "no fired policy pauses it any more");
+    }
+);
+
+api_test!(
+    async fn moving_a_fired_policy_resets_it_where_it_fired(app) {
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, "request_pausing", json!({})).await;
+        let vm = m.resource(&app, "vm").await;
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(resource(&app, &m, &vm).await["paused"], true);
+        let other = app.customer("Other Org").await;
+        let moved = app.patch(&format!("{POLICIES}{uuid}/"), app.staff(), json!({"scope": other["url"]})).await.expect(200);
+        assert_eq!(moved["has_fired"], false);
+        // The pause it put on the old customer's resource is undone there.
+        assert_eq!(resource(&app, &m, &vm).await["paused"], false);
+        assert_eq!(event_types(&app, &uuid).await, ["policy_fired", "request_pausing", "policy_reset", "reset_pausing"]);
+        let resets = app.get(&format!("/api/events/?policy_uuid={uuid}&event_type=policy_reset"), app.staff()).await.expect(200);
+        assert_eq!(resets[0]["context"]["customer_uuid"], m.customer_uuid());
+        // Moved back to a customer over the limit, it fires there and acts again.
+        let back = app.patch(&format!("{POLICIES}{uuid}/"), app.staff(), json!({"scope": m.customer_url()})).await.expect(200);
+        assert_eq!(back["has_fired"], true);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], true);
+    }
+);
+
+api_test!(
     backend,
     async fn emails_reach_owners_and_external_addresses_over_smtp(backend) {
         let smtp = SmtpSink::start().await;
@@ -270,6 +310,10 @@ api_test!(
         .await;
         let failed = app.get(&format!("/api/events/?event_type=notification_delivery_failed&policy_uuid={uuid}"), app.staff()).await.expect(200);
         assert_eq!(failed[0]["context"]["attempts"], 3);
+        assert_eq!(failed[0]["context"]["customer_uuid"], m.customer_uuid());
+        assert_eq!(failed[0]["context"]["customer_name"], m.customer["name"]);
+        let sent = app.get(&format!("/api/events/?event_type=policy_notification&policy_uuid={uuid}"), app.staff()).await.expect(200);
+        assert_eq!(sent[0]["context"]["customer_name"], m.customer["name"]);
         assert_eq!(smtp.mails().len(), 1);
         let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("meterguard_deliveries_total"), "{metrics}");
@@ -318,6 +362,19 @@ api_test!(
             assert_eq!(signature, meterguard::actions::webhooks::signature("test-secret", &hook.body));
             assert_eq!(hook.headers["x-meterguard-delivery"].to_str().unwrap(), body["delivery_key"].as_str().unwrap());
         }
+
+        // A webhook that never answers well is given up on, and says for which customer.
+        hooks.fail_next(10);
+        usage(&app, &m, &vm, "150").await;
+        let failed = format!("/api/events/?event_type=notification_delivery_failed&policy_uuid={uuid}");
+        eventually("a failure event", || async {
+            app.get(&failed, app.staff()).await.expect(200).as_array().unwrap().len() == 1
+        })
+        .await;
+        let context = app.get(&failed, app.staff()).await.expect(200)[0]["context"].clone();
+        assert_eq!((context["kind"].clone(), context["attempts"].clone()), (json!("webhook"), json!(3)));
+        assert_eq!(context["customer_uuid"], m.customer_uuid());
+        assert_eq!(context["customer_name"], m.customer["name"]);
     }
 );
 

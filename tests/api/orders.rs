@@ -312,3 +312,18 @@ api_test!(
         app.post(&format!("{path}terminate/"), &member, json!({})).await.expect(403);
     }
 );
+
+api_test!(
+    async fn customers_with_resources_are_not_deleted(app) {
+        let m = marketplace(&app).await;
+        m.resource(&app, "vm").await;
+        let provider = m.offering["customer_uuid"].as_str().unwrap();
+        for customer in [m.customer_uuid(), provider] {
+            let err = app.delete(&format!("/api/customers/{customer}/"), app.staff()).await.expect(409);
+            assert_eq!(err, json!({"detail": "Customer has resources and cannot be deleted."}));
+            app.get(&format!("/api/customers/{customer}/"), app.staff()).await.expect(200);
+        }
+        let empty = app.customer("Empty Org").await;
+        app.delete(&format!("/api/customers/{}/", empty["uuid"].as_str().unwrap()), app.staff()).await.expect(204);
+    }
+);

@@ -134,3 +134,32 @@ api_test!(
         assert_eq!(list.as_array().unwrap().len(), 2);
     }
 );
+
+api_test!(
+    async fn name_filters_match_substrings_or_exactly(app) {
+        for name in ["Physics Lab", "Chemistry Lab", "100%_Labs"] {
+            app.customer(name).await;
+        }
+        let names = |query: &'static str| {
+            let app = &app;
+            async move {
+                let rows = app.get(&format!("/api/customers/?{query}"), app.staff()).await.expect(200);
+                rows.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(names("name=lab").await, ["100%_Labs", "Chemistry Lab", "Physics Lab"]);
+        assert_eq!(names("name=LAB&name_exact=Physics%20Lab").await, ["Physics Lab"]);
+        assert!(names("name_exact=Physics").await.is_empty());
+        // LIKE's wildcards are taken literally.
+        assert_eq!(names("name=0%25_").await, ["100%_Labs"]);
+        assert!(names("name=y_L").await.is_empty());
+
+        let customer = app.customer("Holder").await;
+        for name in ["Alpha project", "Beta project"] {
+            app.project(customer["url"].as_str().unwrap(), name).await;
+        }
+        let projects = app.get("/api/projects/?name=ALPHA", app.staff()).await.expect(200);
+        let found: Vec<&str> = projects.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(found, ["Alpha project"]);
+    }
+);
