@@ -1,5 +1,7 @@
 //! `terminate_resources`: one Terminate order per live resource of the customer, created by the
 //! system user directly in state executing (upstream §6.3); the provider completes it as usual.
+//! The resource's other open orders are canceled: a Create or Update completed after it would
+//! take the resource out of Terminating, and a resource has one open order at a time.
 
 use super::TransitionCtx;
 use crate::authz::Visibility;
@@ -31,6 +33,7 @@ pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
             limits: "{}",
             created_by: ctx.system_user,
         };
+        store::orders::cancel_open(tx, r.id, ctx.stamp()).await?;
         let uuid = Uuid32::new_v4();
         let id = store::orders::insert(tx, &uuid, &order, ctx.stamp()).await?;
         store::orders::set_reviewed(tx, id, Reviewer::Consumer, ctx.system_user, ctx.stamp()).await?;

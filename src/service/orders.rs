@@ -130,10 +130,28 @@ pub async fn step(
     error_message: Option<&str>,
     now: i64,
 ) -> ServiceResult<()> {
+    // An Update order placed before its customer's modifications were blocked waits while they
+    // are: the provider's steps that would change the resource are refused as update_limits/
+    // would be now (checked before the transaction, as a refusal writes its audit event).
+    if matches!(step, OrderStep::ApproveByProvider | OrderStep::SetDone) {
+        if let Some(order) = store::orders::by_id(db.reader(), order_id).await? {
+            if OrderType::parse(&order.r#type) == Some(OrderType::Update) {
+                let subject =
+                    serde_json::json!({"resource_uuid": order.resource_uuid, "resource_name": order.resource_name});
+                let block = Action::BlockModificationOfExistingResources;
+                blocks::check(db, order.customer_id, block, subject, now).await?;
+            }
+        }
+    }
     let mut tx = db.begin().await?;
     let order = store::orders::by_id_tx(&mut tx, order_id)
         .await?
         .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
+    // The resource before its order, as `terminate_resources` locks resources before it cancels
+    // their other orders: the two never wait on each other in a cycle.
+    if let Some(resource_id) = order.resource_id {
+        store::resources::lock(&mut tx, resource_id, db.row_lock()).await?;
+    }
     let (from, to) = step.transition();
     let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let finished = matches!(

@@ -104,6 +104,19 @@ pub async fn transition(tx: &mut Tx, id: i64, from: &[&str], to: &str, finished:
     Ok(result.rows_affected() == 1)
 }
 
+/// Cancels the resource's orders that are not finished.
+pub async fn cancel_open(tx: &mut Tx, resource_id: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE orders SET state = 'canceled', modified = $1, completed_at = $1 \
+         WHERE resource_id = $2 AND state IN ('pending-consumer', 'pending-provider', 'executing')",
+    )
+    .bind(now)
+    .bind(resource_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Which side reviewed an order.
 #[derive(Debug, Clone, Copy)]
 pub enum Reviewer {

@@ -139,6 +139,17 @@ pub async fn by_uuid_tx(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option
         .await
 }
 
+/// Locks the resource's row with `lock` (nothing on SQLite).
+pub async fn lock(tx: &mut Tx, id: i64, lock: &str) -> Result<()> {
+    if !lock.is_empty() {
+        sqlx::query(&format!("SELECT id FROM resources WHERE id = $1 {lock}"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 fn visible(vis: Visibility, v: (&str, &str)) -> String {
     sql::project_member(vis, "r.project_id", "p.customer_id", v.0, v.1)
 }

@@ -128,6 +128,31 @@ api_test!(
 );
 
 api_test!(
+    async fn termination_cancels_the_resources_other_open_orders(app) {
+        let m = marketplace(&app).await;
+        policy(&app, &m, "terminate_resources", json!({})).await;
+        let vm = m.resource(&app, "vm").await;
+        // A resource still being created, its Create order approved by both sides.
+        let create = app.post("/api/marketplace-orders/", m.owner_token(), m.order_body("new")).await.expect(201);
+        let order = create["uuid"].as_str().unwrap();
+        let step = |name: &str| format!("/api/marketplace-orders/{order}/{name}/");
+        app.post(&step("approve_by_consumer"), m.owner_token(), json!({})).await.expect(200);
+        app.post(&step("approve_by_provider"), m.provider_token(), json!({})).await.expect(200);
+        let creating = create["marketplace_resource_uuid"].as_str().unwrap().to_string();
+
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(resource(&app, &m, &creating).await["state"], "Terminating");
+        let canceled = app.get(&format!("/api/marketplace-orders/{order}/"), m.owner_token()).await.expect(200);
+        assert_eq!(canceled["state"], "canceled");
+        // Completing the Create order now would undo the termination: it is no longer open.
+        app.post(&step("set_state_done"), m.provider_token(), json!({})).await.expect(409);
+        assert_eq!(resource(&app, &m, &creating).await["state"], "Terminating");
+        let open = app.get(&format!("/api/marketplace-orders/?resource_uuid={creating}&state=executing"), app.staff()).await.expect(200);
+        assert_eq!(open.as_array().unwrap().iter().map(|o| o["type"].clone()).collect::<Vec<_>>(), [json!("Terminate")]);
+    }
+);
+
+api_test!(
     async fn block_creation_refuses_orders_and_writes_only_the_audit_event(app) {
         let m = marketplace(&app).await;
         let uuid = policy(&app, &m, "block_creation_of_new_resources", json!({})).await;
@@ -171,6 +196,42 @@ api_test!(
         let blocked = app.get(&format!("/api/events/?event_type=block_modification_of_existing_resources&policy_uuid={uuid}"), app.staff()).await.expect(200);
         assert_eq!(blocked.as_array().unwrap().len(), 3);
         assert_eq!(blocked[0]["context"]["resource_uuid"], vm.as_str());
+    }
+);
+
+api_test!(
+    async fn an_update_ordered_before_the_block_waits_while_it_holds(app) {
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, "block_modification_of_existing_resources", json!({})).await;
+        let vm = m.resource(&app, "vm").await;
+        let path = format!("/api/marketplace-resources/{vm}/");
+        let step = |order: &str, name: &str| format!("/api/marketplace-orders/{order}/{name}/");
+        let update = |limit: i64| {
+            let (app, m, path) = (&app, &m, &path);
+            async move {
+                let body = json!({"limits": {"storage_gb": limit}});
+                let placed = app.post(&format!("{path}update_limits/"), m.owner_token(), body).await.expect(200);
+                let order = placed["order_uuid"].as_str().unwrap().to_string();
+                app.post(&format!("/api/marketplace-orders/{order}/approve_by_consumer/"), m.owner_token(), json!({})).await.expect(200);
+                order
+            }
+        };
+        let message = json!([format!("Modification of resources for organization Consumer Org is prohibited by usage policy {uuid}.")]);
+
+        // Placed and approved by the consumer, then the policy fires: the provider cannot start it.
+        let order = update(20).await;
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(app.post(&step(&order, "approve_by_provider"), m.provider_token(), json!({})).await.expect(400), message);
+        usage(&app, &m, &vm, "0").await;
+        app.post(&step(&order, "approve_by_provider"), m.provider_token(), json!({})).await.expect(200);
+
+        // Executing when the policy fires: the provider cannot complete it until the policy resets.
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(app.post(&step(&order, "set_state_done"), m.provider_token(), json!({})).await.expect(400), message);
+        assert_eq!(resource(&app, &m, &vm).await["limits"], json!({"storage_gb": 10}));
+        usage(&app, &m, &vm, "0").await;
+        app.post(&step(&order, "set_state_done"), m.provider_token(), json!({})).await.expect(200);
+        assert_eq!(resource(&app, &m, &vm).await["limits"], json!({"storage_gb": 20}));
     }
 );
 
