@@ -224,22 +224,37 @@ pub fn check_text(value: &Value, rule: Text) -> Result<String, String> {
     Ok(trimmed)
 }
 
+/// DRF's IntegerField: `int()` of the text of the value, with a decimal point followed by zeros
+/// only dropped ("10.00"), then the range. Python's text of a float of 1e16 or more is in
+/// exponent form, which `int()` refuses; its integers have no size limit, so a huge one is out
+/// of range rather than invalid.
 pub fn check_integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
     const INVALID: &str = "A valid integer is required.";
+    let above = || format!("Ensure this value is less than or equal to {max}.");
+    let below = || format!("Ensure this value is greater than or equal to {min}.");
     let n = match value {
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => i,
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => f as i64,
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i,
+            (None, Some(_), _) => return Err(above()),
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1.0e16 => f as i64,
             _ => return Err(INVALID.into()),
         },
-        // As DRF, which drops a decimal point followed by zeros only ("10.00").
         Value::String(s) => {
             let s = s.trim();
             let whole = match s.split_once('.') {
                 Some((whole, zeros)) if zeros.bytes().all(|b| b == b'0') => whole,
                 _ => s,
             };
-            whole.parse::<i64>().map_err(|_| INVALID.to_string())?
+            match whole.parse::<i64>() {
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        std::num::IntErrorKind::PosOverflow => above(),
+                        std::num::IntErrorKind::NegOverflow => below(),
+                        _ => INVALID.into(),
+                    })
+                }
+            }
         }
         _ => return Err(INVALID.into()),
     };
@@ -289,6 +304,7 @@ mod tests {
         for value in [
             json!(1.5),
             json!(1e300),
+            json!(1e16),
             json!("1.50"),
             json!("ten"),
             json!(true),
@@ -302,6 +318,13 @@ mod tests {
         }
         assert_eq!(
             check_integer(&json!(-5), 0, 100),
+            Err("Ensure this value is greater than or equal to 0.".to_string())
+        );
+        let above = Err("Ensure this value is less than or equal to 100.".to_string());
+        assert_eq!(check_integer(&json!(18446744073709551615_u64), 0, 100), above);
+        assert_eq!(check_integer(&json!("99999999999999999999"), 0, 100), above);
+        assert_eq!(
+            check_integer(&json!("-99999999999999999999"), 0, 100),
             Err("Ensure this value is greater than or equal to 0.".to_string())
         );
     }

@@ -116,31 +116,47 @@ impl Page {
 }
 
 /// This request's absolute URL split once into its path and its other parameters than `page`,
-/// which each link then sets anew.
+/// which each link then sets anew. As DRF's `replace_query_param`, the parameters come sorted by
+/// name (a repeated one keeps its values' order), `page` among them.
 struct PageUrl {
     path: String,
-    kept: String,
+    /// The encoded parameters that sort before `page`, and after it.
+    before: String,
+    after: String,
 }
 
 impl PageUrl {
     fn of(links: &Links, uri: &Uri) -> Self {
-        let query = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes());
-        let kept = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query.filter(|(k, _)| k != "page"))
-            .finish();
+        let mut kept: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .filter(|(k, _)| k != "page")
+            .collect();
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        let split = kept.partition_point(|(k, _)| k.as_str() < "page");
+        let encode = |pairs: &[(String, String)]| {
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        };
         Self {
             path: format!("{}{}", links.base(), uri.path()),
-            kept,
+            before: encode(&kept[..split]),
+            after: encode(&kept[split..]),
         }
     }
 
     /// The URL with `page` set, or without it for `None`.
     fn with_page(&self, page: Option<i64>) -> String {
-        match (self.kept.is_empty(), page) {
-            (true, None) => self.path.clone(),
-            (true, Some(n)) => format!("{}?page={n}", self.path),
-            (false, None) => format!("{}?{}", self.path, self.kept),
-            (false, Some(n)) => format!("{}?{}&page={n}", self.path, self.kept),
+        let page = page.map(|n| format!("page={n}"));
+        let parts: Vec<&str> = [Some(self.before.as_str()), page.as_deref(), Some(self.after.as_str())]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .collect();
+        if parts.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, parts.join("&"))
         }
     }
 }
@@ -205,10 +221,22 @@ mod tests {
         let link = page.headers(&links, &uri)["link"].to_str().unwrap().to_string();
         assert_eq!(
             link,
-            "<http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"first\", \
-             <http://h/api/x/?page_size=10&customer_uuid=a>; rel=\"prev\", \
-             <http://h/api/x/?page_size=10&customer_uuid=a&page=3>; rel=\"next\", \
-             <http://h/api/x/?page_size=10&customer_uuid=a&page=4>; rel=\"last\""
+            "<http://h/api/x/?customer_uuid=a&page_size=10>; rel=\"first\", \
+             <http://h/api/x/?customer_uuid=a&page_size=10>; rel=\"prev\", \
+             <http://h/api/x/?customer_uuid=a&page=3&page_size=10>; rel=\"next\", \
+             <http://h/api/x/?customer_uuid=a&page=4&page_size=10>; rel=\"last\""
+        );
+    }
+
+    #[test]
+    fn links_sort_parameters_by_name_keeping_a_repeated_ones_order() {
+        let links = Links::new("http://h");
+        let uri: Uri = "/api/x/?state=b&o=1&state=a".parse().unwrap();
+        let page = PageRequest::from_query(&query(&[])).unwrap().resolve(11).unwrap();
+        let link = page.headers(&links, &uri)["link"].to_str().unwrap().to_string();
+        assert!(
+            link.contains("<http://h/api/x/?o=1&page=2&state=b&state=a>; rel=\"next\""),
+            "{link}"
         );
     }
 

@@ -389,10 +389,14 @@ async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyCha
 
     if let Some(value) = input.present("actions", true) {
         match value {
-            Value::String(s) => match ActionSet::parse(&s) {
-                Ok(set) => changes.actions = Some(set),
-                Err(e) => input.errors.add("actions", e.to_string()),
-            },
+            // DRF's CharField takes a number as its text.
+            Value::String(_) | Value::Number(_) => {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                match ActionSet::parse(&text) {
+                    Ok(set) => changes.actions = Some(set),
+                    Err(e) => input.errors.add("actions", e.to_string()),
+                }
+            }
             _ => input.errors.add("actions", "Not a valid string."),
         }
     }
@@ -492,16 +496,18 @@ fn parse_limit(item: &Value) -> Result<LimitDraft, Value> {
     }
 }
 
-/// DRF's ChoiceField compares the text of the input with the choices' text.
+/// DRF's ChoiceField looks the input's Python text up among the choices' text ("1".."4"), so
+/// "+3", "03" and 3.0 are not choices, and `true` is reported as "True".
 fn parse_period(value: &Value) -> Result<Period, String> {
     let text = match value {
         Value::String(s) => s.clone(),
-        Value::Number(n) if n.is_i64() => n.to_string(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
         other => other.to_string(),
     };
     text.parse::<i64>()
         .ok()
-        .filter(|_| !matches!(value, Value::Number(n) if !n.is_i64()))
+        .filter(|code| code.to_string() == text)
         .and_then(Period::from_code)
         .ok_or_else(|| format!("\"{text}\" is not a valid choice."))
 }

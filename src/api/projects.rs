@@ -6,7 +6,7 @@ use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
-use super::query::uuid_param;
+use super::query::{uuid_list_param, uuid_param};
 use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Roles, Visibility};
@@ -97,6 +97,7 @@ async fn list(
             q.get("name_exact").map(String::as_str),
             q.get("name").map(String::as_str),
         ),
+        customers: uuid_list_param(&q, "customer")?,
     };
     let page = request.resolve(store::projects::count(state.db.reader(), vis, &filter).await?)?;
     let rows = store::projects::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;

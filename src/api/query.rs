@@ -25,6 +25,21 @@ pub fn choices_param(raw: Option<&str>, key: &str, valid: impl Fn(&str) -> bool)
     Ok(values)
 }
 
+/// A filter of uuids separated by commas (upstream's `customer=<uuid>,<uuid>`), each normalised;
+/// anything but uuids is a 400.
+pub fn uuid_list_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Vec<String>> {
+    q.get(key)
+        .map(|v| v.split(',').map(str::trim).filter(|v| !v.is_empty()))
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            v.parse::<Uuid32>()
+                .map(|u| u.to_string())
+                .map_err(|_| ApiError::field(key, "Enter a valid UUID."))
+        })
+        .collect()
+}
+
 /// A uuid filter: absent or empty means no filter; anything but a uuid is a 400.
 pub fn uuid_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
     match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {

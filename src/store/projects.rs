@@ -1,4 +1,4 @@
-use super::{NameFilter, Result, Tx};
+use super::{any_of, NameFilter, Result, Tx};
 use crate::authz::{sql, Visibility};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
@@ -121,11 +121,13 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
 pub struct ProjectFilter {
     pub customer_uuid: Option<String>,
     pub name: NameFilter,
+    /// Any of these customers (none: any).
+    pub customers: Vec<String>,
 }
 
 fn filter() -> String {
     format!(
-        "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND {}",
+        "p.is_removed = 0 AND ($3 IS NULL OR c.uuid = $3) AND {} AND ($6 IS NULL OR $6 LIKE '%,' || c.uuid || ',%')",
         NameFilter::sql("p.name", 4)
     )
 }
@@ -142,6 +144,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result
     .bind(f.customer_uuid.clone())
     .bind(f.name.binds().0)
     .bind(f.name.binds().1)
+    .bind(any_of(&f.customers))
     .fetch_one(pool)
     .await
 }
@@ -155,7 +158,7 @@ pub async fn list(
 ) -> Result<Vec<ProjectRow>> {
     let (user, now) = vis.binds();
     sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT $6 OFFSET $7",
+        "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT $7 OFFSET $8",
         sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
         filter()
     ))
@@ -164,6 +167,7 @@ pub async fn list(
     .bind(f.customer_uuid.clone())
     .bind(f.name.binds().0)
     .bind(f.name.binds().1)
+    .bind(any_of(&f.customers))
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

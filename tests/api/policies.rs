@@ -122,6 +122,9 @@ api_test!(
             let err = app.post(BASE, app.staff(), b.clone()).await.expect(400);
             assert_eq!(err, json!({"actions": [format!("{bad} includes unavailable actions.")]}));
         }
+        // A number is taken as its text, as DRF's CharField does.
+        b["actions"] = json!(5);
+        assert_eq!(app.post(BASE, app.staff(), b.clone()).await.expect(400), json!({"actions": ["5 includes unavailable actions."]}));
         b["actions"] = json!("");
         assert_eq!(app.post(BASE, app.staff(), b.clone()).await.expect(400), json!({"actions": ["This field may not be blank."]}));
         b["actions"] = json!("request_pausing,".repeat(20));
@@ -196,7 +199,9 @@ api_test!(
             {"limit": "x"},
             {"component": "nope", "limit": 2147483648_i64, "period": 5},
             {"component": c, "limit": -2147483649_i64},
-            "text"
+            "text",
+            {"component": c, "limit": "99999999999999999999", "period": "+3"},
+            {"component": c, "limit": 1, "period": true}
         ]);
         let err = app.post(BASE, app.staff(), body(&m, limits)).await.expect(400);
         assert_eq!(
@@ -207,7 +212,9 @@ api_test!(
                 {"limit": ["Ensure this value is less than or equal to 2147483647."],
                  "period": ["\"5\" is not a valid choice."], "component": ["Must be a valid UUID."]},
                 {"limit": ["Ensure this value is greater than or equal to -2147483648."]},
-                {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}
+                {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]},
+                {"limit": ["Ensure this value is less than or equal to 2147483647."], "period": ["\"+3\" is not a valid choice."]},
+                {"period": ["\"True\" is not a valid choice."]}
             ]})
         );
         let err = app.post(BASE, app.staff(), body(&m, json!({"a": 1}))).await.expect(400);
@@ -487,7 +494,7 @@ api_test!(
             second.header("link").unwrap(),
             format!(
                 "<{base}?page_size=10>; rel=\"first\", <{base}?page_size=10>; rel=\"prev\", \
-                 <{base}?page_size=10&page=3>; rel=\"next\", <{base}?page_size=10&page=3>; rel=\"last\""
+                 <{base}?page=3&page_size=10>; rel=\"next\", <{base}?page=3&page_size=10>; rel=\"last\""
             )
         );
         assert_eq!(second.expect(200).as_array().unwrap()[0]["uuid"], created[10]);
@@ -512,7 +519,7 @@ api_test!(
         let head = app.call(Method::HEAD, &format!("{BASE}?page_size=5"), Some(app.staff()), None).await;
         assert_eq!(head.status, 200);
         assert_eq!(head.header("x-result-count").as_deref(), Some("25"));
-        assert!(head.header("link").unwrap().contains("page=5>; rel=\"last\""));
+        assert!(head.header("link").unwrap().contains("?page=5&page_size=5>; rel=\"last\""));
         assert_eq!(head.body, Value::Null);
     }
 );
@@ -525,7 +532,7 @@ api_test!(
         }
         let page = app.get(&format!("{BASE}?page_size=500"), app.staff()).await;
         assert_eq!(page.header("x-result-count").as_deref(), Some("301"));
-        assert!(page.header("link").unwrap().contains("page_size=500&page=2>; rel=\"next\""));
+        assert!(page.header("link").unwrap().contains("?page=2&page_size=500>; rel=\"next\""));
         assert_eq!(page.expect(200).as_array().unwrap().len(), 300);
     }
 );

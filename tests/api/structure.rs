@@ -161,5 +161,19 @@ api_test!(
         let projects = app.get("/api/projects/?name=ALPHA", app.staff()).await.expect(200);
         let found: Vec<&str> = projects.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(found, ["Alpha project"]);
+
+        // `customer` takes uuids separated by commas.
+        let elsewhere = app.customer("Elsewhere").await;
+        app.project(elsewhere["url"].as_str().unwrap(), "Gamma project").await;
+        let count = |query: String| {
+            let app = &app;
+            async move { app.get(&format!("/api/projects/?{query}"), app.staff()).await.expect(200).as_array().unwrap().len() }
+        };
+        let (holder, other) = (customer["uuid"].as_str().unwrap(), elsewhere["uuid"].as_str().unwrap());
+        assert_eq!(count(format!("customer={holder}")).await, 2);
+        assert_eq!(count(format!("customer={holder},{other}")).await, 3);
+        assert_eq!(count(format!("customer={}", "0".repeat(32))).await, 0);
+        let err = app.get("/api/projects/?customer=nope", app.staff()).await.expect(400);
+        assert_eq!(err, json!({"customer": ["Enter a valid UUID."]}));
     }
 );
