@@ -68,6 +68,9 @@ pub async fn for_resource(
     created_by: i64,
     now: i64,
 ) -> ServiceResult<Uuid32> {
+    // The state first, so a resource that is not there to change says so rather than meet
+    // the block (checked again under the lock below).
+    check_state(kind, &resource.state)?;
     if kind == OrderType::Update {
         let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
         blocks::check(
@@ -87,18 +90,7 @@ pub async fn for_resource(
     let r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
-    // Upstream's StateValidator on the resource actions, and its message.
-    let valid: &[ResourceState] = match kind {
-        OrderType::Update => &[ResourceState::Ok],
-        _ => &[ResourceState::Ok, ResourceState::Erred],
-    };
-    if !ResourceState::parse(&r.state).is_some_and(|state| valid.contains(&state)) {
-        let names: Vec<&str> = valid.iter().map(|s| s.as_str()).collect();
-        return Err(ServiceError::Conflict(format!(
-            "Valid states for operation: {}.",
-            names.join(", ")
-        )));
-    }
+    check_state(kind, &r.state)?;
     if store::resources::has_open_order(&mut tx, r.id).await? {
         return Err(ServiceError::Rejected(
             "Pending order for resource already exists.".into(),
@@ -119,6 +111,22 @@ pub async fn for_resource(
     store::orders::insert(&mut tx, &uuid, &new, now).await?;
     tx.commit().await?;
     Ok(uuid)
+}
+
+/// Upstream's StateValidator on the resource actions, and its message.
+fn check_state(kind: OrderType, state: &str) -> ServiceResult<()> {
+    let valid: &[ResourceState] = match kind {
+        OrderType::Update => &[ResourceState::Ok],
+        _ => &[ResourceState::Ok, ResourceState::Erred],
+    };
+    if ResourceState::parse(state).is_some_and(|state| valid.contains(&state)) {
+        return Ok(());
+    }
+    let names: Vec<&str> = valid.iter().map(|s| s.as_str()).collect();
+    Err(ServiceError::Conflict(format!(
+        "Valid states for operation: {}.",
+        names.join(", ")
+    )))
 }
 
 /// Takes a step of the order's state machine; 409 when the order is not where the step starts.
@@ -209,6 +217,15 @@ pub async fn edit_resource(
     end_date: Option<&str>,
     now: i64,
 ) -> ServiceResult<()> {
+    // As upstream, a save that changes nothing is no modification: not blocked, nothing written.
+    let unchanged = (
+        resource.name.as_str(),
+        resource.description.as_str(),
+        resource.end_date.as_deref(),
+    );
+    if (name, description, end_date) == unchanged {
+        return Ok(());
+    }
     let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
     blocks::check(
         db,

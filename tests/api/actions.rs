@@ -190,9 +190,20 @@ api_test!(
         let limits = json!({"limits": {"storage_gb": 99}});
         assert_eq!(app.post(&format!("{path}update_limits/"), m.owner_token(), limits).await.expect(400), message);
         assert_eq!(resource(&app, &m, &vm).await["name"], "vm");
+        // A save that changes nothing is no modification.
+        app.patch(&path, m.owner_token(), json!({})).await.expect(200);
+        app.patch(&path, m.owner_token(), json!({"name": "vm"})).await.expect(200);
         usage(&app, &m, &vm, "160").await;
         app.post("/api/marketplace-orders/", m.owner_token(), m.order_body("new")).await.expect(201);
-        app.post(&format!("{path}terminate/"), m.owner_token(), json!({})).await.expect(200);
+        let terminate = app.post(&format!("{path}terminate/"), m.owner_token(), json!({})).await.expect(200);
+        let order = terminate["order_uuid"].as_str().unwrap();
+        for (step, token) in [("approve_by_consumer", m.owner_token()), ("approve_by_provider", m.provider_token())] {
+            app.post(&format!("/api/marketplace-orders/{order}/{step}/"), token, json!({})).await.expect(200);
+        }
+        // A resource being terminated says so before it meets the block.
+        let limits = json!({"limits": {"storage_gb": 99}});
+        let gone = app.post(&format!("{path}update_limits/"), m.owner_token(), limits).await.expect(409);
+        assert_eq!(gone, json!({"detail": "Valid states for operation: OK."}));
         let blocked = app.get(&format!("/api/events/?event_type=block_modification_of_existing_resources&policy_uuid={uuid}"), app.staff()).await.expect(200);
         assert_eq!(blocked.as_array().unwrap().len(), 3);
         assert_eq!(blocked[0]["context"]["resource_uuid"], vm.as_str());
