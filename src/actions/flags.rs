@@ -4,7 +4,7 @@
 use super::TransitionCtx;
 use crate::authz::Visibility;
 use crate::domain::marketplace::ResourceState;
-use crate::domain::{time, Action, ActionSet};
+use crate::domain::{time, Action};
 use crate::store::{self, resources::Flag, Tx};
 use serde_json::{json, Value};
 
@@ -72,20 +72,8 @@ pub fn allowed(plugin_options: &str, gate: &str) -> bool {
 }
 
 /// Sets (or clears) the flag on every eligible resource of the customer that differs, with an
-/// attribution on the resource and one event per changed resource. A reset leaves the flag to
-/// another of the customer's policies that is still fired with the same action: its effect
-/// stands until it resets too.
+/// attribution on the resource and one event per changed resource.
 pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
-    if !value {
-        let others = store::policies::fired_actions(tx, ctx.policy.customer_id, ctx.policy.id).await?;
-        let held = others
-            .iter()
-            .filter_map(|actions| ActionSet::parse(actions).ok())
-            .any(|actions| actions.iter().any(|a| Kind::of(a) == Some(kind)));
-        if held {
-            return Ok(());
-        }
-    }
     let targets =
         store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
     let event_type = kind.event_type(value);

@@ -170,15 +170,7 @@ async fn save(
 
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let row = visible(&state, &user, &raw).await?;
-    let mut tx = state.db.begin().await?;
-    // Resources, their orders and usage keep their history; the foreign keys would refuse too.
-    if store::customers::has_resources(&mut tx, row.id).await? {
-        return Err(ApiError::Conflict(
-            "Customer has resources and cannot be deleted.".into(),
-        ));
-    }
-    store::customers::delete(&mut tx, row.id).await?;
-    tx.commit().await?;
+    crate::service::customers::delete(&state.db, &state.actions, row.id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,6 +2,7 @@
 //! decide through `domain` and the `engine`, and write through `store`.
 
 pub mod blocks;
+pub mod customers;
 pub mod evaluation;
 pub mod identity;
 pub mod offerings;

@@ -4,6 +4,7 @@
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::domain::{OfferingState, Uuid32};
+use crate::store::evaluation::Components;
 use crate::store::offerings::{ComponentFields, OfferingFields, PlanFields};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -67,7 +68,7 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
             "Offering has resources and cannot be deleted.".into(),
         ));
     }
-    let limited = store::evaluation::policies_limiting(&mut tx, id, None).await?;
+    let limited = store::evaluation::policies_limiting(&mut tx, Components::OfOffering(id)).await?;
     store::offerings::delete(&mut tx, id).await?;
     tx.commit().await?;
     re_evaluate(db, cfg, &limited, now).await?;
@@ -77,7 +78,12 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
 /// Re-evaluates the policies that lost limits with a component, in a transaction of its own
 /// right after the one that removed it. That one takes no customer locks: its cascade deletes
 /// usage rows and totals, which every path that takes them locks before customers.
-async fn re_evaluate(db: &Db, cfg: &ActionsConfig, policies: &[(i64, i64)], now: DateTime<Utc>) -> ServiceResult<()> {
+pub(super) async fn re_evaluate(
+    db: &Db,
+    cfg: &ActionsConfig,
+    policies: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     if policies.is_empty() {
         return Ok(());
     }
@@ -138,7 +144,7 @@ pub async fn remove_component(
     let Some(row) = store::offerings::component_in_offering(&mut tx, offering_id, component).await? else {
         return Ok(false);
     };
-    let limited = store::evaluation::policies_limiting(&mut tx, offering_id, Some(row.id)).await?;
+    let limited = store::evaluation::policies_limiting(&mut tx, Components::One(row.id)).await?;
     store::offerings::delete_component(&mut tx, row.id).await?;
     tx.commit().await?;
     re_evaluate(db, cfg, &limited, now).await?;

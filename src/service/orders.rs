@@ -143,7 +143,9 @@ pub async fn step(
     // would be now (checked before the transaction, as a refusal writes its audit event).
     if matches!(step, OrderStep::ApproveByProvider | OrderStep::SetDone) {
         if let Some(order) = store::orders::by_id(db.reader(), order_id).await? {
-            if OrderType::parse(&order.r#type) == Some(OrderType::Update) {
+            // An order not where the step starts answers its 409 below, not the block.
+            let startable = OrderState::parse(&order.state).is_some_and(|s| step.transition().0.contains(&s));
+            if startable && OrderType::parse(&order.r#type) == Some(OrderType::Update) {
                 let subject =
                     serde_json::json!({"resource_uuid": order.resource_uuid, "resource_name": order.resource_name});
                 let block = Action::BlockModificationOfExistingResources;

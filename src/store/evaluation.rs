@@ -118,16 +118,30 @@ pub async fn rules_limiting(tx: &mut Tx, customer_ids: &[i64], component_ids: &[
         .await
 }
 
-/// (customer, policy) of the policies with a limit on a component of the offering (or on the
-/// one component), by customer.
-pub async fn policies_limiting(tx: &mut Tx, offering_id: i64, component_id: Option<i64>) -> Result<Vec<(i64, i64)>> {
-    sqlx::query_as(
+/// Components about to go, with the policy limits on them.
+#[derive(Debug, Clone, Copy)]
+pub enum Components {
+    One(i64),
+    OfOffering(i64),
+    /// Of every offering of this provider customer.
+    OfProvider(i64),
+}
+
+/// (customer, policy) of the policies with a limit on any of the components, by customer.
+pub async fn policies_limiting(tx: &mut Tx, components: Components) -> Result<Vec<(i64, i64)>> {
+    let (condition, id) = match components {
+        Components::One(id) => ("oc.id = $1", id),
+        Components::OfOffering(id) => ("oc.offering_id = $1", id),
+        Components::OfProvider(id) => (
+            "oc.offering_id IN (SELECT id FROM offerings WHERE customer_id = $1)",
+            id,
+        ),
+    };
+    sqlx::query_as(&format!(
         "SELECT DISTINCT p.customer_id, p.id FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
-         JOIN offering_components oc ON oc.id = l.component_id \
-         WHERE oc.offering_id = $1 AND ($2 IS NULL OR oc.id = $2) ORDER BY p.customer_id, p.id",
-    )
-    .bind(offering_id)
-    .bind(component_id)
+         JOIN offering_components oc ON oc.id = l.component_id WHERE {condition} ORDER BY p.customer_id, p.id"
+    ))
+    .bind(id)
     .fetch_all(&mut **tx)
     .await
 }

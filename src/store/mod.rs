@@ -54,7 +54,8 @@ pub(crate) fn any_of(choices: &[String]) -> Option<String> {
 
 /// DRF's name filters: `name_exact`, and `name`, a case-insensitive substring (upstream's
 /// `icontains`), bound as two parameters: `$exact IS NULL OR col = $exact` and the LIKE pattern
-/// that `sql` writes.
+/// that `sql` writes. Both sides of the LIKE are folded by the database's own LOWER (ASCII only
+/// on SQLite, all of Unicode on PostgreSQL), so a name always matches its own spelling.
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
     pub exact: Option<String>,
@@ -63,12 +64,7 @@ pub struct NameFilter {
 
 impl NameFilter {
     pub fn new(exact: Option<&str>, contains: Option<&str>) -> Self {
-        let escape = |s: &str| {
-            s.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        };
+        let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         Self {
             exact: exact.filter(|s| !s.is_empty()).map(str::to_string),
             pattern: contains.filter(|s| !s.is_empty()).map(|s| format!("%{}%", escape(s))),
@@ -78,7 +74,7 @@ impl NameFilter {
     /// The condition on `column`, its two parameters numbered from `first`.
     pub(crate) fn sql(column: &str, first: usize) -> String {
         let (exact, pattern) = (first, first + 1);
-        format!("(${exact} IS NULL OR {column} = ${exact}) AND (${pattern} IS NULL OR LOWER({column}) LIKE ${pattern} ESCAPE '\\')")
+        format!("(${exact} IS NULL OR {column} = ${exact}) AND (${pattern} IS NULL OR LOWER({column}) LIKE LOWER(${pattern}) ESCAPE '\\')")
     }
 
     pub(crate) fn binds(&self) -> (Option<String>, Option<String>) {
@@ -88,4 +84,8 @@ impl NameFilter {
 
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }

@@ -164,15 +164,6 @@ pub struct Current {
     pub options: String,
 }
 
-/// The actions of the customer's fired policies other than `except`.
-pub async fn fired_actions(tx: &mut Tx, customer_id: i64, except: i64) -> Result<Vec<String>> {
-    sqlx::query_scalar("SELECT actions FROM policies WHERE customer_id = $1 AND has_fired = 1 AND id <> $2")
-        .bind(customer_id)
-        .bind(except)
-        .fetch_all(&mut **tx)
-        .await
-}
-
 pub async fn current(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Current>> {
     sqlx::query_as("SELECT id, customer_id, actions, options FROM policies WHERE uuid = $1")
         .bind(uuid.to_string())

@@ -137,7 +137,7 @@ api_test!(
 
 api_test!(
     async fn name_filters_match_substrings_or_exactly(app) {
-        for name in ["Physics Lab", "Chemistry Lab", "100%_Labs"] {
+        for name in ["Physics Lab", "Chemistry Lab", "100%_Labs", "Lab 007", "Äpfel GmbH", "back\\slash"] {
             app.customer(name).await;
         }
         let names = |query: &'static str| {
@@ -147,12 +147,17 @@ api_test!(
                 rows.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
             }
         };
-        assert_eq!(names("name=lab").await, ["100%_Labs", "Chemistry Lab", "Physics Lab"]);
+        assert_eq!(names("name=lab").await, ["100%_Labs", "Chemistry Lab", "Lab 007", "Physics Lab"]);
         assert_eq!(names("name=LAB&name_exact=Physics%20Lab").await, ["Physics Lab"]);
         assert!(names("name_exact=Physics").await.is_empty());
-        // LIKE's wildcards are taken literally.
+        // LIKE's wildcards and escape are taken literally ("Lab 007" would match "0%_" as a
+        // pattern, "Physics Lab" "y_L").
         assert_eq!(names("name=0%25_").await, ["100%_Labs"]);
         assert!(names("name=y_L").await.is_empty());
+        assert_eq!(names("name=k%5Cs").await, ["back\\slash"]);
+        // A name matches its own spelling on both backends, whatever LOWER folds.
+        assert_eq!(names("name=%C3%84pfel").await, ["Äpfel GmbH"]);
+        assert_eq!(names("name=gmbh").await, ["Äpfel GmbH"]);
 
         let customer = app.customer("Holder").await;
         for name in ["Alpha project", "Beta project"] {

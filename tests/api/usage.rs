@@ -660,3 +660,18 @@ api_test!(
         app.get(&format!("/api/marketplace-provider-offerings/{offering}/"), app.staff()).await.expect(200);
     }
 );
+
+api_test!(
+    async fn deleting_a_provider_re_evaluates_the_policies_on_its_components(app) {
+        let m = marketplace(&app).await;
+        // Over at zero usage: fired as soon as it is made.
+        let fired = policy(&app, &m, -1, 1).await;
+        assert_eq!(has_fired(&app, &fired).await, true);
+        let provider = m.offering["customer_uuid"].as_str().unwrap();
+        app.delete(&format!("/api/customers/{provider}/"), app.staff()).await.expect(204);
+        // Its only limit went with the provider's offering: under every limit left, it resets.
+        assert_eq!(has_fired(&app, &fired).await, false);
+        let status = app.get(&format!("{POLICIES}{fired}/status/"), app.staff()).await.expect(200);
+        assert_eq!(status["limits"], json!([]));
+    }
+);

@@ -1,0 +1,30 @@
+//! Deleting a customer, with everything that is only its own.
+
+use super::{offerings, ServiceError, ServiceResult};
+use crate::actions::ActionsConfig;
+use crate::store::evaluation::Components;
+use crate::store::{self, Db};
+use chrono::{DateTime, Utc};
+
+/// Deletes the customer with its projects, policies and offerings, then re-evaluates other
+/// customers' policies that had limits on its offerings' components. A customer that resources
+/// name (as consumer or provider) stays: their orders, usage and history name it.
+pub async fn delete(db: &Db, cfg: &ActionsConfig, customer_id: i64, now: DateTime<Utc>) -> ServiceResult<()> {
+    let has_resources = || ServiceError::Conflict("Customer has resources and cannot be deleted.".into());
+    let mut tx = db.begin().await?;
+    if store::customers::has_resources(&mut tx, customer_id).await? {
+        return Err(has_resources());
+    }
+    let limited: Vec<(i64, i64)> = store::evaluation::policies_limiting(&mut tx, Components::OfProvider(customer_id))
+        .await?
+        .into_iter()
+        .filter(|&(customer, _)| customer != customer_id)
+        .collect();
+    // A resource ordered since the check above still holds the customer.
+    match store::customers::delete(&mut tx, customer_id).await {
+        Err(err) if store::is_foreign_key_violation(&err) => return Err(has_resources()),
+        deleted => deleted?,
+    }
+    tx.commit().await?;
+    offerings::re_evaluate(db, cfg, &limited, now).await
+}
