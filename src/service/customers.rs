@@ -1,6 +1,6 @@
 //! Deleting a customer, with everything that is only its own.
 
-use super::{offerings, ServiceError, ServiceResult};
+use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::store::evaluation::Components;
 use crate::store::{self, Db};
@@ -26,5 +26,6 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, customer_id: i64, now: DateTim
         deleted => deleted?,
     }
     tx.commit().await?;
-    offerings::re_evaluate(db, cfg, &limited, now).await
+    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    Ok(())
 }

@@ -225,6 +225,26 @@ pub async fn policies(
     Ok(made)
 }
 
+/// After components went with the policy limits on them (FK cascade), in a transaction of its
+/// own right after the one that removed them: that one takes no customer locks, as its cascade
+/// deletes usage rows and totals, which every path that takes them locks before customers.
+/// Re-evaluates `policies`, given as (customer, policy), and commits.
+pub async fn after_limits_went(
+    db: &Db,
+    cfg: &ActionsConfig,
+    policies: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> store::Result<()> {
+    if policies.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    let transitions = self::policies(&mut tx, db, cfg, policies, now).await?;
+    tx.commit().await?;
+    cfg.after_commit(transitions);
+    Ok(())
+}
+
 /// A fired policy resets now, its customer locked, undoing what its actions can on that
 /// customer's resources (SPEC §2): before it is deleted, or moved to another customer.
 pub async fn reset_fired(

@@ -71,27 +71,8 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
     let limited = store::evaluation::policies_limiting(&mut tx, Components::OfOffering(id)).await?;
     store::offerings::delete(&mut tx, id).await?;
     tx.commit().await?;
-    re_evaluate(db, cfg, &limited, now).await?;
+    evaluation::after_limits_went(db, cfg, &limited, now).await?;
     Ok(true)
-}
-
-/// Re-evaluates the policies that lost limits with a component, in a transaction of its own
-/// right after the one that removed it. That one takes no customer locks: its cascade deletes
-/// usage rows and totals, which every path that takes them locks before customers.
-pub(super) async fn re_evaluate(
-    db: &Db,
-    cfg: &ActionsConfig,
-    policies: &[(i64, i64)],
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    if policies.is_empty() {
-        return Ok(());
-    }
-    let mut tx = db.begin().await?;
-    let transitions = evaluation::policies(&mut tx, db, cfg, policies, now).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
-    Ok(())
 }
 
 /// `create_offering_component/`; returns the new component's uuid.
@@ -147,7 +128,7 @@ pub async fn remove_component(
     let limited = store::evaluation::policies_limiting(&mut tx, Components::One(row.id)).await?;
     store::offerings::delete_component(&mut tx, row.id).await?;
     tx.commit().await?;
-    re_evaluate(db, cfg, &limited, now).await?;
+    evaluation::after_limits_went(db, cfg, &limited, now).await?;
     Ok(true)
 }
 
