@@ -32,23 +32,25 @@ pub fn uuid_list_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Vec<
         .map(|v| v.split(',').map(str::trim).filter(|v| !v.is_empty()))
         .into_iter()
         .flatten()
-        .map(|v| {
-            v.parse::<Uuid32>()
-                .map(|u| u.to_string())
-                .map_err(|_| ApiError::field(key, "Enter a valid UUID."))
-        })
+        .map(|v| filter_uuid(key, v))
         .collect()
 }
 
 /// A uuid filter: absent or empty means no filter; anything but a uuid is a 400.
 pub fn uuid_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
-    match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<Uuid32>()
-            .map(|u| Some(u.to_string()))
-            .map_err(|_| ApiError::field(key, "Enter a valid UUID.")),
-    }
+    q.get(key)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| filter_uuid(key, v))
+        .transpose()
+}
+
+/// One uuid of a filter, normalised.
+fn filter_uuid(key: &str, value: &str) -> ApiResult<String> {
+    value
+        .parse::<Uuid32>()
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::field(key, "Enter a valid UUID."))
 }
 
 /// A text filter: absent or empty means no filter.

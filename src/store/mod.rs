@@ -58,7 +58,7 @@ pub(crate) fn any_of(choices: &[String]) -> Option<String> {
 /// on SQLite, all of Unicode on PostgreSQL), so a name always matches its own spelling.
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
-    pub exact: Option<String>,
+    exact: Option<String>,
     pattern: Option<String>,
 }
 

@@ -104,12 +104,15 @@ pub async fn transition(tx: &mut Tx, id: i64, from: &[&str], to: &str, finished:
     Ok(result.rows_affected() == 1)
 }
 
+/// The states of an order that is not finished, as an SQL list.
+pub(super) const OPEN_STATES: &str = "('pending-consumer', 'pending-provider', 'executing')";
+
 /// Cancels the resource's orders that are not finished.
 pub async fn cancel_open(tx: &mut Tx, resource_id: i64, now: i64) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&format!(
         "UPDATE orders SET state = 'canceled', modified = $1, completed_at = $1 \
-         WHERE resource_id = $2 AND state IN ('pending-consumer', 'pending-provider', 'executing')",
-    )
+         WHERE resource_id = $2 AND state IN {OPEN_STATES}"
+    ))
     .bind(now)
     .bind(resource_id)
     .execute(&mut **tx)

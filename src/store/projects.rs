@@ -134,6 +134,7 @@ fn filter() -> String {
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result<i64> {
     let (user, now) = vis.binds();
+    let (name, pattern) = f.name.binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
         sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
@@ -142,8 +143,8 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result
     .bind(user)
     .bind(now)
     .bind(f.customer_uuid.clone())
-    .bind(f.name.binds().0)
-    .bind(f.name.binds().1)
+    .bind(name)
+    .bind(pattern)
     .bind(any_of(&f.customers))
     .fetch_one(pool)
     .await
@@ -157,6 +158,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<ProjectRow>> {
     let (user, now) = vis.binds();
+    let (name, pattern) = f.name.binds();
     sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT $7 OFFSET $8",
         sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
@@ -165,8 +167,8 @@ pub async fn list(
     .bind(user)
     .bind(now)
     .bind(f.customer_uuid.clone())
-    .bind(f.name.binds().0)
-    .bind(f.name.binds().1)
+    .bind(name)
+    .bind(pattern)
     .bind(any_of(&f.customers))
     .bind(limit)
     .bind(offset)

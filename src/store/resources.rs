@@ -223,10 +223,10 @@ pub async fn list(
 
 /// Whether the resource has an order that is not finished yet.
 pub async fn has_open_order(tx: &mut Tx, resource_id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE resource_id = $1 \
-         AND state IN ('pending-consumer', 'pending-provider', 'executing')",
-    )
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM orders WHERE resource_id = $1 AND state IN {}",
+        super::orders::OPEN_STATES
+    ))
     .bind(resource_id)
     .fetch_one(&mut **tx)
     .await?;
