@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check meterguard has, on a fresh machine: formatting, lints, unit tests, the API
-# tests on SQLite and PostgreSQL, and the real Waldur Python client against a running server on
-# both backends. Installs what it needs (PostgreSQL must be reachable, see PG_URL).
+# tests on SQLite and PostgreSQL, and against a running server on both backends the real Waldur
+# Python client and schemathesis. Installs what it needs (PostgreSQL must be reachable, see PG_URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,5 +34,5 @@ cargo clippy --all-targets --locked -- -D warnings
 step "unit and API tests (SQLite and PostgreSQL)"
 cargo test --locked --no-fail-fast
 
-step "real client: waldur-api-client"
-scripts/real-client.sh "$PG_URL"
+step "from outside: the real client (waldur-api-client) and schemathesis"
+scripts/live-checks.sh "$PG_URL"

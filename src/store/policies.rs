@@ -264,6 +264,16 @@ impl PolicyFilter {
     fn is_empty(&self) -> bool {
         self.customer_uuids.is_empty() && !self.matches_nothing
     }
+
+    /// The uuids its SQL binds: none when it matches nothing, as that SQL names no parameter (and
+    /// PostgreSQL refuses more binds than a statement has parameters).
+    fn bound_uuids(&self) -> &[String] {
+        if self.matches_nothing {
+            &[]
+        } else {
+            &self.customer_uuids
+        }
+    }
 }
 
 /// The SQL counting the policies `vis` and `f` select, binding the user as $1, the time as $2 and
@@ -284,7 +294,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &PolicyFilter) -> Result<
     let (user, now) = vis.binds();
     let sql = count_sql(vis, f);
     let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
-    for uuid in &f.customer_uuids {
+    for uuid in f.bound_uuids() {
         q = q.bind(uuid.clone());
     }
     q.fetch_one(pool).await
@@ -314,7 +324,7 @@ pub async fn page(
     );
     let binds: Vec<Bind> = [Bind::Int(user), now.into()]
         .into_iter()
-        .chain(f.customer_uuids.iter().map(|uuid| Bind::Text(uuid)))
+        .chain(f.bound_uuids().iter().map(|uuid| Bind::Text(uuid)))
         .collect();
     let rows = view_rows(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
     let total = rows.first().and_then(|r| r.total);

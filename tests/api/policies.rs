@@ -463,6 +463,16 @@ api_test!(
         let project_url = m.project["url"].as_str().unwrap();
         let none = app.get(&format!("{BASE}?customer={project_url}"), app.staff()).await.expect(200);
         assert_eq!(none, json!([]));
+        // A filter that matches nothing beside others that name customers, with one and with two
+        // of those (found by schemathesis): PostgreSQL keeps a prepared statement with as many
+        // parameters as its first execution bound, so the same text bound with more failed.
+        for _ in 0..10 {
+            let (one, two) = (format!("&scope={url}"), format!("&scope={url}&customer_uuid={uuid}"));
+            for named in ["", &one, &two] {
+                let mixed = format!("{BASE}?customer=%3F{named}");
+                assert_eq!(app.get(&mixed, app.staff()).await.expect(200), json!([]), "{mixed}");
+            }
+        }
         let err = app.get(&format!("{BASE}?customer_uuid=zzz"), app.staff()).await.expect(400);
         assert_eq!(err, json!({"customer_uuid": ["Enter a valid UUID."]}));
         let unknown = app.get(&format!("{BASE}?unknown=1&customer_uuid={uuid}"), app.staff()).await.expect(200);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Drives a running meterguard with the real Python client (waldur-api-client from PyPI), once on
-# SQLite and once on PostgreSQL. Uses the debug binary the test run built.
+# Checks a running meterguard from outside, once on SQLite and once on PostgreSQL: the real Python
+# client (waldur-api-client from PyPI) drives it, then schemathesis (PyPI) fuzzes every operation of
+# its /api/schema/ and must find no server error. Uses the debug binary the test run built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL="$1"
@@ -11,6 +12,11 @@ VENV=target/client-venv
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "waldur-api-client==8.1.3"
+fi
+FUZZ_VENV=target/fuzz-venv
+if [ ! -x "$FUZZ_VENV/bin/st" ]; then
+  python3 -m venv "$FUZZ_VENV"
+  "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
 
 run_against() {
@@ -26,6 +32,10 @@ run_against() {
   local status=0
   echo "-- real client on $name"
   "$VENV/bin/python" ci/real_client_test.py --base-url "http://127.0.0.1:$port" --staff-token "$token" || status=$?
+  echo "-- schemathesis on $name"
+  "$FUZZ_VENV/bin/python" ci/schema_fuzz.py --base-url "http://127.0.0.1:$port" --staff-token "$token" \
+    --report-dir "target/fuzz/$name" > "target/$name-fuzz.log" 2>&1 || { status=1; cat "target/$name-fuzz.log"; }
+  grep -E '^ *[0-9]+ generated' "target/$name-fuzz.log" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   return $status
 }
