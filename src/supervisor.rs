@@ -52,7 +52,9 @@ where
         let started = Instant::now();
         match tokio::spawn(start(shutdown.clone())).await {
             Ok(Ok(())) => return,
-            Ok(Err(err)) => tracing::error!(task, error = %err, "background task failed; restarting it"),
+            Ok(Err(err)) => {
+                tracing::error!(task, error = %format_args!("{err:#}"), "background task failed; restarting it")
+            }
             Err(join) if join.is_panic() => {
                 let panic = panic_message(join.into_panic());
                 tracing::error!(task, %panic, "background task panicked; restarting it");

@@ -207,3 +207,40 @@ impl FieldErrors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_retry(err: ApiError) -> (StatusCode, Option<HeaderValue>) {
+        let response = err.into_response();
+        (response.status(), response.headers().get(header::RETRY_AFTER).cloned())
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after_however_it_arrives() {
+        let reset = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        for err in [
+            ApiError::from(reset()),
+            ApiError::from(sqlx::Error::PoolTimedOut),
+            ApiError::from(crate::service::ServiceError::Database(reset())),
+            ApiError::from(crate::service::ServiceError::Unavailable),
+            ApiError::Internal(anyhow::Error::new(reset()).context("reading a page")),
+        ] {
+            let (status, retry) = status_and_retry(err);
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry, Some(HeaderValue::from_static(RETRY_AFTER_SECONDS)));
+        }
+    }
+
+    #[test]
+    fn other_failures_stay_500() {
+        for err in [
+            ApiError::from(sqlx::Error::WorkerCrashed),
+            ApiError::from(sqlx::Error::RowNotFound),
+            ApiError::Internal(anyhow::anyhow!("a bug")),
+        ] {
+            assert_eq!(status_and_retry(err), (StatusCode::INTERNAL_SERVER_ERROR, None));
+        }
+    }
+}
