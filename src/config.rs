@@ -18,6 +18,16 @@ pub struct DatabaseSettings {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_connections: u32,
+
+    /// How long a request waits for a PostgreSQL connection (the database unreachable, or every
+    /// connection busy) before it answers 503.
+    #[arg(
+        long,
+        env = "METERGUARD_DB_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = DatabaseSettings::DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub acquire_timeout_seconds: u64,
 }
 
 impl DatabaseSettings {
@@ -26,10 +36,15 @@ impl DatabaseSettings {
     /// with 8) for the same throughput: more backends than cores only queue for the CPU.
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 
+    /// Long enough that only an overload or an outage reaches it; short enough that a client
+    /// hears 503 while the database is down rather than timing out itself.
+    pub const DEFAULT_ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
+
     pub fn new(database_url: String) -> Self {
         Self {
             database_url,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout_seconds: Self::DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
         }
     }
 }
@@ -95,6 +110,10 @@ pub struct Settings {
 
     #[arg(long, env = "METERGUARD_LOGIN_LOCKOUT_SECONDS", default_value_t = 600)]
     pub login_lockout_seconds: i64,
+
+    /// Faults a test injects; never read from the environment or a flag.
+    #[arg(skip)]
+    pub faults: crate::faults::Faults,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::service::report_batch::ReportQueue;
 use crate::service::scheduler;
 use crate::store::Db;
+use crate::supervisor::{supervise, Shutdown};
 use axum::http::{HeaderName, Request};
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ impl Application {
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let actions = ActionsConfig::from_settings(&settings);
-        let reports = ReportQueue::start(db.clone(), actions.clone());
+        let reports = ReportQueue::start(db.clone(), actions.clone(), settings.faults.clone());
         let state = AppState {
             db,
             actions,
@@ -53,21 +54,36 @@ impl Application {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
         crate::telemetry::metrics();
-        let (stop, stopped) = tokio::sync::watch::channel(());
+        // The background tasks stop when `stop` is dropped, after the last request.
+        let (stop, stopping) = Shutdown::channel();
         let interval = chrono::Duration::seconds(self.state.settings.sweep_seconds.max(1) as i64);
-        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
-            let _ = stopped.changed().await;
-        };
-        let scheduler = tokio::spawn(scheduler::run(
-            db.clone(),
+        let (cfg, clock, faults) = (
             self.state.actions.clone(),
             self.state.clock.clone(),
-            interval,
-            until_stopped(stopped.clone()),
-        ));
-        let checkpoints = tokio::spawn(db.clone().keep_wal_short(until_stopped(stopped.clone())));
-        let worker = Worker::new(db.clone(), self.state.actions.clone(), self.state.clock.clone())?;
-        let deliveries = tokio::spawn(worker.run(until_stopped(stopped)));
+            self.state.settings.faults.clone(),
+        );
+        let worker = Arc::new(Worker::new(db.clone(), cfg.clone(), clock.clone(), faults.clone())?);
+        let scheduler = tokio::spawn(supervise("scheduler", stopping.clone(), {
+            let db = db.clone();
+            move |stopped| {
+                let (db, cfg, clock, faults) = (db.clone(), cfg.clone(), clock.clone(), faults.clone());
+                scheduler::run(db, cfg, clock, interval, faults, stopped.wait())
+            }
+        }));
+        let checkpoints = tokio::spawn(supervise("wal_checkpoint", stopping.clone(), {
+            let db = db.clone();
+            move |stopped| {
+                let db = db.clone();
+                async move {
+                    db.keep_wal_short(stopped.wait()).await;
+                    Ok(())
+                }
+            }
+        }));
+        let deliveries = tokio::spawn(supervise("delivery_worker", stopping, move |stopped| {
+            let worker = worker.clone();
+            async move { worker.run(stopped.wait()).await }
+        }));
         let app = api::router(self.state)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

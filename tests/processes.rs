@@ -8,6 +8,8 @@
 //!
 //! - Emails and webhooks (`deliveries`): a kill -9 before delivery loses none, and two instances
 //!   on one outbox deliver each transition's messages once.
+//! - A database outage (`outage`): 503 with `Retry-After` while PostgreSQL is down, recovery when
+//!   it returns, and no acknowledged report lost.
 //!
 //! A failing test keeps its temp dir (SQLite file and server logs) and prints the logs' tails.
 
@@ -17,6 +19,8 @@ mod client;
 mod deliveries;
 #[path = "processes/harness.rs"]
 mod harness;
+#[path = "processes/outage.rs"]
+mod outage;
 #[path = "processes/policy_races.rs"]
 mod policy_races;
 #[path = "common/sinks.rs"]

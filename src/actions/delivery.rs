@@ -8,6 +8,7 @@ use super::notify::Email;
 use super::webhooks::{signature, Webhook};
 use super::ActionsConfig;
 use crate::clock::Clock;
+use crate::faults::{Faults, Site};
 use crate::store::{self, events::NewEvent, outbox::Delivery, Db};
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -23,6 +24,7 @@ pub struct Worker {
     clock: Clock,
     http: reqwest::Client,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    faults: Faults,
 }
 
 /// What became of one attempt.
@@ -34,7 +36,7 @@ enum Outcome {
 }
 
 impl Worker {
-    pub fn new(db: Db, cfg: ActionsConfig, clock: Clock) -> anyhow::Result<Self> {
+    pub fn new(db: Db, cfg: ActionsConfig, clock: Clock, faults: Faults) -> anyhow::Result<Self> {
         // A send never outlasts the lease, so no other worker takes a delivery that is still
         // being sent (the default lease, 60 s, leaves ample room around the 10 s timeout).
         let timeout = Duration::from_secs(10).min(Duration::from_secs(cfg.lease_seconds as u64));
@@ -53,27 +55,25 @@ impl Worker {
             clock,
             http,
             smtp,
+            faults,
         })
     }
 
-    /// Delivers until `shutdown`; the delivery under way is finished first.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    /// Delivers until `shutdown`, or until the database fails (the supervisor starts it again);
+    /// the delivery under way is finished first.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
         loop {
-            match self.deliver_due().await {
-                // More may be due: on at once, unless asked to stop (the rest waits in the outbox).
-                Ok(n) if n > 0 => {
-                    tokio::select! {
-                        biased;
-                        _ = &mut shutdown => return,
-                        _ = std::future::ready(()) => continue,
-                    }
+            // More may be due: on at once, unless asked to stop (the rest waits in the outbox).
+            if self.deliver_due().await? > 0 {
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => return Ok(()),
+                    _ = std::future::ready(()) => continue,
                 }
-                Ok(_) => {}
-                Err(err) => tracing::error!(error = %err, "outbox delivery failed"),
             }
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => return Ok(()),
                 _ = self.cfg.outbox_ready.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
@@ -83,6 +83,7 @@ impl Worker {
     /// Takes and sends one due delivery; returns how many were attempted (0 or 1). One at a
     /// time, so a lease only ever has to cover one send.
     pub async fn deliver_due(&self) -> store::Result<usize> {
+        self.faults.pass(Site::Delivery)?;
         let now = self.clock.now_micros();
         let lease_until = now + self.cfg.lease_seconds * 1_000_000;
         let mut tx = self.db.begin().await?;

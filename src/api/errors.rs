@@ -27,6 +27,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The database cannot be reached now: 503 with `Retry-After`, never a 500.
+    #[error("service unavailable")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -51,7 +54,12 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(err.into())
+        if crate::store::unreachable(&err) {
+            tracing::warn!(error = %err, "database unreachable");
+            Self::Unavailable
+        } else {
+            Self::Internal(err.into())
+        }
     }
 }
 
@@ -62,7 +70,8 @@ impl From<crate::service::ServiceError> for ApiError {
             crate::service::ServiceError::Field(field, msg) => Self::field(field, msg),
             crate::service::ServiceError::Conflict(msg) => Self::Conflict(msg),
             crate::service::ServiceError::Forbidden => Self::PermissionDenied,
-            crate::service::ServiceError::Database(e) => Self::Internal(e.into()),
+            crate::service::ServiceError::Unavailable => Self::Unavailable,
+            crate::service::ServiceError::Database(e) => e.into(),
         }
     }
 }
@@ -111,13 +120,56 @@ impl IntoResponse for ApiError {
                 detail(&format!("Unsupported media type \"{ct}\" in request.")),
             ),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail("Request body is too large.")),
+            ApiError::Unavailable => return unavailable(),
+            // A database error that reached here wrapped (with context) is judged as a bare one.
+            ApiError::Internal(err)
+                if err
+                    .chain()
+                    .any(|e| e.downcast_ref::<sqlx::Error>().is_some_and(crate::store::unreachable)) =>
+            {
+                tracing::warn!(error = ?err, "database unreachable");
+                return unavailable();
+            }
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, detail("A server error occurred."))
+                return server_error();
             }
         };
         (status, axum::Json(body)).into_response()
     }
+}
+
+/// How long a client is asked to wait before retrying while the database is unreachable.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// 503 as DRF's `ServiceUnavailable` renders it, with `Retry-After`.
+pub fn unavailable() -> Response {
+    unavailable_with(detail("Service temporarily unavailable, try again later."))
+}
+
+/// 503 with `body` and `Retry-After`.
+pub fn unavailable_with(body: Value) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// 500 with DRF's body, whatever the failure (a panic included): no internals reach a client.
+pub fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(detail("A server error occurred.")),
+    )
+        .into_response()
+}
+
+/// The response to a panic in a handler (tower-http's catch-panic layer): logged, then a 500
+/// like any other server error.
+pub fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!(panic = %crate::supervisor::panic_message(payload), "handler panicked");
+    server_error()
 }
 
 fn detail(msg: &str) -> Value {
@@ -152,6 +204,43 @@ impl FieldErrors {
             Ok(())
         } else {
             Err(self.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_retry(err: ApiError) -> (StatusCode, Option<HeaderValue>) {
+        let response = err.into_response();
+        (response.status(), response.headers().get(header::RETRY_AFTER).cloned())
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after_however_it_arrives() {
+        let reset = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        for err in [
+            ApiError::from(reset()),
+            ApiError::from(sqlx::Error::PoolTimedOut),
+            ApiError::from(crate::service::ServiceError::Database(reset())),
+            ApiError::from(crate::service::ServiceError::Unavailable),
+            ApiError::Internal(anyhow::Error::new(reset()).context("reading a page")),
+        ] {
+            let (status, retry) = status_and_retry(err);
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry, Some(HeaderValue::from_static(RETRY_AFTER_SECONDS)));
+        }
+    }
+
+    #[test]
+    fn other_failures_stay_500() {
+        for err in [
+            ApiError::from(sqlx::Error::WorkerCrashed),
+            ApiError::from(sqlx::Error::RowNotFound),
+            ApiError::Internal(anyhow::anyhow!("a bug")),
+        ] {
+            assert_eq!(status_and_retry(err), (StatusCode::INTERNAL_SERVER_ERROR, None));
         }
     }
 }

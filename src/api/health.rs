@@ -1,13 +1,17 @@
 //! Operations: liveness, readiness, Prometheus metrics.
 
-use super::AppState;
+use super::{errors, AppState};
 use crate::store;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A readiness probe answers within this, whatever the database does (probes time out soon).
+const READY_WITHIN: Duration = Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,17 +24,14 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(err) => {
-            tracing::warn!(error = %err, "database not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database unreachable"})),
-            )
-        }
-    }
+async fn ready(State(state): State<AppState>) -> Response {
+    let why = match tokio::time::timeout(READY_WITHIN, state.db.ping()).await {
+        Ok(Ok(())) => return Json(json!({"status": "ready"})).into_response(),
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => format!("no answer within {READY_WITHIN:?}"),
+    };
+    tracing::warn!(error = %why, "database not reachable");
+    errors::unavailable_with(json!({"status": "database unreachable"}))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -31,9 +31,14 @@ mod users;
 use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::faults::{Faults, Site};
 use crate::store::Db;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,6 +51,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let faults = state.settings.faults.clone();
     Router::new()
         .merge(health::router())
         .merge(schema::router())
@@ -63,7 +69,18 @@ pub fn router(state: AppState) -> Router {
         .merge(usages::router())
         .merge(events::router())
         .fallback(compat::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(axum::middleware::from_fn(compat::drf_conventions))
+        // A panic anywhere in a request answers 500 with a DRF body and ends only that request.
+        .layer(CatchPanicLayer::custom(errors::panicked))
         .with_state(state)
+}
+
+/// Where a test injects a fault into request handling (see `crate::faults`).
+async fn handler_fault(State(faults): State<Faults>, req: Request, next: Next) -> Response {
+    if let Err(err) = faults.pass(Site::Handler) {
+        return errors::ApiError::from(err).into_response();
+    }
+    next.run(req).await
 }

@@ -31,6 +31,9 @@ pub enum ServiceError {
     /// The caller may not do this to this object (403).
     #[error("permission denied")]
     Forbidden,
+    /// The database cannot be reached now, or the service is stopping (503).
+    #[error("service unavailable")]
+    Unavailable,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

@@ -1,10 +1,13 @@
 //! Wakes the sweep exactly at each month boundary (00:00 UTC on the 1st) and every
-//! `interval` in between.
+//! `interval` in between. A failed sweep ends the run with its error; the supervisor starts it
+//! again after a short backoff, and a new run sweeps at once, so a failure is retried soon
+//! rather than at the next interval.
 
 use super::sweep::sweep;
 use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::domain::Month;
+use crate::faults::{Faults, Site};
 use crate::store::Db;
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
@@ -54,18 +57,24 @@ impl Schedule {
 }
 
 /// Sweeps once at start (an instance that was down may have slept through a boundary), then at
-/// every month boundary and every `interval`.
-pub async fn run(db: Db, cfg: ActionsConfig, clock: Clock, interval: Duration, shutdown: impl Future<Output = ()>) {
+/// every month boundary and every `interval`, until `shutdown` or a sweep fails.
+pub async fn run(
+    db: Db,
+    cfg: ActionsConfig,
+    clock: Clock,
+    interval: Duration,
+    faults: Faults,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     let mut schedule = Schedule::starting(clock.now(), interval);
     let mut now = clock.now();
     loop {
-        match sweep(&db, &cfg, now).await {
-            Ok(report) => tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep"),
-            Err(err) => tracing::error!(error = %err, "sweep failed"),
-        }
+        faults.pass(Site::Sweep)?;
+        let report = sweep(&db, &cfg, now).await?;
+        tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep");
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => return Ok(()),
             _ = clock.sleep_until(schedule.wake()) => {}
         }
         now = clock.now();

@@ -53,11 +53,12 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 impl Db {
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let (url, max_connections) = (settings.database_url.as_str(), settings.max_connections);
+        let acquire_timeout = Duration::from_secs(settings.acquire_timeout_seconds);
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .test_before_acquire(false)
                 .after_connect(|conn, _| Box::pin(async move { conn.execute(POSTGRES_SETTINGS).await.map(|_| ()) }))
                 .before_acquire(|conn, meta| {
@@ -212,5 +213,20 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// Whether an error means the database cannot be reached now (an outage, a restart, every
+/// connection busy past the acquire timeout, the pool closing at shutdown), so the same request
+/// may succeed later, rather than a fault in the request or in meterguard.
+pub fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's connection exceptions (class 08), its shutdown and start-up (57P01-57P03),
+        // and too many connections (53300).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
     }
 }

@@ -20,7 +20,7 @@ pub mod roles;
 pub mod usages;
 pub mod users;
 
-pub use db::{Backend, Db, Tx};
+pub use db::{unreachable, Backend, Db, Tx};
 
 /// What every store function returns; constraint violations are classified so callers can turn
 /// them into client errors.

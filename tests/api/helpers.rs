@@ -3,6 +3,7 @@
 
 use meterguard::clock::Clock;
 use meterguard::config::{DatabaseSettings, LogFormat, Settings};
+use meterguard::faults::Faults;
 use meterguard::service;
 use meterguard::startup::Application;
 use meterguard::store::users::UserFields;
@@ -81,6 +82,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub staff_token: String,
     pub http: reqwest::Client,
+    /// Faults the test arms in the running app (`meterguard::faults`).
+    pub faults: Faults,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -135,6 +138,7 @@ pub fn settings(database_url: String) -> Settings {
         max_body_bytes: 64 * 1024,
         login_max_failures: 4,
         login_lockout_seconds: 600,
+        faults: Faults::default(),
     }
 }
 
@@ -162,6 +166,7 @@ async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Setti
     let (url, dir) = database_url(backend).await;
     let mut settings = settings(url);
     configure(&mut settings);
+    let faults = settings.faults.clone();
     let app = Application::build(settings, clock.clone()).await.expect("build app");
     let port = app.port();
     let db = app.state().db.clone();
@@ -188,6 +193,7 @@ async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Setti
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
+        faults,
         _dir: dir,
     }
 }

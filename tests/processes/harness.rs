@@ -110,6 +110,21 @@ impl Env {
         }
     }
 
+    /// On a database the test provides (a PostgreSQL cluster of its own), left as it is at the end.
+    pub fn on_database(url: String) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("meterguard-processes-")
+            .tempdir()
+            .expect("temp dir");
+        Self {
+            dir: Some(dir),
+            database: Database { url, postgres: None },
+            servers: Vec::new(),
+            logs: Vec::new(),
+            server_env: Vec::new(),
+        }
+    }
+
     fn dir(&self) -> &Path {
         self.dir.as_ref().expect("temp dir").path()
     }
