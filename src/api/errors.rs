@@ -27,6 +27,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 408: the client was too slow sending its request.
+    #[error("request timeout")]
+    RequestTimeout(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -111,6 +114,7 @@ impl IntoResponse for ApiError {
                 detail(&format!("Unsupported media type \"{ct}\" in request.")),
             ),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail("Request body is too large.")),
+            ApiError::RequestTimeout(msg) => (StatusCode::REQUEST_TIMEOUT, detail(msg)),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, detail("A server error occurred."))

@@ -63,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usages::router())
         .merge(events::router())
         .fallback(compat::not_found)
-        .route_layer(axum::middleware::from_fn(crate::telemetry::track_requests))
+        .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(axum::middleware::from_fn(compat::drf_conventions))
         .with_state(state)
 }
