@@ -2,6 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
@@ -57,6 +58,9 @@ pub struct Settings {
     #[arg(long, env = "METERGUARD_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
+    #[command(flatten)]
+    pub http: HttpLimits,
+
     /// Base of every hyperlink (`https://example.org`); by default the request's Host.
     #[arg(long, env = "METERGUARD_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -76,7 +80,8 @@ pub struct Settings {
     #[arg(long, env = "METERGUARD_WEBHOOK_URLS", value_delimiter = ',')]
     pub webhook_urls: Vec<String>,
 
-    /// Key of the `X-Meterguard-Signature: sha256=<hex>` HMAC over webhook bodies.
+    /// Key of the `X-Meterguard-Signature: sha256=<hex>` HMAC over webhook bodies; required when
+    /// webhook URLs are set.
     #[arg(long, env = "METERGUARD_WEBHOOK_SECRET", default_value = "")]
     pub webhook_secret: String,
 
@@ -116,6 +121,96 @@ pub struct Settings {
     pub faults: crate::faults::Faults,
 }
 
+impl Settings {
+    /// Refuses settings `serve` must not run with.
+    pub fn check(&self) -> anyhow::Result<()> {
+        // Unsigned webhooks let anyone who can reach a receiver forge policy transitions to it.
+        let webhooks = self.webhook_urls.iter().any(|u| !u.trim().is_empty());
+        anyhow::ensure!(
+            !webhooks || !self.webhook_secret.trim().is_empty(),
+            "METERGUARD_WEBHOOK_URLS is set but METERGUARD_WEBHOOK_SECRET is empty: set a secret, \
+             so that receivers can check the X-Meterguard-Signature of each webhook"
+        );
+        Ok(())
+    }
+}
+
+/// How long a client may take, and how many may be connected at once: a client that trickles its
+/// request must not hold a connection, or all of them, for ever.
+#[derive(Debug, Clone, Args)]
+pub struct HttpLimits {
+    /// Milliseconds a client has to send a request's headers, counted from the connection's
+    /// start or the previous response (so it also closes idle keep-alive connections).
+    #[arg(
+        long,
+        env = "METERGUARD_HEADER_TIMEOUT_MS",
+        default_value_t = HttpLimits::DEFAULT_HEADER_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_timeout_ms: u64,
+
+    /// Longest pause, in milliseconds, while a request body is being received (408 after it).
+    #[arg(
+        long,
+        env = "METERGUARD_BODY_TIMEOUT_MS",
+        default_value_t = HttpLimits::DEFAULT_BODY_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub body_timeout_ms: u64,
+
+    /// Milliseconds from a request's headers to its response, body reading included (408 after
+    /// it).
+    #[arg(
+        long,
+        env = "METERGUARD_REQUEST_TIMEOUT_MS",
+        default_value_t = HttpLimits::DEFAULT_REQUEST_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub request_timeout_ms: u64,
+
+    /// Client connections served at once; further ones wait to be accepted until one closes.
+    #[arg(
+        id = "http_max_connections",
+        long = "http-max-connections",
+        env = "METERGUARD_HTTP_MAX_CONNECTIONS",
+        default_value_t = HttpLimits::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+}
+
+impl HttpLimits {
+    pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+    pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+    pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+    /// Half of the usual 1024 open files a process may have, which the database connections and
+    /// the outgoing emails and webhooks share.
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 512;
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: Self::DEFAULT_BODY_TIMEOUT_MS,
+            request_timeout_ms: Self::DEFAULT_REQUEST_TIMEOUT_MS,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -124,7 +219,7 @@ pub enum LogFormat {
 
 #[cfg(test)]
 mod tests {
-    use super::DatabaseSettings;
+    use super::{DatabaseSettings, HttpLimits, Settings};
     use clap::Parser;
 
     #[derive(Parser)]
@@ -139,5 +234,64 @@ mod tests {
         assert_eq!(parsed(&[]).unwrap().max_connections, 8);
         assert_eq!(parsed(&["--max-connections", "3"]).unwrap().max_connections, 3);
         assert!(parsed(&["--max-connections", "0"]).is_err());
+    }
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn serve(args: &[&str]) -> Result<Settings, clap::Error> {
+        Serve::try_parse_from([&["meterguard"], args].concat()).map(|c| c.settings)
+    }
+
+    #[test]
+    fn http_limits_default_as_documented_and_cannot_be_zero() {
+        let http = serve(&[]).unwrap().http;
+        let default = HttpLimits::default();
+        assert_eq!(
+            (
+                http.header_timeout_ms,
+                http.body_timeout_ms,
+                http.request_timeout_ms,
+                http.max_connections
+            ),
+            (
+                default.header_timeout_ms,
+                default.body_timeout_ms,
+                default.request_timeout_ms,
+                default.max_connections
+            )
+        );
+        assert_eq!((http.header_timeout_ms, http.max_connections), (10_000, 512));
+        let set = serve(&["--http-max-connections", "3", "--max-connections", "5"]).unwrap();
+        assert_eq!((set.http.max_connections, set.database.max_connections), (3, 5));
+        for flag in [
+            "--header-timeout-ms",
+            "--body-timeout-ms",
+            "--request-timeout-ms",
+            "--http-max-connections",
+        ] {
+            assert!(serve(&[flag, "0"]).is_err(), "{flag} 0 accepted");
+        }
+    }
+
+    #[test]
+    fn webhooks_need_a_secret() {
+        let with = |urls: &[&str], secret: &str| {
+            let mut settings = serve(&[]).unwrap();
+            settings.webhook_urls = urls.iter().map(|u| u.to_string()).collect();
+            settings.webhook_secret = secret.into();
+            settings.check()
+        };
+        assert!(with(&["https://hooks.example/"], "").is_err());
+        assert!(with(&["https://hooks.example/"], " ").is_err());
+        assert!(with(&["https://hooks.example/"], "s3cret").is_ok());
+        assert!(with(&[], "").is_ok());
+        assert!(
+            with(&[""], "").is_ok(),
+            "an empty METERGUARD_WEBHOOK_URLS sets no webhook"
+        );
     }
 }

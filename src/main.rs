@@ -1,4 +1,4 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use meterguard::clock::Clock;
 use meterguard::config::{DatabaseSettings, LogFormat, Settings};
 use meterguard::service;
@@ -40,9 +40,18 @@ enum Command {
     },
 }
 
+impl Cli {
+    /// Parses the command line. Help shows which variable sets each option but never its value:
+    /// `DATABASE_URL` may hold a password, `METERGUARD_WEBHOOK_SECRET` is one.
+    fn parse_hiding_env_values() -> Self {
+        let command = Self::command().mut_subcommands(|sub| sub.mut_args(|arg| arg.hide_env_values(true)));
+        Self::from_arg_matches(&command.get_matches()).unwrap_or_else(|err| err.exit())
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match Cli::parse_hiding_env_values().command {
         Command::Serve(settings) => {
             telemetry::init(settings.log_format);
             let app = Application::build(*settings, Clock::System).await?;

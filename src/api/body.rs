@@ -22,9 +22,13 @@ impl FromRequest<AppState> for JsonBody {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let limit = state.settings.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|err| {
+            if timed_out(&err) {
+                ApiError::RequestTimeout("The request body was not received in time.")
+            } else {
+                ApiError::PayloadTooLarge
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Input::new(Default::default()).partial(partial)));
         }
@@ -44,6 +48,12 @@ impl FromRequest<AppState> for JsonBody {
             }))),
         }
     }
+}
+
+/// Whether reading the body failed because the client paused longer than the body timeout.
+fn timed_out(err: &axum::Error) -> bool {
+    std::iter::successors(Some(err as &(dyn std::error::Error + 'static)), |e| e.source())
+        .any(|e| e.is::<tower_http::timeout::TimeoutError>())
 }
 
 fn is_json(content_type: &str) -> bool {

@@ -15,8 +15,8 @@ pub async fn drf_conventions(req: Request, next: Next) -> Response {
         // As Django's APPEND_SLASH: safe methods are redirected; others would lose their body.
         if matches!(*req.method(), Method::GET | Method::HEAD) {
             let target = match req.uri().query() {
-                Some(q) => format!("{path}/?{q}"),
-                None => format!("{path}/"),
+                Some(q) => format!("{}/?{q}", same_origin(&path)),
+                None => format!("{}/", same_origin(&path)),
             };
             let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
             if let Ok(v) = HeaderValue::from_str(&target) {
@@ -34,6 +34,32 @@ pub async fn drf_conventions(req: Request, next: Next) -> Response {
     response
 }
 
+/// A path that stays one when used as a redirect's `Location`. `//evil.example` there is a link to
+/// another host, and browsers read `/\evil.example` the same way; as Django does, the second
+/// character is percent-encoded, so the redirect goes to a path of this host (which then answers
+/// 404).
+fn same_origin(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.as_bytes().get(1) {
+        Some(b'/') => format!("/%2F{}", &path[2..]).into(),
+        Some(b'\\') => format!("/%5C{}", &path[2..]).into(),
+        _ => path.into(),
+    }
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn redirect_targets_never_name_another_host() {
+        assert_eq!(same_origin("/api/users"), "/api/users");
+        assert_eq!(same_origin("/"), "/");
+        assert_eq!(same_origin("//evil.example"), "/%2Fevil.example");
+        assert_eq!(same_origin("///evil.example"), "/%2F/evil.example");
+        assert_eq!(same_origin("/\\evil.example"), "/%5Cevil.example");
+    }
 }

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The database cannot be reached now: 503 with `Retry-After`, never a 500.
     #[error("service unavailable")]
     Unavailable,
+    /// 408: the client was too slow sending its request.
+    #[error("request timeout")]
+    RequestTimeout(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -130,6 +133,7 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = ?err, "database unreachable");
                 return unavailable();
             }
+            ApiError::RequestTimeout(msg) => (StatusCode::REQUEST_TIMEOUT, detail(msg)),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 return server_error();

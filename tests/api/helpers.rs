@@ -2,7 +2,7 @@
 //! typed client for it.
 
 use meterguard::clock::Clock;
-use meterguard::config::{DatabaseSettings, LogFormat, Settings};
+use meterguard::config::{DatabaseSettings, HttpLimits, LogFormat, Settings};
 use meterguard::faults::Faults;
 use meterguard::service;
 use meterguard::startup::Application;
@@ -90,7 +90,7 @@ pub struct TestApp {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh database name or file for each test, so no test depends on another's leftovers.
-async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+pub async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -124,6 +124,7 @@ pub fn settings(database_url: String) -> Settings {
     Settings {
         database: DatabaseSettings::new(database_url),
         listen: "127.0.0.1:0".parse().expect("address"),
+        http: HttpLimits::default(),
         public_url: None,
         trust_proxy_headers: false,
         smtp_url: None,
