@@ -3,10 +3,10 @@
 //! reach `--help` or the logs. Those about the binary run it as a child process.
 
 use crate::api_test;
-use crate::helpers::{database_url, spawn_app_with};
+use crate::helpers::{database_url, spawn_app_with, Backend};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -444,66 +444,82 @@ struct Served {
     address: String,
 }
 
-/// Runs `create-staff-user` on `database` and returns the token it prints.
-async fn staff_token(database: &str) -> String {
-    let output = command()
-        .args(["create-staff-user", "--username", "admin"])
-        .env("DATABASE_URL", database)
-        .env("METERGUARD_PASSWORD", "admin-password-1234")
-        .output()
-        .await
-        .expect("run create-staff-user");
-    assert!(output.status.success(), "create-staff-user: {output:?}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout.lines().last().unwrap_or_default().trim().to_string()
+/// A database of the test's own with a staff user made by `create-staff-user`, and a directory
+/// for the logs of the servers started on it.
+struct Installation {
+    database: String,
+    token: String,
+    logs: tempfile::TempDir,
+    _sqlite: Option<tempfile::TempDir>,
 }
 
-/// Starts `serve --listen 127.0.0.1:0` and waits for the address it logs.
-async fn serve(dir: &Path, database: &str, envs: &[(&str, &str)]) -> Served {
-    let log = dir.join(format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = command()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", database)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let port = text
-            .lines()
-            .filter(|l| l.contains("meterguard listening"))
-            .find_map(|l| l.split("127.0.0.1:").nth(1))
-            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>());
-        if let Some(port) = port.filter(|p| !p.is_empty()) {
-            let address = format!("http://127.0.0.1:{port}");
-            return Served { child, log, address };
+impl Installation {
+    async fn new(backend: Backend) -> Self {
+        let (database, sqlite) = database_url(backend).await;
+        let output = command()
+            .args(["create-staff-user", "--username", "admin"])
+            .env("DATABASE_URL", &database)
+            .env("METERGUARD_PASSWORD", "admin-password-1234")
+            .output()
+            .await
+            .expect("run create-staff-user");
+        assert!(output.status.success(), "create-staff-user: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let token = stdout.lines().last().unwrap_or_default().trim().to_string();
+        assert_eq!(token.len(), 40, "no token on the last line: {stdout}");
+        Self {
+            database,
+            token,
+            logs: tempfile::tempdir().expect("temp dir"),
+            _sqlite: sqlite,
         }
-        assert!(Instant::now() < deadline, "serve did not start:\n{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Starts `serve --listen 127.0.0.1:0` and waits for the address it logs.
+    async fn serve(&self, envs: &[(&str, &str)]) -> Served {
+        let log = self
+            .logs
+            .path()
+            .join(format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", &self.database)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let port = text
+                .lines()
+                .filter(|l| l.contains("meterguard listening"))
+                .find_map(|l| l.split("127.0.0.1:").nth(1))
+                .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>());
+            if let Some(port) = port.filter(|p| !p.is_empty()) {
+                let address = format!("http://127.0.0.1:{port}");
+                return Served { child, log, address };
+            }
+            assert!(Instant::now() < deadline, "serve did not start:\n{text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
 api_test!(
     backend,
     async fn logged_requests_show_no_query_values(backend) {
-        let (database, dir) = database_url(backend).await;
-        let logs = tempfile::tempdir().expect("temp dir");
-        let token = staff_token(&database).await;
-        assert_eq!(token.len(), 40, "token: {token}");
+        let installation = Installation::new(backend).await;
+        let token = &installation.token;
         for format in ["text", "json"] {
             // Debug everywhere: whatever logs a request, its query values must not show.
-            let mut served = serve(
-                logs.path(),
-                &database,
-                &[("RUST_LOG", "debug"), ("METERGUARD_LOG_FORMAT", format)],
-            )
-            .await;
+            let mut served = installation
+                .serve(&[("RUST_LOG", "debug"), ("METERGUARD_LOG_FORMAT", format)])
+                .await;
             let http = reqwest::Client::new();
             let url = format!("{}/api/users/?x-auth-token={token}&username=admin", served.address);
             let reply = http.get(&url).send().await.expect("request");
@@ -518,19 +534,17 @@ api_test!(
                 log.contains("/api/users/?x-auth-token=[redacted]&username=[redacted]"),
                 "{format} log has no line for the request:\n{log}"
             );
-            assert!(!log.contains(&token), "{format} log shows the token:\n{log}");
+            assert!(!log.contains(token), "{format} log shows the token:\n{log}");
         }
-        drop(dir);
     }
 );
 
 api_test!(
     backend,
     async fn sigterm_finishes_requests_in_flight(backend) {
-        let (database, dir) = database_url(backend).await;
-        let logs = tempfile::tempdir().expect("temp dir");
-        let token = staff_token(&database).await;
-        let mut served = serve(logs.path(), &database, &[]).await;
+        let installation = Installation::new(backend).await;
+        let token = &installation.token;
+        let mut served = installation.serve(&[]).await;
         let address = served.address.clone();
 
         // A request whose body is half sent, and an idle keep-alive connection.
@@ -580,6 +594,5 @@ api_test!(
             .expect("wait");
         let log = std::fs::read_to_string(&served.log).unwrap_or_default();
         assert!(exited.success(), "{exited:?}\n{log}");
-        drop(dir);
     }
 );
