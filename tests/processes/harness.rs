@@ -221,6 +221,27 @@ impl Env {
         server.child.wait().expect("reap");
     }
 
+    /// Sends SIGTERM to the server at `base` and waits up to `limit` for it to exit; returns its
+    /// exit status, or None if it was still running (then it is killed when the env ends).
+    pub async fn terminate_server(&mut self, base: &str, limit: Duration) -> Option<std::process::ExitStatus> {
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|s| s.base == base)
+            .expect("a running server");
+        let pid = server.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = server.child.try_wait().expect("child status") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        None
+    }
+
     /// Ends a passing test: stops the servers and drops the PostgreSQL database (a failing test
     /// leaves both for inspection, see `Drop`).
     pub async fn finish(mut self) {

@@ -371,3 +371,21 @@ async fn a_database_outage_answers_503_and_recovers_without_losing_a_report() {
     env.finish().await;
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_while_its_database_is_down() {
+    let cluster = Cluster::create();
+    let mut env = Env::on_database(cluster.url());
+    env.server_env("METERGUARD_DB_ACQUIRE_TIMEOUT_SECONDS", "1");
+    env.create_staff_user("staff").await;
+    let base = env.start_server().await;
+    cluster.stop();
+    // Long enough for the scheduler and the delivery worker to fail and wait to be restarted.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = env.terminate_server(&base, Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM: the server exits cleanly within 15 s ({status:?})"
+    );
+    env.finish().await;
+}
