@@ -1,1 +1,115 @@
-//! Hostile inputs: data.
+//! Hostile inputs: data clients write. Client JSON is stored as sent and never steers
+//! enforcement; objects a caller may not see look exactly like missing ones; secrets stay out of
+//! events; private offerings stay private; emails, NUL characters and nulls are refused as DRF.
+
+use crate::api_test;
+use crate::fixtures::{marketplace, Marketplace};
+use crate::helpers::TestApp;
+use serde_json::{json, Value};
+
+const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
+const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
+
+async fn report(app: &TestApp, m: &Marketplace, resource: &str, amount: &str) {
+    let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
+    app.post(SET_USAGE, m.provider_token(), body).await.expect(201);
+}
+
+async fn flag_policy(app: &TestApp, customer_url: &str, component: &str) -> String {
+    let body = json!({
+        "scope": customer_url, "actions": "request_pausing,request_downscaling,restrict_members",
+        "component_limits_set": [{"component": component, "limit": 100, "period": 1}]
+    });
+    let p = app.post(POLICIES, app.staff(), body).await.expect(201);
+    p["uuid"].as_str().expect("policy uuid").to_string()
+}
+
+async fn fired(app: &TestApp, policy: &str) -> Value {
+    app.get(&format!("{POLICIES}{policy}/"), app.staff()).await.expect(200)["has_fired"].clone()
+}
+
+/// A resource ordered by a project admin with crafted attributes, taken to OK.
+async fn crafted_resource(app: &TestApp, m: &Marketplace, admin: &str, attributes: &Value) -> (String, String) {
+    let mut body = m.order_body("ignored");
+    body["attributes"] = attributes.clone();
+    let order = app.post("/api/marketplace-orders/", admin, body).await.expect(201);
+    assert_eq!(&order["attributes"], attributes);
+    let uuid = order["uuid"].as_str().expect("order uuid").to_string();
+    for (step, token) in [
+        ("approve_by_consumer", admin),
+        ("approve_by_provider", m.provider_token()),
+        ("set_state_done", m.provider_token()),
+    ] {
+        let path = format!("/api/marketplace-orders/{uuid}/{step}/");
+        app.post(&path, token, json!({})).await.expect(200);
+    }
+    let resource = order["marketplace_resource_uuid"]
+        .as_str()
+        .expect("resource")
+        .to_string();
+    (uuid, resource)
+}
+
+api_test!(
+    async fn crafted_attributes_never_stop_enforcement(app) {
+        let m = marketplace(&app).await;
+        let (admin_uuid, admin) = app.user("padmin").await;
+        app.grant("projects", m.project["uuid"].as_str().unwrap(), &admin_uuid, "PROJECT.ADMIN").await;
+        let policy = flag_policy(&app, m.customer_url(), &m.component("cpu_hours")).await;
+
+        // Another customer, with its own policy and resource, must keep working throughout.
+        let other = app.customer("Bystander").await;
+        let other_project = app.project(other["url"].as_str().unwrap(), "Other").await;
+        let other_resource = m.resource_in(&app, &other_project["url"], app.staff(), "other-vm").await;
+        let other_policy = flag_policy(&app, other["url"].as_str().unwrap(), &m.component("cpu_hours")).await;
+
+        let crafted = [
+            json!({"name": "x", "_policy_attribution": 1}),
+            json!({"name": "y", "_policy_attribution": {"paused": 5, "downscaled": [1], "restrict_member_access": "z"}}),
+            json!({"name": "z", "_policy_attribution": {"paused": {"policy_uuid": other_policy}}}),
+        ];
+        let mut resources = vec![];
+        for attributes in &crafted {
+            let (order, resource) = crafted_resource(&app, &m, &admin, attributes).await;
+            resources.push((order, resource, attributes));
+        }
+
+        // Fire: every flag is set, and the attributes stay exactly as sent.
+        report(&app, &m, &resources[0].1, "150").await;
+        assert_eq!(fired(&app, &policy).await, json!(true));
+        for (order, resource, attributes) in &resources {
+            let r = app.get(&format!("/api/marketplace-resources/{resource}/"), &admin).await.expect(200);
+            assert_eq!((&r["paused"], &r["downscaled"], &r["restrict_member_access"]), (&json!(true), &json!(true), &json!(true)));
+            assert_eq!(&r["attributes"], *attributes);
+            let o = app.get(&format!("/api/marketplace-orders/{order}/"), &admin).await.expect(200);
+            assert_eq!(&o["attributes"], *attributes);
+        }
+        let p = app.get(&format!("{POLICIES}{policy}/"), app.staff()).await.expect(200);
+        assert_eq!(p["affected_resources_count"], 3);
+
+        // Another customer's reports keep firing and resetting its own policy.
+        report(&app, &m, &other_resource, "500").await;
+        assert_eq!(fired(&app, &other_policy).await, json!(true));
+        report(&app, &m, &other_resource, "1").await;
+        assert_eq!(fired(&app, &other_policy).await, json!(false));
+
+        // Reset: every flag clears, the attributes are still exactly as sent.
+        report(&app, &m, &resources[0].1, "10").await;
+        assert_eq!(fired(&app, &policy).await, json!(false));
+        for (_, resource, attributes) in &resources {
+            let r = app.get(&format!("/api/marketplace-resources/{resource}/"), &admin).await.expect(200);
+            assert_eq!((&r["paused"], &r["downscaled"], &r["restrict_member_access"]), (&json!(false), &json!(false), &json!(false)));
+            assert_eq!(&r["attributes"], *attributes);
+        }
+
+        // And it fires again: nothing was left half-done.
+        report(&app, &m, &resources[1].1, "200").await;
+        assert_eq!(fired(&app, &policy).await, json!(true));
+        let r = app.get(&format!("/api/marketplace-resources/{}/", resources[2].1), &admin).await.expect(200);
+        assert_eq!(r["paused"], json!(true));
+        // Deleting the fired policy releases its flags.
+        app.delete(&format!("{POLICIES}{policy}/"), app.staff()).await.expect(204);
+        let r = app.get(&format!("/api/marketplace-resources/{}/", resources[2].1), &admin).await.expect(200);
+        assert_eq!((&r["paused"], &r["attributes"]), (&json!(false), resources[2].2));
+    }
+);
