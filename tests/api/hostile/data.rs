@@ -4,7 +4,8 @@
 
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};
-use crate::helpers::TestApp;
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::sinks::{eventually, WebhookSink};
 use serde_json::{json, Value};
 
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
@@ -111,5 +112,41 @@ api_test!(
         app.delete(&format!("{POLICIES}{policy}/"), app.staff()).await.expect(204);
         let r = app.get(&format!("/api/marketplace-resources/{}/", resources[2].1), &admin).await.expect(200);
         assert_eq!((&r["paused"], &r["attributes"]), (&json!(false), resources[2].2));
+    }
+);
+
+api_test!(
+    backend,
+    async fn webhook_secrets_never_reach_events(backend) {
+        let hooks = WebhookSink::start().await;
+        hooks.fail_next(1000);
+        // One that answers 500, one that refuses the connection (whose error names the URL).
+        let urls = vec![
+            format!("{}?secret=hunter2-answering", hooks.url),
+            "http://127.0.0.1:9/refused/hunter2-path?secret=hunter2-refused".to_string(),
+        ];
+        let app = spawn_app_with(backend, |s| s.webhook_urls = urls).await;
+        let m = marketplace(&app).await;
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_organization_owners",
+            "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 100, "period": 1}]
+        });
+        let policy = app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"].as_str().unwrap().to_string();
+        let vm = m.resource(&app, "vm").await;
+        report(&app, &m, &vm, "150").await;
+
+        // The customer's owner reads the failures: each names its webhook by place and host.
+        let failed = format!("/api/events/?event_type=notification_delivery_failed&policy_uuid={policy}");
+        eventually("both webhooks given up on", || async {
+            app.get(&failed, m.owner_token()).await.expect(200).as_array().unwrap().len() == 2
+        })
+        .await;
+        let events = app.get(&failed, m.owner_token()).await.expect(200).to_string();
+        assert!(!events.contains("hunter2"), "a webhook secret reached an event: {events}");
+        assert!(!events.contains("/refused") && !events.contains("/hook"), "a webhook path reached an event: {events}");
+        assert!(events.contains("webhook #1 (127.0.0.1): HTTP 500"), "{events}");
+        assert!(events.contains("webhook #2 (127.0.0.1)"), "{events}");
+        let all = app.get("/api/events/?page_size=300", app.staff()).await.expect(200).to_string();
+        assert!(!all.contains("hunter2"), "a webhook secret reached an event: {all}");
     }
 );
