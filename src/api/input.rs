@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
 pub struct Input {
     map: Map<String, Value>,
@@ -220,6 +221,9 @@ pub fn check_text(value: &Value, rule: Text) -> Result<String, String> {
             "Ensure this field has no more than {} characters.",
             rule.max_len
         ));
+    }
+    if trimmed.contains('\0') {
+        return Err(NULL_CHARACTERS.into());
     }
     Ok(trimmed)
 }

@@ -150,3 +150,33 @@ api_test!(
         assert!(!all.contains("hunter2"), "a webhook secret reached an event: {all}");
     }
 );
+
+api_test!(
+    async fn null_characters_and_null_amounts_are_refused_as_drf_does(app) {
+        let m = marketplace(&app).await;
+        let nul = format!("{}\u{0}", m.customer_url());
+        let r = app.post("/api/projects/", app.staff(), json!({"customer": nul, "name": "p"})).await.expect(400);
+        assert_eq!(r, json!({"customer": ["Null characters are not allowed."]}));
+        let r = app.post("/api/projects/", app.staff(), json!({"customer": m.customer_url(), "name": "a\u{0}b"})).await.expect(400);
+        assert_eq!(r, json!({"name": ["Null characters are not allowed."]}));
+        let mut order = m.order_body("vm");
+        order["project"] = json!(format!("{}\u{0}", m.project["url"].as_str().unwrap()));
+        let r = app.post("/api/marketplace-orders/", m.owner_token(), order).await.expect(400);
+        assert_eq!(r, json!({"project": ["Null characters are not allowed."]}));
+        let body = json!({"scope": nul, "actions": "notify_organization_owners", "component_limits_set": []});
+        let r = app.post(POLICIES, app.staff(), body).await.expect(400);
+        assert_eq!(r["scope"], json!(["Null characters are not allowed."]));
+        let projects = app.get("/api/projects/", app.staff()).await.expect(200);
+        assert_eq!(projects.as_array().unwrap().len(), 1, "nothing was created");
+
+        let vm = m.resource(&app, "vm").await;
+        let body = json!({"resource": vm, "usages": [{"type": "cpu_hours", "amount": null}]});
+        let r = app.post(SET_USAGE, m.provider_token(), body).await.expect(400);
+        assert_eq!(r, json!({"usages": [{"amount": ["This field may not be null."]}]}));
+        let body = json!({"resource": vm, "usages": [{"type": null, "amount": "1"}]});
+        let r = app.post(SET_USAGE, m.provider_token(), body).await.expect(400);
+        assert_eq!(r, json!({"usages": [{"type": ["This field may not be null."]}]}));
+        let usages = app.get("/api/marketplace-component-usages/", app.staff()).await.expect(200);
+        assert_eq!(usages, json!([]), "nothing was written");
+    }
+);
