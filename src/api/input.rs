@@ -149,8 +149,8 @@ impl Input {
             max_len: 320,
         };
         let s = self.text(field, rule)?;
-        if !s.is_empty() && !looks_like_email(&s) {
-            self.errors.add(field, "Enter a valid email address.");
+        if !s.is_empty() && !crate::domain::email::is_valid(&s) {
+            self.errors.add(field, crate::domain::email::INVALID);
             return None;
         }
         Some(s)
@@ -275,19 +275,6 @@ pub fn check_uuid(value: &Value) -> Result<Uuid32, String> {
     match value {
         Value::String(s) => s.parse().map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
         _ => Err("Must be a valid UUID.".into()),
-    }
-}
-
-fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

@@ -180,3 +180,37 @@ api_test!(
         assert_eq!(usages, json!([]), "nothing was written");
     }
 );
+
+api_test!(
+    async fn one_email_address_per_field(app) {
+        let m = marketplace(&app).await;
+        for bad in ["a@b.c,d@e.f", "a@b.co, d@e.fg", "a@b.co;d@e.fg", "Name <a@b.co>", "a@b..co"] {
+            let body = json!({"username": "joe", "email": bad});
+            let r = app.post("/api/users/", app.staff(), body).await.expect(400);
+            assert_eq!(r, json!({"email": ["Enter a valid email address."]}), "{bad}");
+            let r = app.patch(&format!("/api/customers/{}/", m.customer_uuid()), app.staff(), json!({"email": bad})).await.expect(400);
+            assert_eq!(r, json!({"email": ["Enter a valid email address."]}), "{bad}");
+            if bad.contains(',') {
+                // Commas separate addresses in notify_external_user, by design.
+                continue;
+            }
+            let body = json!({
+                "scope": m.customer_url(), "actions": "notify_external_user",
+                "options": {"notify_external_user": format!("ok@example.org, {bad}")},
+                "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 1, "period": 1}]
+            });
+            let r = app.post(POLICIES, app.staff(), body).await.expect(400);
+            assert_eq!(r, json!({"options": ["Options for notify_external_user are invalid."]}), "{bad}");
+        }
+        let users = app.get("/api/users/?page_size=300", app.staff()).await.expect(200);
+        assert!(users.as_array().unwrap().iter().all(|u| u["username"] != "joe"), "no user was created");
+        // Several addresses, each one valid, are what notify_external_user takes.
+        let body = json!({
+            "scope": m.customer_url(), "actions": "notify_external_user",
+            "options": {"notify_external_user": "a@example.org, b.c+d@mail.example.com"},
+            "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 1, "period": 1}]
+        });
+        app.post(POLICIES, app.staff(), body).await.expect(201);
+        app.post("/api/users/", app.staff(), json!({"username": "joe", "email": "joe@example.org"})).await.expect(201);
+    }
+);
