@@ -130,11 +130,24 @@ async fn retrieve(
 /// Reads the writable fields; `customer` resolves to a customer id.
 /// `customer` is set at creation only: usage totals are kept per customer, so a project never
 /// moves between customers.
-async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFields, creating: bool) -> ApiResult<()> {
+/// A customer the caller may not see looks missing.
+async fn read_fields(
+    state: &AppState,
+    user: &Principal,
+    input: &mut Input,
+    fields: &mut ProjectFields,
+    creating: bool,
+) -> ApiResult<()> {
     if let Some(customer) = input.present("customer", true).filter(|_| creating) {
         match links::resolve(&customer, "customers") {
-            Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
-                Some((id, _)) => fields.customer_id = id,
+            Ok(uuid) => match store::customers::visible_id(
+                state.db.reader(),
+                &uuid,
+                Visibility::of(user, state.clock.now_micros()),
+            )
+            .await?
+            {
+                Some(id) => fields.customer_id = id,
                 None => input
                     .errors
                     .add("customer", links::HyperlinkError::DoesNotExist.message()),
@@ -203,7 +216,7 @@ async fn create(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ProjectOut>)> {
     let mut fields = ProjectFields::default();
-    read_fields(&state, &mut input, &mut fields, true).await?;
+    read_fields(&state, &user, &mut input, &mut fields, true).await?;
     input.finish()?;
     may_manage(&state, &user, fields.customer_id, None).await?;
     let uuid = Uuid32::new_v4();
@@ -226,7 +239,7 @@ async fn save(
     let row = visible(&state, &user, &raw).await?;
     may_manage(&state, &user, row.customer_id, Some(row.id)).await?;
     let mut fields = ProjectFields::from_row(&row);
-    read_fields(&state, &mut input, &mut fields, false).await?;
+    read_fields(&state, &user, &mut input, &mut fields, false).await?;
     input.finish()?;
     let mut tx = state.db.begin().await?;
     store::projects::update(&mut tx, row.id, &fields).await?;

@@ -193,6 +193,16 @@ async fn set_usage(
             Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
             None => false,
         };
+    if !may_report {
+        // Refused either way; a resource the caller cannot see must look missing, not forbidden.
+        let vis = Visibility::of(&user, state.clock.now_micros());
+        if store::resources::visible_by_uuid(state.db.reader(), &resource, vis)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field("resource", service::no_such_resource(&resource)));
+        }
+    }
     let reporter = Reporter {
         user_id: user.id,
         is_staff: user.is_staff,

@@ -214,3 +214,163 @@ api_test!(
         app.post("/api/users/", app.staff(), json!({"username": "joe", "email": "joe@example.org"})).await.expect(201);
     }
 );
+
+const MISSING: &str = "0123456789abcdef0123456789abcdef";
+
+/// The status and body of a reply, to compare an invisible object's answer with a missing one's.
+async fn answer(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let reply = app.call(method, path, Some(token), body).await;
+    (reply.status.as_u16(), reply.body)
+}
+
+/// Replaces the uuid in every string of `body` (hyperlinks too).
+fn swap_uuid(body: &Value, from: &str, to: &str) -> Value {
+    serde_json::from_str(&body.to_string().replace(from, to)).expect("json")
+}
+
+api_test!(
+    async fn an_invisible_object_answers_as_a_missing_one(app) {
+        let m = marketplace(&app).await;
+        // Someone else's customer, project, resource and order, none of which the owner sees.
+        let other = app.customer("Hidden Org").await;
+        let other_uuid = other["uuid"].as_str().unwrap().to_string();
+        let other_project = app.project(other["url"].as_str().unwrap(), "Hidden").await;
+        let other_project_uuid = other_project["uuid"].as_str().unwrap().to_string();
+        let other_resource = m.resource_in(&app, &other_project["url"], app.staff(), "hidden-vm").await;
+        let mut order = m.order_body("hidden-2");
+        order["project"] = other_project["url"].clone();
+        let other_order = app.post("/api/marketplace-orders/", app.staff(), order).await.expect(201)["uuid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let owner = m.owner_token();
+
+        // References in a body: 400 "Object does not exist." either way.
+        let bodies: Vec<(&str, Value, &str)> = vec![
+            ("/api/projects/", json!({"customer": other["url"], "name": "p"}), other_uuid.as_str()),
+            (
+                "/api/marketplace-orders/",
+                {
+                    let mut b = m.order_body("x");
+                    b["project"] = other_project["url"].clone();
+                    b
+                },
+                other_project_uuid.as_str(),
+            ),
+            (SET_USAGE, json!({"resource": other_resource, "usages": [{"type": "cpu_hours", "amount": "1"}]}), other_resource.as_str()),
+        ];
+        for (path, body, uuid) in bodies {
+            let invisible = answer(&app, reqwest::Method::POST, path, owner, Some(body.clone())).await;
+            let missing = answer(&app, reqwest::Method::POST, path, owner, Some(swap_uuid(&body, uuid, MISSING))).await;
+            assert_eq!(invisible.0, 400, "{path}: {invisible:?}");
+            let invisible_text = invisible.1.to_string().replace(uuid, MISSING);
+            let invisible_text = invisible_text.replace(&hyphenated(uuid), &hyphenated(MISSING));
+            assert_eq!((invisible.0, invisible_text), (missing.0, missing.1.to_string()), "{path}");
+        }
+        let project = app.post("/api/projects/", owner, json!({"customer": other["url"], "name": "p"})).await.expect(400);
+        assert_eq!(project, json!({"customer": ["Invalid hyperlink - Object does not exist."]}));
+
+        // An offering naming a provider customer the caller cannot see.
+        let hidden_provider = app.customer("Hidden Provider").await;
+        app.post("/api/marketplace-service-providers/", app.staff(), json!({"customer": hidden_provider["url"]})).await.expect(201);
+        let categories = app.get("/api/marketplace-categories/", app.staff()).await.expect(200);
+        let offering = json!({"name": "O", "type": "Marketplace.Basic", "category": categories[0]["url"],
+                              "customer": hidden_provider["url"]});
+        let hidden_uuid = hidden_provider["uuid"].as_str().unwrap();
+        let invisible = answer(&app, reqwest::Method::POST, "/api/marketplace-provider-offerings/", m.provider_token(), Some(offering.clone())).await;
+        let missing = answer(&app, reqwest::Method::POST, "/api/marketplace-provider-offerings/", m.provider_token(), Some(swap_uuid(&offering, hidden_uuid, MISSING))).await;
+        assert_eq!(invisible, (400, json!({"customer": ["Invalid hyperlink - Object does not exist."]})));
+        assert_eq!(invisible, missing);
+
+        // References in a path: 404 either way, for reads and for writes.
+        let paths = [
+            (reqwest::Method::GET, format!("/api/customers/{other_uuid}/"), other_uuid.clone()),
+            (reqwest::Method::GET, format!("/api/projects/{other_project_uuid}/"), other_project_uuid.clone()),
+            (reqwest::Method::PATCH, format!("/api/projects/{other_project_uuid}/"), other_project_uuid.clone()),
+            (reqwest::Method::POST, format!("/api/projects/{other_project_uuid}/add_user/"), other_project_uuid.clone()),
+            (reqwest::Method::GET, format!("/api/marketplace-resources/{other_resource}/"), other_resource.clone()),
+            (reqwest::Method::PATCH, format!("/api/marketplace-resources/{other_resource}/"), other_resource.clone()),
+            (reqwest::Method::POST, format!("/api/marketplace-resources/{other_resource}/terminate/"), other_resource.clone()),
+            (reqwest::Method::GET, format!("/api/marketplace-orders/{other_order}/"), other_order.clone()),
+            (reqwest::Method::POST, format!("/api/marketplace-orders/{other_order}/approve_by_consumer/"), other_order.clone()),
+            (reqwest::Method::POST, format!("/api/marketplace-orders/{other_order}/cancel/"), other_order.clone()),
+        ];
+        for (method, path, uuid) in paths {
+            let body = (method != reqwest::Method::GET).then(|| json!({"name": "n", "user": MISSING, "role": "PROJECT.ADMIN"}));
+            let invisible = answer(&app, method.clone(), &path, owner, body.clone()).await;
+            let missing = answer(&app, method.clone(), &path.replace(&uuid, MISSING), owner, body).await;
+            assert_eq!(invisible.0, 404, "{method} {path}: {invisible:?}");
+            assert_eq!(invisible, missing, "{method} {path}");
+        }
+    }
+);
+
+/// A uuid's hyphenated form, as some messages spell it.
+fn hyphenated(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+api_test!(
+    async fn private_offerings_are_seen_and_ordered_only_by_their_customer_and_staff(app) {
+        let m = marketplace(&app).await;
+        let provider_url = m.offering["customer"].clone();
+        let categories = app.get("/api/marketplace-categories/", app.staff()).await.expect(200);
+        let private = app
+            .post(
+                "/api/marketplace-provider-offerings/",
+                app.staff(),
+                json!({"name": "Private", "type": "Marketplace.Basic", "category": categories[0]["url"],
+                       "customer": provider_url, "shared": false,
+                       "components": [{"type": "cpu_hours", "name": "CPU", "billing_type": "usage", "measured_unit": "h"}],
+                       "plans": [{"name": "Default"}]}),
+            )
+            .await
+            .expect(201);
+        let uuid = private["uuid"].as_str().unwrap().to_string();
+        let plan = private["plans"][0]["uuid"].as_str().unwrap().to_string();
+        app.post(&format!("/api/marketplace-provider-offerings/{uuid}/activate/"), app.staff(), json!({})).await.expect(200);
+        let public = format!("/api/marketplace-public-offerings/{uuid}/");
+        let listed = |list: &Value| list.as_array().unwrap().iter().any(|o| o["uuid"] == uuid.as_str());
+
+        // The consumer's owner holds no role on the provider: the offering looks missing.
+        let owner = m.owner_token();
+        assert!(!listed(&app.get("/api/marketplace-public-offerings/", owner).await.expect(200)));
+        for path in [public.clone(), format!("{public}plans/"), format!("{public}plans/{plan}/")] {
+            let invisible = answer(&app, reqwest::Method::GET, &path, owner, None).await;
+            let missing = answer(&app, reqwest::Method::GET, &path.replace(&uuid, MISSING), owner, None).await;
+            assert_eq!(invisible.0, 404, "{path}");
+            assert_eq!(invisible, missing, "{path}");
+        }
+        let mut order = m.order_body("vm");
+        let base = m.customer_url().split("/api/").next().unwrap().to_string();
+        order["offering"] = json!(format!("{base}/api/marketplace-public-offerings/{uuid}/"));
+        order["plan"] = json!(format!("{base}/api/marketplace-public-offerings/{uuid}/plans/{plan}/"));
+        let invisible = app.post("/api/marketplace-orders/", owner, order.clone()).await.expect(400);
+        let missing = app.post("/api/marketplace-orders/", owner, swap_uuid(&order, &uuid, MISSING)).await.expect(400);
+        assert_eq!(invisible["offering"], json!(["Invalid hyperlink - Object does not exist."]));
+        assert_eq!(invisible, missing);
+        let orders = app.get("/api/marketplace-orders/", app.staff()).await.expect(200);
+        assert_eq!(orders, json!([]), "nothing was ordered");
+
+        // Staff and the provider's own people see it; the shared offering stays public.
+        for token in [app.staff(), m.provider_token()] {
+            assert!(listed(&app.get("/api/marketplace-public-offerings/", token).await.expect(200)));
+            app.get(&public, token).await.expect(200);
+            app.get(&format!("{public}plans/{plan}/"), token).await.expect(200);
+        }
+        let shared = m.offering["uuid"].as_str().unwrap();
+        app.get(&format!("/api/marketplace-public-offerings/{shared}/"), owner).await.expect(200);
+
+        // A project of the provider customer orders it.
+        let own_project = app.project(provider_url.as_str().unwrap(), "Own").await;
+        order["project"] = own_project["url"].clone();
+        app.post("/api/marketplace-orders/", m.provider_token(), order).await.expect(201);
+    }
+);
