@@ -125,12 +125,48 @@ impl CustomerFields {
         }
     }
 
+    /// The customer's fields read inside the writing transaction, its row locked with `lock`.
+    pub async fn for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Self>> {
+        let lock = if lock.is_empty() {
+            String::new()
+        } else {
+            format!("{lock} OF c")
+        };
+        let row: Option<CustomerRow> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(row.as_ref().map(Self::from_row))
+    }
+
     fn get(&self, field: &str) -> &str {
         self.text
             .iter()
             .find(|(f, _)| f == field)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
+    }
+}
+
+/// The fields a request names, laid over the row it changes.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    text: Vec<(String, String)>,
+    pub blocked: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+impl CustomerPatch {
+    pub fn set(&mut self, field: &str, value: String) {
+        self.text.push((field.to_string(), value));
+    }
+
+    pub fn apply(&self, f: &mut CustomerFields) {
+        for (field, value) in &self.text {
+            f.set(field, value.clone());
+        }
+        f.blocked = self.blocked.unwrap_or(f.blocked);
+        f.archived = self.archived.unwrap_or(f.archived);
     }
 }
 

@@ -374,3 +374,32 @@ api_test!(
         app.post("/api/marketplace-orders/", m.provider_token(), order).await.expect(201);
     }
 );
+
+api_test!(
+    async fn concurrent_edits_of_different_fields_both_hold(app) {
+        let m = marketplace(&app).await;
+        let project = format!("/api/projects/{}/", m.project["uuid"].as_str().unwrap());
+        let customer = format!("/api/customers/{}/", m.customer_uuid());
+        for round in 0..15 {
+            let description = format!("described {round}");
+            let backend = format!("backend-{round}");
+            let phone = format!("+1-555-{round:04}");
+            let (a, b, c, d) = tokio::join!(
+                app.patch(&project, m.owner_token(), json!({"description": description})),
+                app.patch(&project, m.owner_token(), json!({"backend_id": backend})),
+                app.patch(&customer, app.staff(), json!({"phone_number": phone})),
+                app.patch(&customer, app.staff(), json!({"description": description})),
+            );
+            for reply in [a, b, c, d] {
+                reply.expect(200);
+            }
+            let p = app.get(&project, m.owner_token()).await.expect(200);
+            assert_eq!((&p["description"], &p["backend_id"]), (&json!(description), &json!(backend)), "round {round}");
+            let c = app.get(&customer, app.staff()).await.expect(200);
+            assert_eq!((&c["phone_number"], &c["description"]), (&json!(phone), &json!(description)), "round {round}");
+        }
+        // A removed project is not written to.
+        app.delete(&project, m.owner_token()).await.expect(204);
+        app.patch(&project, m.owner_token(), json!({"description": "late"})).await.expect(404);
+    }
+);
