@@ -281,6 +281,15 @@ api_test!(
         let missing = answer(&app, reqwest::Method::POST, "/api/marketplace-provider-offerings/", m.provider_token(), Some(swap_uuid(&offering, hidden_uuid, MISSING))).await;
         assert_eq!(invisible, (400, json!({"customer": ["Invalid hyperlink - Object does not exist."]})));
         assert_eq!(invisible, missing);
+        // Registering it as a provider (already registered) or another hidden customer (not yet).
+        for hidden in [hidden_provider["url"].clone(), other["url"].clone()] {
+            let uuid = hidden.as_str().unwrap().trim_end_matches('/').rsplit('/').next().unwrap().to_string();
+            let body = json!({"customer": hidden});
+            let invisible = answer(&app, reqwest::Method::POST, "/api/marketplace-service-providers/", owner, Some(body.clone())).await;
+            let missing = answer(&app, reqwest::Method::POST, "/api/marketplace-service-providers/", owner, Some(swap_uuid(&body, &uuid, MISSING))).await;
+            assert_eq!(invisible, (400, json!({"customer": ["Invalid hyperlink - Object does not exist."]})));
+            assert_eq!(invisible, missing);
+        }
 
         // References in a path: 404 either way, for reads and for writes.
         let paths = [
