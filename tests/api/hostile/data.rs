@@ -4,7 +4,7 @@
 
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{database_url, spawn_app_with, Backend, TestApp};
 use crate::sinks::{eventually, WebhookSink};
 use serde_json::{json, Value};
 
@@ -410,5 +410,82 @@ api_test!(
         // A removed project is not written to.
         app.delete(&project, m.owner_token()).await.expect(204);
         app.patch(&project, m.owner_token(), json!({"description": "late"})).await.expect(404);
+    }
+);
+
+/// A database as the last release left it: a paused resource whose attribution lives in its
+/// attributes, one whose client sent `_policy_attribution` itself, and a downscaled one.
+const BEFORE_0006: &[&str] = &[
+    "INSERT INTO customers (id, uuid, name, created) VALUES \
+     (1, 'c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1', 'Consumer', 0), (2, 'c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2', 'Provider', 0)",
+    "INSERT INTO categories (id, uuid, title, created) VALUES (1, 'cacacacacacacacacacacacacacacaca', 'HPC', 0)",
+    "INSERT INTO projects (id, uuid, customer_id, name, created) VALUES (1, 'b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1', 1, 'P', 0)",
+    r#"INSERT INTO offerings (id, uuid, customer_id, category_id, name, type, state, plugin_options, created) VALUES
+     (1, 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 2, 1, 'O', 'Marketplace.Basic', 'Active', '{"supports_pausing": true, "supports_downscaling": true}', 0)"#,
+    "INSERT INTO policies (id, uuid, customer_id, actions, has_fired, created, modified) VALUES \
+     (1, 'f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1', 1, 'request_pausing,request_downscaling', 1, 0, 0)",
+    "INSERT INTO offering_components (id, uuid, offering_id, type, name, billing_type, created) VALUES \
+     (1, 'e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1', 1, 'cpu_hours', 'CPU', 'usage', 0)",
+    // Over its limit of 100 (150.00 in hundredths), so the sweep at start keeps it fired.
+    "INSERT INTO policy_limits (id, policy_id, component_id, limit_value, period) VALUES (1, 1, 1, 100, 1)",
+    "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES (1, 1, 24000, 15000)",
+    r#"INSERT INTO resources (id, uuid, project_id, offering_id, name, state, attributes, paused, downscaled, created, modified) VALUES
+     (1, 'd1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1', 1, 1, 'paused', 'OK', '{"name": "paused", "_policy_attribution": {"paused": {"policy_class": "CustomerComponentUsagePolicy", "policy_uuid": "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1", "action": "request_pausing", "timestamp": "2026-11-26T13:39:24.123456Z"}, "downscaled": {"policy_class": "CustomerComponentUsagePolicy", "policy_uuid": "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1", "action": "reset_downscaling", "timestamp": "2026-11-27T00:00:00.000000Z"}}}', 1, 0, 0, 5),
+     (2, 'd2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2', 1, 1, 'crafted', 'OK', '{"name": "crafted", "_policy_attribution": 1}', 1, 0, 0, 5),
+     (3, 'd3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3', 1, 1, 'downscaled', 'OK', '{"_policy_attribution": {"downscaled": {"policy_class": "CustomerComponentUsagePolicy", "policy_uuid": "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1", "timestamp": "2026-11-28T10:00:00.000001Z"}}}', 0, 1, 0, 7)"#,
+];
+
+api_test!(
+    backend,
+    async fn migration_0006_moves_attributions_out_of_attributes(backend) {
+        let (url, _dir) = database_url(backend).await;
+        sqlx::any::install_default_drivers();
+        let connect_url = match backend {
+            Backend::Sqlite => format!("{url}?mode=rwc"),
+            Backend::Postgres => url.clone(),
+        };
+        let pool = sqlx::AnyPool::connect(&connect_url).await.expect("connect");
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.migrations = migrator.migrations.iter().filter(|m| m.version < 6).cloned().collect::<Vec<_>>().into();
+        migrator.run(&pool).await.expect("migrations up to 0005");
+        for statement in BEFORE_0006 {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+
+        // Starting the service applies 0006.
+        let app = spawn_app_with(backend, |s| s.database.database_url = url.clone()).await;
+        let holds: Vec<(i64, String, i64, i64)> =
+            sqlx::query_as("SELECT resource_id, flag, policy_id, since FROM resource_restrictions ORDER BY resource_id, flag")
+                .fetch_all(&pool)
+                .await
+                .expect("holds");
+        // 2026-11-26T13:39:24.123456Z and 2026-11-28T10:00:00.000001Z in microseconds.
+        assert_eq!(
+            holds,
+            [(1, "paused".to_string(), 1, 1_795_700_364_123_456), (3, "downscaled".to_string(), 1, 1_795_860_000_000_001)]
+        );
+        let attributes = |uuid: &'static str| {
+            let app = &app;
+            async move {
+                app.get(&format!("/api/marketplace-resources/{uuid}/"), app.staff()).await.expect(200)["attributes"].clone()
+            }
+        };
+        assert_eq!(attributes("d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1").await, json!({"name": "paused"}));
+        assert_eq!(attributes("d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2").await, json!({"name": "crafted", "_policy_attribution": 1}));
+        assert_eq!(attributes("d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3").await, json!({}));
+
+        // Deleting the fired policy resets its flags and drops its holds.
+        let p = app.get(&format!("{POLICIES}f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1/"), app.staff()).await.expect(200);
+        assert_eq!((&p["has_fired"], &p["affected_resources_count"]), (&json!(true), &json!(3)));
+        app.delete(&format!("{POLICIES}f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1/"), app.staff()).await.expect(204);
+        for uuid in ["d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3"] {
+            let r = app.get(&format!("/api/marketplace-resources/{uuid}/"), app.staff()).await.expect(200);
+            assert_eq!((&r["paused"], &r["downscaled"]), (&json!(false), &json!(false)), "{uuid}");
+        }
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_restrictions").fetch_one(&pool).await.expect("count");
+        assert_eq!(left, 0);
     }
 );
