@@ -154,10 +154,11 @@ impl Worker {
                 signature(&self.cfg.webhook_secret, body.as_bytes()),
             )
             .body(body);
+        // The error names the webhook by place and host: reqwest's own message carries the URL.
         match request.send().await {
             Ok(r) if r.status().is_success() => Outcome::Sent,
-            Ok(r) => Outcome::Failed(format!("HTTP {}", r.status())),
-            Err(e) => Outcome::Failed(e.to_string()),
+            Ok(r) => Outcome::Failed(format!("{}: HTTP {}", hook.label(), r.status())),
+            Err(e) => Outcome::Failed(format!("{}: {}", hook.label(), e.without_url())),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::TransitionCtx;
 use crate::authz::Visibility;
 use crate::domain::marketplace::ResourceState;
-use crate::domain::{time, Action};
+use crate::domain::Action;
 use crate::store::{self, resources::Flag, Tx};
 use serde_json::{json, Value};
 
@@ -71,37 +71,30 @@ pub fn allowed(plugin_options: &str, gate: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Sets (or clears) the flag on every eligible resource of the customer that differs, with an
-/// attribution on the resource and one event per changed resource.
+/// Sets (or clears) the flag on every eligible resource of the customer that differs, with one
+/// event per changed resource. Which policy holds a flag is recorded in its own table, never in
+/// the resource's `attributes`: those are the client's, stored as sent and never read here.
 pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
     let targets =
         store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
+    let flag = kind.flag();
     let event_type = kind.event_type(value);
     for r in targets {
-        let current = match kind.flag() {
-            Flag::Paused => r.paused,
-            Flag::Downscaled => r.downscaled,
-            Flag::RestrictMemberAccess => r.restrict_member_access,
-        } != 0;
-        if current == value
-            || !allowed(&r.plugin_options, kind.gate())
-            || !kind.applies_to(ResourceState::parse(&r.state))
-        {
+        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(ResourceState::parse(&r.state)) {
             continue;
         }
-        let mut attributes: Value = serde_json::from_str(&r.attributes).unwrap_or_else(|_| json!({}));
-        if !attributes.is_object() {
-            attributes = json!({});
+        let current = is_set(&r, flag);
+        if value {
+            // Every fired policy with the action holds the flag, also one that found it set.
+            store::resources::hold(tx, r.id, flag, ctx.policy.id, ctx.stamp()).await?;
+        } else if current {
+            // A reset clears the flag whoever set it, so no hold on it is left.
+            store::resources::release_flag(tx, r.id, flag).await?;
         }
-        attributes["_policy_attribution"][kind.flag().column()] = json!({
-            "policy_class": "CustomerComponentUsagePolicy",
-            "policy_uuid": ctx.policy.uuid,
-            "action": event_type,
-            "scope_name": ctx.policy.customer_name,
-            "timestamp": time::render(ctx.stamp()),
-            "actions": ctx.policy.actions,
-        });
-        store::resources::set_flag(tx, r.id, kind.flag(), value, &attributes.to_string(), ctx.stamp()).await?;
+        if current == value {
+            continue;
+        }
+        store::resources::set_flag(tx, r.id, flag, value, ctx.stamp()).await?;
         let message = format!(
             "Usage policy {} has triggered {event_type} on resource {}.",
             ctx.policy.uuid, r.name
@@ -114,19 +107,29 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
         )
         .await?;
     }
+    if !value {
+        // The policy no longer holds the flag anywhere, also where the reset left it set
+        // (a resource that stopped being eligible).
+        store::resources::release_policy(tx, ctx.policy.id, flag).await?;
+    }
     Ok(())
+}
+
+fn is_set(r: &store::resources::ActionTarget, flag: Flag) -> bool {
+    let value = match flag {
+        Flag::Paused => r.paused,
+        Flag::Downscaled => r.downscaled,
+        Flag::RestrictMemberAccess => r.restrict_member_access,
+    };
+    value != 0
 }
 
 /// Upstream's `affected_resources_count` (§3.2): live resources that carry a flag one of the
 /// policy's flag actions sets, where the offering allows that flag.
 pub fn affects(actions: &crate::domain::ActionSet, r: &store::resources::ActionTarget) -> bool {
     let live = ResourceState::parse(&r.state).is_some_and(ResourceState::is_live);
-    live && actions.iter().filter_map(Kind::of).any(|kind| {
-        let set = match kind.flag() {
-            Flag::Paused => r.paused,
-            Flag::Downscaled => r.downscaled,
-            Flag::RestrictMemberAccess => r.restrict_member_access,
-        } != 0;
-        set && allowed(&r.plugin_options, kind.gate())
-    })
+    live && actions
+        .iter()
+        .filter_map(Kind::of)
+        .any(|kind| is_set(r, kind.flag()) && allowed(&r.plugin_options, kind.gate()))
 }

@@ -12,8 +12,32 @@ use sha2::Sha256;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Webhook {
     pub url: String,
+    /// The URL's 1-based place in the configured list (0 in rows queued before it was kept).
+    #[serde(default)]
+    pub index: usize,
     pub customer_id: i64,
     pub body: Value,
+}
+
+impl Webhook {
+    /// How events, errors and logs name the webhook: its place and host, never its URL, whose
+    /// path or query may carry a secret and whose events customer roles read.
+    pub fn label(&self) -> String {
+        label(self.index, &self.url)
+    }
+}
+
+/// `webhook #<index> (<host>)`.
+pub fn label(index: usize, url: &str) -> String {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "invalid URL".into());
+    if index == 0 {
+        format!("webhook ({host})")
+    } else {
+        format!("webhook #{index} ({host})")
+    }
 }
 
 pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> store::Result<()> {
@@ -36,12 +60,15 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
     if ctx.transition == Transition::Fire {
         body["exceeded"] = exceeded(ctx.assessment);
     }
-    for url in &cfg.webhook_urls {
-        let key = ctx.delivery_key("webhook", url);
+    for (index, url) in (1..).zip(&cfg.webhook_urls) {
+        // The key is sent to the receiver and written to events: it names the webhook by its
+        // place in the list, not by its URL.
+        let key = ctx.delivery_key("webhook", &format!("#{index}"));
         let mut with_key = body.clone();
         with_key["delivery_key"] = json!(key);
         let payload = serde_json::to_string(&Webhook {
             url: url.clone(),
+            index,
             customer_id: ctx.policy.customer_id,
             body: with_key,
         })
@@ -61,6 +88,16 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_names_place_and_host_only() {
+        assert_eq!(
+            label(2, "https://user:pw@hooks.example.org:8443/p/secret?token=s3cret"),
+            "webhook #2 (hooks.example.org)"
+        );
+        assert_eq!(label(0, "http://10.0.0.1/x?secret=1"), "webhook (10.0.0.1)");
+        assert_eq!(label(1, "not a url?secret=1"), "webhook #1 (invalid URL)");
+    }
 
     #[test]
     fn signature_matches_a_known_hmac_sha256() {

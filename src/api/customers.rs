@@ -12,7 +12,7 @@ use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
 use crate::store::{
     self,
-    customers::{CustomerFields, CustomerRow, TEXT_FIELDS},
+    customers::{CustomerFields, CustomerPatch, CustomerRow, TEXT_FIELDS},
     roles::ScopeType,
     NameFilter,
 };
@@ -98,7 +98,7 @@ async fn retrieve(
     Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
 }
 
-fn read_fields(input: &mut Input, fields: &mut CustomerFields) {
+fn read_fields(input: &mut Input, fields: &mut CustomerPatch) {
     for field in TEXT_FIELDS {
         let rule = match field {
             "name" => Text::REQUIRED.max(150),
@@ -115,12 +115,8 @@ fn read_fields(input: &mut Input, fields: &mut CustomerFields) {
     if let Some(email) = input.email("email", false) {
         fields.set("email", email);
     }
-    if let Some(v) = input.boolean("blocked") {
-        fields.blocked = v;
-    }
-    if let Some(v) = input.boolean("archived") {
-        fields.archived = v;
-    }
+    fields.blocked = input.boolean("blocked");
+    fields.archived = input.boolean("archived");
 }
 
 /// ISO 3166 alpha-2 in shape (or upstream's "EU"), or empty.
@@ -134,9 +130,11 @@ async fn create(
     links: Links,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let mut fields = CustomerFields::empty();
-    read_fields(&mut input, &mut fields);
+    let mut patch = CustomerPatch::default();
+    read_fields(&mut input, &mut patch);
     input.finish()?;
+    let mut fields = CustomerFields::empty();
+    patch.apply(&mut fields);
     let uuid = Uuid32::new_v4();
     let mut tx = state.db.begin().await?;
     store::customers::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
@@ -155,12 +153,10 @@ async fn save(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let row = visible(&state, &user, &raw).await?;
-    let mut fields = CustomerFields::from_row(&row);
-    read_fields(&mut input, &mut fields);
+    let mut patch = CustomerPatch::default();
+    read_fields(&mut input, &mut patch);
     input.finish()?;
-    let mut tx = state.db.begin().await?;
-    store::customers::update(&mut tx, row.id, &fields).await?;
-    tx.commit().await?;
+    crate::service::customers::update(&state.db, row.id, &patch).await?;
     let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let row = store::customers::by_uuid(state.db.reader(), &uuid)
         .await?

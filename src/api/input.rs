@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
 pub struct Input {
     map: Map<String, Value>,
@@ -148,8 +149,8 @@ impl Input {
             max_len: 320,
         };
         let s = self.text(field, rule)?;
-        if !s.is_empty() && !looks_like_email(&s) {
-            self.errors.add(field, "Enter a valid email address.");
+        if !s.is_empty() && !crate::domain::email::is_valid(&s) {
+            self.errors.add(field, crate::domain::email::INVALID);
             return None;
         }
         Some(s)
@@ -221,6 +222,9 @@ pub fn check_text(value: &Value, rule: Text) -> Result<String, String> {
             rule.max_len
         ));
     }
+    if trimmed.contains('\0') {
+        return Err(NULL_CHARACTERS.into());
+    }
     Ok(trimmed)
 }
 
@@ -271,19 +275,6 @@ pub fn check_uuid(value: &Value) -> Result<Uuid32, String> {
     match value {
         Value::String(s) => s.parse().map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
         _ => Err("Must be a valid UUID.".into()),
-    }
-}
-
-fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

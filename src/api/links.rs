@@ -91,6 +91,7 @@ pub enum HyperlinkError {
     IncorrectMatch,
     DoesNotExist,
     IncorrectType(&'static str),
+    NullCharacters,
 }
 
 impl HyperlinkError {
@@ -100,6 +101,7 @@ impl HyperlinkError {
             Self::IncorrectMatch => "Invalid hyperlink - Incorrect URL match.".into(),
             Self::DoesNotExist => "Invalid hyperlink - Object does not exist.".into(),
             Self::IncorrectType(t) => format!("Incorrect type. Expected URL string, received {t}."),
+            Self::NullCharacters => super::input::NULL_CHARACTERS.into(),
         }
     }
 }
@@ -109,6 +111,9 @@ fn api_segments(value: &Value) -> Result<Vec<String>, HyperlinkError> {
     let Value::String(s) = value else {
         return Err(HyperlinkError::IncorrectType(super::body::python_type(value)));
     };
+    if s.contains('\0') {
+        return Err(HyperlinkError::NullCharacters);
+    }
     let path = match url::Url::parse(s) {
         Ok(u) => u.path().to_string(),
         Err(_) if s.starts_with('/') => s.split(['?', '#']).next().unwrap_or("").to_string(),
@@ -174,6 +179,16 @@ mod tests {
         assert_eq!(
             resolve(&json!(5), "customers"),
             Err(HyperlinkError::IncorrectType("int"))
+        );
+    }
+
+    #[test]
+    fn refuses_null_characters_first() {
+        let link = json!(format!("http://h/api/customers/{HEX}/\u{0}"));
+        assert_eq!(resolve(&link, "customers"), Err(HyperlinkError::NullCharacters));
+        assert_eq!(
+            HyperlinkError::NullCharacters.message(),
+            "Null characters are not allowed."
         );
     }
 

@@ -147,7 +147,7 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<OfferingOut>)> {
     // As upstream, the body is validated first: the customer it names decides who may create.
-    let new = input::offering(&state, body, user.is_staff).await?;
+    let new = input::offering(&state, body, &user).await?;
     authorize(&state, &user, new.fields.customer_id).await?;
     let uuid = service::create(&state.db, &new, state.clock.now_micros()).await?;
     let catalog = provider_view(&state, &user);

@@ -15,6 +15,7 @@ use crate::domain::{time, Uuid32};
 use crate::service::orders::{self as service, CreateOrder};
 use crate::store::{
     self,
+    offerings::Catalog,
     orders::{OrderFilter, OrderRow},
 };
 use axum::extract::{Path, Query, RawQuery, State};
@@ -226,7 +227,8 @@ async fn create(
     let mut offering = None;
     if let Some(value) = input.present("offering", true) {
         match links::resolve(&value, "marketplace-public-offerings") {
-            Ok(uuid) => match store::offerings::by_uuid(reader, &uuid).await? {
+            // A private offering of another customer looks missing.
+            Ok(uuid) => match store::offerings::visible_by_uuid(reader, &uuid, Catalog::Consumer(vis)).await? {
                 Some(o) if o.state == "Active" => offering = Some(o),
                 Some(_) => input.errors.add("offering", "Offering is not available."),
                 None => input

@@ -13,7 +13,7 @@ use crate::authz::{Principal, Roles, Visibility};
 use crate::domain::{time, Uuid32};
 use crate::store::{
     self,
-    projects::{ProjectFields, ProjectFilter, ProjectRow},
+    projects::{ProjectFields, ProjectFilter, ProjectPatch, ProjectRow},
     roles::ScopeType,
     NameFilter,
 };
@@ -127,14 +127,21 @@ async fn retrieve(
     Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
 }
 
-/// Reads the writable fields; `customer` resolves to a customer id.
-/// `customer` is set at creation only: usage totals are kept per customer, so a project never
-/// moves between customers.
-async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFields, creating: bool) -> ApiResult<()> {
+/// Reads the writable fields; `customer` (at creation only) resolves to the id of a customer the
+/// caller may see, one it may not see looking missing. Usage totals are kept per customer, so a
+/// project never moves between customers.
+async fn read_fields(
+    state: &AppState,
+    user: &Principal,
+    input: &mut Input,
+    creating: bool,
+) -> ApiResult<(i64, ProjectPatch)> {
+    let mut customer_id = 0;
     if let Some(customer) = input.present("customer", true).filter(|_| creating) {
+        let vis = Visibility::of(user, state.clock.now_micros());
         match links::resolve(&customer, "customers") {
-            Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
-                Some((id, _)) => fields.customer_id = id,
+            Ok(uuid) => match store::customers::visible_id(state.db.reader(), &uuid, vis).await? {
+                Some(id) => customer_id = id,
                 None => input
                     .errors
                     .add("customer", links::HyperlinkError::DoesNotExist.message()),
@@ -142,33 +149,31 @@ async fn read_fields(state: &AppState, input: &mut Input, fields: &mut ProjectFi
             Err(e) => input.errors.add("customer", e.message()),
         }
     }
-    if let Some(v) = input.text("name", Text::REQUIRED.max(500)) {
-        fields.name = v;
-    }
+    let mut patch = ProjectPatch {
+        name: input.text("name", Text::REQUIRED.max(500)),
+        ..Default::default()
+    };
     for (name, slot) in [
-        ("slug", &mut fields.slug),
-        ("description", &mut fields.description),
-        ("backend_id", &mut fields.backend_id),
+        ("slug", &mut patch.slug),
+        ("description", &mut patch.description),
+        ("backend_id", &mut patch.backend_id),
     ] {
-        if let Some(v) = input.text(name, Text::OPTIONAL.max(2000)) {
-            *slot = v;
-        }
+        *slot = input.text(name, Text::OPTIONAL.max(2000));
     }
-    for (name, slot) in [
-        ("start_date", &mut fields.start_date),
-        ("end_date", &mut fields.end_date),
-    ] {
+    for (name, slot) in [("start_date", &mut patch.start_date), ("end_date", &mut patch.end_date)] {
         match input.raw(name).cloned() {
             None => {}
-            Some(Value::Null) => *slot = None,
-            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => *slot = Some(s),
+            Some(Value::Null) => *slot = Some(None),
+            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => {
+                *slot = Some(Some(s))
+            }
             Some(_) => input.errors.add(
                 name,
                 "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
             ),
         }
     }
-    Ok(())
+    Ok((customer_id, patch))
 }
 
 /// Staff, the customer's owners, and (for edits) the project's admins and managers.
@@ -202,9 +207,13 @@ async fn create(
     links: Links,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ProjectOut>)> {
-    let mut fields = ProjectFields::default();
-    read_fields(&state, &mut input, &mut fields, true).await?;
+    let (customer_id, patch) = read_fields(&state, &user, &mut input, true).await?;
     input.finish()?;
+    let mut fields = ProjectFields {
+        customer_id,
+        ..Default::default()
+    };
+    patch.apply(&mut fields);
     may_manage(&state, &user, fields.customer_id, None).await?;
     let uuid = Uuid32::new_v4();
     let mut tx = state.db.begin().await?;
@@ -225,12 +234,9 @@ async fn save(
 ) -> ApiResult<Json<ProjectOut>> {
     let row = visible(&state, &user, &raw).await?;
     may_manage(&state, &user, row.customer_id, Some(row.id)).await?;
-    let mut fields = ProjectFields::from_row(&row);
-    read_fields(&state, &mut input, &mut fields, false).await?;
+    let (_, patch) = read_fields(&state, &user, &mut input, false).await?;
     input.finish()?;
-    let mut tx = state.db.begin().await?;
-    store::projects::update(&mut tx, row.id, &fields).await?;
-    tx.commit().await?;
+    crate::service::projects::update(&state.db, row.id, &patch).await?;
     let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let row = store::projects::by_uuid(state.db.reader(), &uuid)
         .await?

@@ -9,7 +9,7 @@ use super::links::{self, HyperlinkError, Links};
 use super::pagination::{PageRequest, Paginated};
 use super::query::uuid_param;
 use super::AppState;
-use crate::authz::Roles;
+use crate::authz::{Roles, Visibility};
 use crate::domain::{time, Uuid32};
 use crate::store::{self, providers::ProviderRow};
 use axum::extract::{Path, Query, State};
@@ -137,10 +137,11 @@ async fn create(
     let pool = state.db.reader();
     let mut customer_id = None;
     if let Some(value) = input.present("customer", true) {
+        // A customer the caller cannot see looks missing (not "already registered", nor 403).
+        let vis = Visibility::of(&user, state.clock.now_micros());
         let found = match links::resolve(&value, "customers") {
-            Ok(uuid) => store::customers::id_by_uuid(pool, &uuid)
+            Ok(uuid) => store::customers::visible_id(pool, &uuid, vis)
                 .await?
-                .map(|(id, _)| id)
                 .ok_or_else(|| HyperlinkError::DoesNotExist.message()),
             Err(e) => Err(e.message()),
         };

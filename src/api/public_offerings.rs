@@ -8,6 +8,7 @@ use super::offerings::render::{self, OfferingOut, PlanOut, View, PUBLIC};
 use super::offerings::{list_page, load, path_uuid, NOT_FOUND};
 use super::pagination::Paginated;
 use super::AppState;
+use crate::authz::{Principal, Visibility};
 use crate::domain::Uuid32;
 use crate::store::{self, offerings::Catalog};
 use axum::extract::{Path, Query, State};
@@ -40,12 +41,12 @@ pub fn router() -> Router<AppState> {
 )]
 async fn list(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(user): CurrentUser,
     links: Links,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<OfferingOut>> {
-    list_page(&state, links, uri, &q, Catalog::Public, View::Public).await
+    list_page(&state, links, uri, &q, public(&state, &user), View::Public).await
 }
 
 #[utoipa::path(
@@ -57,19 +58,27 @@ async fn list(
 )]
 async fn retrieve(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OfferingOut>> {
     let uuid = path_uuid(&raw)?;
-    Ok(Json(load(&state, &links, &uuid, Catalog::Public, View::Public).await?))
+    Ok(Json(
+        load(&state, &links, &uuid, public(&state, &user), View::Public).await?,
+    ))
+}
+
+/// Active offerings, shared or of a customer where the caller holds a role (a private offering
+/// looks missing to others).
+fn public(state: &AppState, user: &Principal) -> Catalog {
+    Catalog::Public(Visibility::of(user, state.clock.now_micros()))
 }
 
 /// The plans of an active offering, with their public URLs.
-async fn public_plans(state: &AppState, links: &Links, raw: &str) -> ApiResult<Vec<PlanOut>> {
+async fn public_plans(state: &AppState, user: &Principal, links: &Links, raw: &str) -> ApiResult<Vec<PlanOut>> {
     let uuid = path_uuid(raw)?;
     let pool = state.db.reader();
-    let offering = store::offerings::visible_by_uuid(pool, &uuid, Catalog::Public)
+    let offering = store::offerings::visible_by_uuid(pool, &uuid, public(state, user))
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(store::offerings::plans_of(pool, &[offering.id])
@@ -89,11 +98,11 @@ async fn public_plans(state: &AppState, links: &Links, raw: &str) -> ApiResult<V
 )]
 async fn plans(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<PlanOut>>> {
-    Ok(Json(public_plans(&state, &links, &raw).await?))
+    Ok(Json(public_plans(&state, &user, &links, &raw).await?))
 }
 
 #[utoipa::path(
@@ -108,11 +117,11 @@ async fn plans(
 )]
 async fn plan_retrieve(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(user): CurrentUser,
     links: Links,
     Path((raw, plan_raw)): Path<(String, String)>,
 ) -> ApiResult<Json<PlanOut>> {
-    let plans = public_plans(&state, &links, &raw).await?;
+    let plans = public_plans(&state, &user, &links, &raw).await?;
     let plan: Uuid32 = plan_raw.parse().map_err(|_| ApiError::not_found())?;
     let hex = plan.to_string();
     plans

@@ -3,7 +3,7 @@
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{check_text, Text};
+use super::input::{check_text, Text, NOT_NULL, REQUIRED};
 use super::links::Links;
 use super::orders::is_provider_manager;
 use super::pagination::{PageRequest, Paginated};
@@ -193,6 +193,16 @@ async fn set_usage(
             Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
             None => false,
         };
+    if !may_report {
+        // Refused either way; a resource the caller cannot see must look missing, not forbidden.
+        let vis = Visibility::of(&user, state.clock.now_micros());
+        if store::resources::visible_by_uuid(state.db.reader(), &resource, vis)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field("resource", service::no_such_resource(&resource)));
+        }
+    }
     let reporter = Reporter {
         user_id: user.id,
         is_staff: user.is_staff,
@@ -224,7 +234,11 @@ fn parse_items(value: &Value) -> Result<Vec<UsageItem>, Value> {
         let mut e = serde_json::Map::new();
         let component_type = match map.get("type") {
             None => {
-                e.insert("type".into(), json!(["This field is required."]));
+                e.insert("type".into(), json!([REQUIRED]));
+                None
+            }
+            Some(Value::Null) => {
+                e.insert("type".into(), json!([NOT_NULL]));
                 None
             }
             Some(v) => check_text(v, Text::REQUIRED)
@@ -233,7 +247,11 @@ fn parse_items(value: &Value) -> Result<Vec<UsageItem>, Value> {
         };
         let amount = match map.get("amount") {
             None => {
-                e.insert("amount".into(), json!(["This field is required."]));
+                e.insert("amount".into(), json!([REQUIRED]));
+                None
+            }
+            Some(Value::Null) => {
+                e.insert("amount".into(), json!([NOT_NULL]));
                 None
             }
             Some(v) => Amount::parse(v).map_err(|m| e.insert("amount".into(), json!([m]))).ok(),

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod amount;
 pub mod billing;
 pub mod catalog;
+pub mod email;
 pub mod ids;
 pub mod limits;
 pub mod marketplace;

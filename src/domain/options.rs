@@ -84,8 +84,13 @@ fn is_email_list(value: &Value) -> bool {
     }
 }
 
-/// Upstream's pattern `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`.
+/// Upstream's pattern `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`, and one address the
+/// mailer can send to (the pattern alone takes `a@b..c`).
 fn is_email(s: &str) -> bool {
+    upstream_pattern(s) && super::email::is_valid(s)
+}
+
+fn upstream_pattern(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
@@ -139,5 +144,15 @@ mod tests {
         let ok = PolicyOptions::parse(&json!({"notify_external_user": " a@b.org , ,c+d@e-f.co.uk"})).unwrap();
         assert_eq!(ok.external_emails(), vec!["a@b.org", "c+d@e-f.co.uk"]);
         assert!(PolicyOptions::parse(&json!({"notify_external_user": " , "})).is_ok());
+        for bad in [
+            "a@b..org",
+            "a@b.org;c@d.org",
+            "a@b.org c@d.org",
+            ".a@b.org",
+            "a..b@c.org",
+        ] {
+            let options = json!({"notify_external_user": format!("x@y.org, {bad}")});
+            assert!(PolicyOptions::parse(&options).is_err(), "{bad}");
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! Deleting a customer, with everything that is only its own.
+//! Changing a customer, and deleting it with everything that is only its own.
 
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
+use crate::store::customers::{CustomerFields, CustomerPatch};
 use crate::store::evaluation::Components;
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
@@ -27,5 +28,18 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, customer_id: i64, now: DateTim
     }
     tx.commit().await?;
     evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    Ok(())
+}
+
+/// Lays the request's fields over the customer as it is inside the writing transaction (its row
+/// locked), so concurrent edits of different fields both hold.
+pub async fn update(db: &Db, customer_id: i64, patch: &CustomerPatch) -> ServiceResult<()> {
+    let mut tx = db.begin().await?;
+    let mut fields = CustomerFields::for_update(&mut tx, customer_id, db.row_lock())
+        .await?
+        .ok_or_else(|| ServiceError::Conflict("Customer has been deleted.".into()))?;
+    patch.apply(&mut fields);
+    store::customers::update(&mut tx, customer_id, &fields).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod offerings;
 pub mod orders;
 pub mod policies;
+pub mod projects;
 pub mod report_batch;
 pub mod roles;
 pub mod scheduler;

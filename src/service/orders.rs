@@ -24,8 +24,16 @@ pub struct CreateOrder {
 /// Places a Create order with its resource (state Creating); returns the order id.
 pub async fn create(db: &Db, order: &CreateOrder, now: i64) -> ServiceResult<i64> {
     let subject = serde_json::json!({"project_uuid": order.project_uuid});
-    blocks::check(db, order.customer_id, Action::BlockCreationOfNewResources, subject, now).await?;
-    let mut tx = db.begin().await?;
+    let tx = db.begin().await?;
+    let mut tx = blocks::guard(
+        tx,
+        db,
+        order.customer_id,
+        Action::BlockCreationOfNewResources,
+        subject,
+        now,
+    )
+    .await?;
     let resource = NewResource {
         project_id: order.project_id,
         offering_id: order.offering_id,
@@ -71,22 +79,17 @@ pub async fn for_resource(
     // The state first, so a resource that is not there to change says so rather than meet
     // the block (checked again under the lock below).
     check_state(kind, &resource.state)?;
-    if kind == OrderType::Update {
-        let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
-        blocks::check(
-            db,
-            resource.customer_id,
-            Action::BlockModificationOfExistingResources,
-            subject,
-            now,
-        )
-        .await?;
-    }
     let uuid: Uuid32 = resource
         .uuid
         .parse()
         .map_err(|_| ServiceError::Rejected("Resource does not exist.".into()))?;
     let mut tx = db.begin().await?;
+    if kind == OrderType::Update {
+        // A resource never changes customer, so the one read before is the one to guard.
+        let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
+        let block = Action::BlockModificationOfExistingResources;
+        tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
+    }
     let r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
@@ -138,25 +141,22 @@ pub async fn step(
     error_message: Option<&str>,
     now: i64,
 ) -> ServiceResult<()> {
-    // An Update order placed before its customer's modifications were blocked waits while they
-    // are: the provider's steps that would change the resource are refused as update_limits/
-    // would be now (checked before the transaction, as a refusal writes its audit event).
-    if matches!(step, OrderStep::ApproveByProvider | OrderStep::SetDone) {
-        if let Some(order) = store::orders::by_id(db.reader(), order_id).await? {
-            // An order not where the step starts answers its 409 below, not the block.
-            let startable = OrderState::parse(&order.state).is_some_and(|s| step.transition().0.contains(&s));
-            if startable && OrderType::parse(&order.r#type) == Some(OrderType::Update) {
-                let subject =
-                    serde_json::json!({"resource_uuid": order.resource_uuid, "resource_name": order.resource_name});
-                let block = Action::BlockModificationOfExistingResources;
-                blocks::check(db, order.customer_id, block, subject, now).await?;
-            }
-        }
-    }
     let mut tx = db.begin().await?;
     let order = store::orders::by_id_tx(&mut tx, order_id)
         .await?
         .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
+    // An Update order placed before its customer's modifications were blocked waits while they
+    // are: the provider's steps that would change the resource are refused as update_limits/
+    // would be now. An order not where the step starts answers its 409 below, not the block.
+    let startable = OrderState::parse(&order.state).is_some_and(|s| step.transition().0.contains(&s));
+    if matches!(step, OrderStep::ApproveByProvider | OrderStep::SetDone)
+        && startable
+        && OrderType::parse(&order.r#type) == Some(OrderType::Update)
+    {
+        let subject = serde_json::json!({"resource_uuid": order.resource_uuid, "resource_name": order.resource_name});
+        let block = Action::BlockModificationOfExistingResources;
+        tx = blocks::guard(tx, db, order.customer_id, block, subject, now).await?;
+    }
     // The resource before its order, as `terminate_resources` locks resources before it cancels
     // their other orders: the two never wait on each other in a cycle.
     if let Some(resource_id) = order.resource_id {
@@ -229,15 +229,9 @@ pub async fn edit_resource(
         return Ok(());
     }
     let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
-    blocks::check(
-        db,
-        resource.customer_id,
-        Action::BlockModificationOfExistingResources,
-        subject,
-        now,
-    )
-    .await?;
-    let mut tx = db.begin().await?;
+    let tx = db.begin().await?;
+    let block = Action::BlockModificationOfExistingResources;
+    let mut tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
     store::resources::update_details(&mut tx, resource.id, name, description, end_date, now).await?;
     tx.commit().await?;
     Ok(())

@@ -49,6 +49,12 @@ pub(super) struct Plan<'r> {
     rows: Vec<(i64, &'r UsageItem)>,
 }
 
+/// The refusal of a report on a resource that does not exist, or that the caller may neither
+/// see nor report on.
+pub fn no_such_resource(uuid: &crate::domain::Uuid32) -> String {
+    format!("Object with uuid={} does not exist.", uuid.hyphenated())
+}
+
 /// Everything that can reject a report, given its resource as `targets` read it (`None`: no
 /// such resource). A rejected report has written nothing, so it can fail inside a transaction
 /// that goes on for other reports.
@@ -58,12 +64,7 @@ pub(super) fn check<'r>(
     report: &'r Report,
     now: DateTime<Utc>,
 ) -> ServiceResult<Plan<'r>> {
-    let resource = target.ok_or_else(|| {
-        ServiceError::Field(
-            "resource",
-            format!("Object with uuid={} does not exist.", report.resource.hyphenated()),
-        )
-    })?;
+    let resource = target.ok_or_else(|| ServiceError::Field("resource", no_such_resource(&report.resource)))?;
     if !reporter.may_report {
         return Err(ServiceError::Forbidden);
     }

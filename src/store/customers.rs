@@ -125,12 +125,48 @@ impl CustomerFields {
         }
     }
 
+    /// The customer's fields read inside the writing transaction, its row locked with `lock`.
+    pub async fn for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Self>> {
+        let lock = if lock.is_empty() {
+            String::new()
+        } else {
+            format!("{lock} OF c")
+        };
+        let row: Option<CustomerRow> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(row.as_ref().map(Self::from_row))
+    }
+
     fn get(&self, field: &str) -> &str {
         self.text
             .iter()
             .find(|(f, _)| f == field)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
+    }
+}
+
+/// The fields a request names, laid over the row it changes.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    text: Vec<(String, String)>,
+    pub blocked: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+impl CustomerPatch {
+    pub fn set(&mut self, field: &str, value: String) {
+        self.text.push((field.to_string(), value));
+    }
+
+    pub fn apply(&self, f: &mut CustomerFields) {
+        for (field, value) in &self.text {
+            f.set(field, value.clone());
+        }
+        f.blocked = self.blocked.unwrap_or(f.blocked);
+        f.archived = self.archived.unwrap_or(f.archived);
     }
 }
 
@@ -207,6 +243,21 @@ pub async fn id_by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<(i64, St
         .bind(uuid.to_string())
         .fetch_optional(pool)
         .await
+}
+
+/// The id of a customer the caller may see (staff and support all; others through any role),
+/// for a reference in a request body.
+pub async fn visible_id(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<i64>> {
+    let (user, now) = vis.binds();
+    sqlx::query_scalar(&format!(
+        "SELECT c.id FROM customers c WHERE c.uuid = $1 AND {}",
+        sql::customer_member(vis, "c.id", "$2", "$3")
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<CustomerRow>> {

@@ -123,27 +123,36 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<OfferingRow
         .await
 }
 
-/// Which offerings a list shows: the provider view (own offerings, or all for staff and
-/// support), or the public catalogue of active offerings.
+/// Which offerings a caller sees: the provider view (own offerings, or all for staff and
+/// support); the consumer view of offerings the caller may order from, in any state (shared
+/// ones, and private ones of customers where the caller holds a role); and the public
+/// catalogue, the consumer view's active offerings.
 #[derive(Debug, Clone, Copy)]
 pub enum Catalog {
     Provider(Visibility),
-    Public,
+    Consumer(Visibility),
+    Public(Visibility),
 }
 
 impl Catalog {
     fn predicate(&self) -> String {
+        // Every catalog binds the viewer at $1 and $2.
+        let consumer = |vis: Visibility| {
+            format!(
+                "(o.shared = 1 OR {})",
+                sql::customer_member(vis, "o.customer_id", "$1", "$2")
+            )
+        };
         match self {
             Catalog::Provider(vis) => sql::customer_role(*vis, "o.customer_id", "$1", "$2"),
-            // Both catalogs bind the viewer at $1 and $2; the public one does not need them.
-            Catalog::Public => "o.state = 'Active'".into(),
+            Catalog::Consumer(vis) => consumer(*vis),
+            Catalog::Public(vis) => format!("o.state = 'Active' AND {}", consumer(*vis)),
         }
     }
 
     fn binds(&self) -> (Option<i64>, i64) {
         match self {
-            Catalog::Provider(vis) => vis.binds(),
-            Catalog::Public => (None, 0),
+            Catalog::Provider(vis) | Catalog::Consumer(vis) | Catalog::Public(vis) => vis.binds(),
         }
     }
 }

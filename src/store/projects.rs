@@ -53,6 +53,53 @@ impl ProjectFields {
     }
 }
 
+/// The fields a request names, laid over the row it changes (`Some(None)` clears a date).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub backend_id: Option<String>,
+    pub start_date: Option<Option<String>>,
+    pub end_date: Option<Option<String>>,
+}
+
+impl ProjectPatch {
+    pub fn apply(&self, f: &mut ProjectFields) {
+        let text = [
+            (&self.name, &mut f.name),
+            (&self.slug, &mut f.slug),
+            (&self.description, &mut f.description),
+            (&self.backend_id, &mut f.backend_id),
+        ];
+        for (given, slot) in text {
+            if let Some(v) = given {
+                slot.clone_from(v);
+            }
+        }
+        for (given, slot) in [(&self.start_date, &mut f.start_date), (&self.end_date, &mut f.end_date)] {
+            if let Some(v) = given {
+                slot.clone_from(v);
+            }
+        }
+    }
+}
+
+/// The fields of a project that is not removed, read inside the writing transaction with its
+/// row locked by `lock`.
+pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ProjectFields>> {
+    let lock = if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF p")
+    };
+    let row: Option<ProjectRow> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1 AND p.is_removed = 0 {lock}"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(ProjectFields::from_row))
+}
+
 pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &ProjectFields, now: i64) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO projects (uuid, customer_id, name, slug, description, backend_id, start_date, \

@@ -240,7 +240,6 @@ pub struct ActionTarget {
     pub uuid: String,
     pub name: String,
     pub state: String,
-    pub attributes: String,
     pub paused: i64,
     pub downscaled: i64,
     pub restrict_member_access: i64,
@@ -265,7 +264,7 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
         format!("{lock} OF r")
     };
     sqlx::query_as(&format!(
-        "SELECT r.id, r.uuid, r.name, r.state, r.attributes, r.paused, r.downscaled, r.restrict_member_access, \
+        "SELECT r.id, r.uuid, r.name, r.state, r.paused, r.downscaled, r.restrict_member_access, \
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
          FROM resources r JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id \
          WHERE p.customer_id = $1 AND {} ORDER BY r.id {lock}",
@@ -296,16 +295,51 @@ impl Flag {
     }
 }
 
-pub async fn set_flag(tx: &mut Tx, id: i64, flag: Flag, value: bool, attributes: &str, now: i64) -> Result<()> {
+pub async fn set_flag(tx: &mut Tx, id: i64, flag: Flag, value: bool, now: i64) -> Result<()> {
     sqlx::query(&format!(
-        "UPDATE resources SET {} = $1, attributes = $2, modified = $3 WHERE id = $4",
+        "UPDATE resources SET {} = $1, modified = $2 WHERE id = $3",
         flag.column()
     ))
     .bind(i64::from(value))
-    .bind(attributes)
     .bind(now)
     .bind(id)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Records that the policy holds the resource's flag (kept apart from the client-written
+/// `attributes`); a hold it already has keeps its first `since`.
+pub async fn hold(tx: &mut Tx, resource_id: i64, flag: Flag, policy_id: i64, since: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO resource_restrictions (resource_id, flag, policy_id, since) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (resource_id, flag, policy_id) DO NOTHING",
+    )
+    .bind(resource_id)
+    .bind(flag.column())
+    .bind(policy_id)
+    .bind(since)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Drops every hold on the resource's flag, once the flag is cleared.
+pub async fn release_flag(tx: &mut Tx, resource_id: i64, flag: Flag) -> Result<()> {
+    sqlx::query("DELETE FROM resource_restrictions WHERE resource_id = $1 AND flag = $2")
+        .bind(resource_id)
+        .bind(flag.column())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Drops the policy's holds on the flag, on whichever resources.
+pub async fn release_policy(tx: &mut Tx, policy_id: i64, flag: Flag) -> Result<()> {
+    sqlx::query("DELETE FROM resource_restrictions WHERE policy_id = $1 AND flag = $2")
+        .bind(policy_id)
+        .bind(flag.column())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -45,7 +45,9 @@ api_test!(
         let (_, nobody) = app.user("nobody").await;
         app.grant("customers", customer["uuid"].as_str().unwrap(), &owner_uuid, "CUSTOMER.OWNER").await;
         let p = app.post("/api/projects/", &owner, json!({"customer": url, "name": "Owned"})).await.expect(201);
-        app.post("/api/projects/", &nobody, json!({"customer": url, "name": "Nope"})).await.expect(403);
+        // A customer the caller cannot see looks missing.
+        let err = app.post("/api/projects/", &nobody, json!({"customer": url, "name": "Nope"})).await.expect(400);
+        assert_eq!(err, json!({"customer": ["Invalid hyperlink - Object does not exist."]}));
         let err = app.post("/api/projects/", &owner, json!({"name": ""})).await.expect(400);
         assert_eq!(err, json!({"customer": ["This field is required."], "name": ["This field may not be blank."]}));
         let path = format!("/api/projects/{}/", p["uuid"].as_str().unwrap());
@@ -113,7 +115,7 @@ api_test!(
         app.get(&format!("/api/customers/{cu}/"), &user).await.expect(200);
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         app.get(&format!("/api/customers/{cu}/"), &user).await.expect(404);
-        app.post("/api/projects/", &user, json!({"customer": customer["url"], "name": "x"})).await.expect(403);
+        app.post("/api/projects/", &user, json!({"customer": customer["url"], "name": "x"})).await.expect(400);
     }
 );
 

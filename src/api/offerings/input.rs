@@ -6,6 +6,7 @@ use crate::api::errors::{ApiError, ApiResult};
 use crate::api::input::{check_text, Input, Text};
 use crate::api::links::{self, HyperlinkError};
 use crate::api::AppState;
+use crate::authz::{Principal, Visibility};
 use crate::domain::catalog::{is_internal_name, slugify, INTERNAL_NAME_MESSAGE, LIMIT_PERIODS, PLAN_UNITS};
 use crate::domain::{BillingType, UnitPrice};
 use crate::service::offerings::{NewOffering, DUPLICATE_TYPE};
@@ -20,7 +21,9 @@ const NOT_A_PROVIDER: &str = "Customer is not registered as a service provider."
 const LONG: usize = usize::MAX;
 
 /// The offering create body. `is_staff`: only staff may choose the slug, as upstream.
-pub async fn offering(state: &AppState, mut input: Input, is_staff: bool) -> ApiResult<NewOffering> {
+pub async fn offering(state: &AppState, mut input: Input, user: &Principal) -> ApiResult<NewOffering> {
+    let is_staff = user.is_staff;
+    let vis = Visibility::of(user, state.clock.now_micros());
     let mut f = OfferingFields::default();
     let name = input.text("name", Text::REQUIRED.max(150));
     let slug = is_staff
@@ -40,7 +43,7 @@ pub async fn offering(state: &AppState, mut input: Input, is_staff: bool) -> Api
         .text("full_description", Text::OPTIONAL.max(LONG))
         .unwrap_or_default();
     if let Some(v) = input.present("customer", true) {
-        match provider_customer(state, &v).await? {
+        match provider_customer(state, vis, &v).await? {
             Ok(id) => f.customer_id = id,
             Err(msg) => input.errors.add("customer", msg),
         }
@@ -76,12 +79,13 @@ pub async fn offering(state: &AppState, mut input: Input, is_staff: bool) -> Api
 }
 
 /// `customer`: a customer hyperlink whose customer is a registered service provider.
-async fn provider_customer(state: &AppState, v: &Value) -> ApiResult<Result<i64, String>> {
+/// A customer the caller may not see looks missing.
+async fn provider_customer(state: &AppState, vis: Visibility, v: &Value) -> ApiResult<Result<i64, String>> {
     let uuid = match links::resolve(v, "customers") {
         Ok(uuid) => uuid,
         Err(e) => return Ok(Err(e.message())),
     };
-    let Some((id, _)) = store::customers::id_by_uuid(state.db.reader(), &uuid).await? else {
+    let Some(id) = store::customers::visible_id(state.db.reader(), &uuid, vis).await? else {
         return Ok(Err(HyperlinkError::DoesNotExist.message()));
     };
     if !store::providers::is_registered(state.db.reader(), id).await? {
