@@ -5,10 +5,12 @@ use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::service::report_batch::ReportQueue;
+use crate::service::retention::{self, Retention};
 use crate::service::scheduler;
 use crate::store::Db;
 use axum::http::{HeaderName, Request};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -66,6 +68,12 @@ impl Application {
             until_stopped(stopped.clone()),
         ));
         let checkpoints = tokio::spawn(db.clone().keep_wal_short(until_stopped(stopped.clone())));
+        let retention = tokio::spawn(retention::run(
+            db.clone(),
+            Retention::from_settings(&self.state.settings),
+            self.state.clock.clone(),
+            until_stopped(stopped.clone()),
+        ));
         let worker = Worker::new(db.clone(), self.state.actions.clone(), self.state.clock.clone())?;
         let deliveries = tokio::spawn(worker.run(until_stopped(stopped)));
         let app = api::router(self.state)
@@ -80,11 +88,14 @@ impl Application {
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
         tracing::info!(addr = %self.listener.local_addr()?, "meterguard listening");
+        // The peer address is the client's for login lockouts.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         drop(stop);
         scheduler.await.ok();
         deliveries.await.ok();
         checkpoints.await.ok();
+        retention.await.ok();
         tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod offerings;
 pub mod orders;
 pub mod policies;
 pub mod report_batch;
+pub mod retention;
 pub mod roles;
 pub mod scheduler;
 pub mod sweep;
