@@ -6,11 +6,14 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 use tokio::sync::Semaphore;
 
-/// Argon2 is meant to be slow (tens of milliseconds of CPU): it runs on blocking threads, at
-/// most one per core at a time, so logins never stall the async workers that serve everything
-/// else, and a flood of logins queues here rather than on the CPU.
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+/// Argon2 is meant to be slow (tens of milliseconds of CPU): it runs on blocking threads, on all
+/// cores but one at most, so logins never stall the async workers that serve everything else
+/// (a flood of logins queues here, and the spare core keeps answering), and the blocking pool
+/// does not grow a thread per waiting login.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Semaphore::new(cores.saturating_sub(1).max(1))
+});
 
 async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let _permit = HASHING.acquire().await?;

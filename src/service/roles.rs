@@ -60,6 +60,9 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     store::roles::insert(&mut tx, &grant, now).await.map_err(|e| {
         if store::is_unique_violation(&e) {
             already_granted()
+        } else if store::is_foreign_key_violation(&e) {
+            // The user was deleted since the request found it.
+            ServiceError::Field("user", "User is not found.".into())
         } else {
             e.into()
         }

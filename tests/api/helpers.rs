@@ -87,7 +87,7 @@ pub struct TestApp {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh database name or file for each test, so no test depends on another's leftovers.
-async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+pub async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");

@@ -70,27 +70,39 @@ api_test!(
 
 api_test!(
     async fn password_checks_leave_the_service_responsive(app) {
+        // One password check alone, for scale: the fastest of two.
+        let mut check = std::time::Duration::MAX;
+        for i in 0..2 {
+            let started = Instant::now();
+            login(&app, &format!("alone{i}"), "guess", None).await;
+            check = check.min(started.elapsed());
+        }
         // Unknown usernames are checked against a dummy hash, so each of these costs a full
         // Argon2 run, as a known username's wrong password does.
         let mut attempts = JoinSet::new();
         for i in 0..40 {
             attempts.spawn(login(&app, &format!("nobody{i}"), "guess", None));
         }
-        let mut slowest = std::time::Duration::ZERO;
-        let mut probes = 0;
-        while !attempts.is_empty() && probes < 50 {
+        let mut outcomes = Vec::new();
+        let mut probes = Vec::new();
+        while !attempts.is_empty() && probes.len() < 50 {
             let started = Instant::now();
             let health = app.http.get(app.url("/health/")).send().await.expect("health");
             assert_eq!(health.status(), StatusCode::OK);
-            slowest = slowest.max(started.elapsed());
-            probes += 1;
-            while attempts.try_join_next().is_some() {}
+            probes.push(started.elapsed());
+            while let Some(done) = attempts.try_join_next() {
+                outcomes.push(done.expect("login task"));
+            }
         }
-        let outcomes = attempts.join_all().await;
+        outcomes.extend(attempts.join_all().await);
+        assert_eq!(outcomes.len(), 40);
         assert!(outcomes.iter().all(|o| *o == (401, json!(INVALID))), "{outcomes:?}");
-        // Loose on purpose: with the hashing on the async workers a probe waited for every
-        // hash queued before it; off them it waits for none.
-        assert!(slowest < std::time::Duration::from_secs(1), "/health/ took {slowest:?} during logins");
+        // Loose on purpose. With the hashing on the async workers, one probe in ten waited about
+        // a check's time or more; off them, a few milliseconds.
+        probes.sort();
+        let p90 = probes[probes.len() * 9 / 10];
+        assert!(p90 < check / 2, "/health/ took {p90:?} (p90) during logins, one login {check:?}: {probes:?}");
+        assert!(probes.iter().all(|p| *p < std::time::Duration::from_secs(2)), "{probes:?}");
     }
 );
 
@@ -350,5 +362,64 @@ api_test!(
         app.patch(&staff_path, &second, json!({"is_active": true})).await.expect(200);
         app.delete(&staff_path, &second).await.expect(204);
 
+    }
+);
+
+api_test!(
+    backend,
+    async fn retention_prunes_login_failures_tokens_and_deliveries_once_due(backend) {
+        use meterguard::config::{DatabaseSettings, Settings};
+        use meterguard::service::retention::{prune, Pruned, Retention};
+        use meterguard::service::users::{self, Lockout, LoginRefused};
+        use meterguard::store::{outbox, users::UserFields, Db};
+
+        let (url, _dir) = crate::helpers::database_url(backend).await;
+        let db = Db::connect(&DatabaseSettings::new(url.clone())).await.unwrap();
+        db.migrate().await.unwrap();
+        let settings: Settings = crate::helpers::settings(url);
+        let retention = Retention::from_settings(&settings);
+        let (second, hour) = (1_000_000, 3_600_000_000_i64);
+        let t0 = 1_780_000_000 * second;
+
+        let fields = UserFields { username: "ivy".into(), is_active: true, ..Default::default() };
+        let id = users::create(&db, &fields, Some("right"), t0).await.unwrap();
+        users::issue_token(&db, id, t0).await.unwrap();
+        let lockout = Lockout { max_failures: 4, micros: 600 * second };
+        for _ in 0..2 {
+            let refused = users::login(&db, "ivy", "203.0.113.9", "wrong", lockout, t0).await.unwrap();
+            assert_eq!(refused, Err(LoginRefused::InvalidCredentials));
+        }
+        let mut tx = db.begin().await.unwrap();
+        outbox::enqueue(&mut tx, "k1", "webhook", "{}", t0).await.unwrap();
+        let claimed = outbox::claim(&mut tx, t0, t0 + 60 * second, 10, db.skip_locked()).await.unwrap();
+        outbox::delivered(&mut tx, claimed[0].id, t0).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(prune(&db, &retention, t0 + second).await.unwrap(), Pruned::default(), "nothing is due yet");
+        let due = prune(&db, &retention, t0 + hour + second).await.unwrap();
+        assert_eq!(due, Pruned { tokens: 1, login_failures: 1, deliveries: 1, events: 0 });
+        assert_eq!(prune(&db, &retention, t0 + 2 * hour).await.unwrap(), Pruned::default());
+        // The failure count is gone, not merely lapsed: the next login starts again from one.
+        let ok = users::login(&db, "ivy", "203.0.113.9", "right", lockout, t0 + 2 * hour).await.unwrap();
+        assert!(ok.is_ok());
+    }
+);
+
+api_test!(
+    async fn unknown_usernames_take_as_long_as_known_ones(app) {
+        app.user("judy").await;
+        // The fastest of a few tries each, so a busy machine slows both sides alike.
+        let mut known = std::time::Duration::MAX;
+        let mut unknown = std::time::Duration::MAX;
+        for i in 0..3 {
+            let started = Instant::now();
+            assert_eq!(login(&app, "judy", "wrong", None).await, (401, json!(INVALID)));
+            known = known.min(started.elapsed());
+            let started = Instant::now();
+            assert_eq!(login(&app, &format!("ghost{i}"), "wrong", None).await, (401, json!(INVALID)));
+            unknown = unknown.min(started.elapsed());
+        }
+        // Without a dummy check an unknown username answers tens of times faster.
+        assert!(unknown * 3 > known, "unknown {unknown:?} against known {known:?}");
     }
 );
