@@ -114,6 +114,19 @@ api_test!(
         }
         // meterguard does not trust proxy headers by default: the peer address decides.
         assert_eq!(login(&app, "bob", "pass-1234", Some("198.51.100.7")).await, (401, json!(LOCKED)));
+        // Another peer address is another client (all of 127.0.0.0/8 is this machine), so a
+        // guesser cannot lock the owner of the username out from elsewhere.
+        let elsewhere = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .unwrap();
+        let r = elsewhere
+            .post(app.url(LOGIN))
+            .json(&json!({"username": "bob", "password": "pass-1234"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 );
 
