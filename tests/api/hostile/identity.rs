@@ -436,3 +436,48 @@ api_test!(
         assert!(unknown * 3 > known, "unknown {unknown:?} against known {known:?}");
     }
 );
+
+/// Two instances on one PostgreSQL database: the failure count lives in the database, so the
+/// lockout holds across them (SQLite databases are not shared between instances).
+#[tokio::test]
+async fn parallel_wrong_logins_across_two_instances_get_at_most_max_failures_checks() {
+    use meterguard::clock::Clock;
+    use meterguard::service::users;
+    use meterguard::startup::Application;
+    use meterguard::store::users::UserFields;
+
+    let (url, _) = crate::helpers::database_url(Backend::Postgres).await;
+    let mut bases = Vec::new();
+    for _ in 0..2 {
+        let app = Application::build(crate::helpers::settings(url.clone()), Clock::System)
+            .await
+            .unwrap();
+        bases.push(format!("http://127.0.0.1:{}", app.port()));
+        if bases.len() == 1 {
+            let fields = UserFields {
+                username: "mallory".into(),
+                is_active: true,
+                ..Default::default()
+            };
+            users::create(&app.state().db, &fields, Some("right"), Clock::System.now_micros())
+                .await
+                .unwrap();
+        }
+        tokio::spawn(app.run(std::future::pending()));
+    }
+    let http = reqwest::Client::new();
+    let mut attempts = JoinSet::new();
+    for i in 0..40 {
+        let req = http
+            .post(format!("{}{LOGIN}", bases[i % 2]))
+            .json(&json!({"username": "mallory", "password": "wrong"}));
+        attempts.spawn(async move {
+            let r = req.send().await.expect("login");
+            r.json::<Value>().await.expect("body")["detail"].clone()
+        });
+    }
+    let outcomes = attempts.join_all().await;
+    let invalid = outcomes.iter().filter(|d| **d == json!(INVALID)).count();
+    let locked = outcomes.iter().filter(|d| **d == json!(LOCKED)).count();
+    assert_eq!((invalid, locked), (4, 36), "{outcomes:?}");
+}
