@@ -65,7 +65,9 @@ pub struct Settings {
     #[arg(long, env = "METERGUARD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Honour `X-Forwarded-Proto`/`X-Forwarded-Host` (only behind a proxy you control).
+    /// Honour `X-Forwarded-Proto`/`X-Forwarded-Host` for hyperlinks and the last
+    /// `X-Forwarded-For` address as the client's for login lockouts (only behind a proxy you
+    /// control).
     #[arg(long, env = "METERGUARD_TRUST_PROXY_HEADERS", default_value_t = false)]
     pub trust_proxy_headers: bool,
 
@@ -115,6 +117,33 @@ pub struct Settings {
 
     #[arg(long, env = "METERGUARD_LOGIN_LOCKOUT_SECONDS", default_value_t = 600)]
     pub login_lockout_seconds: i64,
+
+    /// Seconds a token lives without use, for users whose `token_lifetime` is unset.
+    #[arg(
+        long,
+        env = "METERGUARD_TOKEN_LIFETIME_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(i64).range(60..=i64::from(i32::MAX))
+    )]
+    pub token_lifetime_seconds: i64,
+
+    /// Seconds between retention passes, which delete expired tokens, login failures past their
+    /// lockout, deliveries done more than one pass ago and, if set, old events.
+    #[arg(
+        long,
+        env = "METERGUARD_RETENTION_INTERVAL_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub retention_interval_seconds: u32,
+
+    /// Days events are kept; unset keeps them for ever.
+    #[arg(
+        long,
+        env = "METERGUARD_EVENT_RETENTION_DAYS",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub event_retention_days: Option<u32>,
 
     /// Faults a test injects; never read from the environment or a flag.
     #[arg(skip)]

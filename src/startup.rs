@@ -6,6 +6,7 @@ use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::{HttpLimits, Settings};
 use crate::service::report_batch::ReportQueue;
+use crate::service::retention::{self, Retention};
 use crate::service::scheduler;
 use crate::store::Db;
 use crate::supervisor::{supervise, Shutdown};
@@ -96,6 +97,17 @@ impl Application {
                 }
             }
         }));
+        let retention = tokio::spawn(supervise("retention", stopping.clone(), {
+            let (db, clock) = (db.clone(), self.state.clock.clone());
+            let retention = Retention::from_settings(&self.state.settings);
+            move |stopped| {
+                let (db, clock, retention) = (db.clone(), clock.clone(), retention.clone());
+                async move {
+                    retention::run(db, retention, clock, stopped.wait()).await;
+                    Ok(())
+                }
+            }
+        }));
         let deliveries = tokio::spawn(supervise("delivery_worker", stopping, move |stopped| {
             let worker = worker.clone();
             async move { worker.run(stopped.wait()).await }
@@ -108,6 +120,7 @@ impl Application {
         scheduler.await.ok();
         deliveries.await.ok();
         checkpoints.await.ok();
+        retention.await.ok();
         tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
         Ok(())
     }

@@ -4,7 +4,8 @@ use super::errors::ApiError;
 use super::AppState;
 use crate::authz::Principal;
 use crate::service::identity::hash_token;
-use crate::store::{self, users::TokenOwner};
+use crate::service::users;
+use crate::store::users::TokenOwner;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 /// Recently seen token owners. Every request needs its caller, and a lookup per request costs
 /// more than the rest of a small read; entries live a few seconds, and this instance forgets
-/// them all whenever a user changes, so a change made elsewhere shows within the TTL.
+/// them all whenever a user or its tokens change, so a change (a revocation) takes effect here
+/// at once and on other instances within the TTL.
 #[derive(Clone, Default)]
 pub struct TokenCache(Arc<Mutex<HashMap<String, (TokenOwner, Instant)>>>);
 
@@ -50,25 +52,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = token_from(parts)?.ok_or(ApiError::NotAuthenticated)?;
-        let hash = hash_token(&key);
-        let owner = match state.tokens.get(&hash) {
-            Some(owner) => owner,
-            None => {
-                let owner = store::users::by_token_hash(state.db.reader(), &hash)
-                    .await?
-                    .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
-                state.tokens.put(hash, owner.clone());
-                owner
-            }
-        };
-        if owner.is_active == 0 {
-            return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
-        }
-        if let Some(lifetime) = owner.token_lifetime {
-            if state.clock.now_micros() > owner.token_created + lifetime * 1_000_000 {
-                return Err(ApiError::AuthenticationFailed("Token has expired."));
-            }
-        }
+        let owner = owner_of(state, hash_token(&key)).await?;
         Ok(Self(Principal {
             id: owner.id,
             uuid: owner.uuid,
@@ -76,6 +60,55 @@ impl FromRequestParts<AppState> for CurrentUser {
             is_staff: owner.is_staff != 0,
             is_support: owner.is_support != 0,
         }))
+    }
+}
+
+/// The active owner of an unexpired token. A token expires after its owner's `token_lifetime`
+/// (or the configured default) without use; a use is recorded at most once a minute, and only
+/// then is the database asked again rather than the cache.
+async fn owner_of(state: &AppState, hash: String) -> Result<TokenOwner, ApiError> {
+    let now = state.clock.now_micros();
+    let lifetime =
+        |owner: &TokenOwner| owner.token_lifetime.unwrap_or(state.settings.token_lifetime_seconds) * 1_000_000;
+    if let Some(owner) = state.tokens.get(&hash) {
+        if now - owner.last_used < users::TOUCH_EVERY_MICROS {
+            return active(owner);
+        }
+    }
+    let mut owner = users::token_owner(&state.db, &hash)
+        .await?
+        .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
+    if now > owner.last_used + lifetime(&owner) {
+        return Err(ApiError::AuthenticationFailed("Token has expired."));
+    }
+    if now - owner.last_used >= users::TOUCH_EVERY_MICROS {
+        // A failed write only shortens the token's life a little; the request goes on.
+        match users::touch_token(&state.db, &hash, now).await {
+            Ok(()) => owner.last_used = now,
+            Err(err) => tracing::warn!(error = %err, "recording a token's use failed"),
+        }
+    }
+    state.tokens.put(hash, owner.clone());
+    active(owner)
+}
+
+fn active(owner: TokenOwner) -> Result<TokenOwner, ApiError> {
+    if owner.is_active == 0 {
+        return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
+    }
+    Ok(owner)
+}
+
+/// The hash of the token the request came with, for actions that treat the caller's own token
+/// apart (a password change keeps it). Extract it after `CurrentUser`, which checks the token.
+pub struct CallerToken(pub String);
+
+impl FromRequestParts<AppState> for CallerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let key = token_from(parts)?.ok_or(ApiError::NotAuthenticated)?;
+        Ok(Self(hash_token(&key)))
     }
 }
 

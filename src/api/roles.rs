@@ -159,6 +159,7 @@ async fn change(
         role,
         expiration_time,
         by: caller.id,
+        by_staff: caller.is_staff,
     };
     match action {
         RoleAction::Add => service::add(&state.db, &change, now).await?,

@@ -1,6 +1,6 @@
 //! `/api/users/`
 
-use super::auth::{CurrentUser, Staff};
+use super::auth::{CallerToken, CurrentUser, Staff};
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Text};
@@ -9,11 +9,10 @@ use super::pagination::{PageRequest, Paginated};
 use super::AppState;
 use crate::authz::Principal;
 use crate::domain::{time, Uuid32};
-use crate::service::users as service;
+use crate::service::users::{self as service, UserPatch};
 use crate::store::{
     self,
     users::{UserFields, UserRow},
-    Tx,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
@@ -82,7 +81,7 @@ fn render(links: &Links, u: UserRow) -> UserOut {
     }
 }
 
-/// Staff and support see every user; anyone else only themselves.
+/// Staff and support list every user; anyone else only themselves.
 fn only_self(user: &Principal) -> Option<i64> {
     (!user.sees_everything()).then_some(user.id)
 }
@@ -107,15 +106,16 @@ async fn list(
     })
 }
 
+fn parse_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+}
+
 async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<UserRow> {
-    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::users::by_uuid(state.db.reader(), &uuid)
+    let row = store::users::by_uuid(state.db.reader(), &parse_uuid(raw)?)
         .await?
+        .filter(|row| service::sees(user, row.id))
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    match only_self(user) {
-        Some(id) if id != row.id => Err(ApiError::NotFound(NOT_FOUND)),
-        _ => Ok(row),
-    }
+    Ok(row)
 }
 
 async fn retrieve(
@@ -140,12 +140,12 @@ async fn create(
     links: Links,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    let mut fields = UserFields {
+    let patch = read_patch(&mut input, true);
+    input.finish()?;
+    let fields = patch.over(UserFields {
         is_active: true,
         ..Default::default()
-    };
-    read_fields(&state, &mut input, &mut fields, None, true).await?;
-    input.finish()?;
+    });
     let id = service::create(&state.db, &fields, None, state.clock.now_micros()).await?;
     let row = store::users::by_id(state.db.reader(), id)
         .await?
@@ -153,62 +153,42 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&links, row))))
 }
 
-/// Reads the writable fields into `fields`; only staff may change the global flags.
-async fn read_fields(
-    state: &AppState,
-    input: &mut Input,
-    fields: &mut UserFields,
-    current_id: Option<i64>,
-    by_staff: bool,
-) -> ApiResult<()> {
+/// Reads the writable fields that were sent; only staff may change the global flags.
+fn read_patch(input: &mut Input, by_staff: bool) -> UserPatch {
+    let mut patch = UserPatch::default();
     if let Some(username) = input.text("username", Text::REQUIRED.max(128)) {
         if !username.chars().all(|c| c.is_alphanumeric() || "_.@+-".contains(c)) {
             input.errors.add(
                 "username",
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
             );
-        } else if store::users::id_by_username(state.db.reader(), &username)
-            .await?
-            .is_some_and(|id| Some(id) != current_id)
-        {
-            input
-                .errors
-                .add("username", "A user with that username already exists.");
         }
-        fields.username = username;
+        patch.username = Some(username);
     }
-    if let Some(email) = input.email("email", true) {
-        fields.email = email;
-    }
-    let texts: [(&str, &mut String); 7] = [
-        ("first_name", &mut fields.first_name),
-        ("last_name", &mut fields.last_name),
-        ("native_name", &mut fields.native_name),
-        ("organization", &mut fields.organization),
-        ("job_title", &mut fields.job_title),
-        ("phone_number", &mut fields.phone_number),
-        ("description", &mut fields.description),
+    patch.email = input.email("email", true);
+    let texts: [(&str, &mut Option<String>); 7] = [
+        ("first_name", &mut patch.first_name),
+        ("last_name", &mut patch.last_name),
+        ("native_name", &mut patch.native_name),
+        ("organization", &mut patch.organization),
+        ("job_title", &mut patch.job_title),
+        ("phone_number", &mut patch.phone_number),
+        ("description", &mut patch.description),
     ];
     for (name, slot) in texts {
-        if let Some(v) = input.text(name, Text::OPTIONAL) {
-            *slot = v;
-        }
+        *slot = input.text(name, Text::OPTIONAL);
     }
     if by_staff {
         for (name, slot) in [
-            ("is_staff", &mut fields.is_staff),
-            ("is_support", &mut fields.is_support),
-            ("is_active", &mut fields.is_active),
+            ("is_staff", &mut patch.is_staff),
+            ("is_support", &mut patch.is_support),
+            ("is_active", &mut patch.is_active),
         ] {
-            if let Some(v) = input.boolean(name) {
-                *slot = v;
-            }
+            *slot = input.boolean(name);
         }
-        if let Some(v) = input.nullable_integer("token_lifetime", 60, i64::from(i32::MAX)) {
-            fields.token_lifetime = v;
-        }
+        patch.token_lifetime = input.nullable_integer("token_lifetime", 60, i64::from(i32::MAX));
     }
-    Ok(())
+    patch
 }
 
 async fn save(
@@ -218,42 +198,24 @@ async fn save(
     Path(raw): Path<String>,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<UserOut>> {
-    let row = visible(&state, &user, &raw).await?;
-    if !user.is_staff && user.id != row.id {
-        return Err(ApiError::PermissionDenied);
-    }
-    let mut fields = UserFields {
-        username: row.username.clone(),
-        email: row.email.clone(),
-        first_name: row.first_name.clone(),
-        last_name: row.last_name.clone(),
-        native_name: row.native_name.clone(),
-        organization: row.organization.clone(),
-        job_title: row.job_title.clone(),
-        phone_number: row.phone_number.clone(),
-        description: row.description.clone(),
-        is_staff: row.is_staff != 0,
-        is_support: row.is_support != 0,
-        is_active: row.is_active != 0,
-        token_lifetime: row.token_lifetime,
-    };
-    read_fields(&state, &mut input, &mut fields, Some(row.id), user.is_staff).await?;
+    let uuid = parse_uuid(&raw)?;
+    let patch = read_patch(&mut input, user.is_staff);
     input.finish()?;
-    let mut tx: Tx = state.db.begin().await?;
-    store::users::update(&mut tx, row.id, &fields).await?;
-    tx.commit().await?;
+    let id = service::update(&state.db, &user, &uuid, patch)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     state.tokens.clear();
-    let row = store::users::by_id(state.db.reader(), row.id)
+    let row = store::users::by_id(state.db.reader(), id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(render(&links, row)))
 }
 
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let row = visible(&state, &user, &raw).await?;
-    let mut tx = state.db.begin().await?;
-    store::users::delete(&mut tx, row.id).await?;
-    tx.commit().await?;
+    let uuid = parse_uuid(&raw)?;
+    service::delete(&state.db, &user, &uuid)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -261,13 +223,11 @@ async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): P
 async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    CallerToken(token): CallerToken,
     Path(raw): Path<String>,
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let row = visible(&state, &user, &raw).await?;
-    if !user.is_staff && user.id != row.id {
-        return Err(ApiError::PermissionDenied);
-    }
+    let uuid = parse_uuid(&raw)?;
     let password = input.text(
         "new_password",
         Text {
@@ -278,7 +238,11 @@ async fn change_password(
     );
     input.finish()?;
     let password = password.unwrap_or_default();
-    service::set_password(&state.db, row.id, &password).await?;
+    service::change_password(&state.db, &user, &token, &uuid, &password)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    // Revoked tokens stop working here at once; other instances forget them within their
+    // cache's lifetime.
     state.tokens.clear();
     Ok(Json(
         serde_json::json!({"detail": "Password has been successfully updated."}),

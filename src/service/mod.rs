@@ -10,6 +10,7 @@ pub mod orders;
 pub mod policies;
 pub mod projects;
 pub mod report_batch;
+pub mod retention;
 pub mod roles;
 pub mod scheduler;
 pub mod sweep;

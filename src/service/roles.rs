@@ -1,7 +1,7 @@
 //! Granting, changing and revoking customer and project roles.
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::Role;
+use crate::domain::{CustomerRole, Role};
 use crate::store::{
     self,
     roles::{NewGrant, ScopeType},
@@ -16,31 +16,34 @@ pub struct RoleChange {
     pub role: Role,
     pub expiration_time: Option<i64>,
     pub by: i64,
+    pub by_staff: bool,
 }
 
-fn check_scope(change: &RoleChange) -> ServiceResult<()> {
+/// The role fits the scope, and the caller may manage it: an owner could otherwise make anyone
+/// an owner, or strip the other owners, so only staff grant, change or revoke ownership.
+fn check(change: &RoleChange) -> ServiceResult<()> {
     let fits = matches!(
         (change.scope, change.role),
         (ScopeType::Customer, Role::Customer(_)) | (ScopeType::Project, Role::Project(_))
     );
-    if fits {
-        Ok(())
-    } else {
-        Err(ServiceError::Rejected("Role is not valid for this scope.".into()))
+    if !fits {
+        return Err(ServiceError::Rejected("Role is not valid for this scope.".into()));
     }
+    if change.role == Role::Customer(CustomerRole::Owner) && !change.by_staff {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(())
 }
 
 pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
-    check_scope(change)?;
+    check(change)?;
     let mut tx = db.begin().await?;
     let name = change.role.name();
     if store::roles::find_active(&mut tx, change.user_id, name, change.scope, change.scope_id, now)
         .await?
         .is_some()
     {
-        return Err(ServiceError::Rejected(
-            "User has already the same role in this scope.".into(),
-        ));
+        return Err(already_granted());
     }
     let grant = NewGrant {
         user_id: change.user_id,
@@ -50,13 +53,30 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
         expiration_time: change.expiration_time,
         created_by: change.by,
     };
-    store::roles::insert(&mut tx, &grant, now).await?;
+    // An active grant is unique per user, role and scope in the database too: of two requests
+    // adding it at once, the second is refused like the first check refuses it. A grant that
+    // expired makes way for the new one.
+    store::roles::deactivate_expired(&mut tx, change.user_id, name, change.scope, change.scope_id, now).await?;
+    store::roles::insert(&mut tx, &grant, now).await.map_err(|e| {
+        if store::is_unique_violation(&e) {
+            already_granted()
+        } else if store::is_foreign_key_violation(&e) {
+            // The user was deleted since the request found it.
+            ServiceError::Field("user", "User is not found.".into())
+        } else {
+            e.into()
+        }
+    })?;
     tx.commit().await?;
     Ok(())
 }
 
+fn already_granted() -> ServiceError {
+    ServiceError::Rejected("User has already the same role in this scope.".into())
+}
+
 pub async fn update(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
-    check_scope(change)?;
+    check(change)?;
     let mut tx = db.begin().await?;
     let grant = store::roles::find_active(
         &mut tx,
@@ -74,7 +94,7 @@ pub async fn update(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()>
 }
 
 pub async fn revoke(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
-    check_scope(change)?;
+    check(change)?;
     let mut tx = db.begin().await?;
     let grant = store::roles::find_active(
         &mut tx,

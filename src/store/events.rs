@@ -114,3 +114,13 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &EventFilter, limit: i64, 
     }
     q.bind(limit).bind(offset).fetch_all(pool).await
 }
+
+/// Deletes up to `limit` events recorded before `before`; returns how many.
+pub async fn prune(tx: &mut Tx, before: i64, limit: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created < $1 LIMIT $2)")
+        .bind(before)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}

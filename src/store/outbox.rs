@@ -85,3 +85,13 @@ pub async fn attempt_failed(tx: &mut Tx, id: i64, error: &str, retry_at: Option<
     };
     Ok(())
 }
+
+/// Deletes up to `limit` deliveries done before `before`; returns how many. Failed ones stay.
+pub async fn prune_delivered(tx: &mut Tx, before: i64, limit: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < $1 LIMIT $2)")
+        .bind(before)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}

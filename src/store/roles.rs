@@ -58,6 +58,30 @@ pub async fn find_active(
     .await
 }
 
+/// Deactivates the user's grants of `role` on the scope that expired by `now`, so that a new
+/// grant can take their place among the active ones.
+pub async fn deactivate_expired(
+    tx: &mut Tx,
+    user_id: i64,
+    role: &str,
+    scope: ScopeType,
+    scope_id: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE user_roles SET is_active = 0 WHERE user_id = $1 AND role = $2 AND scope_type = $3 \
+         AND scope_id = $4 AND is_active = 1 AND expiration_time <= $5",
+    )
+    .bind(user_id)
+    .bind(role)
+    .bind(scope.as_str())
+    .bind(scope_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub struct NewGrant<'a> {
     pub user_id: i64,
     pub role: &'a str,

@@ -26,6 +26,25 @@ const COLUMNS: &str = "id, uuid, username, email, first_name, last_name, native_
      job_title, phone_number, description, is_staff, is_support, is_active, token_lifetime, date_joined";
 
 impl UserRow {
+    /// What a client may set, as the row has it.
+    pub fn fields(&self) -> UserFields {
+        UserFields {
+            username: self.username.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            native_name: self.native_name.clone(),
+            organization: self.organization.clone(),
+            job_title: self.job_title.clone(),
+            phone_number: self.phone_number.clone(),
+            description: self.description.clone(),
+            is_staff: self.is_staff != 0,
+            is_support: self.is_support != 0,
+            is_active: self.is_active != 0,
+            token_lifetime: self.token_lifetime,
+        }
+    }
+
     pub fn full_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name).trim().to_string()
     }
@@ -135,6 +154,16 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<UserRow>> {
     .await
 }
 
+/// A user read inside a writing transaction, locked with `lock` (`Db::row_lock`) until it ends.
+pub async fn by_uuid_locked(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE uuid = $1 AND is_system = 0 {lock}"
+    ))
+    .bind(uuid.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
 pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<UserRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
@@ -170,7 +199,7 @@ pub async fn list(pool: &AnyPool, only: Option<i64>, limit: i64, offset: i64) ->
     .await
 }
 
-/// The principal behind a token hash, with the token's age for lifetime checks.
+/// The principal behind a token hash, with when the token was last used for lifetime checks.
 #[derive(Debug, Clone, FromRow)]
 pub struct TokenOwner {
     pub id: i64,
@@ -180,14 +209,13 @@ pub struct TokenOwner {
     pub is_support: i64,
     pub is_active: i64,
     pub token_lifetime: Option<i64>,
-    pub token_created: i64,
+    pub last_used: i64,
 }
 
 pub async fn by_token_hash(pool: &AnyPool, hash: &str) -> Result<Option<TokenOwner>> {
     sqlx::query_as(
         "SELECT u.id, u.uuid, u.username, u.is_staff, u.is_support, u.is_active, u.token_lifetime, \
-         t.created AS token_created \
-         FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = $1",
+         t.last_used FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = $1",
     )
     .bind(hash)
     .fetch_optional(pool)
@@ -195,7 +223,7 @@ pub async fn by_token_hash(pool: &AnyPool, hash: &str) -> Result<Option<TokenOwn
 }
 
 pub async fn insert_token(tx: &mut Tx, user_id: i64, hash: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO auth_tokens (user_id, key_hash, created) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO auth_tokens (user_id, key_hash, created, last_used) VALUES ($1, $2, $3, $3)")
         .bind(user_id)
         .bind(hash)
         .bind(now)
@@ -204,35 +232,98 @@ pub async fn insert_token(tx: &mut Tx, user_id: i64, hash: &str, now: i64) -> Re
     Ok(())
 }
 
-pub async fn recent_login_failures(pool: &AnyPool, username: &str, since: i64) -> Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE username = $1 AND failed_at > $2")
-        .bind(username)
-        .bind(since)
-        .fetch_one(pool)
-        .await
-}
-
-pub async fn record_login_failure(tx: &mut Tx, username: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO login_failures (username, failed_at) VALUES ($1, $2)")
-        .bind(username)
+/// Records a use of the token, unless one at or after `used_since` is already recorded (another
+/// request or instance got there first); says whether it wrote.
+pub async fn touch_token(tx: &mut Tx, hash: &str, now: i64, used_since: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE auth_tokens SET last_used = $1 WHERE key_hash = $2 AND last_used < $3")
         .bind(now)
+        .bind(hash)
+        .bind(used_since)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes the user's tokens except `keep` (a token hash), if given.
+pub async fn revoke_tokens(tx: &mut Tx, user_id: i64, keep: Option<&str>) -> Result<()> {
+    sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1 AND ($2 IS NULL OR key_hash <> $2)")
+        .bind(user_id)
+        .bind(keep)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-pub async fn clear_login_failures(tx: &mut Tx, username: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE username = $1")
+/// Deletes up to `limit` tokens unused for longer than their owner's lifetime
+/// (`default_lifetime` seconds for owners without one); returns how many.
+pub async fn prune_expired_tokens(tx: &mut Tx, default_lifetime: i64, now: i64, limit: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM auth_tokens WHERE id IN (SELECT t.id FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.last_used + COALESCE(u.token_lifetime, $1) * 1000000 < $2 LIMIT $3)",
+    )
+    .bind(default_lifetime)
+    .bind(now)
+    .bind(limit)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Counts a failed login for (username, client) before its password is checked, in one
+/// statement, so that parallel attempts are counted one after the other. A count older than
+/// `window_start` starts again at one. Returns the count including this attempt, or `None` when
+/// the pair already has `max_failures` within the window (it is locked out; nothing is written).
+pub async fn count_login_attempt(
+    tx: &mut Tx,
+    username: &str,
+    client_ip: &str,
+    now: i64,
+    window_start: i64,
+    max_failures: i64,
+) -> Result<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO login_failures (username, client_ip, failures, last_failed_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (username, client_ip) DO UPDATE SET \
+         failures = CASE WHEN login_failures.last_failed_at <= $4 THEN 1 ELSE login_failures.failures + 1 END, \
+         last_failed_at = $3 \
+         WHERE login_failures.last_failed_at <= $4 OR login_failures.failures < $5 \
+         RETURNING failures",
+    )
+    .bind(username)
+    .bind(client_ip)
+    .bind(now)
+    .bind(window_start)
+    .bind(max_failures)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn clear_login_failures(tx: &mut Tx, username: &str, client_ip: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE username = $1 AND client_ip = $2")
         .bind(username)
+        .bind(client_ip)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-pub async fn id_by_username(pool: &AnyPool, username: &str) -> Result<Option<i64>> {
+/// Deletes up to `limit` failure counts whose lockout window has passed; returns how many.
+pub async fn prune_login_failures(tx: &mut Tx, window_start: i64, limit: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM login_failures WHERE (username, client_ip) IN \
+         (SELECT username, client_ip FROM login_failures WHERE last_failed_at <= $1 LIMIT $2)",
+    )
+    .bind(window_start)
+    .bind(limit)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn id_by_username(tx: &mut Tx, username: &str) -> Result<Option<i64>> {
     sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(username)
-        .fetch_optional(pool)
+        .fetch_optional(&mut **tx)
         .await
 }
 

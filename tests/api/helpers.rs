@@ -139,6 +139,9 @@ pub fn settings(database_url: String) -> Settings {
         max_body_bytes: 64 * 1024,
         login_max_failures: 4,
         login_lockout_seconds: 600,
+        token_lifetime_seconds: 3600,
+        retention_interval_seconds: 3600,
+        event_retention_days: None,
         faults: Faults::default(),
     }
 }
@@ -154,10 +157,15 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 
 /// An app whose clock starts at `start` (RFC 3339) and moves only when the test moves it.
 pub async fn spawn_app_at(backend: Backend, start: &str) -> TestApp {
+    spawn_app_at_with(backend, start, |_| {}).await
+}
+
+/// An app on a manual clock, with settings of the test's choosing.
+pub async fn spawn_app_at_with(backend: Backend, start: &str, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let start = chrono::DateTime::parse_from_rfc3339(start)
         .expect("start instant")
         .with_timezone(&chrono::Utc);
-    spawn(backend, Clock::manual(start), |_| {}).await
+    spawn(backend, Clock::manual(start), configure).await
 }
 
 async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Settings)) -> TestApp {
