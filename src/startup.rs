@@ -101,7 +101,7 @@ impl Application {
             let (db, clock) = (db.clone(), self.state.clock.clone());
             let retention = Retention::from_settings(&self.state.settings);
             move |stopped| {
-                let (db, clock, retention) = (db.clone(), clock.clone(), retention.clone());
+                let (db, clock) = (db.clone(), clock.clone());
                 async move {
                     retention::run(db, retention, clock, stopped.wait()).await;
                     Ok(())
