@@ -43,6 +43,9 @@ impl Application {
     /// Connects, migrates and binds; `listen` port 0 picks a free port (tests).
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         settings.check()?;
+        // Before any task starts: a counter looked up before the recorder exists counts nowhere,
+        // and the report writer's supervisor looks its restart counter up as it starts.
+        crate::telemetry::metrics();
         let db = Db::connect(&settings.database).await?;
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
@@ -70,7 +73,6 @@ impl Application {
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
-        crate::telemetry::metrics();
         // The background tasks stop when `stop` is dropped, after the last request.
         let (stop, stopping) = Shutdown::channel();
         let interval = chrono::Duration::seconds(self.state.settings.sweep_seconds.max(1) as i64);

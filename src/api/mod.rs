@@ -70,10 +70,11 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
+        // A panic anywhere in a request answers 500 with a DRF body and ends only that request;
+        // inside the request metrics, so such a 500 is counted like any other.
+        .layer(CatchPanicLayer::custom(errors::panicked))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(axum::middleware::from_fn(compat::drf_conventions))
-        // A panic anywhere in a request answers 500 with a DRF body and ends only that request.
-        .layer(CatchPanicLayer::custom(errors::panicked))
         .with_state(state)
 }
 

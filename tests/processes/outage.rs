@@ -16,17 +16,41 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Where the PostgreSQL server binaries are (`METERGUARD_TEST_PG_BIN` overrides).
+/// Where the PostgreSQL server binaries are: `METERGUARD_TEST_PG_BIN`, else `pg_config --bindir`,
+/// else the newest Debian install under /usr/lib/postgresql.
 fn pg_bin() -> PathBuf {
-    let dir = std::env::var("METERGUARD_TEST_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
-    let dir = PathBuf::from(dir);
-    assert!(
-        dir.join("initdb").is_file() && dir.join("pg_ctl").is_file(),
-        "the outage test runs a PostgreSQL cluster of its own and needs initdb and pg_ctl in {} \
-         (install the PostgreSQL server, or set METERGUARD_TEST_PG_BIN to their directory)",
-        dir.display()
-    );
-    dir
+    let has_tools = |dir: &PathBuf| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    let configured = std::env::var("METERGUARD_TEST_PG_BIN").ok().map(PathBuf::from);
+    let from_pg_config = || {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        Some(PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()))
+    };
+    let newest_debian = || {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .collect();
+        dirs.sort_by_key(|d| {
+            let version = d
+                .parent()
+                .and_then(|v| v.file_name())
+                .and_then(|v| v.to_str()?.parse::<u32>().ok());
+            version.unwrap_or(0)
+        });
+        dirs.into_iter().rev().find(has_tools)
+    };
+    let dir = configured
+        .clone()
+        .or_else(|| from_pg_config().filter(has_tools))
+        .or_else(newest_debian);
+    match dir {
+        Some(dir) if has_tools(&dir) => dir,
+        _ => panic!(
+            "the outage test runs a PostgreSQL cluster of its own and needs initdb and pg_ctl \
+             (looked in {configured:?}, pg_config --bindir and /usr/lib/postgresql/*/bin): install \
+             the PostgreSQL server, or set METERGUARD_TEST_PG_BIN to their directory"
+        ),
+    }
 }
 
 /// A PostgreSQL cluster of the test's own, stopped (immediately) when dropped.
