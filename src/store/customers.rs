@@ -248,16 +248,7 @@ pub async fn id_by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<(i64, St
 /// The id of a customer the caller may see (staff and support all; others through any role),
 /// for a reference in a request body.
 pub async fn visible_id(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<i64>> {
-    let (user, now) = vis.binds();
-    sqlx::query_scalar(&format!(
-        "SELECT c.id FROM customers c WHERE c.uuid = $1 AND {}",
-        sql::customer_member(vis, "c.id", "$2", "$3")
-    ))
-    .bind(uuid.to_string())
-    .bind(user)
-    .bind(now)
-    .fetch_optional(pool)
-    .await
+    Ok(visible_by_uuid(pool, uuid, vis).await?.map(|c| c.id))
 }
 
 pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<CustomerRow>> {
