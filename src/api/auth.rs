@@ -18,29 +18,55 @@ use std::time::{Duration, Instant};
 /// them all whenever a user or its tokens change, so a change (a revocation) takes effect here
 /// at once and on other instances within the TTL.
 #[derive(Clone, Default)]
-pub struct TokenCache(Arc<Mutex<HashMap<String, (TokenOwner, Instant)>>>);
+pub struct TokenCache(Arc<Mutex<Entries>>);
+
+/// The cached owners, and how many times they were all forgotten: a lookup that read the
+/// database before a change committed must not put what it read back after the change's
+/// `clear()`, or a revoked token would keep working here for the TTL.
+#[derive(Default)]
+struct Entries {
+    owners: HashMap<String, (TokenOwner, Instant)>,
+    generation: u64,
+}
 
 impl TokenCache {
     const TTL: Duration = Duration::from_secs(5);
     const CAPACITY: usize = 10_000;
 
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn get(&self, hash: &str) -> Option<TokenOwner> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(hash)
+        self.entries()
+            .owners
+            .get(hash)
             .filter(|(_, at)| at.elapsed() < Self::TTL)
             .map(|(owner, _)| owner.clone())
     }
 
-    fn put(&self, hash: String, owner: TokenOwner) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= Self::CAPACITY {
-            map.clear();
+    /// Taken before reading an owner from the database, and handed back to `put`.
+    fn generation(&self) -> u64 {
+        self.entries().generation
+    }
+
+    /// Keeps `owner` unless the cache was cleared since `generation` was taken: what was read
+    /// then may be what the clearing change revoked.
+    fn put(&self, hash: String, owner: TokenOwner, generation: u64) {
+        let mut entries = self.entries();
+        if entries.generation != generation {
+            return;
         }
-        map.insert(hash, (owner, Instant::now()));
+        if entries.owners.len() >= Self::CAPACITY {
+            entries.owners.clear();
+        }
+        entries.owners.insert(hash, (owner, Instant::now()));
     }
 
     pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut entries = self.entries();
+        entries.owners.clear();
+        entries.generation = entries.generation.wrapping_add(1);
     }
 }
 
@@ -75,6 +101,7 @@ async fn owner_of(state: &AppState, hash: String) -> Result<TokenOwner, ApiError
             return active(owner);
         }
     }
+    let generation = state.tokens.generation();
     let mut owner = users::token_owner(&state.db, &hash)
         .await?
         .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
@@ -88,7 +115,7 @@ async fn owner_of(state: &AppState, hash: String) -> Result<TokenOwner, ApiError
             Err(err) => tracing::warn!(error = %err, "recording a token's use failed"),
         }
     }
-    state.tokens.put(hash, owner.clone());
+    state.tokens.put(hash, owner.clone(), generation);
     active(owner)
 }
 
@@ -155,5 +182,44 @@ impl FromRequestParts<AppState> for Staff {
         } else {
             Err(ApiError::PermissionDenied)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(id: i64) -> TokenOwner {
+        TokenOwner {
+            id,
+            uuid: format!("{id:032x}"),
+            username: format!("user{id}"),
+            is_staff: 0,
+            is_support: 0,
+            is_active: 1,
+            token_lifetime: None,
+            last_used: 0,
+        }
+    }
+
+    #[test]
+    fn an_owner_read_before_a_clear_is_not_cached_after_it() {
+        let cache = TokenCache::default();
+        let before = cache.generation();
+        // A password change commits and clears while the lookup was reading the database.
+        cache.clear();
+        cache.put("hash".into(), owner(1), before);
+        assert!(cache.get("hash").is_none());
+    }
+
+    #[test]
+    fn an_owner_read_since_the_last_clear_is_cached() {
+        let cache = TokenCache::default();
+        cache.clear();
+        let now = cache.generation();
+        cache.put("hash".into(), owner(1), now);
+        assert_eq!(cache.get("hash").map(|o| o.id), Some(1));
+        cache.clear();
+        assert!(cache.get("hash").is_none());
     }
 }

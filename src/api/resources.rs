@@ -16,7 +16,7 @@ use crate::domain::{time, ResourceLimits, Uuid32};
 use crate::service::orders as service;
 use crate::store::{
     self,
-    resources::{ResourceFilter, ResourceRow},
+    resources::{ResourceFilter, ResourcePatch, ResourceRow},
 };
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::Uri;
@@ -155,16 +155,12 @@ async fn edit(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
-    let name = input
-        .text("name", Text::REQUIRED.max(RESOURCE_NAME_MAX))
-        .unwrap_or_else(|| r.name.clone());
-    let description = input
-        .text("description", Text::OPTIONAL.max(2000))
-        .unwrap_or_else(|| r.description.clone());
+    let name = input.text("name", Text::REQUIRED.max(RESOURCE_NAME_MAX));
+    let description = input.text("description", Text::OPTIONAL.max(2000));
     let end_date = match input.raw("end_date").cloned() {
-        None => r.end_date.clone(),
-        Some(Value::Null) => None,
-        Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => Some(s),
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() => Some(Some(s)),
         Some(_) => {
             input.errors.add(
                 "end_date",
@@ -174,15 +170,12 @@ async fn edit(
         }
     };
     input.finish()?;
-    service::edit_resource(
-        &state.db,
-        &r,
-        &name,
-        &description,
-        end_date.as_deref(),
-        state.clock.now_micros(),
-    )
-    .await?;
+    let patch = ResourcePatch {
+        name,
+        description,
+        end_date,
+    };
+    service::edit_resource(&state.db, &r, &patch, state.clock.now_micros()).await?;
     let uuid: Uuid32 = r.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
     let fresh = store::resources::by_uuid(state.db.reader(), &uuid)
         .await?

@@ -4,7 +4,7 @@ use super::{blocks, ServiceError, ServiceResult};
 use crate::domain::marketplace::{resource_state_after, OrderState, OrderStep, OrderType, ResourceState};
 use crate::domain::{Action, Uuid32};
 use crate::store::orders::{NewOrder, Reviewer};
-use crate::store::resources::{NewResource, ResourceRow};
+use crate::store::resources::{NewResource, ResourcePatch, ResourceRow};
 use crate::store::{self, Db, Tx};
 
 /// A Create order as the consumer placed it, references resolved.
@@ -210,29 +210,30 @@ async fn apply_to_resource(
     Ok(())
 }
 
-/// Edits a resource's name, description and end date.
-pub async fn edit_resource(
-    db: &Db,
-    resource: &ResourceRow,
-    name: &str,
-    description: &str,
-    end_date: Option<&str>,
-    now: i64,
-) -> ServiceResult<()> {
+/// Edits a resource's name, description and end date: lays the fields the request sent over
+/// the resource as it is inside the writing transaction (its row locked), so concurrent edits
+/// of different fields both hold.
+pub async fn edit_resource(db: &Db, resource: &ResourceRow, patch: &ResourcePatch, now: i64) -> ServiceResult<()> {
     // As upstream, a save that changes nothing is no modification: not blocked, nothing written.
-    let unchanged = (
-        resource.name.as_str(),
-        resource.description.as_str(),
-        resource.end_date.as_deref(),
-    );
-    if (name, description, end_date) == unchanged {
+    if !patch.changes(resource) {
         return Ok(());
     }
+    let uuid: Uuid32 = resource
+        .uuid
+        .parse()
+        .map_err(|_| ServiceError::Rejected("Resource does not exist.".into()))?;
     let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
     let tx = db.begin().await?;
     let block = Action::BlockModificationOfExistingResources;
+    // A resource never changes customer, so the one read before is the one to guard.
     let mut tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
-    store::resources::update_details(&mut tx, resource.id, name, description, end_date, now).await?;
+    let mut r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
+        .await?
+        .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
+    if patch.changes(&r) {
+        patch.apply(&mut r);
+        store::resources::update_details(&mut tx, r.id, &r.name, &r.description, r.end_date.as_deref(), now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -100,6 +100,33 @@ pub async fn set_limits(tx: &mut Tx, id: i64, limits: &str, now: i64) -> Result<
     Ok(())
 }
 
+/// The fields a PATCH or PUT of a resource sent; a field left out keeps its value.
+pub struct ResourcePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub end_date: Option<Option<String>>,
+}
+
+impl ResourcePatch {
+    /// Whether laying the patch over `r` would change it.
+    pub fn changes(&self, r: &ResourceRow) -> bool {
+        self.name.as_ref().is_some_and(|v| *v != r.name)
+            || self.description.as_ref().is_some_and(|v| *v != r.description)
+            || self.end_date.as_ref().is_some_and(|v| *v != r.end_date)
+    }
+
+    pub fn apply(&self, r: &mut ResourceRow) {
+        for (given, slot) in [(&self.name, &mut r.name), (&self.description, &mut r.description)] {
+            if let Some(v) = given {
+                slot.clone_from(v);
+            }
+        }
+        if let Some(v) = &self.end_date {
+            r.end_date.clone_from(v);
+        }
+    }
+}
+
 pub async fn update_details(
     tx: &mut Tx,
     id: i64,

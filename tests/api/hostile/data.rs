@@ -413,6 +413,32 @@ api_test!(
     }
 );
 
+api_test!(
+    async fn concurrent_edits_of_different_resource_fields_both_hold(app) {
+        let m = marketplace(&app).await;
+        let resource = format!("/api/marketplace-resources/{}/", m.resource(&app, "edited").await);
+        for round in 0..15 {
+            let name = format!("named {round}");
+            let description = format!("described {round}");
+            let end_date = format!("2030-01-{:02}", round + 1);
+            let (a, b, c) = tokio::join!(
+                app.patch(&resource, m.owner_token(), json!({"name": name})),
+                app.patch(&resource, m.owner_token(), json!({"description": description})),
+                app.patch(&resource, m.owner_token(), json!({"end_date": end_date})),
+            );
+            for reply in [a, b, c] {
+                reply.expect(200);
+            }
+            let r = app.get(&resource, m.owner_token()).await.expect(200);
+            assert_eq!(
+                (&r["name"], &r["description"], &r["end_date"]),
+                (&json!(name), &json!(description), &json!(end_date)),
+                "round {round}"
+            );
+        }
+    }
+);
+
 /// A database as the last release left it: a paused resource whose attribution lives in its
 /// attributes, one whose client sent `_policy_attribution` itself, and a downscaled one.
 const BEFORE_0006: &[&str] = &[
