@@ -331,3 +331,15 @@ impl TestApp {
             .expect(201);
     }
 }
+
+/// A uuid's hyphenated form (`8-4-4-4-12`), as clients may send it and some messages spell it.
+pub fn hyphenate(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -2,7 +2,7 @@
 
 use crate::api_test;
 use crate::fixtures::{cast, marketplace, Marketplace};
-use crate::helpers::TestApp;
+use crate::helpers::{hyphenate, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -24,17 +24,6 @@ fn body(m: &Marketplace, limits: Value) -> Value {
 async fn create(app: &TestApp, m: &Marketplace) -> Value {
     let limits = json!([{"component": m.component("cpu_hours"), "limit": 100, "period": 1}]);
     app.post(BASE, app.staff(), body(m, limits)).await.expect(201)
-}
-
-fn hyphenate(hex: &str) -> String {
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 api_test!(

@@ -4,7 +4,7 @@
 
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};
-use crate::helpers::{database_url, spawn_app_with, Backend, TestApp};
+use crate::helpers::{database_url, hyphenate, spawn_app_with, Backend, TestApp};
 use crate::sinks::{eventually, WebhookSink};
 use serde_json::{json, Value};
 
@@ -264,7 +264,7 @@ api_test!(
             let missing = answer(&app, reqwest::Method::POST, path, owner, Some(swap_uuid(&body, uuid, MISSING))).await;
             assert_eq!(invisible.0, 400, "{path}: {invisible:?}");
             let invisible_text = invisible.1.to_string().replace(uuid, MISSING);
-            let invisible_text = invisible_text.replace(&hyphenated(uuid), &hyphenated(MISSING));
+            let invisible_text = invisible_text.replace(&hyphenate(uuid), &hyphenate(MISSING));
             assert_eq!((invisible.0, invisible_text), (missing.0, missing.1.to_string()), "{path}");
         }
         let project = app.post("/api/projects/", owner, json!({"customer": other["url"], "name": "p"})).await.expect(400);
@@ -313,18 +313,6 @@ api_test!(
         }
     }
 );
-
-/// A uuid's hyphenated form, as some messages spell it.
-fn hyphenated(hex: &str) -> String {
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
 
 api_test!(
     async fn private_offerings_are_seen_and_ordered_only_by_their_customer_and_staff(app) {
