@@ -1,6 +1,6 @@
 //! Process-level tests: the real `meterguard` binary, run as child processes on a fresh database.
 //!
-//! - Exactly-once transitions (SPEC §3) under concurrent reports: two instances on one
+//! - Exactly-once transitions (docs/evaluation.md §5.1) under concurrent reports: two instances on one
 //!   PostgreSQL, and the single SQLite instance; and policy writes racing reports
 //!   (`policy_races`).
 //! - Durability: after `kill -9` under load, every acknowledged report is stored whole, and the

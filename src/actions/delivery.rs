@@ -177,7 +177,7 @@ impl Worker {
         let policy_uuid = email.as_ref().map(|e| e.policy_uuid.clone()).or(hook
             .as_ref()
             .and_then(|h| h.body["policy_uuid"].as_str().map(str::to_string)));
-        // Every event's context names the policy's customer (SPEC §4).
+        // Every event's context names the policy's customer (docs/actions.md §6.2).
         let (customer_uuid, customer_name) = match (&email, &hook) {
             (Some(e), _) => (json!(e.customer_uuid), json!(e.customer_name)),
             (None, Some(h)) => (h.body["customer_uuid"].clone(), h.body["customer_name"].clone()),

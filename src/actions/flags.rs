@@ -1,5 +1,5 @@
 //! `request_pausing`, `request_downscaling`, `restrict_members` and their resets: a flag on the
-//! customer's resources whose offering supports it (upstream §6.4–§6.6).
+//! customer's resources whose offering supports it (docs/actions.md §4).
 
 use super::TransitionCtx;
 use crate::authz::Visibility;
@@ -124,7 +124,7 @@ fn is_set(r: &store::resources::ActionTarget, flag: Flag) -> bool {
     value != 0
 }
 
-/// Upstream's `affected_resources_count` (§3.2): live resources that carry a flag one of the
+/// Upstream's `affected_resources_count` (docs/actions.md §4.4): live resources that carry a flag one of the
 /// policy's flag actions sets, where the offering allows that flag.
 pub fn affects(actions: &crate::domain::ActionSet, r: &store::resources::ActionTarget) -> bool {
     let live = ResourceState::parse(&r.state).is_some_and(ResourceState::is_live);

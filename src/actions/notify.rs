@@ -1,5 +1,5 @@
 //! `notify_organization_owners` and `notify_external_user`: a usage email per recipient, queued
-//! in the outbox (SPEC §4; upstream's cost-flavoured email crashes for this policy).
+//! in the outbox (docs/actions.md §2; upstream's cost-flavoured email crashes: docs/differences.md §3).
 
 use super::{ActionsConfig, TransitionCtx};
 use crate::domain::options::PolicyOptions;

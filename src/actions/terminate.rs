@@ -1,5 +1,5 @@
 //! `terminate_resources`: one Terminate order per live resource of the customer, created by the
-//! system user directly in state executing (upstream §6.3); the provider completes it as usual.
+//! system user directly in state executing (docs/actions.md §3); the provider completes it as usual.
 //! The resource's other open orders are canceled: a Create or Update completed after it would
 //! take the resource out of Terminating, and a resource has one open order at a time.
 

@@ -1,5 +1,5 @@
 //! `GET /api/marketplace-customer-component-usage-policies/{uuid}/status/`: headroom per limit
-//! row (SPEC §7).
+//! row (docs/evaluation.md §7).
 
 use super::auth::CurrentUser;
 use super::errors::{ApiError, ApiResult};

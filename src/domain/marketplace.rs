@@ -51,7 +51,7 @@ display_enum!(
 );
 
 impl ResourceState {
-    /// Usage may be reported only while the resource exists and runs (upstream §7.7).
+    /// Usage may be reported only while the resource exists and runs (docs/api.md §8.3).
     pub fn accepts_usage(self) -> bool {
         matches!(self, Self::Ok | Self::Updating | Self::Terminating)
     }

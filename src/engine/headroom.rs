@@ -1,5 +1,5 @@
 //! How far each limit row is from its limit, and when it would cross at the current pace
-//! (SPEC §7, meterguard's own addition).
+//! (docs/evaluation.md §7, meterguard's own addition).
 
 use super::{RowOutcome, Window};
 use crate::domain::{Amount, Month};

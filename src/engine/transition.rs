@@ -1,4 +1,4 @@
-//! Fire and reset decisions, and which actions they run (upstream §3.7, §5.1, §5.3).
+//! Fire and reset decisions, and which actions they run (docs/evaluation.md §5, docs/actions.md §1).
 
 use crate::domain::{Action, ActionSet};
 

@@ -1,5 +1,5 @@
 //! The threshold actions: while a policy with `block_creation_of_new_resources` or
-//! `block_modification_of_existing_resources` is fired, those requests fail (SPEC §4). Nothing
+//! `block_modification_of_existing_resources` is fired, those requests fail (docs/actions.md §5). Nothing
 //! is written but the audit event, which is committed on its own.
 
 use super::{ServiceError, ServiceResult};

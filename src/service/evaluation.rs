@@ -246,7 +246,7 @@ pub async fn after_limits_went(
 }
 
 /// A fired policy resets now, its customer locked, undoing what its actions can on that
-/// customer's resources (SPEC §2): before it is deleted, or moved to another customer.
+/// customer's resources (docs/evaluation.md §6): before it is deleted, or moved to another customer.
 pub async fn reset_fired(
     tx: &mut Tx,
     db: &Db,

@@ -203,7 +203,7 @@ pub async fn mark_fired(tx: &mut Tx, policy_id: i64, now: i64) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
-/// Fired → not fired; `fired_datetime` keeps the last crossing (SPEC §2).
+/// Fired → not fired; `fired_datetime` keeps the last crossing (docs/evaluation.md §5.4).
 pub async fn mark_reset(tx: &mut Tx, policy_id: i64) -> Result<bool> {
     let r = sqlx::query("UPDATE policies SET has_fired = 0 WHERE id = $1 AND has_fired = 1")
         .bind(policy_id)

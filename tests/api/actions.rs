@@ -1,4 +1,4 @@
-//! Actions that act: SPEC §2 (decisions) and §4, upstream §5–§6.
+//! Actions that act: docs/actions.md, and the decisions of docs/differences.md §3.
 
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};

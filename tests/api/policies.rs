@@ -1,4 +1,4 @@
-//! The policy resource: SPEC §2 and upstream-reference §3–§4.
+//! The policy resource: docs/api.md §4, docs/evaluation.md §6 and docs/differences.md §1.
 
 use crate::api_test;
 use crate::fixtures::{cast, marketplace, Marketplace};

@@ -1,4 +1,4 @@
-//! Usage reporting and the real-time engine: SPEC §3, §5 and §7.
+//! Usage reporting and the real-time engine: docs/evaluation.md §2–§7 and docs/api.md §8.
 
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};

@@ -1,4 +1,4 @@
-//! Emails and webhooks (SPEC §3: the outbox) with real processes: a crash between commit and
+//! Emails and webhooks (docs/actions.md §8: the outbox) with real processes: a crash between commit and
 //! delivery loses nothing, and two instances draining one outbox deliver each message once.
 //!
 //! Receivers are the real SMTP server and webhook receiver of `tests/common/sinks.rs`, running in

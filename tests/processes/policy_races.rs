@@ -1,4 +1,4 @@
-//! Policy writes racing usage reports (SPEC §3: once per crossing, also with concurrent writers
+//! Policy writes racing usage reports (docs/evaluation.md §5.1: once per crossing, also with concurrent writers
 //! and several instances). A policy is created, or its limit moved, at the moment a report moves
 //! the customer's usage across that limit; whichever commits first, the policy must end fired
 //! exactly when its usage is over its limit. On PostgreSQL the two requests go to two instances.
