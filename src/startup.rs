@@ -2,7 +2,7 @@
 
 use crate::actions::{delivery::Worker, ActionsConfig};
 use crate::api::errors::ApiError;
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Shared};
 use crate::clock::Clock;
 use crate::config::{HttpLimits, Settings};
 use crate::service::report_batch::ReportQueue;
@@ -51,14 +51,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await?;
         let actions = ActionsConfig::from_settings(&settings);
         let reports = ReportQueue::start(db.clone(), actions.clone(), settings.faults.clone());
-        let state = AppState {
+        let state = AppState::new(Shared {
             db,
             actions,
             reports,
             settings: Arc::new(settings),
             clock,
             tokens: Default::default(),
-        };
+        });
         Ok(Self { listener, state })
     }
 

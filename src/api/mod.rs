@@ -40,8 +40,27 @@ use axum::Router;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 
+/// What every handler shares, behind one `Arc`: axum clones the state for each extractor and
+/// middleware that asks for it, many times a request, so a clone must be one reference count
+/// (cloning the fields themselves, strings and all, took a tenth of a trivial request's CPU).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: Db,
     pub actions: ActionsConfig,
     pub settings: Arc<Settings>,
