@@ -102,13 +102,7 @@ impl Application {
         let retention = tokio::spawn(supervise("retention", stopping.clone(), {
             let (db, clock) = (db.clone(), self.state.clock.clone());
             let retention = Retention::from_settings(&self.state.settings);
-            move |stopped| {
-                let (db, clock) = (db.clone(), clock.clone());
-                async move {
-                    retention::run(db, retention, clock, stopped.wait()).await;
-                    Ok(())
-                }
-            }
+            move |stopped| retention::run(db.clone(), retention, clock.clone(), stopped.wait())
         }));
         let deliveries = tokio::spawn(supervise("delivery_worker", stopping, move |stopped| {
             let worker = worker.clone();

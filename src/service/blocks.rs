@@ -24,8 +24,7 @@ pub async fn guard(
     subject: serde_json::Value,
     now: i64,
 ) -> ServiceResult<Tx> {
-    let share = if db.row_lock().is_empty() { "" } else { "FOR SHARE" };
-    store::evaluation::lock_customers(&mut tx, &[customer_id], share).await?;
+    store::evaluation::lock_customers(&mut tx, &[customer_id], db.share_lock()).await?;
     let Some(block) = store::policies::blocking(&mut *tx, customer_id, action.name()).await? else {
         return Ok(tx);
     };

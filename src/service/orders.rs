@@ -79,10 +79,6 @@ pub async fn for_resource(
     // The state first, so a resource that is not there to change says so rather than meet
     // the block (checked again under the lock below).
     check_state(kind, &resource.state)?;
-    let uuid: Uuid32 = resource
-        .uuid
-        .parse()
-        .map_err(|_| ServiceError::Rejected("Resource does not exist.".into()))?;
     let mut tx = db.begin().await?;
     if kind == OrderType::Update {
         // A resource never changes customer, so the one read before is the one to guard.
@@ -90,7 +86,7 @@ pub async fn for_resource(
         let block = Action::BlockModificationOfExistingResources;
         tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
     }
-    let r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
+    let r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
     check_state(kind, &r.state)?;
@@ -218,16 +214,12 @@ pub async fn edit_resource(db: &Db, resource: &ResourceRow, patch: &ResourcePatc
     if !patch.changes(resource) {
         return Ok(());
     }
-    let uuid: Uuid32 = resource
-        .uuid
-        .parse()
-        .map_err(|_| ServiceError::Rejected("Resource does not exist.".into()))?;
     let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
     let tx = db.begin().await?;
     let block = Action::BlockModificationOfExistingResources;
     // A resource never changes customer, so the one read before is the one to guard.
     let mut tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
-    let mut r = store::resources::by_uuid_tx(&mut tx, &uuid, db.row_lock())
+    let mut r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
     if patch.changes(&r) {

@@ -89,17 +89,15 @@ async fn chunk(tx: &mut Tx, retention: &Retention, table: Table, now: i64) -> sq
 }
 
 /// Prunes at start and then every interval of `clock`, until `stop` resolves. A failed pass
-/// is logged; the next one tries again.
-pub async fn run(db: Db, retention: Retention, clock: Clock, stop: impl Future<Output = ()>) {
+/// ends the run with its error, for the supervisor to log, count and start again.
+pub async fn run(db: Db, retention: Retention, clock: Clock, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
     tokio::pin!(stop);
     loop {
         let now = clock.now();
-        match prune(&db, &retention, now.timestamp_micros()).await {
-            Ok(pruned) => tracing::info!(?pruned, "retention pass"),
-            Err(err) => tracing::error!(error = %err, "retention pass failed"),
-        }
+        let pruned = prune(&db, &retention, now.timestamp_micros()).await?;
+        tracing::info!(?pruned, "retention pass");
         tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => return Ok(()),
             () = clock.sleep_until(now + retention.interval) => {}
         }
     }

@@ -39,12 +39,6 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
     check(change)?;
     let mut tx = db.begin().await?;
     let name = change.role.name();
-    if store::roles::find_active(&mut tx, change.user_id, name, change.scope, change.scope_id, now)
-        .await?
-        .is_some()
-    {
-        return Err(already_granted());
-    }
     let grant = NewGrant {
         user_id: change.user_id,
         role: name,
@@ -53,9 +47,9 @@ pub async fn add(db: &Db, change: &RoleChange, now: i64) -> ServiceResult<()> {
         expiration_time: change.expiration_time,
         created_by: change.by,
     };
-    // An active grant is unique per user, role and scope in the database too: of two requests
-    // adding it at once, the second is refused like the first check refuses it. A grant that
-    // expired makes way for the new one.
+    // An active grant is unique per user, role and scope (a unique index), which refuses a
+    // second grant whether it was there before or added by a request running alongside. A
+    // grant that expired makes way for the new one first.
     store::roles::deactivate_expired(&mut tx, change.user_id, name, change.scope, change.scope_id, now).await?;
     store::roles::insert(&mut tx, &grant, now).await.map_err(|e| {
         if store::is_unique_violation(&e) {

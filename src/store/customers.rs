@@ -127,11 +127,7 @@ impl CustomerFields {
 
     /// The customer's fields read inside the writing transaction, its row locked with `lock`.
     pub async fn for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Self>> {
-        let lock = if lock.is_empty() {
-            String::new()
-        } else {
-            format!("{lock} OF c")
-        };
+        let lock = super::lock_of(lock, "c");
         let row: Option<CustomerRow> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
             .bind(id)
             .fetch_optional(&mut **tx)

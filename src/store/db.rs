@@ -132,6 +132,15 @@ impl Db {
         }
     }
 
+    /// The clause that share-locks rows read inside a write transaction: writers of those rows
+    /// wait, other share-lockers do not. SQLite needs none, as for `row_lock`.
+    pub fn share_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR SHARE",
+        }
+    }
+
     /// The clause that lets a PostgreSQL worker pass over queue rows another one is taking.
     pub fn skip_locked(&self) -> &'static str {
         match self.backend {
@@ -228,5 +237,15 @@ pub fn unreachable(err: &sqlx::Error) -> bool {
             .code()
             .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
         _ => false,
+    }
+}
+
+/// `lock` (a `Db::row_lock` clause) narrowed to the table read as `alias`, so the rows a query
+/// joins to are not locked with it; empty where there is no lock clause (SQLite).
+pub(super) fn lock_of(lock: &str, alias: &str) -> String {
+    if lock.is_empty() {
+        String::new()
+    } else {
+        format!("{lock} OF {alias}")
     }
 }

@@ -20,6 +20,7 @@ pub mod roles;
 pub mod usages;
 pub mod users;
 
+use db::lock_of;
 pub use db::{unreachable, Backend, Db, Tx};
 
 /// What every store function returns; constraint violations are classified so callers can turn

@@ -88,11 +88,7 @@ impl ProjectPatch {
 /// The fields of a project that is not removed, read inside the writing transaction with its
 /// row locked by `lock`.
 pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ProjectFields>> {
-    let lock = if lock.is_empty() {
-        String::new()
-    } else {
-        format!("{lock} OF p")
-    };
+    let lock = super::lock_of(lock, "p");
     let row: Option<ProjectRow> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1 AND p.is_removed = 0 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)

@@ -153,15 +153,11 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ResourceRow
         .await
 }
 
-/// The resource, locked for the rest of the transaction on PostgreSQL.
-pub async fn by_uuid_tx(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<ResourceRow>> {
-    let lock = if lock.is_empty() {
-        String::new()
-    } else {
-        format!("{lock} OF r")
-    };
-    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1 {lock}"))
-        .bind(uuid.to_string())
+/// The resource as it is inside the transaction, locked for the rest of it on PostgreSQL.
+pub async fn by_id_tx(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ResourceRow>> {
+    let lock = super::lock_of(lock, "r");
+    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1 {lock}"))
+        .bind(id)
         .fetch_optional(&mut **tx)
         .await
 }
@@ -285,11 +281,7 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     lock: &str,
 ) -> Result<Vec<ActionTarget>> {
     let (user, now) = vis.binds();
-    let lock = if lock.is_empty() {
-        String::new()
-    } else {
-        format!("{lock} OF r")
-    };
+    let lock = super::lock_of(lock, "r");
     sqlx::query_as(&format!(
         "SELECT r.id, r.uuid, r.name, r.state, r.paused, r.downscaled, r.restrict_member_access, \
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \

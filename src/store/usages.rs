@@ -195,11 +195,7 @@ pub struct UsageKey {
 }
 
 pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<UsageKey>> {
-    let lock = if lock.is_empty() {
-        String::new()
-    } else {
-        format!("{lock} OF u")
-    };
+    let lock = super::lock_of(lock, "u");
     sqlx::query_as(&format!(
         "SELECT u.id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
          JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \

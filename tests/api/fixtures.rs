@@ -55,6 +55,20 @@ impl Marketplace {
         })
     }
 
+    /// A policy of the consumer with one `cpu_hours` limit of `limit` over `period`, running
+    /// `actions`; returns its uuid.
+    pub async fn cpu_policy(&self, app: &TestApp, actions: &str, limit: i64, period: i64) -> String {
+        let body = json!({
+            "scope": self.customer_url(), "actions": actions,
+            "component_limits_set": [{"component": self.component("cpu_hours"), "limit": limit, "period": period}]
+        });
+        let created = app
+            .post("/api/marketplace-customer-component-usage-policies/", app.staff(), body)
+            .await
+            .expect(201);
+        created["uuid"].as_str().expect("policy uuid").to_string()
+    }
+
     /// A resource in state OK, made through a Create order taken all the way; returns its uuid.
     pub async fn resource(&self, app: &TestApp, name: &str) -> String {
         self.resource_in(app, &self.project["url"], self.owner_token(), name)

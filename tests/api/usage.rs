@@ -9,14 +9,7 @@ const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
 const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 
 async fn policy(app: &TestApp, m: &Marketplace, limit: i64, period: i64) -> String {
-    let body = json!({
-        "scope": m.customer_url(), "actions": "notify_organization_owners",
-        "component_limits_set": [{"component": m.component("cpu_hours"), "limit": limit, "period": period}]
-    });
-    app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    m.cpu_policy(app, "notify_organization_owners", limit, period).await
 }
 
 async fn report(app: &TestApp, token: &str, resource: &str, amount: Value) -> crate::helpers::Reply {

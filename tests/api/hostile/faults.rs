@@ -19,14 +19,7 @@ const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 /// A policy on the consumer with one `cpu_hours` limit of `limit` over `period`, pausing the
 /// customer's resources when it fires.
 async fn policy(app: &TestApp, m: &Marketplace, limit: i64, period: i64) -> String {
-    let body = json!({
-        "scope": m.customer_url(), "actions": "request_pausing",
-        "component_limits_set": [{"component": m.component("cpu_hours"), "limit": limit, "period": period}]
-    });
-    app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"]
-        .as_str()
-        .expect("policy uuid")
-        .to_string()
+    m.cpu_policy(app, "request_pausing", limit, period).await
 }
 
 fn report(resource: &str, amount: &str) -> Value {
