@@ -1,9 +1,8 @@
-//! Who may see and write what: the one place these rules live. Visibility is expressed as SQL
-//! predicates so that list queries filter in the database, not after loading.
+//! Who may see and write what: the one place these rules live, as pure decisions over the
+//! caller and the roles `store::roles::load` read for them. Lists filter in the database through
+//! `store::visibility`, which turns a `Visibility` into SQL.
 
-use crate::domain::{CustomerRole, ProjectRole, Role};
-use crate::store::{self, roles::ScopeType};
-use sqlx::AnyPool;
+use crate::domain::{CustomerRole, ProjectRole};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -54,89 +53,14 @@ impl Visibility {
     }
 }
 
-/// SQL predicates over a customer-id or project-id expression. `u` and `n` are the placeholders
-/// bound to the user id and the current time.
-pub mod sql {
-    use super::Visibility;
-
-    fn active(u: &str, n: &str) -> String {
-        format!("r.user_id = {u} AND r.is_active = 1 AND (r.expiration_time IS NULL OR r.expiration_time > {n})")
-    }
-
-    /// Everything for `Visibility::All`, so the planner is free to use any index; otherwise the
-    /// restricted predicate, kept free of `OR` for the same reason. (Both drivers accept binds
-    /// a statement does not reference, so callers bind the user and time either way.)
-    fn gate(vis: Visibility, restricted: String) -> String {
-        match vis {
-            Visibility::All => "TRUE".to_string(),
-            Visibility::Roles { .. } => restricted,
-        }
-    }
-
-    /// Customers where the user holds a customer-level role (policies, events).
-    pub fn customer_role(vis: Visibility, customer_id: &str, u: &str, n: &str) -> String {
-        let restricted = format!(
-            "{customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {})",
-            active(u, n)
-        );
-        gate(vis, restricted)
-    }
-
-    /// Customers where the user holds a customer role or a role in one of its projects.
-    pub fn customer_member(vis: Visibility, customer_id: &str, u: &str, n: &str) -> String {
-        let restricted = format!(
-            "({customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {a}) \
-             OR {customer_id} IN (SELECT p.customer_id FROM user_roles r JOIN projects p \
-             ON p.id = r.scope_id WHERE r.scope_type = 'project' AND p.is_removed = 0 AND {a}))",
-            a = active(u, n)
-        );
-        gate(vis, restricted)
-    }
-
-    /// Projects where the user holds a project role or a role on the project's customer.
-    pub fn project_member(vis: Visibility, project_id: &str, customer_id: &str, u: &str, n: &str) -> String {
-        let restricted = format!(
-            "({project_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'project' AND {a}) \
-             OR {customer_id} IN (SELECT r.scope_id FROM user_roles r WHERE r.scope_type = 'customer' AND {a}))",
-            a = active(u, n)
-        );
-        gate(vis, restricted)
-    }
-}
-
 /// The caller's active roles on a customer, and on a project (when given).
+#[derive(Debug, Default)]
 pub struct Roles {
     pub customer: Vec<CustomerRole>,
     pub project: Vec<ProjectRole>,
 }
 
 impl Roles {
-    pub async fn load(
-        pool: &AnyPool,
-        principal: &Principal,
-        customer_id: i64,
-        project_id: Option<i64>,
-        now: i64,
-    ) -> store::Result<Self> {
-        let mut roles = Roles {
-            customer: vec![],
-            project: vec![],
-        };
-        for name in store::roles::active_names(pool, principal.id, ScopeType::Customer, customer_id, now).await? {
-            if let Some(Role::Customer(r)) = Role::parse(&name) {
-                roles.customer.push(r);
-            }
-        }
-        if let Some(project_id) = project_id {
-            for name in store::roles::active_names(pool, principal.id, ScopeType::Project, project_id, now).await? {
-                if let Some(Role::Project(r)) = Role::parse(&name) {
-                    roles.project.push(r);
-                }
-            }
-        }
-        Ok(roles)
-    }
-
     pub fn is_owner(&self) -> bool {
         self.customer.contains(&CustomerRole::Owner)
     }
@@ -154,8 +78,18 @@ impl Roles {
         self.customer.contains(&CustomerRole::Owner) || self.customer.contains(&CustomerRole::Manager)
     }
 
-    /// May edit the project or manage roles in it.
+    /// May edit the project, manage roles in it, order in it and approve its orders.
     pub fn manages_project(&self) -> bool {
         self.is_owner() || self.project.contains(&ProjectRole::Admin) || self.project.contains(&ProjectRole::Manager)
     }
+}
+
+/// May order in, and approve for, a project: staff, or the roles `Roles::manages_project` names.
+pub fn may_manage_consumer(principal: &Principal, roles: &Roles) -> bool {
+    principal.is_staff || roles.manages_project()
+}
+
+/// Acts for a provider: staff, or the provider customer's owners and managers.
+pub fn may_act_for_provider(principal: &Principal, roles: &Roles) -> bool {
+    principal.is_staff || roles.is_provider_manager()
 }

@@ -2,7 +2,7 @@
 
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::Text;
+use super::input::{Need, Text};
 use super::AppState;
 use crate::service::users::{self, Lockout, LoginRefused};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -57,7 +57,7 @@ async fn obtain_token(
     let password = input.text(
         "password",
         Text {
-            required: true,
+            need: Need::Required,
             allow_blank: false,
             max_len: 4096,
         },

@@ -2,7 +2,7 @@
 //! is handed to the handler's `Input` reader, which validates fields the way DRF does.
 
 use super::errors::ApiError;
-use super::input::Input;
+use super::input::{python_type, Input};
 use super::AppState;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -59,17 +59,4 @@ fn timed_out(err: &axum::Error) -> bool {
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || essence.ends_with("+json")
-}
-
-/// The Python type name DRF quotes in its messages.
-pub fn python_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }

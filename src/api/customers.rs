@@ -3,12 +3,12 @@
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{Input, Text};
+use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
 use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
-use crate::authz::{Principal, Roles, Visibility};
+use crate::authz::{Principal, Visibility};
 use crate::domain::{time, Uuid32};
 use crate::store::{
     self,
@@ -112,7 +112,7 @@ fn read_fields(input: &mut Input, fields: &mut CustomerPatch) {
             fields.set(field, v);
         }
     }
-    if let Some(email) = input.email("email", false) {
+    if let Some(email) = input.email("email", Need::Optional) {
         fields.set("email", email);
     }
     fields.blocked = input.boolean("blocked");
@@ -188,7 +188,8 @@ impl RoleHolder for CustomerRoles {
     async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
         let row = visible(state, user, raw).await?;
         if !user.is_staff {
-            let roles = Roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
+            let roles =
+                crate::store::roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
             if !roles.is_owner() {
                 return Err(ApiError::PermissionDenied);
             }

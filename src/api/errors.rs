@@ -72,6 +72,8 @@ impl From<crate::service::ServiceError> for ApiError {
             crate::service::ServiceError::Rejected(msg) => Self::non_field(msg),
             crate::service::ServiceError::Field(field, msg) => Self::field(field, msg),
             crate::service::ServiceError::Conflict(msg) => Self::Conflict(msg),
+            crate::service::ServiceError::NotFound(detail) => Self::NotFound(detail),
+            crate::service::ServiceError::Invalid(body) => Self::Validation(body),
             crate::service::ServiceError::Forbidden => Self::PermissionDenied,
             crate::service::ServiceError::Unavailable => Self::Unavailable,
             crate::service::ServiceError::Database(e) => e.into(),

@@ -1,7 +1,6 @@
 //! Reads the fields of a request object with DRF's field semantics and messages, collecting every
 //! error before the request is refused.
 
-use super::body::python_type;
 use super::errors::{ApiResult, FieldErrors};
 use crate::domain::{ResourceLimits, Uuid32};
 use serde_json::{json, Map, Value};
@@ -17,22 +16,29 @@ pub struct Input {
     pub errors: FieldErrors,
 }
 
+/// Whether a field must be sent (on a create or a full update; a PATCH requires nothing).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    Optional,
+}
+
 /// How a text field is checked.
 #[derive(Clone, Copy)]
 pub struct Text {
-    pub required: bool,
+    pub need: Need,
     pub allow_blank: bool,
     pub max_len: usize,
 }
 
 impl Text {
     pub const REQUIRED: Text = Text {
-        required: true,
+        need: Need::Required,
         allow_blank: false,
         max_len: 255,
     };
     pub const OPTIONAL: Text = Text {
-        required: false,
+        need: Need::Optional,
         allow_blank: true,
         max_len: 255,
     };
@@ -65,10 +71,10 @@ impl Input {
     }
 
     /// The value of a field that must be present (unless partial) and not null.
-    pub fn present(&mut self, field: &str, required: bool) -> Option<Value> {
+    pub fn present(&mut self, field: &str, need: Need) -> Option<Value> {
         match self.map.get(field) {
             None => {
-                if required && !self.partial {
+                if need == Need::Required && !self.partial {
                     self.errors.add(field, REQUIRED);
                 }
                 None
@@ -82,7 +88,7 @@ impl Input {
     }
 
     pub fn text(&mut self, field: &str, rule: Text) -> Option<String> {
-        let value = self.present(field, rule.required)?;
+        let value = self.present(field, rule.need)?;
         match check_text(&value, rule) {
             Ok(s) => Some(s),
             Err(msg) => {
@@ -93,7 +99,7 @@ impl Input {
     }
 
     pub fn boolean(&mut self, field: &str) -> Option<bool> {
-        let value = self.present(field, false)?;
+        let value = self.present(field, Need::Optional)?;
         let parsed = match &value {
             Value::Bool(b) => Some(*b),
             Value::Number(n) if n.as_i64() == Some(1) => Some(true),
@@ -111,8 +117,8 @@ impl Input {
         parsed
     }
 
-    pub fn integer(&mut self, field: &str, required: bool, min: i64, max: i64) -> Option<i64> {
-        let value = self.present(field, required)?;
+    pub fn integer(&mut self, field: &str, need: Need, min: i64, max: i64) -> Option<i64> {
+        let value = self.present(field, need)?;
         match check_integer(&value, min, max) {
             Ok(n) => Some(n),
             Err(msg) => {
@@ -127,12 +133,12 @@ impl Input {
         match self.map.get(field) {
             None => None,
             Some(Value::Null) => Some(None),
-            Some(_) => self.integer(field, false, min, max).map(Some),
+            Some(_) => self.integer(field, Need::Optional, min, max).map(Some),
         }
     }
 
-    pub fn uuid(&mut self, field: &str, required: bool) -> Option<Uuid32> {
-        let value = self.present(field, required)?;
+    pub fn uuid(&mut self, field: &str, need: Need) -> Option<Uuid32> {
+        let value = self.present(field, need)?;
         match check_uuid(&value) {
             Ok(u) => Some(u),
             Err(msg) => {
@@ -142,10 +148,10 @@ impl Input {
         }
     }
 
-    pub fn email(&mut self, field: &str, required: bool) -> Option<String> {
+    pub fn email(&mut self, field: &str, need: Need) -> Option<String> {
         let rule = Text {
-            required,
-            allow_blank: !required,
+            need,
+            allow_blank: need == Need::Optional,
             max_len: 320,
         };
         let s = self.text(field, rule)?;
@@ -158,15 +164,15 @@ impl Input {
 
     /// Any JSON object, as DRF's JSONField/DictField takes it.
     pub fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
-        self.object_of(field, false)
+        self.object_of(field, Need::Optional)
     }
 
     /// A resource's limits, read as upstream's `DictField(child=IntegerField(min_value=0))`;
     /// each bad entry's message under its key, as DRF nests them.
-    pub fn limits(&mut self, field: &str, required: bool) -> Option<ResourceLimits> {
+    pub fn limits(&mut self, field: &str, need: Need) -> Option<ResourceLimits> {
         let mut limits = Vec::new();
         let mut errors = Map::new();
-        for (key, value) in self.object_of(field, required)? {
+        for (key, value) in self.object_of(field, need)? {
             let checked = match value {
                 Value::Null => Err(NOT_NULL.to_string()),
                 v => check_integer(&v, 0, i64::MAX),
@@ -186,8 +192,8 @@ impl Input {
         }
     }
 
-    fn object_of(&mut self, field: &str, required: bool) -> Option<Map<String, Value>> {
-        match self.present(field, required)? {
+    fn object_of(&mut self, field: &str, need: Need) -> Option<Map<String, Value>> {
+        match self.present(field, need)? {
             Value::Object(m) => Some(m),
             other => {
                 let msg = format!(
@@ -275,6 +281,19 @@ pub fn check_uuid(value: &Value) -> Result<Uuid32, String> {
     match value {
         Value::String(s) => s.parse().map_err(|e: crate::domain::ids::InvalidUuid| e.to_string()),
         _ => Err("Must be a valid UUID.".into()),
+    }
+}
+
+/// The Python type name DRF quotes in its messages.
+pub fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
     }
 }
 

@@ -109,7 +109,7 @@ impl HyperlinkError {
 /// The path segments of a hyperlink after `/api/`, host ignored.
 fn api_segments(value: &Value) -> Result<Vec<String>, HyperlinkError> {
     let Value::String(s) = value else {
-        return Err(HyperlinkError::IncorrectType(super::body::python_type(value)));
+        return Err(HyperlinkError::IncorrectType(super::input::python_type(value)));
     };
     if s.contains('\0') {
         return Err(HyperlinkError::NullCharacters);

@@ -13,7 +13,7 @@ use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
 use super::query::uuid_param;
 use super::AppState;
-use crate::authz::{Principal, Roles, Visibility};
+use crate::authz::{Principal, Visibility};
 use crate::domain::Uuid32;
 use crate::service::offerings as service;
 use crate::store::{self, offerings::Catalog, offerings::ComponentRow, offerings::OfferingRow};
@@ -161,7 +161,7 @@ async fn authorize(state: &AppState, user: &Principal, customer_id: i64) -> ApiR
         return Ok(());
     }
     let now = state.clock.now_micros();
-    let roles = Roles::load(state.db.reader(), user, customer_id, None, now).await?;
+    let roles = crate::store::roles::load(state.db.reader(), user, customer_id, None, now).await?;
     if roles.is_provider_manager() {
         Ok(())
     } else {

@@ -3,13 +3,13 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{check_text, Text};
+use super::input::{check_text, Need, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
 use super::query::{choices_param, object, uuid_param};
-use super::resources::RESOURCE_NAME_MAX;
 use super::AppState;
-use crate::authz::{Principal, Roles, Visibility};
+use crate::authz::{Principal, Visibility};
+use crate::domain::marketplace::RESOURCE_NAME_MAX;
 use crate::domain::marketplace::{OrderState, OrderStep, OrderType};
 use crate::domain::{time, Uuid32};
 use crate::service::orders::{self as service, CreateOrder};
@@ -179,43 +179,6 @@ async fn retrieve(
     Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
 }
 
-/// May order in, and approve for, the project: staff, customer owners, project admins/managers.
-pub async fn is_consumer_manager(
-    state: &AppState,
-    user: &Principal,
-    customer_id: i64,
-    project_id: i64,
-) -> ApiResult<bool> {
-    if user.is_staff {
-        return Ok(true);
-    }
-    let roles = Roles::load(
-        state.db.reader(),
-        user,
-        customer_id,
-        Some(project_id),
-        state.clock.now_micros(),
-    )
-    .await?;
-    Ok(roles.manages_project())
-}
-
-/// Acts for the provider: staff, the provider customer's owners and managers.
-pub async fn is_provider_manager(state: &AppState, user: &Principal, provider_customer_id: i64) -> ApiResult<bool> {
-    if user.is_staff {
-        return Ok(true);
-    }
-    let roles = Roles::load(
-        state.db.reader(),
-        user,
-        provider_customer_id,
-        None,
-        state.clock.now_micros(),
-    )
-    .await?;
-    Ok(roles.is_provider_manager())
-}
-
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -225,7 +188,7 @@ async fn create(
     let reader = state.db.reader();
     let vis = Visibility::of(&user, state.clock.now_micros());
     let mut offering = None;
-    if let Some(value) = input.present("offering", true) {
+    if let Some(value) = input.present("offering", Need::Required) {
         match links::resolve(&value, "marketplace-public-offerings") {
             // A private offering of another customer looks missing.
             Ok(uuid) => match store::offerings::visible_by_uuid(reader, &uuid, Catalog::Consumer(vis)).await? {
@@ -239,14 +202,14 @@ async fn create(
         }
     }
     let mut plan_uuid = None;
-    if let Some(value) = input.present("plan", false) {
+    if let Some(value) = input.present("plan", Need::Optional) {
         match links::resolve_nested(&value, "marketplace-public-offerings", "plans") {
             Ok((offering_uuid, plan)) => plan_uuid = Some((offering_uuid, plan)),
             Err(e) => input.errors.add("plan", e.message()),
         }
     }
     let mut project = None;
-    if let Some(value) = input.present("project", true) {
+    if let Some(value) = input.present("project", Need::Required) {
         match links::resolve(&value, "projects") {
             Ok(uuid) => match store::projects::visible_by_uuid(reader, &uuid, vis).await? {
                 Some(p) => project = Some(p),
@@ -269,7 +232,7 @@ async fn create(
             input.errors.set("attributes", json!({ "name": [msg] }));
         }
     }
-    let limits = input.limits("limits", false).unwrap_or_default();
+    let limits = input.limits("limits", Need::Optional).unwrap_or_default();
     let mut plan_id = None;
     if let (Some(o), Some((offering_uuid, plan))) = (&offering, plan_uuid) {
         let plans = store::offerings::plans_of(reader, &[o.id]).await?;
@@ -289,7 +252,15 @@ async fn create(
             "order references passed validation unset"
         )));
     };
-    if !is_consumer_manager(&state, &user, project.customer_id, project.id).await? {
+    if !crate::service::access::may_manage_consumer(
+        &state.db,
+        &user,
+        project.customer_id,
+        project.id,
+        state.clock.now_micros(),
+    )
+    .await?
+    {
         return Err(ApiError::PermissionDenied);
     }
     let name = attributes
@@ -332,9 +303,23 @@ async fn take_step(
     let order = visible(&state, &user, &raw).await?;
     let allowed = if step.by_consumer() {
         let creator = step == OrderStep::Cancel && order.created_by_username.as_deref() == Some(user.username.as_str());
-        creator || is_consumer_manager(&state, &user, order.customer_id, order.project_id).await?
+        creator
+            || crate::service::access::may_manage_consumer(
+                &state.db,
+                &user,
+                order.customer_id,
+                order.project_id,
+                state.clock.now_micros(),
+            )
+            .await?
     } else {
-        is_provider_manager(&state, &user, order.provider_customer_id).await?
+        crate::service::access::may_act_for_provider(
+            &state.db,
+            &user,
+            order.provider_customer_id,
+            state.clock.now_micros(),
+        )
+        .await?
     };
     if !allowed {
         return Err(ApiError::PermissionDenied);

@@ -1,9 +1,10 @@
 //! `/api/marketplace-customer-component-usage-policies/`
 
 use super::auth::{CurrentUser, Staff};
-use super::body::{python_type, JsonBody};
+use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{check_integer, check_uuid, Input, NOT_NULL, REQUIRED};
+use super::input::python_type;
+use super::input::{check_integer, check_uuid, Input, Need, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
 use super::query::{object, uuid_param};
@@ -377,7 +378,7 @@ pub struct LimitRequest {
 async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyChanges> {
     let mut changes = PolicyChanges::default();
 
-    if let Some(scope) = input.present("scope", true) {
+    if let Some(scope) = input.present("scope", Need::Required) {
         match links::resolve(&scope, "customers") {
             Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
                 Some((id, _)) => changes.customer_id = Some(id),
@@ -387,7 +388,7 @@ async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyCha
         }
     }
 
-    if let Some(value) = input.present("actions", true) {
+    if let Some(value) = input.present("actions", Need::Required) {
         match value {
             // DRF's CharField takes a number as its text.
             Value::String(_) | Value::Number(_) => {
@@ -401,14 +402,14 @@ async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyCha
         }
     }
 
-    if let Some(value) = input.present("options", false) {
+    if let Some(value) = input.present("options", Need::Optional) {
         match PolicyOptions::parse(&value) {
             Ok(options) => changes.options = Some(options),
             Err(e) => input.errors.add("options", e.to_string()),
         }
     }
 
-    if let Some(value) = input.present("component_limits_set", true) {
+    if let Some(value) = input.present("component_limits_set", Need::Required) {
         match parse_limits(&value) {
             Ok(limits) => changes.limits = Some(limits),
             Err(errors) => input.errors.set("component_limits_set", errors),

@@ -3,13 +3,13 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{Input, Text};
+use super::input::{Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::{PageRequest, Paginated};
 use super::query::{uuid_list_param, uuid_param};
 use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
-use crate::authz::{Principal, Roles, Visibility};
+use crate::authz::{Principal, Visibility};
 use crate::domain::{time, Uuid32};
 use crate::store::{
     self,
@@ -137,7 +137,7 @@ async fn read_fields(
     creating: bool,
 ) -> ApiResult<(i64, ProjectPatch)> {
     let mut customer_id = 0;
-    if let Some(customer) = input.present("customer", true).filter(|_| creating) {
+    if let Some(customer) = input.present("customer", Need::Required).filter(|_| creating) {
         let vis = Visibility::of(user, state.clock.now_micros());
         match links::resolve(&customer, "customers") {
             Ok(uuid) => match store::customers::visible_id(state.db.reader(), &uuid, vis).await? {
@@ -181,7 +181,7 @@ async fn may_manage(state: &AppState, user: &Principal, customer_id: i64, projec
     if user.is_staff {
         return Ok(());
     }
-    let roles = Roles::load(
+    let roles = crate::store::roles::load(
         state.db.reader(),
         user,
         customer_id,

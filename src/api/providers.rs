@@ -4,12 +4,12 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::Text;
+use super::input::{Need, Text};
 use super::links::{self, HyperlinkError, Links};
 use super::pagination::{PageRequest, Paginated};
 use super::query::uuid_param;
 use super::AppState;
-use crate::authz::{Roles, Visibility};
+use crate::authz::Visibility;
 use crate::domain::{time, Uuid32};
 use crate::store::{self, providers::ProviderRow};
 use axum::extract::{Path, Query, State};
@@ -136,7 +136,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ProviderOut>)> {
     let pool = state.db.reader();
     let mut customer_id = None;
-    if let Some(value) = input.present("customer", true) {
+    if let Some(value) = input.present("customer", Need::Required) {
         // A customer the caller cannot see looks missing (not "already registered", nor 403).
         let vis = Visibility::of(&user, state.clock.now_micros());
         let found = match links::resolve(&value, "customers") {
@@ -160,7 +160,11 @@ async fn create(
         customer_id.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("customer passed validation unset")))?;
 
     let now = state.clock.now_micros();
-    if !user.is_staff && !Roles::load(pool, &user, customer_id, None, now).await?.is_owner() {
+    if !user.is_staff
+        && !crate::store::roles::load(pool, &user, customer_id, None, now)
+            .await?
+            .is_owner()
+    {
         return Err(ApiError::PermissionDenied);
     }
     let uuid = Uuid32::new_v4();

@@ -4,9 +4,8 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::Text;
+use super::input::{Need, Text};
 use super::links::Links;
-use super::orders::is_consumer_manager;
 use super::pagination::{PageRequest, Paginated};
 use super::query::{choices_param, object, uuid_param};
 use super::AppState;
@@ -27,9 +26,6 @@ use std::collections::HashMap;
 
 const COLLECTION: &str = "marketplace-resources";
 const NOT_FOUND: &str = "No Resource matches the given query.";
-
-/// Upstream's `max_length` of a resource's name.
-pub const RESOURCE_NAME_MAX: usize = 150;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -140,7 +136,15 @@ async fn retrieve(
 /// The resource, if the caller may change it (staff, customer owners, project admins/managers).
 async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<ResourceRow> {
     let r = visible(state, user, raw).await?;
-    if is_consumer_manager(state, user, r.customer_id, r.project_id).await? {
+    if crate::service::access::may_manage_consumer(
+        &state.db,
+        user,
+        r.customer_id,
+        r.project_id,
+        state.clock.now_micros(),
+    )
+    .await?
+    {
         Ok(r)
     } else {
         Err(ApiError::PermissionDenied)
@@ -155,7 +159,10 @@ async fn edit(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
-    let name = input.text("name", Text::REQUIRED.max(RESOURCE_NAME_MAX));
+    let name = input.text(
+        "name",
+        Text::REQUIRED.max(crate::domain::marketplace::RESOURCE_NAME_MAX),
+    );
     let description = input.text("description", Text::OPTIONAL.max(2000));
     let end_date = match input.raw("end_date").cloned() {
         None => None,
@@ -190,7 +197,7 @@ async fn update_limits(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let r = manageable(&state, &user, &raw).await?;
-    let limits = input.limits("limits", true);
+    let limits = input.limits("limits", Need::Required);
     input.finish()?;
     let limits = limits.unwrap_or_default();
     if limits == ResourceLimits::from_stored(&r.limits) {

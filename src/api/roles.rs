@@ -4,7 +4,7 @@
 use super::auth::CurrentUser;
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::Input;
+use super::input::{Input, Need};
 use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
 use super::AppState;
@@ -107,7 +107,7 @@ async fn change(
     action: RoleAction,
 ) -> ApiResult<Value> {
     let now = state.clock.now_micros();
-    let user_uuid = input.uuid("user", true);
+    let user_uuid = input.uuid("user", Need::Required);
     let role_name = input.text("role", super::input::Text::REQUIRED);
     let expiration_time = match input.raw("expiration_time").cloned() {
         None | Some(Value::Null) => None,

@@ -3,9 +3,8 @@
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{check_text, Text, NOT_NULL, REQUIRED};
+use super::input::{check_text, Need, Text, NOT_NULL, REQUIRED};
 use super::links::Links;
-use super::orders::is_provider_manager;
 use super::pagination::{PageRequest, Paginated};
 use super::query::{int_param, text_param, uuid_param};
 use super::AppState;
@@ -152,7 +151,7 @@ async fn set_usage(
         );
     }
     let resource = if input.has("resource") {
-        input.uuid("resource", true)
+        input.uuid("resource", Need::Required)
     } else {
         None
     };
@@ -170,7 +169,7 @@ async fn set_usage(
             None
         }
     };
-    let items = match input.present("usages", true) {
+    let items = match input.present("usages", Need::Required) {
         Some(v) => match parse_items(&v) {
             Ok(items) => Some(items),
             Err(errors) => {
@@ -190,7 +189,15 @@ async fn set_usage(
     // before the report's transaction, which only reads the verdict.
     let may_report = user.is_staff
         || match store::resources::by_uuid(state.db.reader(), &resource).await? {
-            Some(r) => is_provider_manager(&state, &user, r.provider_customer_id).await?,
+            Some(r) => {
+                crate::service::access::may_act_for_provider(
+                    &state.db,
+                    &user,
+                    r.provider_customer_id,
+                    state.clock.now_micros(),
+                )
+                .await?
+            }
             None => false,
         };
     if !may_report {
@@ -219,7 +226,7 @@ const DATETIME_FORMAT: &str =
 fn parse_items(value: &Value) -> Result<Vec<UsageItem>, Value> {
     let Value::Array(items) = value else {
         return Err(json!({"non_field_errors": [format!(
-            "Expected a list of items but got type \"{}\".", super::body::python_type(value)
+            "Expected a list of items but got type \"{}\".", super::input::python_type(value)
         )]}));
     };
     let mut parsed = Vec::new();
@@ -227,7 +234,7 @@ fn parse_items(value: &Value) -> Result<Vec<UsageItem>, Value> {
     for item in items {
         let Value::Object(map) = item else {
             errors.push(json!({"non_field_errors": [format!(
-                "Invalid data. Expected a dictionary, but got {}.", super::body::python_type(item)
+                "Invalid data. Expected a dictionary, but got {}.", super::input::python_type(item)
             )]}));
             continue;
         };

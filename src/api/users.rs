@@ -3,7 +3,7 @@
 use super::auth::{CallerToken, CurrentUser, Staff};
 use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{Input, Text};
+use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::{PageRequest, Paginated};
 use super::AppState;
@@ -165,7 +165,7 @@ fn read_patch(input: &mut Input, by_staff: bool) -> UserPatch {
         }
         patch.username = Some(username);
     }
-    patch.email = input.email("email", true);
+    patch.email = input.email("email", Need::Required);
     let texts: [(&str, &mut Option<String>); 7] = [
         ("first_name", &mut patch.first_name),
         ("last_name", &mut patch.last_name),
@@ -231,7 +231,7 @@ async fn change_password(
     let password = input.text(
         "new_password",
         Text {
-            required: true,
+            need: Need::Required,
             allow_blank: false,
             max_len: 4096,
         },

@@ -1,5 +1,8 @@
 //! Resource and order vocabularies, with upstream's display strings.
 
+/// The longest resource name upstream accepts (its model's `max_length`).
+pub const RESOURCE_NAME_MAX: usize = 150;
+
 macro_rules! display_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*

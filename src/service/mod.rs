@@ -1,6 +1,7 @@
 //! Use cases: one function per operation, each one transaction. They read through `store`,
 //! decide through `domain` and the `engine`, and write through `store`.
 
+pub mod access;
 pub mod blocks;
 pub mod customers;
 pub mod evaluation;
@@ -30,6 +31,12 @@ pub enum ServiceError {
     /// The object is not in a state that allows the operation (409).
     #[error("{0}")]
     Conflict(String),
+    /// The object does not exist, or the caller may not see it (404 with this detail).
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// A prepared DRF body for a 400, as `{"field": ["message"]}` or a bare `["message"]`.
+    #[error("invalid: {0}")]
+    Invalid(serde_json::Value),
     /// The caller may not do this to this object (403).
     #[error("permission denied")]
     Forbidden,

@@ -1,5 +1,6 @@
+use super::visibility as sql;
 use super::{NameFilter, Result, Tx};
-use crate::authz::{sql, Visibility};
+use crate::authz::Visibility;
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 

@@ -1,7 +1,8 @@
 //! The audit trail: transitions, actions, blocked requests, deliveries.
 
+use super::visibility as sql;
 use super::{Result, Tx};
-use crate::authz::{sql, Visibility};
+use crate::authz::Visibility;
 use crate::domain::Uuid32;
 use serde_json::Value;
 use sqlx::{AnyPool, FromRow};

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod roles;
 pub mod usages;
 pub mod users;
+pub mod visibility;
 
 use db::lock_of;
 pub use db::{unreachable, Backend, Db, Tx};

@@ -1,6 +1,7 @@
 use super::packed::{Bind, Select};
+use super::visibility as sql;
 use super::{Result, Tx};
-use crate::authz::{sql, Visibility};
+use crate::authz::Visibility;
 use crate::domain::Uuid32;
 use serde::Deserialize;
 use sqlx::{AnyPool, FromRow};

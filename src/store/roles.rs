@@ -1,5 +1,6 @@
 use super::{Result, Tx};
-use crate::domain::Uuid32;
+use crate::authz::{Principal, Roles};
+use crate::domain::{Role, Uuid32};
 use sqlx::{AnyPool, FromRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,4 +194,29 @@ pub async fn owner_emails(tx: &mut Tx, customer_id: i64, now: i64) -> Result<Vec
     .bind(now)
     .fetch_all(&mut **tx)
     .await
+}
+
+/// The caller's active roles on a customer, and on its project when given, for `authz` to decide
+/// on. A stored role name this build does not know grants nothing.
+pub async fn load(
+    pool: &AnyPool,
+    principal: &Principal,
+    customer_id: i64,
+    project_id: Option<i64>,
+    now: i64,
+) -> Result<Roles> {
+    let mut roles = Roles::default();
+    for name in active_names(pool, principal.id, ScopeType::Customer, customer_id, now).await? {
+        if let Some(Role::Customer(r)) = Role::parse(&name) {
+            roles.customer.push(r);
+        }
+    }
+    if let Some(project_id) = project_id {
+        for name in active_names(pool, principal.id, ScopeType::Project, project_id, now).await? {
+            if let Some(Role::Project(r)) = Role::parse(&name) {
+                roles.project.push(r);
+            }
+        }
+    }
+    Ok(roles)
 }

@@ -1,7 +1,8 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
+use super::visibility as sql;
 use super::{in_list, placeholders, Result, Tx};
-use crate::authz::{sql, Visibility};
+use crate::authz::Visibility;
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 use std::collections::HashMap;

@@ -1,9 +1,9 @@
 //! Reading offering, component and plan bodies with DRF's field semantics and messages. Nested
 //! lists report DRF's per-item errors: one object per item, `{}` for the good ones.
 
-use crate::api::body::python_type;
 use crate::api::errors::{ApiError, ApiResult};
-use crate::api::input::{check_text, Input, Text};
+use crate::api::input::python_type;
+use crate::api::input::{check_text, Input, Need, Text};
 use crate::api::links::{self, HyperlinkError};
 use crate::api::AppState;
 use crate::authz::{Principal, Visibility};
@@ -42,13 +42,13 @@ pub async fn offering(state: &AppState, mut input: Input, user: &Principal) -> A
     f.full_description = input
         .text("full_description", Text::OPTIONAL.max(LONG))
         .unwrap_or_default();
-    if let Some(v) = input.present("customer", true) {
+    if let Some(v) = input.present("customer", Need::Required) {
         match provider_customer(state, vis, &v).await? {
             Ok(id) => f.customer_id = id,
             Err(msg) => input.errors.add("customer", msg),
         }
     }
-    if let Some(v) = input.present("category", true) {
+    if let Some(v) = input.present("category", Need::Required) {
         match category(state, &v).await? {
             Ok(id) => f.category_id = id,
             Err(msg) => input.errors.add("category", msg),
@@ -151,7 +151,8 @@ impl ComponentPatch {
     /// Fields in the order upstream's serializer declares them, so errors come in that order.
     pub fn read(input: &mut Input) -> Self {
         let billing_types = BillingType::ALL.map(BillingType::as_str);
-        let billing_type = choice(input, "billing_type", true, &billing_types).and_then(|s| BillingType::parse(&s));
+        let billing_type =
+            choice(input, "billing_type", Need::Required, &billing_types).and_then(|s| BillingType::parse(&s));
         let r#type = input.text("type", Text::REQUIRED.max(50));
         let r#type = match r#type {
             Some(t) if !is_internal_name(&t) => {
@@ -217,12 +218,12 @@ fn limit_period(input: &mut Input) -> Option<Option<String>> {
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(s)) if s.is_empty() => Some(None),
-        Some(_) => choice(input, "limit_period", false, &LIMIT_PERIODS).map(Some),
+        Some(_) => choice(input, "limit_period", Need::Optional, &LIMIT_PERIODS).map(Some),
     }
 }
 
 fn plan(input: &mut Input) -> PlanFields {
-    let unit_price = match input.present("unit_price", false) {
+    let unit_price = match input.present("unit_price", Need::Optional) {
         None => UnitPrice::default(),
         Some(v @ (Value::String(_) | Value::Number(_))) => {
             let text = check_text(&v, Text::OPTIONAL.max(LONG)).unwrap_or_default();
@@ -240,7 +241,7 @@ fn plan(input: &mut Input) -> PlanFields {
         name: input.text("name", Text::REQUIRED.max(150)).unwrap_or_default(),
         description: input.text("description", Text::OPTIONAL.max(LONG)).unwrap_or_default(),
         article_code: input.text("article_code", Text::OPTIONAL.max(30)).unwrap_or_default(),
-        unit: choice(input, "unit", false, &PLAN_UNITS).unwrap_or_else(|| "month".into()),
+        unit: choice(input, "unit", Need::Optional, &PLAN_UNITS).unwrap_or_else(|| "month".into()),
         unit_price: unit_price.to_string(),
         max_amount: input.nullable_integer("max_amount", 1, 32767).flatten(),
         archived: input.boolean("archived").unwrap_or(false),
@@ -248,8 +249,8 @@ fn plan(input: &mut Input) -> PlanFields {
 }
 
 /// DRF's ChoiceField: the text of the value must be one of the choices.
-fn choice(input: &mut Input, field: &str, required: bool, choices: &[&str]) -> Option<String> {
-    let value = input.present(field, required)?;
+fn choice(input: &mut Input, field: &str, need: Need, choices: &[&str]) -> Option<String> {
+    let value = input.present(field, need)?;
     let text = match &value {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "True".into(),
@@ -267,7 +268,7 @@ fn choice(input: &mut Input, field: &str, required: bool, choices: &[&str]) -> O
 /// Reads an optional list field item by item; on any failure the field gets DRF's per-item
 /// errors and `None` is returned.
 fn list<T>(input: &mut Input, field: &str, mut read: impl FnMut(Input) -> Result<T, Value>) -> Option<Vec<T>> {
-    let value = input.present(field, false)?;
+    let value = input.present(field, Need::Optional)?;
     let Value::Array(items) = value else {
         let msg = format!("Expected a list of items but got type \"{}\".", python_type(&value));
         input.errors.set(field, json!({"non_field_errors": [msg]}));
