@@ -133,6 +133,9 @@ def main():
     parser.add_argument("--report-dir", required=True)
     parser.add_argument("--checks", default="not_a_server_error")
     parser.add_argument("--max-examples", default="40")
+    parser.add_argument(
+        "st_args", nargs="*", help="more arguments for `st run`, after --, e.g. --include-path-regex"
+    )
     args = parser.parse_args()
 
     report_dir = pathlib.Path(args.report_dir)
@@ -160,6 +163,7 @@ def main():
         "junit",
         "--report-dir",
         str(report_dir),
+        *args.st_args,
     ]
     print("+", " ".join(command).replace(args.staff_token, "<token>"), flush=True)
     return subprocess.call(command)

@@ -55,6 +55,77 @@ impl ApiError {
     }
 }
 
+/// `{"detail": "..."}`: the body of every 401, 403, 404, 405, 409 and 503.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub detail: String,
+}
+
+/// A 400's body as DRF renders it: each field's messages under its name (nested for nested
+/// fields), or a bare list of messages for an error that belongs to no field.
+pub struct ValidationErrors;
+
+impl utoipa::PartialSchema for ValidationErrors {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().additional_properties(Some(AdditionalProperties::FreeForm(true))))
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(
+                "Messages per field, or a list of messages that belong to no field.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ValidationErrors {}
+
+/// The statuses every authenticated operation can answer besides its own: the caller is not
+/// signed in (401), or the database cannot be reached now (503). List them in an operation's
+/// `responses(...)` after its own, with the sets below that apply.
+#[derive(utoipa::IntoResponses)]
+pub enum CommonErrors {
+    #[response(
+        status = 401,
+        description = "Authentication credentials were not provided or are invalid."
+    )]
+    NotAuthenticated(ErrorDetail),
+    #[response(
+        status = 503,
+        description = "The database cannot be reached now; retry after the `Retry-After` seconds."
+    )]
+    Unavailable(ErrorDetail),
+}
+
+/// An operation on one object named in the path: 404 when it does not exist or the caller may not
+/// see it.
+#[derive(utoipa::IntoResponses)]
+pub enum ObjectErrors {
+    #[response(status = 404, description = "No such object, or the caller may not see it.")]
+    NotFound(ErrorDetail),
+}
+
+/// An operation that reads a request body or query: 400 with DRF's validation body.
+#[derive(utoipa::IntoResponses)]
+pub enum InputErrors {
+    #[response(status = 400, description = "The request is invalid; nothing was changed.")]
+    Invalid(#[to_schema] ValidationErrors),
+}
+
+/// An operation the caller may see but not perform: 403.
+#[derive(utoipa::IntoResponses)]
+pub enum ForbiddenErrors {
+    #[response(status = 403, description = "The caller may not perform this operation.")]
+    Forbidden(ErrorDetail),
+}
+
+/// An operation refused because of the object's state: 409.
+#[derive(utoipa::IntoResponses)]
+pub enum ConflictErrors {
+    #[response(status = 409, description = "The object's state does not allow this operation.")]
+    Conflict(ErrorDetail),
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if crate::store::unreachable(&err) {
@@ -78,6 +149,12 @@ impl From<crate::service::ServiceError> for ApiError {
             crate::service::ServiceError::Unavailable => Self::Unavailable,
             crate::service::ServiceError::Database(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::domain::page::InvalidPage> for ApiError {
+    fn from(_: crate::domain::page::InvalidPage) -> Self {
+        Self::NotFound("Invalid page.")
     }
 }
 

@@ -3,10 +3,11 @@
 use super::auth::CurrentUser;
 use super::errors::{ApiError, ApiResult};
 use super::links::{self, Links};
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{choices_param, object, uuid_param};
 use super::AppState;
 use crate::authz::Visibility;
+use crate::domain::page::PageRequest;
 use crate::domain::time;
 use crate::store::{self, events::EventFilter};
 use axum::extract::{Query, RawQuery, State};

@@ -5,12 +5,13 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{check_text, Need, Text};
 use super::links::{self, Links};
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{choices_param, object, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::RESOURCE_NAME_MAX;
 use crate::domain::marketplace::{OrderState, OrderStep, OrderType};
+use crate::domain::page::PageRequest;
 use crate::domain::{time, Uuid32};
 use crate::service::orders::{self as service, CreateOrder};
 use crate::store::{

@@ -1,98 +1,19 @@
 //! Waldur's LinkHeaderPagination: a bare JSON array, `X-Result-Count`, and a `Link` header.
 
-use super::errors::ApiError;
 use super::links::Links;
+use crate::domain::page::Page;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use std::collections::HashMap;
 use url::form_urlencoded;
 
-pub const DEFAULT_PAGE_SIZE: i64 = 10;
-pub const MAX_PAGE_SIZE: i64 = 300;
-
-/// The requested page: `page` is 1-based; `page_size` falls back to the default when invalid and
-/// is capped at the maximum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    page: PageNumber,
-    pub size: i64,
+/// How a page renders its headers: `X-Result-Count` and the `Link` relations.
+trait PageHeaders {
+    fn headers(&self, links: &Links, uri: &Uri) -> HeaderMap;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PageNumber {
-    Number(i64),
-    Last,
-}
-
-impl PageRequest {
-    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let size = query
-            .get("page_size")
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .filter(|n| *n > 0)
-            .map(|n| n.min(MAX_PAGE_SIZE))
-            .unwrap_or(DEFAULT_PAGE_SIZE);
-        let page = match query.get("page").map(|s| s.trim()) {
-            None | Some("") => PageNumber::Number(1),
-            Some("last") => PageNumber::Last,
-            Some(s) => match s.parse::<i64>() {
-                Ok(n) if n >= 1 => PageNumber::Number(n),
-                _ => return Err(invalid_page()),
-            },
-        };
-        Ok(Self { page, size })
-    }
-
-    /// Where a numbered page starts, known without the total; `None` for "last" (and for an
-    /// offset past any possible row, which `resolve` then rejects).
-    pub fn offset(&self) -> Option<i64> {
-        match self.page {
-            PageNumber::Number(n) => (n - 1).checked_mul(self.size),
-            PageNumber::Last => None,
-        }
-    }
-
-    /// The page to serve for `total` rows, or 404 when it lies past the end (page 1 of an empty
-    /// list is fine).
-    pub fn resolve(&self, total: i64) -> Result<Page, ApiError> {
-        let pages = ((total + self.size - 1) / self.size).max(1);
-        let number = match self.page {
-            PageNumber::Last => pages,
-            PageNumber::Number(n) if n <= pages => n,
-            PageNumber::Number(_) => return Err(invalid_page()),
-        };
-        Ok(Page {
-            number,
-            pages,
-            size: self.size,
-            total,
-        })
-    }
-}
-
-fn invalid_page() -> ApiError {
-    ApiError::NotFound("Invalid page.")
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub number: i64,
-    pub pages: i64,
-    pub size: i64,
-    pub total: i64,
-}
-
-impl Page {
-    pub fn offset(&self) -> i64 {
-        (self.number - 1) * self.size
-    }
-
-    pub fn limit(&self) -> i64 {
-        self.size
-    }
-
+impl PageHeaders for Page {
     fn headers(&self, links: &Links, uri: &Uri) -> HeaderMap {
         let url = PageUrl::of(links, uri);
         let mut parts = vec![format!("<{}>; rel=\"first\"", url.with_page(None))];
@@ -179,6 +100,8 @@ impl<T: Serialize> IntoResponse for Paginated<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::page::PageRequest;
+    use std::collections::HashMap;
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -2,15 +2,16 @@
 
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors};
 use super::input::python_type;
 use super::input::{check_integer, check_uuid, Input, Need, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{object, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
+use crate::domain::page::PageRequest;
 use crate::domain::{time, Action, ActionSet, Period, Uuid32};
 use crate::service::policies::{self as service, LimitDraft, PolicyChanges};
 use crate::store::{self, policies::PolicyFilter};
@@ -247,7 +248,7 @@ async fn actions(CurrentUser(_): CurrentUser) -> Json<Vec<&'static str>> {
     operation_id = "marketplace_customer_component_usage_policies_create",
     tag = "marketplace-customer-component-usage-policies",
     request_body = PolicyRequest,
-    responses((status = 201, body = PolicyOut))
+    responses((status = 201, body = PolicyOut), InputErrors, ForbiddenErrors, CommonErrors)
 )]
 async fn create(
     State(state): State<AppState>,

@@ -5,11 +5,12 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Need, Text};
 use super::links::{self, Links};
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{uuid_list_param, uuid_param};
 use super::roles::{self, RoleHolder, RoleScope};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
+use crate::domain::page::PageRequest;
 use crate::domain::{time, Uuid32};
 use crate::store::{
     self,

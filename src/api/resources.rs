@@ -6,11 +6,12 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{Need, Text};
 use super::links::Links;
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{choices_param, object, uuid_param};
 use super::AppState;
 use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::{OrderType, ResourceState};
+use crate::domain::page::PageRequest;
 use crate::domain::{time, ResourceLimits, Uuid32};
 use crate::service::orders as service;
 use crate::store::{

@@ -9,6 +9,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "meterguard", description = "Waldur-compatible customer component usage policies"),
+    components(schemas(super::errors::ErrorDetail)),
     modifiers(&TokenAuth),
     security(("waldurTokenAuth" = []))
 )]

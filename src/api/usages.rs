@@ -5,10 +5,11 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{check_text, Need, Text, NOT_NULL, REQUIRED};
 use super::links::Links;
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::query::{int_param, text_param, uuid_param};
 use super::AppState;
 use crate::authz::Visibility;
+use crate::domain::page::PageRequest;
 use crate::domain::{time, Amount, Month, Uuid32};
 use crate::service::usage::{self as service, Report, Reporter, UsageItem};
 use crate::store::{

@@ -5,9 +5,10 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
 use super::input::{Input, Need, Text};
 use super::links::Links;
-use super::pagination::{PageRequest, Paginated};
+use super::pagination::Paginated;
 use super::AppState;
 use crate::authz::Principal;
+use crate::domain::page::PageRequest;
 use crate::domain::{time, Uuid32};
 use crate::service::users::{self as service, UserPatch};
 use crate::store::{

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod marketplace;
 pub mod month;
 pub mod options;
+pub mod page;
 pub mod period;
 pub mod roles;
 pub mod time;

@@ -47,4 +47,10 @@ pub enum ServiceError {
     Database(#[from] sqlx::Error),
 }
 
+impl From<crate::domain::page::InvalidPage> for ServiceError {
+    fn from(_: crate::domain::page::InvalidPage) -> Self {
+        Self::NotFound("Invalid page.")
+    }
+}
+
 pub type ServiceResult<T> = Result<T, ServiceError>;
