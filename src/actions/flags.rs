@@ -80,7 +80,7 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
     let flag = kind.flag();
     let event_type = kind.event_type(value);
     for r in targets {
-        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(ResourceState::parse(&r.state)) {
+        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(Some(r.state)) {
             continue;
         }
         let current = is_set(&r, flag);
@@ -103,7 +103,7 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
             tx,
             event_type,
             &message,
-            json!({"resource_uuid": r.uuid, "resource_name": r.name}),
+            json!({"resource_uuid": r.uuid.to_string(), "resource_name": r.name}),
         )
         .await?;
     }
@@ -116,18 +116,17 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
 }
 
 fn is_set(r: &store::resources::ActionTarget, flag: Flag) -> bool {
-    let value = match flag {
+    match flag {
         Flag::Paused => r.paused,
         Flag::Downscaled => r.downscaled,
         Flag::RestrictMemberAccess => r.restrict_member_access,
-    };
-    value != 0
+    }
 }
 
 /// Upstream's `affected_resources_count` (docs/actions.md §4.4): live resources that carry a flag one of the
 /// policy's flag actions sets, where the offering allows that flag.
 pub fn affects(actions: &crate::domain::ActionSet, r: &store::resources::ActionTarget) -> bool {
-    let live = ResourceState::parse(&r.state).is_some_and(ResourceState::is_live);
+    let live = r.state.is_live();
     live && actions
         .iter()
         .filter_map(Kind::of)

@@ -14,7 +14,7 @@ pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
     let targets =
         store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
     for r in targets {
-        if !ResourceState::parse(&r.state).is_some_and(ResourceState::is_live) {
+        if !r.state.is_live() {
             continue;
         }
         let attributes = if r.offering_type == "OpenStack.Instance" {
@@ -23,8 +23,8 @@ pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
             json!({})
         };
         let order = NewOrder {
-            r#type: OrderType::Terminate.as_str(),
-            state: OrderState::Executing.as_str(),
+            kind: OrderType::Terminate,
+            state: OrderState::Executing,
             project_id: r.project_id,
             offering_id: r.offering_id,
             plan_id: None,
@@ -37,12 +37,13 @@ pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
         let uuid = Uuid32::new_v4();
         let id = store::orders::insert(tx, &uuid, &order, ctx.stamp()).await?;
         store::orders::set_reviewed(tx, id, Reviewer::Consumer, ctx.system_user, ctx.stamp()).await?;
-        store::resources::set_state(tx, r.id, ResourceState::Terminating.as_str(), ctx.stamp()).await?;
+        store::resources::set_state(tx, r.id, ResourceState::Terminating, ctx.stamp()).await?;
         let message = format!(
             "Usage policy {} has been triggered and termination order has been created. Resource: {}.",
             ctx.policy.uuid, r.name
         );
-        let extra = json!({"resource_uuid": r.uuid, "resource_name": r.name, "order_uuid": uuid.to_string()});
+        let extra =
+            json!({"resource_uuid": r.uuid.to_string(), "resource_name": r.name, "order_uuid": uuid.to_string()});
         ctx.event(tx, "terminate_resources", &message, extra).await?;
     }
     Ok(())

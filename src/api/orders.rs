@@ -2,138 +2,185 @@
 
 use super::auth::CurrentUser;
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
-use super::input::{check_text, Need, Text};
+use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::input::{check_text, Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
 use super::query::{choices_param, object, uuid_param};
 use super::AppState;
-use crate::authz::{Principal, Visibility};
-use crate::domain::marketplace::RESOURCE_NAME_MAX;
-use crate::domain::marketplace::{OrderState, OrderStep, OrderType};
+use crate::domain::marketplace::{OrderState, OrderStep, OrderType, RESOURCE_NAME_MAX};
+use crate::domain::order::{Order, OrderFilter};
 use crate::domain::page::PageRequest;
-use crate::domain::{time, Uuid32};
-use crate::service::orders::{self as service, CreateOrder};
-use crate::store::{
-    self,
-    offerings::Catalog,
-    orders::{OrderFilter, OrderRow},
-};
+use crate::domain::{time, ResourceLimits, Uuid32};
+use crate::service::orders::{self as service, OrderDraft, PlanLink};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
 const COLLECTION: &str = "marketplace-orders";
-const NOT_FOUND: &str = "No Order matches the given query.";
 
 pub fn router() -> Router<AppState> {
-    let step = |s: OrderStep| {
-        post(
-            move |state: State<AppState>, user: CurrentUser, path: Path<String>, body: JsonBody| {
-                take_step(state, user, path, body, s)
-            },
-        )
-    };
+    let step = |name: &str| format!("/api/{COLLECTION}/{{uuid}}/{name}/");
     Router::new()
         .route(&format!("/api/{COLLECTION}/"), get(list).post(create))
         .route(&format!("/api/{COLLECTION}/{{uuid}}/"), get(retrieve))
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/approve_by_consumer/"),
-            step(OrderStep::ApproveByConsumer),
-        )
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/reject_by_consumer/"),
-            step(OrderStep::RejectByConsumer),
-        )
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/approve_by_provider/"),
-            step(OrderStep::ApproveByProvider),
-        )
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/reject_by_provider/"),
-            step(OrderStep::RejectByProvider),
-        )
-        .route(&format!("/api/{COLLECTION}/{{uuid}}/cancel/"), step(OrderStep::Cancel))
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/set_state_done/"),
-            step(OrderStep::SetDone),
-        )
-        .route(
-            &format!("/api/{COLLECTION}/{{uuid}}/set_state_erred/"),
-            step(OrderStep::SetErred),
-        )
+        .route(&step("approve_by_consumer"), post(approve_by_consumer))
+        .route(&step("reject_by_consumer"), post(reject_by_consumer))
+        .route(&step("approve_by_provider"), post(approve_by_provider))
+        .route(&step("reject_by_provider"), post(reject_by_provider))
+        .route(&step("cancel"), post(cancel))
+        .route(&step("set_state_done"), post(set_state_done))
+        .route(&step("set_state_erred"), post(set_state_erred))
 }
 
-fn render(links: &Links, o: OrderRow) -> Value {
-    let full_name = format!(
-        "{} {}",
-        o.created_by_first_name.clone().unwrap_or_default(),
-        o.created_by_last_name.clone().unwrap_or_default()
-    );
-    let plan = o.plan_uuid.as_ref().map(|p| {
-        format!(
-            "{}/api/marketplace-public-offerings/{}/plans/{p}/",
-            links.base(),
-            o.offering_uuid
-        )
-    });
-    let mut out = Map::new();
-    let mut put = |k: &str, v: Value| {
-        out.insert(k.to_string(), v);
-    };
-    put("url", links.detail_hex(COLLECTION, &o.uuid).into());
-    put("uuid", o.uuid.clone().into());
-    put("type", o.r#type.clone().into());
-    put("state", o.state.clone().into());
-    put(
-        "offering",
-        links
-            .detail_hex("marketplace-public-offerings", &o.offering_uuid)
-            .into(),
-    );
-    put("offering_uuid", o.offering_uuid.clone().into());
-    put("offering_name", o.offering_name.clone().into());
-    put("offering_type", o.offering_type.clone().into());
-    put("provider_uuid", o.provider_uuid.clone().into());
-    put("provider_name", o.provider_name.clone().into());
-    put("plan", plan.into());
-    put("plan_uuid", o.plan_uuid.clone().into());
-    put("plan_name", o.plan_name.clone().into());
-    put("project", links.detail_hex("projects", &o.project_uuid).into());
-    put("project_uuid", o.project_uuid.clone().into());
-    put("project_name", o.project_name.clone().into());
-    put("customer_uuid", o.customer_uuid.clone().into());
-    put("customer_name", o.customer_name.clone().into());
-    put("attributes", object(&o.attributes));
-    put("limits", object(&o.limits));
-    put("resource_uuid", o.resource_uuid.clone().into());
-    put("resource_name", o.resource_name.clone().into());
-    put("marketplace_resource_uuid", o.resource_uuid.clone().into());
-    put("error_message", o.error_message.clone().into());
-    put("created", time::render(o.created).into());
-    put("modified", time::render(o.modified).into());
-    put(
-        "created_by_username",
-        o.created_by_username.clone().unwrap_or_default().into(),
-    );
-    put("created_by_full_name", full_name.trim().into());
-    put(
-        "consumer_reviewed_by_username",
-        o.consumer_reviewed_by_username.clone().into(),
-    );
-    put("consumer_reviewed_at", o.consumer_reviewed_at.map(time::render).into());
-    put(
-        "provider_reviewed_by_username",
-        o.provider_reviewed_by_username.clone().into(),
-    );
-    put("provider_reviewed_at", o.provider_reviewed_at.map(time::render).into());
-    put("completed_at", o.completed_at.map(time::render).into());
-    Value::Object(out)
+/// An order as upstream serialises it, keys in upstream order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderOut {
+    url: String,
+    uuid: String,
+    /// `Create`, `Update` or `Terminate`.
+    r#type: &'static str,
+    /// `pending-consumer`, `pending-provider`, `executing`, `done`, `erred`, `canceled` or
+    /// `rejected`.
+    state: &'static str,
+    offering: String,
+    offering_uuid: String,
+    offering_name: String,
+    offering_type: String,
+    provider_uuid: String,
+    provider_name: String,
+    plan: Option<String>,
+    plan_uuid: Option<String>,
+    plan_name: Option<String>,
+    project: String,
+    project_uuid: String,
+    project_name: String,
+    customer_uuid: String,
+    customer_name: String,
+    #[schema(value_type = Object)]
+    attributes: Value,
+    #[schema(value_type = Object)]
+    limits: Value,
+    resource_uuid: Option<String>,
+    resource_name: Option<String>,
+    marketplace_resource_uuid: Option<String>,
+    error_message: String,
+    #[schema(format = DateTime)]
+    created: String,
+    #[schema(format = DateTime)]
+    modified: String,
+    created_by_username: String,
+    created_by_full_name: String,
+    consumer_reviewed_by_username: Option<String>,
+    #[schema(format = DateTime)]
+    consumer_reviewed_at: Option<String>,
+    provider_reviewed_by_username: Option<String>,
+    #[schema(format = DateTime)]
+    provider_reviewed_at: Option<String>,
+    #[schema(format = DateTime)]
+    completed_at: Option<String>,
 }
 
+impl OrderOut {
+    fn render(links: &Links, o: Order) -> Self {
+        let full_name = format!(
+            "{} {}",
+            o.created_by_first_name.unwrap_or_default(),
+            o.created_by_last_name.unwrap_or_default()
+        );
+        let offering_uuid = o.offering_uuid.to_string();
+        let plan_uuid = o.plan_uuid.map(|p| p.to_string());
+        let resource_uuid = o.resource_uuid.map(|r| r.to_string());
+        Self {
+            url: links.detail(COLLECTION, &o.uuid),
+            uuid: o.uuid.to_string(),
+            r#type: o.kind.as_str(),
+            state: o.state.as_str(),
+            offering: links.detail("marketplace-public-offerings", &o.offering_uuid),
+            plan: plan_uuid.as_ref().map(|p| {
+                format!(
+                    "{}/api/marketplace-public-offerings/{offering_uuid}/plans/{p}/",
+                    links.base()
+                )
+            }),
+            offering_uuid,
+            offering_name: o.offering_name,
+            offering_type: o.offering_type,
+            provider_uuid: o.provider_uuid.to_string(),
+            provider_name: o.provider_name,
+            plan_uuid,
+            plan_name: o.plan_name,
+            project: links.detail("projects", &o.project_uuid),
+            project_uuid: o.project_uuid.to_string(),
+            project_name: o.project_name,
+            customer_uuid: o.customer_uuid.to_string(),
+            customer_name: o.customer_name,
+            attributes: object(&o.attributes),
+            limits: object(&o.limits),
+            marketplace_resource_uuid: resource_uuid.clone(),
+            resource_uuid,
+            resource_name: o.resource_name,
+            error_message: o.error_message,
+            created: time::render(o.created),
+            modified: time::render(o.modified),
+            created_by_username: o.created_by_username.unwrap_or_default(),
+            created_by_full_name: full_name.trim().to_string(),
+            consumer_reviewed_by_username: o.consumer_reviewed_by_username,
+            consumer_reviewed_at: o.consumer_reviewed_at.map(time::render),
+            provider_reviewed_by_username: o.provider_reviewed_by_username,
+            provider_reviewed_at: o.provider_reviewed_at.map(time::render),
+            completed_at: o.completed_at.map(time::render),
+        }
+    }
+}
+
+/// What a step of an order answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderStepOut {
+    detail: String,
+}
+
+/// A uuid in the path; anything else names no order.
+fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
+}
+
+/// A parse's verdict, for a service that answers its own 404 and 403 before it reports a refused
+/// body (as DRF checks permissions before it reads one): `Ok(Err(body))` carries the 400 body.
+pub(super) fn deferred<T>(parsed: ApiResult<T>) -> ApiResult<Result<T, Value>> {
+    match parsed {
+        Ok(request) => Ok(Ok(request)),
+        Err(ApiError::Validation(body)) => Ok(Err(body)),
+        Err(other) => Err(other),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/marketplace-orders/",
+    operation_id = "marketplace_orders_list",
+    tag = "marketplace-orders",
+    params(
+        ("customer_uuid" = Option<String>, Query, format = Uuid),
+        ("offering_uuid" = Option<String>, Query, format = Uuid),
+        ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
+        ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
+        ("project_uuid" = Option<String>, Query, format = Uuid),
+        ("provider_uuid" = Option<String>, Query, format = Uuid),
+        ("resource_uuid" = Option<String>, Query, format = Uuid),
+        ("state" = Option<Vec<String>>, Query, explode,
+            description = "Any of: pending-consumer, pending-provider, executing, done, erred, canceled, rejected."),
+        ("type" = Option<Vec<String>>, Query, explode, description = "Any of: Create, Update, Terminate."),
+    ),
+    responses(
+        (status = 200, body = Vec<OrderOut>, headers(("x-result-count" = i64), ("link" = String))),
+        InputErrors, ObjectErrors, CommonErrors
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -141,209 +188,363 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Paginated<Value>> {
+) -> ApiResult<Paginated<OrderOut>> {
     let filter = OrderFilter {
         customer_uuid: uuid_param(&q, "customer_uuid")?,
         project_uuid: uuid_param(&q, "project_uuid")?,
         resource_uuid: uuid_param(&q, "resource_uuid")?,
         offering_uuid: uuid_param(&q, "offering_uuid")?,
         provider_uuid: uuid_param(&q, "provider_uuid")?,
-        states: choices_param(raw.as_deref(), "state", |s| OrderState::parse(s).is_some())?,
-        types: choices_param(raw.as_deref(), "type", |s| OrderType::parse(s).is_some())?,
+        states: choices(raw.as_deref(), "state", OrderState::parse)?,
+        kinds: choices(raw.as_deref(), "type", OrderType::parse)?,
     };
     let request = PageRequest::from_query(&q)?;
-    let vis = Visibility::of(&user, state.clock.now_micros());
-    let page = request.resolve(store::orders::count(state.db.reader(), vis, &filter).await?)?;
-    let rows = store::orders::list(state.db.reader(), vis, &filter, page.limit(), page.offset()).await?;
+    let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: rows.into_iter().map(|o| render(&links, o)).collect(),
-        page,
+        items: listed.items.into_iter().map(|o| OrderOut::render(&links, o)).collect(),
+        page: listed.page,
         links,
         uri,
     })
 }
 
-async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<OrderRow> {
-    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let vis = Visibility::of(user, state.clock.now_micros());
-    store::orders::visible_by_uuid(state.db.reader(), &uuid, vis)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
+/// A multiple-choice filter's values, each a name `parse` knows.
+pub(super) fn choices<T>(raw: Option<&str>, key: &str, parse: fn(&str) -> Option<T>) -> ApiResult<Vec<T>> {
+    let names = choices_param(raw, key, |s| parse(s).is_some())?;
+    Ok(names.iter().filter_map(|s| parse(s)).collect())
 }
 
+#[utoipa::path(
+    get, path = "/api/marketplace-orders/{uuid}/",
+    operation_id = "marketplace_orders_retrieve",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 200, body = OrderOut), ObjectErrors, CommonErrors)
+)]
 async fn retrieve(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
+) -> ApiResult<Json<OrderOut>> {
+    let uuid = path_uuid(&raw)?;
+    let order = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
+    Ok(Json(OrderOut::render(&links, order)))
 }
 
+/// A Create order and its resource (state Creating), for staff, customer owners and project
+/// managers and admins (docs/api.md §6).
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/",
+    operation_id = "marketplace_orders_create",
+    tag = "marketplace-orders",
+    request_body = OrderCreateRequest,
+    responses((status = 201, body = OrderOut), InputErrors, ForbiddenErrors, CommonErrors)
+)]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
-    JsonBody(mut input): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let reader = state.db.reader();
-    let vis = Visibility::of(&user, state.clock.now_micros());
-    let mut offering = None;
-    if let Some(value) = input.present("offering", Need::Required) {
-        match links::resolve(&value, "marketplace-public-offerings") {
-            // A private offering of another customer looks missing.
-            Ok(uuid) => match store::offerings::visible_by_uuid(reader, &uuid, Catalog::Consumer(vis)).await? {
-                Some(o) if o.state == "Active" => offering = Some(o),
-                Some(_) => input.errors.add("offering", "Offering is not available."),
-                None => input
-                    .errors
-                    .add("offering", links::HyperlinkError::DoesNotExist.message()),
-            },
-            Err(e) => input.errors.add("offering", e.message()),
-        }
-    }
-    let mut plan_uuid = None;
-    if let Some(value) = input.present("plan", Need::Optional) {
-        match links::resolve_nested(&value, "marketplace-public-offerings", "plans") {
-            Ok((offering_uuid, plan)) => plan_uuid = Some((offering_uuid, plan)),
-            Err(e) => input.errors.add("plan", e.message()),
-        }
-    }
-    let mut project = None;
-    if let Some(value) = input.present("project", Need::Required) {
-        match links::resolve(&value, "projects") {
-            Ok(uuid) => match store::projects::visible_by_uuid(reader, &uuid, vis).await? {
-                Some(p) => project = Some(p),
-                None => input
-                    .errors
-                    .add("project", links::HyperlinkError::DoesNotExist.message()),
-            },
-            Err(e) => input.errors.add("project", e.message()),
-        }
-    }
-    if let Some(kind) = input.text("type", Text::OPTIONAL) {
-        if OrderType::parse(&kind) != Some(OrderType::Create) && !kind.is_empty() {
-            input.errors.add("type", format!("\"{kind}\" is not a valid choice."));
-        }
-    }
-    let attributes = input.object("attributes").unwrap_or_default();
-    // The name becomes the resource's, which PUT and PATCH hold to the same length.
-    if let Some(name) = attributes.get("name").and_then(Value::as_str) {
-        if let Err(msg) = check_text(&json!(name.trim()), Text::OPTIONAL.max(RESOURCE_NAME_MAX)) {
-            input.errors.set("attributes", json!({ "name": [msg] }));
-        }
-    }
-    let limits = input.limits("limits", Need::Optional).unwrap_or_default();
-    let mut plan_id = None;
-    if let (Some(o), Some((offering_uuid, plan))) = (&offering, plan_uuid) {
-        let plans = store::offerings::plans_of(reader, &[o.id]).await?;
-        match plans
-            .iter()
-            .find(|p| p.uuid == plan.to_string() && offering_uuid.to_string() == o.uuid)
-        {
-            Some(p) if p.archived == 0 => plan_id = Some(p.id),
-            _ => input
-                .errors
-                .add("plan", "This plan is not available for selected offering."),
-        }
-    }
-    input.finish()?;
-    let (Some(offering), Some(project)) = (offering, project) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "order references passed validation unset"
-        )));
-    };
-    if !crate::service::access::may_manage_consumer(
-        &state.db,
-        &user,
-        project.customer_id,
-        project.id,
-        state.clock.now_micros(),
-    )
-    .await?
-    {
-        return Err(ApiError::PermissionDenied);
-    }
-    let name = attributes
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    let description = attributes
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let order = CreateOrder {
-        customer_id: project.customer_id,
-        project_uuid: project.uuid.clone(),
-        project_id: project.id,
-        offering_id: offering.id,
-        plan_id,
-        name,
-        description,
-        attributes: Value::Object(attributes).to_string(),
-        limits: limits.to_json().to_string(),
-        created_by: user.id,
-    };
-    let id = service::create(&state.db, &order, state.clock.now_micros()).await?;
-    let row = store::orders::by_id(reader, id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok((StatusCode::CREATED, Json(render(&links, row))))
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<OrderOut>)> {
+    let request = OrderCreateRequest::parse(input)?;
+    let order = service::create(&state.db, &user, request.into(), state.clock.now_micros()).await?;
+    Ok((StatusCode::CREATED, Json(OrderOut::render(&links, order))))
 }
 
+/// A Create order: what to order, from which plan, for which project.
+// Read without the database: the hyperlinks resolved to the uuids they name, and the fields
+// refused so far kept for the service, which reports them together with what its lookups
+// refuse, as DRF reports every field at once.
+#[derive(Debug, ToSchema)]
+pub struct OrderCreateRequest {
+    /// A public offering's URL.
+    #[schema(value_type = String, format = "uri")]
+    offering: Option<Uuid32>,
+    /// One of the offering's plans, as a URL nested under it
+    /// (`.../marketplace-public-offerings/<uuid>/plans/<uuid>/`).
+    #[schema(value_type = String, format = "uri", required = false)]
+    plan: Option<PlanLink>,
+    /// The project's URL.
+    #[schema(value_type = String, format = "uri")]
+    project: Option<Uuid32>,
+    /// Only `Create` is accepted (blank means it too); every order placed here is one.
+    #[schema(value_type = String, required = false)]
+    #[allow(dead_code)]
+    r#type: OrderType,
+    /// Kept as sent; `name` (at most 150 characters) and `description` name the resource.
+    #[schema(value_type = Object, required = false)]
+    attributes: Map<String, Value>,
+    /// Component type → a whole amount, never negative.
+    #[schema(value_type = HashMap<String, u64>, required = false)]
+    limits: ResourceLimits,
+    #[schema(ignore)]
+    refused: Map<String, Value>,
+}
+
+impl OrderCreateRequest {
+    fn parse(mut input: Input) -> ApiResult<Self> {
+        let mut offering = None;
+        if let Some(value) = input.present("offering", Need::Required) {
+            match links::resolve(&value, "marketplace-public-offerings") {
+                Ok(uuid) => offering = Some(uuid),
+                Err(e) => input.errors.add("offering", e.message()),
+            }
+        }
+        let mut plan = None;
+        if let Some(value) = input.present("plan", Need::Optional) {
+            match links::resolve_nested(&value, "marketplace-public-offerings", "plans") {
+                Ok((offering, plan_uuid)) => {
+                    plan = Some(PlanLink {
+                        offering,
+                        plan: plan_uuid,
+                    })
+                }
+                Err(e) => input.errors.add("plan", e.message()),
+            }
+        }
+        let mut project = None;
+        if let Some(value) = input.present("project", Need::Required) {
+            match links::resolve(&value, "projects") {
+                Ok(uuid) => project = Some(uuid),
+                Err(e) => input.errors.add("project", e.message()),
+            }
+        }
+        if let Some(kind) = input.text("type", Text::OPTIONAL) {
+            if OrderType::parse(&kind) != Some(OrderType::Create) && !kind.is_empty() {
+                input.errors.add("type", format!("\"{kind}\" is not a valid choice."));
+            }
+        }
+        let attributes = input.object("attributes").unwrap_or_default();
+        // The name becomes the resource's, which PUT and PATCH hold to the same length.
+        if let Some(name) = attributes.get("name").and_then(Value::as_str) {
+            if let Err(msg) = check_text(&json!(name.trim()), Text::OPTIONAL.max(RESOURCE_NAME_MAX)) {
+                input.errors.set("attributes", json!({ "name": [msg] }));
+            }
+        }
+        let limits = input.limits("limits", Need::Optional).unwrap_or_default();
+        let refused = match deferred(input.finish())? {
+            Ok(()) => Map::new(),
+            Err(Value::Object(errors)) => errors,
+            Err(other) => return Err(ApiError::Validation(other)),
+        };
+        Ok(Self {
+            offering,
+            plan,
+            project,
+            r#type: OrderType::Create,
+            attributes,
+            limits,
+            refused,
+        })
+    }
+}
+
+impl From<OrderCreateRequest> for OrderDraft {
+    fn from(request: OrderCreateRequest) -> Self {
+        let text = |key: &str| {
+            request
+                .attributes
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        OrderDraft {
+            offering: request.offering,
+            plan: request.plan,
+            project: request.project,
+            name: text("name").trim().to_string(),
+            description: text("description"),
+            attributes: Value::Object(request.attributes).to_string(),
+            limits: request.limits,
+            refused: request.refused,
+        }
+    }
+}
+
+/// `set_state_erred/`: why the order failed.
+#[derive(Debug, ToSchema)]
+pub struct OrderErrorDetailsRequest {
+    #[schema(value_type = String, max_length = 10000, required = false)]
+    error_message: Option<String>,
+}
+
+impl OrderErrorDetailsRequest {
+    fn parse(mut input: Input) -> ApiResult<Self> {
+        let error_message = input.text("error_message", Text::OPTIONAL.max(10_000));
+        input.finish()?;
+        Ok(Self { error_message })
+    }
+}
+
+/// Every step: the order must be one the caller sees and the step the caller's to take
+/// (docs/api.md §6); then the body, then the order's state.
 async fn take_step(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
-    JsonBody(mut input): JsonBody,
+    JsonBody(input): JsonBody,
     step: OrderStep,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let order = visible(&state, &user, &raw).await?;
-    let allowed = if step.by_consumer() {
-        let creator = step == OrderStep::Cancel && order.created_by_username.as_deref() == Some(user.username.as_str());
-        creator
-            || crate::service::access::may_manage_consumer(
-                &state.db,
-                &user,
-                order.customer_id,
-                order.project_id,
-                state.clock.now_micros(),
-            )
-            .await?
-    } else {
-        crate::service::access::may_act_for_provider(
-            &state.db,
-            &user,
-            order.provider_customer_id,
-            state.clock.now_micros(),
-        )
-        .await?
-    };
-    if !allowed {
-        return Err(ApiError::PermissionDenied);
-    }
+) -> ApiResult<(StatusCode, Json<OrderStepOut>)> {
+    let uuid = path_uuid(&raw)?;
     let error_message = match step {
-        OrderStep::SetErred => input.text("error_message", Text::OPTIONAL.max(10_000)),
-        _ => None,
+        OrderStep::SetErred => deferred(OrderErrorDetailsRequest::parse(input))?.map(|r| r.error_message),
+        _ => Ok(None),
     };
-    input.finish()?;
-    service::step(
-        &state.db,
-        order.id,
-        step,
-        user.id,
-        error_message.as_deref(),
-        state.clock.now_micros(),
-    )
-    .await?;
+    service::take_step(&state.db, &user, &uuid, step, error_message, state.clock.now_micros()).await?;
     let (status, detail) = match step {
         OrderStep::ApproveByConsumer | OrderStep::ApproveByProvider => (StatusCode::OK, "Order has been approved."),
         OrderStep::RejectByConsumer | OrderStep::RejectByProvider => (StatusCode::OK, "Order has been rejected."),
         OrderStep::Cancel => (StatusCode::ACCEPTED, "Order has been canceled."),
         OrderStep::SetDone | OrderStep::SetErred => (StatusCode::OK, "Order state has been updated."),
     };
-    Ok((status, Json(json!({ "detail": detail }))))
+    let detail = detail.to_string();
+    Ok((status, Json(OrderStepOut { detail })))
 }
+
+type StepReply = ApiResult<(StatusCode, Json<OrderStepOut>)>;
+
+/// pending-consumer → pending-provider.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/approve_by_consumer/",
+    operation_id = "marketplace_orders_approve_by_consumer",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn approve_by_consumer(
+    state: State<AppState>,
+    user: CurrentUser,
+    path: Path<String>,
+    body: JsonBody,
+) -> StepReply {
+    take_step(state, user, path, body, OrderStep::ApproveByConsumer).await
+}
+
+/// pending-consumer → rejected.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/reject_by_consumer/",
+    operation_id = "marketplace_orders_reject_by_consumer",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn reject_by_consumer(
+    state: State<AppState>,
+    user: CurrentUser,
+    path: Path<String>,
+    body: JsonBody,
+) -> StepReply {
+    take_step(state, user, path, body, OrderStep::RejectByConsumer).await
+}
+
+/// pending-provider → executing.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/approve_by_provider/",
+    operation_id = "marketplace_orders_approve_by_provider",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn approve_by_provider(
+    state: State<AppState>,
+    user: CurrentUser,
+    path: Path<String>,
+    body: JsonBody,
+) -> StepReply {
+    take_step(state, user, path, body, OrderStep::ApproveByProvider).await
+}
+
+/// pending-provider → rejected.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/reject_by_provider/",
+    operation_id = "marketplace_orders_reject_by_provider",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn reject_by_provider(
+    state: State<AppState>,
+    user: CurrentUser,
+    path: Path<String>,
+    body: JsonBody,
+) -> StepReply {
+    take_step(state, user, path, body, OrderStep::RejectByProvider).await
+}
+
+/// pending-consumer or pending-provider → canceled.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/cancel/",
+    operation_id = "marketplace_orders_cancel",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 202, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn cancel(state: State<AppState>, user: CurrentUser, path: Path<String>, body: JsonBody) -> StepReply {
+    take_step(state, user, path, body, OrderStep::Cancel).await
+}
+
+/// executing → done, which the order's resource follows.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/set_state_done/",
+    operation_id = "marketplace_orders_set_state_done",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn set_state_done(state: State<AppState>, user: CurrentUser, path: Path<String>, body: JsonBody) -> StepReply {
+    take_step(state, user, path, body, OrderStep::SetDone).await
+}
+
+/// executing → erred, with an optional `error_message`.
+#[utoipa::path(
+    post, path = "/api/marketplace-orders/{uuid}/set_state_erred/",
+    operation_id = "marketplace_orders_set_state_erred",
+    tag = "marketplace-orders",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = OrderErrorDetailsRequest,
+    responses(
+        (status = 200, body = OrderStepOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn set_state_erred(state: State<AppState>, user: CurrentUser, path: Path<String>, body: JsonBody) -> StepReply {
+    take_step(state, user, path, body, OrderStep::SetErred).await
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        retrieve,
+        create,
+        approve_by_consumer,
+        reject_by_consumer,
+        approve_by_provider,
+        reject_by_provider,
+        cancel,
+        set_state_done,
+        set_state_erred
+    ),
+    components(schemas(OrderOut, OrderStepOut, OrderCreateRequest, OrderErrorDetailsRequest))
+)]
+pub struct Doc;

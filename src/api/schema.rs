@@ -42,5 +42,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::categories::Doc::openapi());
     doc.merge(super::offerings::Doc::openapi());
     doc.merge(super::public_offerings::Doc::openapi());
+    doc.merge(super::orders::Doc::openapi());
+    doc.merge(super::resources::Doc::openapi());
     doc
 }

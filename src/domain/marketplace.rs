@@ -65,6 +65,13 @@ impl ResourceState {
     }
 }
 
+impl OrderState {
+    /// Done, erred, canceled or rejected: the order has completed and moves no further.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::PendingConsumer | Self::PendingProvider | Self::Executing)
+    }
+}
+
 /// An order's move through its state machine, and who may make it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStep {
@@ -125,6 +132,25 @@ mod tests {
         }
         assert_eq!(OrderState::parse("pending-consumer"), Some(OrderState::PendingConsumer));
         assert_eq!(OrderType::parse("Restore"), None);
+    }
+
+    #[test]
+    fn orders_finish_where_no_step_starts() {
+        use OrderStep::*;
+        let steps = [
+            ApproveByConsumer,
+            RejectByConsumer,
+            ApproveByProvider,
+            RejectByProvider,
+            Cancel,
+            SetDone,
+            SetErred,
+        ];
+        for step in steps {
+            assert!(step.transition().0.iter().all(|s| !s.is_finished()), "{step:?}");
+        }
+        assert!(!OrderState::Executing.is_finished());
+        assert!(OrderState::Canceled.is_finished());
     }
 
     #[test]

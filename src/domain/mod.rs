@@ -10,8 +10,10 @@ pub mod limits;
 pub mod marketplace;
 pub mod month;
 pub mod options;
+pub mod order;
 pub mod page;
 pub mod period;
+pub mod resource;
 pub mod roles;
 pub mod time;
 

@@ -11,6 +11,7 @@ pub mod orders;
 pub mod policies;
 pub mod projects;
 pub mod report_batch;
+pub mod resources;
 pub mod retention;
 pub mod roles;
 pub mod scheduler;

@@ -1,76 +1,184 @@
-//! Orders and the resources they create, change and terminate.
+//! Orders: listing and reading them, placing Create orders, the orders that change or end a
+//! resource, and the steps of their state machine, each with its permission decision.
 
-use super::{blocks, ServiceError, ServiceResult};
+use super::{access, blocks, ServiceError, ServiceResult};
+use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::{resource_state_after, OrderState, OrderStep, OrderType, ResourceState};
-use crate::domain::{Action, Uuid32};
+use crate::domain::order::{Order, OrderFilter};
+use crate::domain::page::{Listed, PageRequest};
+use crate::domain::resource::Resource;
+use crate::domain::{Action, OfferingState, ResourceLimits, Uuid32};
+use crate::store::offerings::{Catalog, OfferingRow};
 use crate::store::orders::{NewOrder, Reviewer};
-use crate::store::resources::{NewResource, ResourcePatch, ResourceRow};
+use crate::store::resources::NewResource;
 use crate::store::{self, Db, Tx};
+use serde_json::{json, Map, Value};
 
-/// A Create order as the consumer placed it, references resolved.
-pub struct CreateOrder {
-    pub customer_id: i64,
-    pub project_uuid: String,
-    pub project_id: i64,
-    pub offering_id: i64,
-    pub plan_id: Option<i64>,
+pub const NOT_FOUND: &str = "No Order matches the given query.";
+
+/// DRF's message for a hyperlink to an object the caller cannot see (or that is not there).
+const NO_SUCH_OBJECT: &str = "Invalid hyperlink - Object does not exist.";
+const OFFERING_UNAVAILABLE: &str = "Offering is not available.";
+const PLAN_UNAVAILABLE: &str = "This plan is not available for selected offering.";
+
+/// The orders the caller sees that match `filter`, newest first, one page of them.
+pub async fn list(
+    db: &Db,
+    caller: &Principal,
+    filter: &OrderFilter,
+    request: PageRequest,
+    now: i64,
+) -> ServiceResult<Listed<Order>> {
+    let vis = Visibility::of(caller, now);
+    let page = request.resolve(store::orders::count(db.reader(), vis, filter).await?)?;
+    let items = store::orders::list(db.reader(), vis, filter, page.limit(), page.offset()).await?;
+    Ok(Listed { items, page })
+}
+
+/// The order, if the caller sees it (its consumer or its provider).
+pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32, now: i64) -> ServiceResult<Order> {
+    store::orders::visible_by_uuid(db.reader(), uuid, Visibility::of(caller, now))
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))
+}
+
+/// A plan hyperlink: the offering it is nested under, and the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanLink {
+    pub offering: Uuid32,
+    pub plan: Uuid32,
+}
+
+/// A Create order as the API read its body: what its hyperlinks name (`None` where the field
+/// was refused or left out), the resource's name and description taken from `attributes`, and
+/// the fields the API refused before anything was looked up.
+#[derive(Debug, Clone, Default)]
+pub struct OrderDraft {
+    pub offering: Option<Uuid32>,
+    pub plan: Option<PlanLink>,
+    pub project: Option<Uuid32>,
     pub name: String,
     pub description: String,
+    /// The client's `attributes` object, as JSON text.
     pub attributes: String,
-    pub limits: String,
-    pub created_by: i64,
+    pub limits: ResourceLimits,
+    /// DRF's messages under each refused field's name.
+    pub refused: Map<String, Value>,
 }
 
-/// Places a Create order with its resource (state Creating); returns the order id.
-pub async fn create(db: &Db, order: &CreateOrder, now: i64) -> ServiceResult<i64> {
-    let subject = serde_json::json!({"project_uuid": order.project_uuid});
+/// The create serializer's fields in declaration order: DRF reports their errors in this order,
+/// whether a field was refused as sent or after a lookup, and then the plan's check against the
+/// offering, which needs both.
+const FIELDS: [&str; 6] = ["offering", "plan", "project", "type", "attributes", "limits"];
+
+/// Places a Create order with its resource (state Creating): the offering (active, and one the
+/// caller may order from), the project and the plan are looked up and every refusal is reported
+/// together with the API's, before the permission check (staff, customer owners, project
+/// managers and admins); then the order is read back as the caller sees it.
+pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) -> ServiceResult<Order> {
+    let reader = db.reader();
+    let vis = Visibility::of(caller, now);
+    let mut found = Map::new();
+    let mut offering = None;
+    if let Some(uuid) = &draft.offering {
+        // A private offering of another customer looks missing.
+        match store::offerings::visible_by_uuid(reader, uuid, Catalog::Consumer(vis)).await? {
+            Some(o) if is_active(&o) => offering = Some(o),
+            Some(_) => refuse(&mut found, "offering", OFFERING_UNAVAILABLE),
+            None => refuse(&mut found, "offering", NO_SUCH_OBJECT),
+        }
+    }
+    let mut project = None;
+    if let Some(uuid) = &draft.project {
+        match store::projects::visible_by_uuid(reader, uuid, vis).await? {
+            Some(p) => project = Some(p),
+            None => refuse(&mut found, "project", NO_SUCH_OBJECT),
+        }
+    }
+    let mut plan_id = None;
+    let mut errors = Map::new();
+    for field in FIELDS {
+        if let Some(messages) = draft.refused.get(field).or_else(|| found.get(field)) {
+            errors.insert(field.to_string(), messages.clone());
+        }
+    }
+    for (field, messages) in &draft.refused {
+        if !errors.contains_key(field) {
+            errors.insert(field.clone(), messages.clone());
+        }
+    }
+    if let (Some(o), Some(link)) = (&offering, draft.plan) {
+        let plans = store::offerings::plans_of(reader, &[o.id]).await?;
+        let plan = plans
+            .iter()
+            .find(|p| p.uuid == link.plan.to_string() && link.offering.to_string() == o.uuid);
+        match plan {
+            Some(p) if p.archived == 0 => plan_id = Some(p.id),
+            _ => refuse(&mut errors, "plan", PLAN_UNAVAILABLE),
+        }
+    }
+    let (Some(offering), Some(project)) = (offering, project) else {
+        // A reference is unset only where its field was refused.
+        return Err(ServiceError::Invalid(Value::Object(errors)));
+    };
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(Value::Object(errors)));
+    }
+    if !access::may_manage_consumer(db, caller, project.customer_id, project.id, now).await? {
+        return Err(ServiceError::Forbidden);
+    }
+    let subject = json!({"project_uuid": project.uuid});
     let tx = db.begin().await?;
-    let mut tx = blocks::guard(
-        tx,
-        db,
-        order.customer_id,
-        Action::BlockCreationOfNewResources,
-        subject,
-        now,
-    )
-    .await?;
+    let block = Action::BlockCreationOfNewResources;
+    let mut tx = blocks::guard(tx, db, project.customer_id, block, subject, now).await?;
+    let attributes = draft.attributes.as_str();
+    let limits = draft.limits.to_json().to_string();
     let resource = NewResource {
-        project_id: order.project_id,
-        offering_id: order.offering_id,
-        plan_id: order.plan_id,
-        name: &order.name,
-        description: &order.description,
-        limits: &order.limits,
-        attributes: &order.attributes,
+        project_id: project.id,
+        offering_id: offering.id,
+        plan_id,
+        name: &draft.name,
+        description: &draft.description,
+        limits: &limits,
+        attributes,
     };
-    let resource_id = store::resources::insert(
-        &mut tx,
-        &Uuid32::new_v4(),
-        &resource,
-        ResourceState::Creating.as_str(),
-        now,
-    )
-    .await?;
-    let new = NewOrder {
-        r#type: OrderType::Create.as_str(),
-        state: OrderState::PendingConsumer.as_str(),
-        project_id: order.project_id,
-        offering_id: order.offering_id,
-        plan_id: order.plan_id,
+    let resource_id =
+        store::resources::insert(&mut tx, &Uuid32::new_v4(), &resource, ResourceState::Creating, now).await?;
+    let order = NewOrder {
+        kind: OrderType::Create,
+        state: OrderState::PendingConsumer,
+        project_id: project.id,
+        offering_id: offering.id,
+        plan_id,
         resource_id,
-        attributes: &order.attributes,
-        limits: &order.limits,
-        created_by: order.created_by,
+        attributes,
+        limits: &limits,
+        created_by: caller.id,
     };
-    let id = store::orders::insert(&mut tx, &Uuid32::new_v4(), &new, now).await?;
+    let id = store::orders::insert(&mut tx, &Uuid32::new_v4(), &order, now).await?;
     tx.commit().await?;
-    Ok(id)
+    store::orders::by_id(reader, id)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))
 }
 
-/// Places an Update (new limits) or Terminate order for an existing resource.
-pub async fn for_resource(
+// The catalogue's rows still carry the offering's state as text.
+fn is_active(offering: &OfferingRow) -> bool {
+    OfferingState::parse(&offering.state) == Some(OfferingState::Active)
+}
+
+/// Adds `message` to the field's messages, as DRF collects them.
+fn refuse(errors: &mut Map<String, Value>, field: &str, message: &str) {
+    let messages = errors.entry(field).or_insert_with(|| json!([]));
+    if let Value::Array(list) = messages {
+        list.push(message.into());
+    }
+}
+
+/// Places an Update (new limits) or Terminate order for an existing resource; returns its uuid.
+pub(super) async fn place_for_resource(
     db: &Db,
-    resource: &ResourceRow,
+    resource: &Resource,
     kind: OrderType,
     limits: Option<String>,
     created_by: i64,
@@ -78,18 +186,18 @@ pub async fn for_resource(
 ) -> ServiceResult<Uuid32> {
     // The state first, so a resource that is not there to change says so rather than meet
     // the block (checked again under the lock below).
-    check_state(kind, &resource.state)?;
+    check_state(kind, resource.state)?;
     let mut tx = db.begin().await?;
     if kind == OrderType::Update {
         // A resource never changes customer, so the one read before is the one to guard.
-        let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
+        let subject = json!({"resource_uuid": resource.uuid.to_string(), "resource_name": resource.name});
         let block = Action::BlockModificationOfExistingResources;
         tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
     }
     let r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
-    check_state(kind, &r.state)?;
+    check_state(kind, r.state)?;
     if store::resources::has_open_order(&mut tx, r.id).await? {
         return Err(ServiceError::Rejected(
             "Pending order for resource already exists.".into(),
@@ -97,8 +205,8 @@ pub async fn for_resource(
     }
     let uuid = Uuid32::new_v4();
     let new = NewOrder {
-        r#type: kind.as_str(),
-        state: OrderState::PendingConsumer.as_str(),
+        kind,
+        state: OrderState::PendingConsumer,
         project_id: r.project_id,
         offering_id: r.offering_id,
         plan_id: r.plan_id,
@@ -113,12 +221,12 @@ pub async fn for_resource(
 }
 
 /// Upstream's StateValidator on the resource actions, and its message.
-fn check_state(kind: OrderType, state: &str) -> ServiceResult<()> {
+fn check_state(kind: OrderType, state: ResourceState) -> ServiceResult<()> {
     let valid: &[ResourceState] = match kind {
         OrderType::Update => &[ResourceState::Ok],
         _ => &[ResourceState::Ok, ResourceState::Erred],
     };
-    if ResourceState::parse(state).is_some_and(|state| valid.contains(&state)) {
+    if valid.contains(&state) {
         return Ok(());
     }
     let names: Vec<&str> = valid.iter().map(|s| s.as_str()).collect();
@@ -128,8 +236,37 @@ fn check_state(kind: OrderType, state: &str) -> ServiceResult<()> {
     )))
 }
 
-/// Takes a step of the order's state machine; 409 when the order is not where the step starts.
-pub async fn step(
+/// Takes a step of the order's state machine for the caller. The order must be one the caller
+/// sees (404), and the step the caller's to take (403): consumer steps are for staff, customer
+/// owners and project managers and admins, and a cancel also for the order's creator; provider
+/// steps for the provider's owners and managers. Only then is the body's refusal reported
+/// (`error_message`: `Err` holds the API's 400 body), as DRF checks permissions before it reads
+/// the body; a step the order is not where it starts is a 409.
+pub async fn take_step(
+    db: &Db,
+    caller: &Principal,
+    uuid: &Uuid32,
+    step: OrderStep,
+    error_message: Result<Option<String>, Value>,
+    now: i64,
+) -> ServiceResult<()> {
+    let order = retrieve(db, caller, uuid, now).await?;
+    let allowed = if step.by_consumer() {
+        let creator =
+            step == OrderStep::Cancel && order.created_by_username.as_deref() == Some(caller.username.as_str());
+        creator || access::may_manage_consumer(db, caller, order.customer_id, order.project_id, now).await?
+    } else {
+        access::may_act_for_provider(db, caller, order.provider_customer_id, now).await?
+    };
+    if !allowed {
+        return Err(ServiceError::Forbidden);
+    }
+    let error_message = error_message.map_err(ServiceError::Invalid)?;
+    move_order(db, order.id, step, caller.id, error_message.as_deref(), now).await
+}
+
+/// Moves the order one step in a transaction of its own, and its resource with it.
+async fn move_order(
     db: &Db,
     order_id: i64,
     step: OrderStep,
@@ -141,15 +278,18 @@ pub async fn step(
     let order = store::orders::by_id_tx(&mut tx, order_id)
         .await?
         .ok_or_else(|| ServiceError::Rejected("Order does not exist.".into()))?;
+    let (from, to) = step.transition();
     // An Update order placed before its customer's modifications were blocked waits while they
     // are: the provider's steps that would change the resource are refused as update_limits/
     // would be now. An order not where the step starts answers its 409 below, not the block.
-    let startable = OrderState::parse(&order.state).is_some_and(|s| step.transition().0.contains(&s));
     if matches!(step, OrderStep::ApproveByProvider | OrderStep::SetDone)
-        && startable
-        && OrderType::parse(&order.r#type) == Some(OrderType::Update)
+        && from.contains(&order.state)
+        && order.kind == OrderType::Update
     {
-        let subject = serde_json::json!({"resource_uuid": order.resource_uuid, "resource_name": order.resource_name});
+        let subject = json!({
+            "resource_uuid": order.resource_uuid.map(|u| u.to_string()),
+            "resource_name": order.resource_name,
+        });
         let block = Action::BlockModificationOfExistingResources;
         tx = blocks::guard(tx, db, order.customer_id, block, subject, now).await?;
     }
@@ -158,16 +298,11 @@ pub async fn step(
     if let Some(resource_id) = order.resource_id {
         store::resources::lock(&mut tx, resource_id, db.row_lock()).await?;
     }
-    let (from, to) = step.transition();
-    let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    let finished = matches!(
-        to,
-        OrderState::Done | OrderState::Erred | OrderState::Canceled | OrderState::Rejected
-    );
-    if !store::orders::transition(&mut tx, order.id, &from_names, to.as_str(), finished, now).await? {
+    if !store::orders::transition(&mut tx, order.id, from, to, now).await? {
+        let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         return Err(ServiceError::Conflict(format!(
             "Valid states for operation: {}.",
-            from_names.join(", ")
+            names.join(", ")
         )));
     }
     match step {
@@ -182,8 +317,8 @@ pub async fn step(
     if let Some(message) = error_message {
         store::orders::set_error(&mut tx, order.id, message).await?;
     }
-    if let (Some(resource_id), Some(kind)) = (order.resource_id, OrderType::parse(&order.r#type)) {
-        apply_to_resource(&mut tx, resource_id, kind, to, &order.limits, now).await?;
+    if let Some(resource_id) = order.resource_id {
+        apply_to_resource(&mut tx, resource_id, order.kind, to, &order.limits, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -198,34 +333,10 @@ async fn apply_to_resource(
     now: i64,
 ) -> ServiceResult<()> {
     if let Some(state) = resource_state_after(kind, reached) {
-        store::resources::set_state(tx, resource_id, state.as_str(), now).await?;
+        store::resources::set_state(tx, resource_id, state, now).await?;
     }
     if kind == OrderType::Update && reached == OrderState::Done {
         store::resources::set_limits(tx, resource_id, limits, now).await?;
     }
-    Ok(())
-}
-
-/// Edits a resource's name, description and end date: lays the fields the request sent over
-/// the resource as it is inside the writing transaction (its row locked), so concurrent edits
-/// of different fields both hold.
-pub async fn edit_resource(db: &Db, resource: &ResourceRow, patch: &ResourcePatch, now: i64) -> ServiceResult<()> {
-    // As upstream, a save that changes nothing is no modification: not blocked, nothing written.
-    if !patch.changes(resource) {
-        return Ok(());
-    }
-    let subject = serde_json::json!({"resource_uuid": resource.uuid, "resource_name": resource.name});
-    let tx = db.begin().await?;
-    let block = Action::BlockModificationOfExistingResources;
-    // A resource never changes customer, so the one read before is the one to guard.
-    let mut tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
-    let mut r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
-        .await?
-        .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
-    if patch.changes(&r) {
-        patch.apply(&mut r);
-        store::resources::update_details(&mut tx, r.id, &r.name, &r.description, r.end_date.as_deref(), now).await?;
-    }
-    tx.commit().await?;
     Ok(())
 }

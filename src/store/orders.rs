@@ -1,45 +1,96 @@
+//! Orders: their rows, read back decoded into `domain::order::Order`.
+
+use super::resources::decoded;
 use super::visibility as sql;
 use super::{any_of, Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::marketplace::{OrderState, OrderType};
+use crate::domain::order::{Order, OrderFilter};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct OrderRow {
-    pub id: i64,
-    pub uuid: String,
-    pub r#type: String,
-    pub state: String,
-    pub attributes: String,
-    pub limits: String,
-    pub error_message: String,
-    pub created: i64,
-    pub modified: i64,
-    pub consumer_reviewed_at: Option<i64>,
-    pub provider_reviewed_at: Option<i64>,
-    pub completed_at: Option<i64>,
-    pub resource_id: Option<i64>,
-    pub resource_uuid: Option<String>,
-    pub resource_name: Option<String>,
-    pub project_id: i64,
-    pub project_uuid: String,
-    pub project_name: String,
-    pub customer_id: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub offering_uuid: String,
-    pub offering_name: String,
-    pub offering_type: String,
-    pub provider_customer_id: i64,
-    pub provider_uuid: String,
-    pub provider_name: String,
-    pub plan_uuid: Option<String>,
-    pub plan_name: Option<String>,
-    pub created_by_username: Option<String>,
-    pub created_by_first_name: Option<String>,
-    pub created_by_last_name: Option<String>,
-    pub consumer_reviewed_by_username: Option<String>,
-    pub provider_reviewed_by_username: Option<String>,
+/// An order's row as the query returns it; `Order` is what leaves the store.
+#[derive(FromRow)]
+struct OrderRow {
+    id: i64,
+    uuid: String,
+    r#type: String,
+    state: String,
+    attributes: String,
+    limits: String,
+    error_message: String,
+    created: i64,
+    modified: i64,
+    consumer_reviewed_at: Option<i64>,
+    provider_reviewed_at: Option<i64>,
+    completed_at: Option<i64>,
+    resource_id: Option<i64>,
+    resource_uuid: Option<String>,
+    resource_name: Option<String>,
+    project_id: i64,
+    project_uuid: String,
+    project_name: String,
+    customer_id: i64,
+    customer_uuid: String,
+    customer_name: String,
+    offering_uuid: String,
+    offering_name: String,
+    offering_type: String,
+    provider_customer_id: i64,
+    provider_uuid: String,
+    provider_name: String,
+    plan_uuid: Option<String>,
+    plan_name: Option<String>,
+    created_by_username: Option<String>,
+    created_by_first_name: Option<String>,
+    created_by_last_name: Option<String>,
+    consumer_reviewed_by_username: Option<String>,
+    provider_reviewed_by_username: Option<String>,
+}
+
+impl TryFrom<OrderRow> for Order {
+    type Error = sqlx::Error;
+
+    fn try_from(row: OrderRow) -> Result<Self> {
+        let uuid = |column, text: &str| decoded(column, text, |s| s.parse().ok());
+        let optional_uuid = |column, text: Option<String>| text.map(|t| uuid(column, &t)).transpose();
+        Ok(Order {
+            id: row.id,
+            uuid: uuid("orders.uuid", &row.uuid)?,
+            kind: decoded("orders.type", &row.r#type, OrderType::parse)?,
+            state: decoded("orders.state", &row.state, OrderState::parse)?,
+            attributes: row.attributes,
+            limits: row.limits,
+            error_message: row.error_message,
+            created: row.created,
+            modified: row.modified,
+            consumer_reviewed_at: row.consumer_reviewed_at,
+            provider_reviewed_at: row.provider_reviewed_at,
+            completed_at: row.completed_at,
+            resource_id: row.resource_id,
+            resource_uuid: optional_uuid("resources.uuid", row.resource_uuid)?,
+            resource_name: row.resource_name,
+            project_id: row.project_id,
+            project_uuid: uuid("projects.uuid", &row.project_uuid)?,
+            project_name: row.project_name,
+            customer_id: row.customer_id,
+            customer_uuid: uuid("customers.uuid", &row.customer_uuid)?,
+            customer_name: row.customer_name,
+            offering_uuid: uuid("offerings.uuid", &row.offering_uuid)?,
+            offering_name: row.offering_name,
+            offering_type: row.offering_type,
+            provider_customer_id: row.provider_customer_id,
+            provider_uuid: uuid("customers.uuid", &row.provider_uuid)?,
+            provider_name: row.provider_name,
+            plan_uuid: optional_uuid("plans.uuid", row.plan_uuid)?,
+            plan_name: row.plan_name,
+            created_by_username: row.created_by_username,
+            created_by_first_name: row.created_by_first_name,
+            created_by_last_name: row.created_by_last_name,
+            consumer_reviewed_by_username: row.consumer_reviewed_by_username,
+            provider_reviewed_by_username: row.provider_reviewed_by_username,
+        })
+    }
 }
 
 const SELECT: &str = "SELECT x.id, x.uuid, x.type, x.state, x.attributes, x.limits, x.error_message, \
@@ -60,8 +111,8 @@ const SELECT: &str = "SELECT x.id, x.uuid, x.type, x.state, x.attributes, x.limi
      LEFT JOIN users prb ON prb.id = x.provider_reviewed_by_id";
 
 pub struct NewOrder<'a> {
-    pub r#type: &'a str,
-    pub state: &'a str,
+    pub kind: OrderType,
+    pub state: OrderState,
     pub project_id: i64,
     pub offering_id: i64,
     pub plan_id: Option<i64>,
@@ -78,8 +129,8 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, o: &NewOrder<'_>, now: i64) -> R
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
     )
     .bind(uuid.to_string())
-    .bind(o.r#type)
-    .bind(o.state)
+    .bind(o.kind.as_str())
+    .bind(o.state.as_str())
     .bind(o.project_id)
     .bind(o.offering_id)
     .bind(o.plan_id)
@@ -92,16 +143,22 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, o: &NewOrder<'_>, now: i64) -> R
     .await
 }
 
-/// Moves the order from one of `from` to `to`; false when another request moved it first.
-pub async fn transition(tx: &mut Tx, id: i64, from: &[&str], to: &str, finished: bool, now: i64) -> Result<bool> {
+/// Moves the order from one of `from` to `to`, stamping `completed_at` when `to` finishes it;
+/// false when another request moved it first.
+pub async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState, now: i64) -> Result<bool> {
     // States are our own constants, never client text.
-    let states: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();
-    let completed = if finished { ", completed_at = $2" } else { "" };
+    let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let completed = if to.is_finished() { ", completed_at = $2" } else { "" };
     let sql = format!(
         "UPDATE orders SET state = $1, modified = $2{completed} WHERE id = $3 AND state IN ({})",
         states.join(", ")
     );
-    let result = sqlx::query(&sql).bind(to).bind(now).bind(id).execute(&mut **tx).await?;
+    let result = sqlx::query(&sql)
+        .bind(to.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -146,25 +203,20 @@ pub async fn set_error(tx: &mut Tx, id: i64, message: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<OrderRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE x.uuid = $1"))
-        .bind(uuid.to_string())
-        .fetch_optional(pool)
-        .await
-}
-
-pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<OrderRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE x.id = $1"))
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<Order>> {
+    let row: Option<OrderRow> = sqlx::query_as(&format!("{SELECT} WHERE x.id = $1"))
         .bind(id)
         .fetch_optional(&mut **tx)
-        .await
+        .await?;
+    row.map(Order::try_from).transpose()
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<OrderRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE x.id = $1"))
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Order>> {
+    let row: Option<OrderRow> = sqlx::query_as(&format!("{SELECT} WHERE x.id = $1"))
         .bind(id)
         .fetch_optional(pool)
-        .await
+        .await?;
+    row.map(Order::try_from).transpose()
 }
 
 /// Orders are visible to the consumer side (roles on the project or its customer) and to the
@@ -177,26 +229,15 @@ fn visible(vis: Visibility, u: &str, n: &str) -> String {
     )
 }
 
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<OrderRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Order>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!("{SELECT} WHERE x.uuid = $1 AND {}", visible(vis, "$2", "$3")))
+    let row: Option<OrderRow> = sqlx::query_as(&format!("{SELECT} WHERE x.uuid = $1 AND {}", visible(vis, "$2", "$3")))
         .bind(uuid.to_string())
         .bind(user)
         .bind(now)
         .fetch_optional(pool)
-        .await
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct OrderFilter {
-    pub customer_uuid: Option<String>,
-    pub project_uuid: Option<String>,
-    pub resource_uuid: Option<String>,
-    pub offering_uuid: Option<String>,
-    pub provider_uuid: Option<String>,
-    /// Any of these (none: any state).
-    pub states: Vec<String>,
-    pub types: Vec<String>,
+        .await?;
+    row.map(Order::try_from).transpose()
 }
 
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
@@ -204,8 +245,16 @@ const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4
      AND ($7 IS NULL OR $7 LIKE '%,' || x.type || ',%') AND ($8 IS NULL OR o.uuid = $8) \
      AND ($9 IS NULL OR pc.uuid = $9)";
 
+/// The filter's states and types, as `any_of` lists.
+fn choices(f: &OrderFilter) -> (Option<String>, Option<String>) {
+    let states: Vec<String> = f.states.iter().map(|s| s.as_str().to_string()).collect();
+    let kinds: Vec<String> = f.kinds.iter().map(|k| k.as_str().to_string()).collect();
+    (any_of(&states), any_of(&kinds))
+}
+
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i64> {
     let (user, now) = vis.binds();
+    let (states, kinds) = choices(f);
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM orders x JOIN projects p ON p.id = x.project_id \
          JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = x.offering_id \
@@ -218,17 +267,18 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &OrderFilter) -> Result<i
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.resource_uuid.clone())
-    .bind(any_of(&f.states))
-    .bind(any_of(&f.types))
+    .bind(states)
+    .bind(kinds)
     .bind(f.offering_uuid.clone())
     .bind(f.provider_uuid.clone())
     .fetch_one(pool)
     .await
 }
 
-pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, offset: i64) -> Result<Vec<OrderRow>> {
+pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, offset: i64) -> Result<Vec<Order>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    let (states, kinds) = choices(f);
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY x.created DESC, x.id DESC LIMIT $10 OFFSET $11",
         visible(vis, "$1", "$2")
     ))
@@ -237,12 +287,37 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &OrderFilter, limit: i64, 
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.resource_uuid.clone())
-    .bind(any_of(&f.states))
-    .bind(any_of(&f.types))
+    .bind(states)
+    .bind(kinds)
     .bind(f.offering_uuid.clone())
     .bind(f.provider_uuid.clone())
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter().map(Order::try_from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_states_are_the_unfinished_ones() {
+        use OrderState::*;
+        let open: Vec<String> = [
+            PendingConsumer,
+            PendingProvider,
+            Executing,
+            Done,
+            Erred,
+            Canceled,
+            Rejected,
+        ]
+        .into_iter()
+        .filter(|s| !s.is_finished())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+        assert_eq!(OPEN_STATES, format!("({})", open.join(", ")));
+    }
 }

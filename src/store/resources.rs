@@ -1,42 +1,98 @@
+//! Marketplace resources: their rows, read back decoded into `domain::resource::Resource`, the
+//! policy flags on them, and the holds that say which fired policy keeps a flag set.
+
+use super::rows::flag;
 use super::visibility as sql;
 use super::{any_of, Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::marketplace::ResourceState;
+use crate::domain::resource::{Resource, ResourceFilter};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ResourceRow {
-    pub id: i64,
-    pub uuid: String,
-    pub name: String,
-    pub description: String,
-    pub state: String,
-    pub limits: String,
-    pub attributes: String,
-    pub backend_id: String,
-    pub end_date: Option<String>,
-    pub paused: i64,
-    pub downscaled: i64,
-    pub restrict_member_access: i64,
-    pub created: i64,
-    pub modified: i64,
-    pub project_id: i64,
-    pub project_uuid: String,
-    pub project_name: String,
-    pub customer_id: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub offering_id: i64,
-    pub offering_uuid: String,
-    pub offering_name: String,
-    pub offering_type: String,
-    pub offering_plugin_options: String,
-    pub provider_customer_id: i64,
-    pub provider_uuid: String,
-    pub provider_name: String,
-    pub plan_id: Option<i64>,
-    pub plan_uuid: Option<String>,
-    pub plan_name: Option<String>,
+/// A stored value decoded with `parse`; a value it refuses fails the read (never a default).
+pub(super) fn decoded<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    parse(text).ok_or_else(|| sqlx::Error::Decode(format!("{column}: cannot decode {text:?}").into()))
+}
+
+fn decoded_uuid(column: &str, text: &str) -> Result<Uuid32> {
+    decoded(column, text, |s| s.parse().ok())
+}
+
+/// A resource's row as the query returns it; `Resource` is what leaves the store.
+#[derive(FromRow)]
+struct ResourceRow {
+    id: i64,
+    uuid: String,
+    name: String,
+    description: String,
+    state: String,
+    limits: String,
+    attributes: String,
+    backend_id: String,
+    end_date: Option<String>,
+    paused: i64,
+    downscaled: i64,
+    restrict_member_access: i64,
+    created: i64,
+    modified: i64,
+    project_id: i64,
+    project_uuid: String,
+    project_name: String,
+    customer_id: i64,
+    customer_uuid: String,
+    customer_name: String,
+    offering_id: i64,
+    offering_uuid: String,
+    offering_name: String,
+    offering_type: String,
+    offering_plugin_options: String,
+    provider_customer_id: i64,
+    provider_uuid: String,
+    provider_name: String,
+    plan_id: Option<i64>,
+    plan_uuid: Option<String>,
+    plan_name: Option<String>,
+}
+
+impl TryFrom<ResourceRow> for Resource {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ResourceRow) -> Result<Self> {
+        Ok(Resource {
+            id: row.id,
+            uuid: decoded_uuid("resources.uuid", &row.uuid)?,
+            name: row.name,
+            description: row.description,
+            state: decoded("resources.state", &row.state, ResourceState::parse)?,
+            limits: row.limits,
+            attributes: row.attributes,
+            backend_id: row.backend_id,
+            end_date: row.end_date,
+            paused: flag(row.paused),
+            downscaled: flag(row.downscaled),
+            restrict_member_access: flag(row.restrict_member_access),
+            created: row.created,
+            modified: row.modified,
+            project_id: row.project_id,
+            project_uuid: decoded_uuid("projects.uuid", &row.project_uuid)?,
+            project_name: row.project_name,
+            customer_id: row.customer_id,
+            customer_uuid: decoded_uuid("customers.uuid", &row.customer_uuid)?,
+            customer_name: row.customer_name,
+            offering_id: row.offering_id,
+            offering_uuid: decoded_uuid("offerings.uuid", &row.offering_uuid)?,
+            offering_name: row.offering_name,
+            offering_type: row.offering_type,
+            offering_plugin_options: row.offering_plugin_options,
+            provider_customer_id: row.provider_customer_id,
+            provider_uuid: decoded_uuid("customers.uuid", &row.provider_uuid)?,
+            provider_name: row.provider_name,
+            plan_id: row.plan_id,
+            plan_uuid: row.plan_uuid.map(|t| decoded_uuid("plans.uuid", &t)).transpose()?,
+            plan_name: row.plan_name,
+        })
+    }
 }
 
 const SELECT: &str = "SELECT r.id, r.uuid, r.name, r.description, r.state, r.limits, r.attributes, \
@@ -61,7 +117,7 @@ pub struct NewResource<'a> {
     pub attributes: &'a str,
 }
 
-pub async fn insert(tx: &mut Tx, uuid: &Uuid32, r: &NewResource<'_>, state: &str, now: i64) -> Result<i64> {
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, r: &NewResource<'_>, state: ResourceState, now: i64) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO resources (uuid, project_id, offering_id, plan_id, name, description, state, \
          limits, attributes, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
@@ -73,7 +129,7 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, r: &NewResource<'_>, state: &str
     .bind(r.plan_id)
     .bind(r.name)
     .bind(r.description)
-    .bind(state)
+    .bind(state.as_str())
     .bind(r.limits)
     .bind(r.attributes)
     .bind(now)
@@ -81,9 +137,9 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, r: &NewResource<'_>, state: &str
     .await
 }
 
-pub async fn set_state(tx: &mut Tx, id: i64, state: &str, now: i64) -> Result<()> {
+pub async fn set_state(tx: &mut Tx, id: i64, state: ResourceState, now: i64) -> Result<()> {
     sqlx::query("UPDATE resources SET state = $1, modified = $2 WHERE id = $3")
-        .bind(state)
+        .bind(state.as_str())
         .bind(now)
         .bind(id)
         .execute(&mut **tx)
@@ -99,33 +155,6 @@ pub async fn set_limits(tx: &mut Tx, id: i64, limits: &str, now: i64) -> Result<
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The fields a PATCH or PUT of a resource sent; a field left out keeps its value.
-pub struct ResourcePatch {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub end_date: Option<Option<String>>,
-}
-
-impl ResourcePatch {
-    /// Whether laying the patch over `r` would change it.
-    pub fn changes(&self, r: &ResourceRow) -> bool {
-        self.name.as_ref().is_some_and(|v| *v != r.name)
-            || self.description.as_ref().is_some_and(|v| *v != r.description)
-            || self.end_date.as_ref().is_some_and(|v| *v != r.end_date)
-    }
-
-    pub fn apply(&self, r: &mut ResourceRow) {
-        for (given, slot) in [(&self.name, &mut r.name), (&self.description, &mut r.description)] {
-            if let Some(v) = given {
-                slot.clone_from(v);
-            }
-        }
-        if let Some(v) = &self.end_date {
-            r.end_date.clone_from(v);
-        }
-    }
 }
 
 pub async fn update_details(
@@ -147,20 +176,30 @@ pub async fn update_details(
     Ok(())
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ResourceRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1"))
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<Resource>> {
+    let row: Option<ResourceRow> = sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1"))
         .bind(uuid.to_string())
         .fetch_optional(pool)
-        .await
+        .await?;
+    row.map(Resource::try_from).transpose()
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Resource>> {
+    let row: Option<ResourceRow> = sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(Resource::try_from).transpose()
 }
 
 /// The resource as it is inside the transaction, locked for the rest of it on PostgreSQL.
-pub async fn by_id_tx(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ResourceRow>> {
+pub async fn by_id_tx(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Resource>> {
     let lock = super::lock_of(lock, "r");
-    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1 {lock}"))
+    let row: Option<ResourceRow> = sqlx::query_as(&format!("{SELECT} WHERE r.id = $1 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)
-        .await
+        .await?;
+    row.map(Resource::try_from).transpose()
 }
 
 /// Locks the resource's row with `lock` (nothing on SQLite).
@@ -178,9 +217,9 @@ fn visible(vis: Visibility, v: (&str, &str)) -> String {
     sql::project_member(vis, "r.project_id", "p.customer_id", v.0, v.1)
 }
 
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ResourceRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Resource>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    let row: Option<ResourceRow> = sqlx::query_as(&format!(
         "{SELECT} WHERE r.uuid = $1 AND {}",
         visible(vis, ("$2", "$3"))
     ))
@@ -188,16 +227,14 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     .bind(user)
     .bind(now)
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(Resource::try_from).transpose()
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ResourceFilter {
-    pub customer_uuid: Option<String>,
-    pub project_uuid: Option<String>,
-    pub offering_uuid: Option<String>,
-    /// Any of these (none: any state).
-    pub states: Vec<String>,
+/// The filter's states as an `any_of` list.
+fn states(f: &ResourceFilter) -> Option<String> {
+    let names: Vec<String> = f.states.iter().map(|s| s.as_str().to_string()).collect();
+    any_of(&names)
 }
 
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
@@ -216,7 +253,7 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Resul
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.offering_uuid.clone())
-    .bind(any_of(&f.states))
+    .bind(states(f))
     .fetch_one(pool)
     .await
 }
@@ -227,9 +264,9 @@ pub async fn list(
     f: &ResourceFilter,
     limit: i64,
     offset: i64,
-) -> Result<Vec<ResourceRow>> {
+) -> Result<Vec<Resource>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    let rows: Vec<ResourceRow> = sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
         visible(vis, ("$1", "$2"))
     ))
@@ -238,11 +275,12 @@ pub async fn list(
     .bind(f.customer_uuid.clone())
     .bind(f.project_uuid.clone())
     .bind(f.offering_uuid.clone())
-    .bind(any_of(&f.states))
+    .bind(states(f))
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter().map(Resource::try_from).collect()
 }
 
 /// Whether the resource has an order that is not finished yet.
@@ -258,19 +296,55 @@ pub async fn has_open_order(tx: &mut Tx, resource_id: i64) -> Result<bool> {
 }
 
 /// What policy actions need to know about a customer's resource.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct ActionTarget {
     pub id: i64,
-    pub uuid: String,
+    pub uuid: Uuid32,
     pub name: String,
-    pub state: String,
-    pub paused: i64,
-    pub downscaled: i64,
-    pub restrict_member_access: i64,
+    pub state: ResourceState,
+    pub paused: bool,
+    pub downscaled: bool,
+    pub restrict_member_access: bool,
     pub project_id: i64,
     pub offering_id: i64,
     pub offering_type: String,
+    /// The offering's `plugin_options`, as stored JSON.
     pub plugin_options: String,
+}
+
+#[derive(FromRow)]
+struct ActionTargetRow {
+    id: i64,
+    uuid: String,
+    name: String,
+    state: String,
+    paused: i64,
+    downscaled: i64,
+    restrict_member_access: i64,
+    project_id: i64,
+    offering_id: i64,
+    offering_type: String,
+    plugin_options: String,
+}
+
+impl TryFrom<ActionTargetRow> for ActionTarget {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ActionTargetRow) -> Result<Self> {
+        Ok(ActionTarget {
+            id: row.id,
+            uuid: decoded_uuid("resources.uuid", &row.uuid)?,
+            name: row.name,
+            state: decoded("resources.state", &row.state, ResourceState::parse)?,
+            paused: flag(row.paused),
+            downscaled: flag(row.downscaled),
+            restrict_member_access: flag(row.restrict_member_access),
+            project_id: row.project_id,
+            offering_id: row.offering_id,
+            offering_type: row.offering_type,
+            plugin_options: row.plugin_options,
+        })
+    }
 }
 
 /// The customer's resources in id order, locked on PostgreSQL, optionally only those visible
@@ -283,7 +357,7 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
 ) -> Result<Vec<ActionTarget>> {
     let (user, now) = vis.binds();
     let lock = super::lock_of(lock, "r");
-    sqlx::query_as(&format!(
+    let rows: Vec<ActionTargetRow> = sqlx::query_as(&format!(
         "SELECT r.id, r.uuid, r.name, r.state, r.paused, r.downscaled, r.restrict_member_access, \
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
          FROM resources r JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id \
@@ -294,7 +368,8 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .bind(user)
     .bind(now)
     .fetch_all(ex)
-    .await
+    .await?;
+    rows.into_iter().map(ActionTarget::try_from).collect()
 }
 
 /// A policy flag column of resources.
@@ -320,7 +395,7 @@ pub async fn set_flag(tx: &mut Tx, id: i64, flag: Flag, value: bool, now: i64) -
         "UPDATE resources SET {} = $1, modified = $2 WHERE id = $3",
         flag.column()
     ))
-    .bind(i64::from(value))
+    .bind(super::rows::int(value))
     .bind(now)
     .bind(id)
     .execute(&mut **tx)

@@ -1,0 +1,85 @@
+//! A marketplace resource as the API shows it and the use cases decide on: every stored value
+//! decoded, with the names of the objects it belongs to; and the edits a client may make to it.
+
+use super::marketplace::ResourceState;
+use super::time::Micros;
+use super::Uuid32;
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: i64,
+    pub uuid: Uuid32,
+    pub name: String,
+    pub description: String,
+    pub state: ResourceState,
+    /// The limits the resource has, as stored JSON.
+    pub limits: String,
+    /// The client's JSON object, stored as sent and never read.
+    pub attributes: String,
+    pub backend_id: String,
+    /// `YYYY-MM-DD` as the client sent it.
+    pub end_date: Option<String>,
+    pub paused: bool,
+    pub downscaled: bool,
+    pub restrict_member_access: bool,
+    pub created: Micros,
+    pub modified: Micros,
+    pub project_id: i64,
+    pub project_uuid: Uuid32,
+    pub project_name: String,
+    pub customer_id: i64,
+    pub customer_uuid: Uuid32,
+    pub customer_name: String,
+    pub offering_id: i64,
+    pub offering_uuid: Uuid32,
+    pub offering_name: String,
+    pub offering_type: String,
+    /// The offering's `plugin_options`, as stored JSON.
+    pub offering_plugin_options: String,
+    /// The offering's customer, the provider who reports the resource's usage.
+    pub provider_customer_id: i64,
+    pub provider_uuid: Uuid32,
+    pub provider_name: String,
+    pub plan_id: Option<i64>,
+    pub plan_uuid: Option<Uuid32>,
+    pub plan_name: Option<String>,
+}
+
+/// Which resources a list shows (besides what the caller may see); uuids are hex.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub customer_uuid: Option<String>,
+    pub project_uuid: Option<String>,
+    pub offering_uuid: Option<String>,
+    /// Any of these (none: any state).
+    pub states: Vec<ResourceState>,
+}
+
+/// The fields a PATCH or PUT of a resource sent; a field left out keeps its value.
+#[derive(Debug, Clone, Default)]
+pub struct ResourcePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// `Some(None)`: the client cleared the date.
+    pub end_date: Option<Option<String>>,
+}
+
+impl ResourcePatch {
+    /// Whether laying the patch over `r` would change it.
+    pub fn changes(&self, r: &Resource) -> bool {
+        self.name.as_ref().is_some_and(|v| *v != r.name)
+            || self.description.as_ref().is_some_and(|v| *v != r.description)
+            || self.end_date.as_ref().is_some_and(|v| *v != r.end_date)
+    }
+
+    pub fn apply(&self, r: &mut Resource) {
+        for (given, slot) in [(&self.name, &mut r.name), (&self.description, &mut r.description)] {
+            if let Some(v) = given {
+                slot.clone_from(v);
+            }
+        }
+        if let Some(v) = &self.end_date {
+            r.end_date.clone_from(v);
+        }
+    }
+}
