@@ -83,3 +83,61 @@ impl ResourcePatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource() -> Resource {
+        Resource {
+            id: 1,
+            uuid: Uuid32::new_v4(),
+            name: "vm".into(),
+            description: "".into(),
+            state: ResourceState::Ok,
+            limits: "{}".into(),
+            attributes: "{}".into(),
+            backend_id: "".into(),
+            end_date: Some("2030-01-01".into()),
+            paused: false,
+            downscaled: false,
+            restrict_member_access: false,
+            created: 0,
+            modified: 0,
+            project_id: 1,
+            project_uuid: Uuid32::new_v4(),
+            project_name: "p".into(),
+            customer_id: 1,
+            customer_uuid: Uuid32::new_v4(),
+            customer_name: "c".into(),
+            offering_id: 1,
+            offering_uuid: Uuid32::new_v4(),
+            offering_name: "o".into(),
+            offering_type: "Marketplace.Basic".into(),
+            offering_plugin_options: "{}".into(),
+            provider_customer_id: 2,
+            provider_uuid: Uuid32::new_v4(),
+            provider_name: "pc".into(),
+            plan_id: None,
+            plan_uuid: None,
+            plan_name: None,
+        }
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_sends() {
+        let mut r = resource();
+        let same = ResourcePatch {
+            name: Some("vm".into()),
+            ..Default::default()
+        };
+        assert!(!same.changes(&r));
+        let clear = ResourcePatch {
+            end_date: Some(None),
+            ..Default::default()
+        };
+        assert!(clear.changes(&r));
+        clear.apply(&mut r);
+        assert_eq!((r.name.as_str(), r.end_date), ("vm", None));
+    }
+}

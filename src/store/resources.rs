@@ -438,3 +438,20 @@ pub async fn release_policy(tx: &mut Tx, policy_id: i64, flag: Flag) -> Result<(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_value_that_does_not_decode_fails_the_read() {
+        assert_eq!(
+            decoded("resources.state", "OK", ResourceState::parse).ok(),
+            Some(ResourceState::Ok)
+        );
+        let err = decoded("resources.state", "Gone", ResourceState::parse).unwrap_err();
+        assert!(matches!(err, sqlx::Error::Decode(_)), "{err}");
+        assert!(err.to_string().contains("resources.state"), "{err}");
+        assert!(decoded_uuid("resources.uuid", "not-a-uuid").is_err());
+    }
+}
