@@ -5,6 +5,7 @@ pub mod amount;
 pub mod billing;
 pub mod catalog;
 pub mod email;
+pub mod event;
 pub mod ids;
 pub mod limits;
 pub mod marketplace;
@@ -12,6 +13,7 @@ pub mod month;
 pub mod options;
 pub mod page;
 pub mod period;
+pub mod policy;
 pub mod roles;
 pub mod time;
 
