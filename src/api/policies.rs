@@ -1,31 +1,29 @@
-//! `/api/marketplace-customer-component-usage-policies/`
+//! `/api/marketplace-customer-component-usage-policies/` (docs/api.md §4).
 
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::python_type;
 use super::input::{check_integer, check_uuid, Input, Need, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
 use super::pagination::Paginated;
-use super::query::{object, uuid_param};
+use super::query::uuid_param;
 use super::AppState;
-use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
 use crate::domain::page::PageRequest;
+use crate::domain::policy::{PolicyFilter, PolicyLimit, PolicyView};
 use crate::domain::{time, Action, ActionSet, Period, Uuid32};
-use crate::service::policies::{self as service, LimitDraft, PolicyChanges};
-use crate::store::{self, policies::PolicyFilter};
+use crate::service::policies::{self as service, InvalidBody, LimitDraft, NewPolicy, Parsed, PolicyChanges};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
 const COLLECTION: &str = "marketplace-customer-component-usage-policies";
-const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,7 +39,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// A policy as upstream serialises it, keys in upstream order.
+/// A policy as upstream serialises it, keys in upstream order (docs/api.md §4.3).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyOut {
     uuid: String,
@@ -70,75 +68,50 @@ pub struct LimitOut {
     component: String,
 }
 
-fn render(links: &Links, row: store::policies::PolicyRow, limits: Vec<LimitOut>, affected: i64) -> PolicyOut {
-    let full_name = format!(
-        "{} {}",
-        row.created_by_first_name.unwrap_or_default(),
-        row.created_by_last_name.unwrap_or_default()
-    );
-    let has_fired = row.has_fired != 0;
-    PolicyOut {
-        url: links.detail_hex(COLLECTION, &row.uuid),
-        scope: links.detail_hex("customers", &row.customer_uuid),
-        uuid: row.uuid,
-        scope_name: row.customer_name,
-        scope_uuid: row.customer_uuid,
-        actions: row.actions,
-        created: time::render(row.created),
-        created_by_full_name: full_name.trim().to_string(),
-        created_by_username: row.created_by_username.unwrap_or_default(),
-        has_fired,
-        fired_datetime: row.fired_datetime.map(time::render),
-        options: object(&row.options),
-        affected_resources_count: affected,
-        component_limits_set: limits,
+impl PolicyOut {
+    fn render(links: &Links, view: PolicyView) -> Self {
+        let PolicyView {
+            policy,
+            affected_resources,
+        } = view;
+        // Empty strings once the creator is deleted, as upstream renders a missing user.
+        let (created_by_full_name, created_by_username) = match &policy.created_by {
+            Some(author) => (author.full_name(), author.username.clone()),
+            None => (String::new(), String::new()),
+        };
+        Self {
+            uuid: policy.uuid.to_string(),
+            url: links.detail(COLLECTION, &policy.uuid),
+            scope: links.detail("customers", &policy.customer.uuid),
+            scope_name: policy.customer.name,
+            scope_uuid: policy.customer.uuid.to_string(),
+            actions: policy.actions.to_string(),
+            created: time::render(policy.created),
+            created_by_full_name,
+            created_by_username,
+            has_fired: policy.has_fired,
+            fired_datetime: policy.fired_at.map(time::render),
+            options: Value::Object(policy.options),
+            affected_resources_count: affected_resources,
+            component_limits_set: policy.limits.into_iter().map(LimitOut::render).collect(),
+        }
     }
 }
 
-/// Renders policies as the API shows them; fired ones count the resources their actions affect.
-async fn render_all(
-    state: &AppState,
-    links: &Links,
-    views: Vec<store::policies::PolicyView>,
-    vis: Visibility,
-) -> ApiResult<Vec<PolicyOut>> {
-    let mut out = Vec::with_capacity(views.len());
-    for store::policies::PolicyView { row, limits } in views {
-        let limits = limits
-            .into_iter()
-            .map(|l| {
-                let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
-                LimitOut {
-                    r#type: l.component_type,
-                    limit: l.limit_value,
-                    period: period.code(),
-                    period_name: period.name().to_string(),
-                    component: l.component_uuid,
-                }
-            })
-            .collect();
-        let affected =
-            service::affected_resources(&state.db, row.customer_id, &row.actions, row.has_fired != 0, vis).await?;
-        out.push(render(links, row, limits, affected));
+impl LimitOut {
+    fn render(limit: PolicyLimit) -> Self {
+        Self {
+            r#type: limit.component_type,
+            limit: limit.limit,
+            period: limit.period.code(),
+            period_name: limit.period.name().to_string(),
+            component: limit.component_uuid.to_string(),
+        }
     }
-    Ok(out)
-}
-
-async fn render_one(
-    state: &AppState,
-    links: &Links,
-    view: Option<store::policies::PolicyView>,
-    vis: Visibility,
-) -> ApiResult<PolicyOut> {
-    let view = view.ok_or(ApiError::NotFound(NOT_FOUND))?;
-    render_all(state, links, vec![view], vis)
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound(NOT_FOUND))
 }
 
 fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+    raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
 }
 
 #[utoipa::path(
@@ -153,7 +126,12 @@ fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
         ("scope" = Option<String>, Query),
         ("scope_uuid" = Option<String>, Query, format = Uuid),
     ),
-    responses((status = 200, body = Vec<PolicyOut>, headers(("x-result-count" = i64))))
+    responses(
+        (status = 200, body = Vec<PolicyOut>, headers(("x-result-count" = i64))),
+        InputErrors,
+        ObjectErrors,
+        CommonErrors
+    )
 )]
 async fn list(
     State(state): State<AppState>,
@@ -164,32 +142,10 @@ async fn list(
 ) -> ApiResult<Paginated<PolicyOut>> {
     let filter = filter_from(&q)?;
     let request = PageRequest::from_query(&q)?;
-    let vis = Visibility::of(&user, state.clock.now_micros());
-    let db = state.db.reader();
-    // A numbered page inside the list is one query, its total included; "last" needs the count
-    // first, and a page past the end (no rows, so no total) needs it to say so.
-    let (views, total) = match request.offset() {
-        Some(offset) => store::policies::page(db, vis, &filter, request.size, offset).await?,
-        None => {
-            let total = store::policies::count(db, vis, &filter).await?;
-            let last = request.resolve(total)?;
-            (
-                store::policies::page(db, vis, &filter, last.limit(), last.offset())
-                    .await?
-                    .0,
-                Some(total),
-            )
-        }
-    };
-    let total = match total {
-        Some(total) => total,
-        None => store::policies::count(db, vis, &filter).await?,
-    };
-    let page = request.resolve(total)?;
-    let items = render_all(&state, &links, views, vis).await?;
+    let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items,
-        page,
+        items: listed.items.into_iter().map(|p| PolicyOut::render(&links, p)).collect(),
+        page: listed.page,
         links,
         uri,
     })
@@ -203,13 +159,16 @@ fn filter_from(q: &HashMap<String, String>) -> ApiResult<PolicyFilter> {
         match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => {}
             Some(v) => match links::resolve(&json!(v), "customers") {
-                Ok(uuid) => filter.customer_uuids.push(uuid.to_string()),
+                Ok(uuid) => filter.customer_uuids.push(uuid),
                 Err(_) => filter.matches_nothing = true,
             },
         }
     }
     for key in ["customer_uuid", "scope_uuid"] {
-        filter.customer_uuids.extend(uuid_param(q, key)?);
+        // `uuid_param` answers the uuid's hex form, which parses.
+        filter
+            .customer_uuids
+            .extend(uuid_param(q, key)?.and_then(|hex| hex.parse::<Uuid32>().ok()));
     }
     Ok(filter)
 }
@@ -219,7 +178,7 @@ fn filter_from(q: &HashMap<String, String>) -> ApiResult<PolicyFilter> {
     operation_id = "marketplace_customer_component_usage_policies_retrieve",
     tag = "marketplace-customer-component-usage-policies",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = PolicyOut))
+    responses((status = 200, body = PolicyOut), ObjectErrors, CommonErrors)
 )]
 async fn retrieve(
     State(state): State<AppState>,
@@ -228,16 +187,18 @@ async fn retrieve(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<PolicyOut>> {
     let uuid = path_uuid(&raw)?;
-    let vis = Visibility::of(&user, state.clock.now_micros());
-    let view = store::policies::visible_by_uuid(state.db.reader(), &uuid, vis).await?;
-    Ok(Json(render_one(&state, &links, view, vis).await?))
+    let policy = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
+    Ok(Json(PolicyOut::render(&links, policy)))
 }
 
 #[utoipa::path(
     get, path = "/api/marketplace-customer-component-usage-policies/actions/",
     operation_id = "marketplace_customer_component_usage_policies_actions_retrieve",
     tag = "marketplace-customer-component-usage-policies",
-    responses((status = 200, body = Vec<String>, description = "The available action names, sorted."))
+    responses(
+        (status = 200, body = Vec<String>, description = "The available action names, sorted."),
+        CommonErrors
+    )
 )]
 async fn actions(CurrentUser(_): CurrentUser) -> Json<Vec<&'static str>> {
     Json(Action::sorted_names())
@@ -256,15 +217,9 @@ async fn create(
     links: Links,
     JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
-    let fields = parse_fields(&state, input).await?;
-    let id = service::create(&state.db, &state.actions, user.id, fields, state.clock.now()).await?;
-    let out = load_by_id(&state, &links, id, &user).await?;
-    Ok((StatusCode::CREATED, Json(out)))
-}
-
-async fn load_by_id(state: &AppState, links: &Links, id: i64, user: &Principal) -> ApiResult<PolicyOut> {
-    let view = store::policies::by_id(state.db.reader(), id).await?;
-    render_one(state, links, view, Visibility::of(user, state.clock.now_micros())).await
+    let request = PolicyRequest::parse(input).map(NewPolicy::from);
+    let policy = service::create(&state.db, &state.actions, &user, request, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(PolicyOut::render(&links, policy))))
 }
 
 #[utoipa::path(
@@ -273,16 +228,19 @@ async fn load_by_id(state: &AppState, links: &Links, id: i64, user: &Principal) 
     tag = "marketplace-customer-component-usage-policies",
     params(("uuid" = String, Path, format = Uuid)),
     request_body = PolicyRequest,
-    responses((status = 200, body = PolicyOut))
+    responses((status = 200, body = PolicyOut), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
 )]
 async fn update(
-    state: State<AppState>,
-    staff: Staff,
+    State(state): State<AppState>,
+    Staff(user): Staff,
     links: Links,
-    path: Path<String>,
+    Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
-    save(state, staff, links, path, input).await
+    let uuid = path_uuid(&raw)?;
+    let request = PolicyRequest::parse(input).map(PolicyChanges::from);
+    let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
+    Ok(Json(PolicyOut::render(&links, policy)))
 }
 
 #[utoipa::path(
@@ -291,36 +249,19 @@ async fn update(
     tag = "marketplace-customer-component-usage-policies",
     params(("uuid" = String, Path, format = Uuid)),
     request_body = PatchedPolicyRequest,
-    responses((status = 200, body = PolicyOut))
+    responses((status = 200, body = PolicyOut), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
 )]
 async fn partial_update(
-    state: State<AppState>,
-    staff: Staff,
-    links: Links,
-    path: Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<PolicyOut>> {
-    save(state, staff, links, path, input).await
-}
-
-async fn save(
     State(state): State<AppState>,
     Staff(user): Staff,
     links: Links,
     Path(raw): Path<String>,
-    input: Input,
+    JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
     let uuid = path_uuid(&raw)?;
-    // The object is looked up before the body is validated, as DRF's update does.
-    store::policies::visible_by_uuid(state.db.reader(), &uuid, Visibility::All)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let changes = parse_fields(&state, input).await?;
-    let now = state.clock.now();
-    let id = service::update(&state.db, &state.actions, &uuid, changes, now)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(Json(load_by_id(&state, &links, id, &user).await?))
+    let request = PatchedPolicyRequest::parse(input).map(PolicyChanges::from);
+    let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
+    Ok(Json(PolicyOut::render(&links, policy)))
 }
 
 #[utoipa::path(
@@ -328,125 +269,212 @@ async fn save(
     operation_id = "marketplace_customer_component_usage_policies_destroy",
     tag = "marketplace-customer-component-usage-policies",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 204, description = "No response body"))
+    responses((status = 204, description = "No response body"), ForbiddenErrors, ObjectErrors, CommonErrors)
 )]
-async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw)?;
-    if service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(NOT_FOUND))
-    }
+    service::delete(&state.db, &state.actions, &user, &uuid, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// The request body as documented; handlers read it field by field with DRF's messages.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// The body of a create or a full update (docs/api.md §4.4): every field but `options` is
+/// required.
+#[derive(Debug, ToSchema)]
 pub struct PolicyRequest {
     /// The customer's URL.
-    scope: String,
-    #[schema(min_length = 1, max_length = 255)]
-    actions: String,
-    #[schema(value_type = Option<Object>)]
-    options: Option<Value>,
+    #[schema(value_type = String, format = "uri")]
+    scope: Uuid32,
+    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    actions: ActionSet,
+    /// Extra data per action, keyed by action name.
+    #[schema(value_type = Object, required = false)]
+    options: Option<PolicyOptions>,
     component_limits_set: Vec<LimitRequest>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// The body of a partial update: any of the fields, each checked as in `PolicyRequest`.
+#[derive(Debug, Default, ToSchema)]
 pub struct PatchedPolicyRequest {
     /// The customer's URL.
-    scope: Option<String>,
-    #[schema(min_length = 1, max_length = 255)]
-    actions: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    options: Option<Value>,
+    #[schema(value_type = String, format = "uri", required = false)]
+    scope: Option<Uuid32>,
+    #[schema(value_type = String, min_length = 1, max_length = 255, required = false)]
+    actions: Option<ActionSet>,
+    /// Extra data per action, keyed by action name.
+    #[schema(value_type = Object, required = false)]
+    options: Option<PolicyOptions>,
+    #[schema(value_type = Vec<LimitRequest>, required = false)]
     component_limits_set: Option<Vec<LimitRequest>>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// One item of `component_limits_set`.
+#[derive(Debug, Clone, Copy, ToSchema)]
 pub struct LimitRequest {
     #[schema(minimum = -2147483648, maximum = 2147483647)]
     limit: i64,
-    #[schema(minimum = 1, maximum = 4)]
-    period: Option<i64>,
-    #[schema(format = Uuid)]
-    component: String,
+    /// 1 Total, 2 one month, 3 three months, 4 twelve months; 2 when left out.
+    #[schema(value_type = i64, minimum = 1, maximum = 4, required = false)]
+    period: Period,
+    #[schema(value_type = String, format = Uuid)]
+    component: Uuid32,
 }
 
-/// Upstream's "phase A": every field checked, every error reported together.
-async fn parse_fields(state: &AppState, mut input: Input) -> ApiResult<PolicyChanges> {
-    let mut changes = PolicyChanges::default();
+impl PolicyRequest {
+    fn parse(input: Input) -> Parsed<Self> {
+        let mut input = input.partial(false);
+        let fields = PatchedPolicyRequest::read(&mut input);
+        match fields {
+            PatchedPolicyRequest {
+                scope: Some(scope),
+                actions: Some(actions),
+                options,
+                component_limits_set: Some(component_limits_set),
+            } if input.errors.is_empty() => Ok(Self {
+                scope,
+                actions,
+                options,
+                component_limits_set,
+            }),
+            PatchedPolicyRequest { scope, .. } => Err(invalid(scope, input)),
+        }
+    }
+}
 
-    if let Some(scope) = input.present("scope", Need::Required) {
-        match links::resolve(&scope, "customers") {
-            Ok(uuid) => match store::customers::id_by_uuid(state.db.reader(), &uuid).await? {
-                Some((id, _)) => changes.customer_id = Some(id),
-                None => input.errors.add("scope", links::HyperlinkError::DoesNotExist.message()),
-            },
-            Err(e) => input.errors.add("scope", e.message()),
+impl PatchedPolicyRequest {
+    fn parse(input: Input) -> Parsed<Self> {
+        let mut input = input.partial(true);
+        let fields = Self::read(&mut input);
+        if input.errors.is_empty() {
+            Ok(fields)
+        } else {
+            Err(invalid(fields.scope, input))
         }
     }
 
-    if let Some(value) = input.present("actions", Need::Required) {
-        match value {
-            // DRF's CharField takes a number as its text.
-            Value::String(_) | Value::Number(_) => {
-                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
-                match ActionSet::parse(&text) {
-                    Ok(set) => changes.actions = Some(set),
-                    Err(e) => input.errors.add("actions", e.to_string()),
-                }
+    /// Upstream's "phase A": every field checked, every error collected in `input`. Whether the
+    /// scope's customer exists is the service's to say.
+    fn read(input: &mut Input) -> Self {
+        let mut fields = Self::default();
+
+        if let Some(scope) = input.present("scope", Need::Required) {
+            match links::resolve(&scope, "customers") {
+                Ok(uuid) => fields.scope = Some(uuid),
+                Err(e) => input.errors.add("scope", e.message()),
             }
-            _ => input.errors.add("actions", "Not a valid string."),
+        }
+
+        if let Some(value) = input.present("actions", Need::Required) {
+            match value {
+                // DRF's CharField takes a number as its text.
+                Value::String(_) | Value::Number(_) => {
+                    let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                    match ActionSet::parse(&text) {
+                        Ok(set) => fields.actions = Some(set),
+                        Err(e) => input.errors.add("actions", e.to_string()),
+                    }
+                }
+                _ => input.errors.add("actions", "Not a valid string."),
+            }
+        }
+
+        if let Some(value) = input.present("options", Need::Optional) {
+            match PolicyOptions::parse(&value) {
+                Ok(options) => fields.options = Some(options),
+                Err(e) => input.errors.add("options", e.to_string()),
+            }
+        }
+
+        if let Some(value) = input.present("component_limits_set", Need::Required) {
+            match parse_limits(&value) {
+                Ok(limits) => fields.component_limits_set = Some(limits),
+                Err(errors) => input.errors.set("component_limits_set", errors),
+            }
+        }
+        fields
+    }
+}
+
+/// A refused body: the errors collected in `input`, and the scope if it parsed.
+fn invalid(scope: Option<Uuid32>, input: Input) -> InvalidBody {
+    let errors = match input.finish() {
+        Err(ApiError::Validation(Value::Object(errors))) => errors,
+        _ => Map::new(),
+    };
+    InvalidBody { scope, errors }
+}
+
+impl From<PolicyRequest> for NewPolicy {
+    fn from(request: PolicyRequest) -> Self {
+        Self {
+            customer: request.scope,
+            actions: request.actions,
+            options: request.options,
+            limits: request.component_limits_set.into_iter().map(LimitDraft::from).collect(),
         }
     }
+}
 
-    if let Some(value) = input.present("options", Need::Optional) {
-        match PolicyOptions::parse(&value) {
-            Ok(options) => changes.options = Some(options),
-            Err(e) => input.errors.add("options", e.to_string()),
+/// A full update: every field replaced but `options`, which is left as it is when not sent.
+impl From<PolicyRequest> for PolicyChanges {
+    fn from(request: PolicyRequest) -> Self {
+        Self {
+            customer: Some(request.scope),
+            actions: Some(request.actions),
+            options: request.options,
+            limits: Some(request.component_limits_set.into_iter().map(LimitDraft::from).collect()),
         }
     }
+}
 
-    if let Some(value) = input.present("component_limits_set", Need::Required) {
-        match parse_limits(&value) {
-            Ok(limits) => changes.limits = Some(limits),
-            Err(errors) => input.errors.set("component_limits_set", errors),
+impl From<PatchedPolicyRequest> for PolicyChanges {
+    fn from(request: PatchedPolicyRequest) -> Self {
+        Self {
+            customer: request.scope,
+            actions: request.actions,
+            options: request.options,
+            limits: request
+                .component_limits_set
+                .map(|limits| limits.into_iter().map(LimitDraft::from).collect()),
         }
     }
+}
 
-    input.finish()?;
-    Ok(changes)
+impl From<LimitRequest> for LimitDraft {
+    fn from(request: LimitRequest) -> Self {
+        Self {
+            component: request.component,
+            limit: request.limit,
+            period: request.period,
+        }
+    }
 }
 
 /// A list of limit items, or DRF's nested errors: per-item objects aligned with the input.
-fn parse_limits(value: &Value) -> Result<Vec<LimitDraft>, Value> {
+fn parse_limits(value: &Value) -> Result<Vec<LimitRequest>, Value> {
     let Value::Array(items) = value else {
         return Err(json!({"non_field_errors": [format!(
             "Expected a list of items but got type \"{}\".", python_type(value)
         )]}));
     };
-    let mut drafts = Vec::with_capacity(items.len());
+    let mut limits = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
     for item in items {
         match parse_limit(item) {
-            Ok(d) => {
-                drafts.push(d);
+            Ok(limit) => {
+                limits.push(limit);
                 errors.push(json!({}));
             }
             Err(e) => errors.push(e),
         }
     }
-    if drafts.len() == items.len() {
-        Ok(drafts)
+    if limits.len() == items.len() {
+        Ok(limits)
     } else {
         Err(Value::Array(errors))
     }
 }
 
-fn parse_limit(item: &Value) -> Result<LimitDraft, Value> {
+fn parse_limit(item: &Value) -> Result<LimitRequest, Value> {
     let Value::Object(map) = item else {
         return Err(json!({"non_field_errors": [format!(
             "Invalid data. Expected a dictionary, but got {}.", python_type(item)
@@ -489,10 +517,10 @@ fn parse_limit(item: &Value) -> Result<LimitDraft, Value> {
         Some(v) => check_uuid(v).map_err(|m| fail("component", m)).ok(),
     };
     match (limit, period, component) {
-        (Some(limit), Some(period), Some(component)) => Ok(LimitDraft {
-            component,
+        (Some(limit), Some(period), Some(component)) => Ok(LimitRequest {
             limit,
             period,
+            component,
         }),
         _ => Err(Value::Object(errors)),
     }

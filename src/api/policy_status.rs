@@ -2,13 +2,10 @@
 //! row (docs/evaluation.md §7).
 
 use super::auth::CurrentUser;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiError, ApiResult, CommonErrors, ObjectErrors};
 use super::AppState;
-use crate::authz::Visibility;
-use crate::domain::{time, Period, Uuid32};
-use crate::engine::headroom::headroom;
-use crate::service::evaluation;
-use crate::store;
+use crate::domain::{time, Uuid32};
+use crate::service::{policies, policy_status};
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
@@ -51,58 +48,54 @@ pub struct LimitStatus {
     operation_id = "marketplace_customer_component_usage_policies_status",
     tag = "marketplace-customer-component-usage-policies",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = PolicyStatus, description = "Headroom of each limit row."))
+    responses(
+        (status = 200, body = PolicyStatus, description = "Headroom of each limit row."),
+        ObjectErrors,
+        CommonErrors
+    )
 )]
 pub async fn status(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<PolicyStatus>> {
-    const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
-    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let now = state.clock.now();
-    let vis = Visibility::of(&user, now.timestamp_micros());
-    let policy = store::policies::visible_by_uuid(state.db.reader(), &uuid, vis)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?
-        .row;
-    let mut conn = state.db.reader().acquire().await?;
-    let assessment = evaluation::assess(&mut conn, policy.id, policy.customer_id, now).await?;
-    drop(conn);
-    let today = now.date_naive();
-    let limits = assessment
-        .limits
-        .iter()
-        .zip(&assessment.evaluation.rows)
-        .zip(&assessment.month_usage)
-        .map(|((l, row), month_usage)| {
-            let h = headroom(l.limit_value, row, *month_usage, today);
-            let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
-            LimitStatus {
-                component: l.component_uuid.clone(),
-                r#type: l.component_type.clone(),
-                name: l.component_name.clone(),
-                measured_unit: l.measured_unit.clone(),
-                period: period.code(),
-                period_name: period.name(),
-                window_start: h.window_start.map(|d| d.to_string()),
-                window_end: h.window_end.to_string(),
-                usage: h.usage.to_string(),
-                limit: h.limit,
-                remaining: h.remaining.to_string(),
-                percent: h.percent_hundredths.and_then(hundredths_number),
-                over: h.over,
-                projected_crossing_date: h.projected_crossing.map(|d| d.to_string()),
-            }
-        })
-        .collect();
-    Ok(Json(PolicyStatus {
-        policy_uuid: policy.uuid,
-        has_fired: policy.has_fired != 0,
-        fired_datetime: policy.fired_datetime.map(time::render),
-        evaluated_at: time::render(now.timestamp_micros()),
-        limits,
-    }))
+    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(policies::NOT_FOUND))?;
+    let status = policy_status::status(&state.db, &user, &uuid, state.clock.now()).await?;
+    Ok(Json(PolicyStatus::render(status)))
+}
+
+impl PolicyStatus {
+    fn render(status: policy_status::PolicyStatus) -> Self {
+        Self {
+            policy_uuid: status.policy.uuid.to_string(),
+            has_fired: status.policy.has_fired,
+            fired_datetime: status.policy.fired_at.map(time::render),
+            evaluated_at: time::render(status.evaluated_at.timestamp_micros()),
+            limits: status.limits.into_iter().map(LimitStatus::render).collect(),
+        }
+    }
+}
+
+impl LimitStatus {
+    fn render(limit: policy_status::LimitStatus) -> Self {
+        let h = limit.headroom;
+        Self {
+            component: limit.component_uuid,
+            r#type: limit.component_type,
+            name: limit.component_name,
+            measured_unit: limit.measured_unit,
+            period: limit.period.code(),
+            period_name: limit.period.name(),
+            window_start: h.window_start.map(|d| d.to_string()),
+            window_end: h.window_end.to_string(),
+            usage: h.usage.to_string(),
+            limit: h.limit,
+            remaining: h.remaining.to_string(),
+            percent: h.percent_hundredths.and_then(hundredths_number),
+            over: h.over,
+            projected_crossing_date: h.projected_crossing.map(|d| d.to_string()),
+        }
+    }
 }
 
 /// `10017` → the JSON number `100.17`, written from its decimal text so no float rounding shows.

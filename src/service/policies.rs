@@ -1,15 +1,26 @@
-//! Saving and deleting customer component usage policies. The checks that need the database
-//! (upstream's "phase B") run inside the write transaction, so a failure leaves nothing behind.
+//! Customer component usage policies: reading them as the API shows them, and saving and deleting
+//! them (docs/api.md §4). The checks that need the database (upstream's "phase B") run inside the
+//! write transaction, so a failure leaves nothing behind.
 
 use super::{evaluation, ServiceError, ServiceResult};
-use crate::actions::ActionsConfig;
+use crate::actions::{flags, ActionsConfig};
+use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
+use crate::domain::page::{Listed, PageRequest};
+use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
 use crate::domain::{ActionSet, BillingType, Period, Uuid32};
 use crate::engine::TransitionCount;
 use crate::store::policies::{Current, NewLimit};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
 use std::collections::HashSet;
+
+/// The 404 detail for a policy that does not exist or that the caller may not see.
+pub const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
+
+/// DRF's message for a hyperlink to an object that does not exist (docs/api.md §1.5).
+const SCOPE_NOT_FOUND: &str = "Invalid hyperlink - Object does not exist.";
 
 /// One limit row as the client submitted it, already well-formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,104 +30,261 @@ pub struct LimitDraft {
     pub period: Period,
 }
 
-/// A policy's writable fields; `None` leaves a field as it is (PATCH).
+/// A policy to create, every field well-formed; `customer` is the uuid its `scope` names.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub customer: Uuid32,
+    pub actions: ActionSet,
+    /// `None` saves `{}`.
+    pub options: Option<PolicyOptions>,
+    pub limits: Vec<LimitDraft>,
+}
+
+/// A policy's writable fields to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyChanges {
-    pub customer_id: Option<i64>,
+    pub customer: Option<Uuid32>,
     pub actions: Option<ActionSet>,
     pub options: Option<PolicyOptions>,
     pub limits: Option<Vec<LimitDraft>>,
 }
 
-/// Creates a policy with its limits from a complete set of fields; returns its id.
+/// A body that failed DRF's field checks: its field errors in the order they were found, and the
+/// customer its `scope` names when that parsed. DRF looks a hyperlink's object up while it checks
+/// the fields, so a scope naming no customer is reported with the other errors; the lookup is
+/// the service's, so the service adds that error.
+#[derive(Debug, Clone)]
+pub struct InvalidBody {
+    pub scope: Option<Uuid32>,
+    pub errors: Map<String, Value>,
+}
+
+impl InvalidBody {
+    /// The 400: the scope's error first (it is the first field checked), then the others.
+    fn refused(self, scope_not_found: bool) -> ServiceError {
+        let mut errors = Map::new();
+        if scope_not_found {
+            errors.insert("scope".into(), json!([SCOPE_NOT_FOUND]));
+        }
+        errors.extend(self.errors);
+        ServiceError::Invalid(Value::Object(errors))
+    }
+}
+
+/// A request body as the API parsed it: the request, or why its fields were refused.
+pub type Parsed<T> = Result<T, InvalidBody>;
+
+/// A page of the policies the caller may see that `filter` selects, newest first.
+pub async fn list(
+    db: &Db,
+    caller: &Principal,
+    filter: &PolicyFilter,
+    request: PageRequest,
+    now: i64,
+) -> ServiceResult<Listed<PolicyView>> {
+    let vis = Visibility::of(caller, now);
+    let pool = db.reader();
+    // A numbered page inside the list is one query, its total included; "last" needs the count
+    // first, and a page past the end (no rows, so no total) needs it to say so.
+    let (policies, total) = match request.offset() {
+        Some(offset) => store::policies::page(pool, vis, filter, request.size, offset).await?,
+        None => {
+            let total = store::policies::count(pool, vis, filter).await?;
+            let last = request.resolve(total)?;
+            let (policies, _) = store::policies::page(pool, vis, filter, last.limit(), last.offset()).await?;
+            (policies, Some(total))
+        }
+    };
+    let total = match total {
+        Some(total) => total,
+        None => store::policies::count(pool, vis, filter).await?,
+    };
+    let page = request.resolve(total)?;
+    let mut items = Vec::with_capacity(policies.len());
+    for policy in policies {
+        items.push(view(db, policy, vis).await?);
+    }
+    Ok(Listed { items, page })
+}
+
+/// One policy the caller may see.
+pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32, now: i64) -> ServiceResult<PolicyView> {
+    let vis = Visibility::of(caller, now);
+    let policy = store::policies::visible_by_uuid(db.reader(), uuid, vis)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    view(db, policy, vis).await
+}
+
+/// The policy as the API shows it: fired ones count the resources their actions affect.
+async fn view(db: &Db, policy: Policy, vis: Visibility) -> ServiceResult<PolicyView> {
+    let affected_resources = affected_resources(db, &policy, vis).await?;
+    Ok(PolicyView {
+        policy,
+        affected_resources,
+    })
+}
+
+/// How many of the customer's resources this fired policy's actions affect, among those the
+/// viewer can see; 0 for a policy that has not fired (docs/actions.md §4.4).
+async fn affected_resources(db: &Db, policy: &Policy, vis: Visibility) -> ServiceResult<i64> {
+    if !policy.has_fired {
+        return Ok(0);
+    }
+    let targets = store::resources::of_customer(db.reader(), policy.customer.id, vis, "").await?;
+    Ok(targets.iter().filter(|r| flags::affects(&policy.actions, r)).count() as i64)
+}
+
+/// The policy just written, as its writer sees it.
+async fn written(db: &Db, caller: &Principal, id: i64, now: DateTime<Utc>) -> ServiceResult<PolicyView> {
+    let policy = store::policies::by_id(db.reader(), id)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    view(db, policy, Visibility::of(caller, now.timestamp_micros())).await
+}
+
+/// Policies are written by staff only (docs/api.md §4.1). The API also refuses others before
+/// it reads the path or the body (docs/api.md §1.3).
+fn require_staff(caller: &Principal) -> ServiceResult<()> {
+    if caller.is_staff {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// The id of the customer a scope names; `None` when it names none (or no scope was given).
+async fn customer_named(db: &Db, scope: Option<Uuid32>) -> ServiceResult<Option<i64>> {
+    let Some(uuid) = scope else {
+        return Ok(None);
+    };
+    Ok(store::customers::id_by_uuid(db.reader(), &uuid)
+        .await?
+        .map(|(id, _)| id))
+}
+
+fn scope_not_found() -> ServiceError {
+    ServiceError::Field("scope", SCOPE_NOT_FOUND.into())
+}
+
+/// Creates a policy with its limits, then evaluates it (docs/evaluation.md §4.4).
 pub async fn create(
     db: &Db,
     cfg: &ActionsConfig,
-    created_by: i64,
-    fields: PolicyChanges,
+    caller: &Principal,
+    request: Parsed<NewPolicy>,
     now: DateTime<Utc>,
-) -> ServiceResult<i64> {
-    let (Some(customer_id), Some(actions), Some(limits)) = (fields.customer_id, fields.actions, fields.limits) else {
-        return Err(ServiceError::Rejected(
-            "A policy needs a scope, actions and component limits.".into(),
-        ));
+) -> ServiceResult<PolicyView> {
+    require_staff(caller)?;
+    let scope = match &request {
+        Ok(new) => Some(new.customer),
+        Err(invalid) => invalid.scope,
     };
+    let customer_id = customer_named(db, scope).await?;
+    let new = request.map_err(|invalid| invalid.refused(scope.is_some() && customer_id.is_none()))?;
+    let customer_id = customer_id.ok_or_else(scope_not_found)?;
+
     let mut tx = db.begin().await?;
     evaluation::lock_customers(&mut tx, db, &[customer_id]).await?;
-    let uuid = Uuid32::new_v4();
-    let options = fields.options.unwrap_or_default().to_value().to_string();
+    let options = new.options.unwrap_or_default();
     let id = store::policies::insert(
         &mut tx,
-        &uuid,
+        &Uuid32::new_v4(),
         customer_id,
-        &actions.to_string(),
+        &new.actions,
         &options,
-        created_by,
+        caller.id,
         now.timestamp_micros(),
     )
     .await?;
-    let rows = resolve_limits(&mut tx, &limits).await?;
+    let rows = resolve_limits(&mut tx, &new.limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
     let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
-    Ok(id)
+    written(db, caller, id, now).await
 }
 
-/// Applies `changes` to the policy; `Ok(None)` when it does not exist.
+/// Applies `changes` to the policy, then evaluates it (docs/evaluation.md §6.2).
 pub async fn update(
     db: &Db,
     cfg: &ActionsConfig,
+    caller: &Principal,
     uuid: &Uuid32,
-    changes: PolicyChanges,
+    request: Parsed<PolicyChanges>,
     now: DateTime<Utc>,
-) -> ServiceResult<Option<i64>> {
-    loop {
+) -> ServiceResult<PolicyView> {
+    require_staff(caller)?;
+    // The object is looked up before the body is checked, as DRF's update does.
+    if !store::policies::exists(db.reader(), uuid).await? {
+        return Err(ServiceError::NotFound(NOT_FOUND));
+    }
+    let scope = match &request {
+        Ok(changes) => changes.customer,
+        Err(invalid) => invalid.scope,
+    };
+    let moving_to = customer_named(db, scope).await?;
+    let changes = request.map_err(|invalid| invalid.refused(scope.is_some() && moving_to.is_none()))?;
+    if scope.is_some() && moving_to.is_none() {
+        return Err(scope_not_found());
+    }
+    let id = loop {
         let mut tx = db.begin().await?;
-        let current = match lock_policy(&mut tx, db, uuid, changes.customer_id).await? {
+        let current = match lock_policy(&mut tx, db, uuid, moving_to).await? {
             Locked::Held(current) => current,
-            Locked::Gone => return Ok(None),
+            Locked::Gone => return Err(ServiceError::NotFound(NOT_FOUND)),
             Locked::Moved => continue,
         };
         let id = current.id;
         let mut transitions = TransitionCount::default();
         // Its fire was the old customer's: what its actions did there is undone there, and
         // whether it fires again is the new customer's usage to decide.
-        if changes.customer_id.is_some_and(|to| to != current.customer_id) {
+        if moving_to.is_some_and(|to| to != current.customer_id) {
             transitions += evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
         }
         if let Some(limits) = &changes.limits {
             let rows = resolve_limits(&mut tx, limits).await?;
             store::policies::replace_limits(&mut tx, id, &rows).await?;
         }
-        let customer_id = changes.customer_id.unwrap_or(current.customer_id);
-        let actions = changes.actions.map(|a| a.to_string()).unwrap_or(current.actions);
-        let options = changes
-            .options
-            .map(|o| o.to_value().to_string())
-            .unwrap_or(current.options);
-        store::policies::update(&mut tx, id, customer_id, &actions, &options, now.timestamp_micros()).await?;
+        let customer_id = moving_to.unwrap_or(current.customer_id);
+        store::policies::update(
+            &mut tx,
+            id,
+            customer_id,
+            changes.actions.as_ref(),
+            changes.options.as_ref(),
+            now.timestamp_micros(),
+        )
+        .await?;
         transitions += evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
-        return Ok(Some(id));
-    }
+        break id;
+    };
+    written(db, caller, id, now).await
 }
 
-/// Deletes the policy, resetting it first if it is fired; `false` when it does not exist.
-pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
+/// Deletes the policy, resetting it first if it is fired (docs/evaluation.md §6.1).
+pub async fn delete(
+    db: &Db,
+    cfg: &ActionsConfig,
+    caller: &Principal,
+    uuid: &Uuid32,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    require_staff(caller)?;
     loop {
         let mut tx = db.begin().await?;
         let id = match lock_policy(&mut tx, db, uuid, None).await? {
             Locked::Held(current) => current.id,
-            Locked::Gone => return Ok(false),
+            Locked::Gone => return Err(ServiceError::NotFound(NOT_FOUND)),
             Locked::Moved => continue,
         };
         let transitions = evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
         store::policies::delete(&mut tx, id).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
-        return Ok(true);
+        return Ok(());
     }
 }
 
@@ -175,27 +343,31 @@ async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec
         rows.push(NewLimit {
             component_id: component.id,
             limit: draft.limit,
-            period: draft.period.code(),
+            period: draft.period,
         });
     }
     Ok(rows)
 }
 
-/// How many of the customer's resources this fired policy's actions affect, among those the
-/// viewer can see; 0 for a policy that has not fired.
-pub async fn affected_resources(
-    db: &Db,
-    customer_id: i64,
-    actions: &str,
-    has_fired: bool,
-    vis: crate::authz::Visibility,
-) -> ServiceResult<i64> {
-    let Some(actions) = ActionSet::parse(actions).ok().filter(|_| has_fired) else {
-        return Ok(0);
-    };
-    let targets = store::resources::of_customer(db.reader(), customer_id, vis, "").await?;
-    Ok(targets
-        .iter()
-        .filter(|r| crate::actions::flags::affects(&actions, r))
-        .count() as i64)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_naming_no_customer_is_reported_first_with_the_other_field_errors() {
+        let mut errors = Map::new();
+        errors.insert("actions".into(), json!(["This field may not be blank."]));
+        let invalid = InvalidBody { scope: None, errors };
+        let ServiceError::Invalid(body) = invalid.clone().refused(true) else {
+            panic!("not a 400");
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"scope":["Invalid hyperlink - Object does not exist."],"actions":["This field may not be blank."]}"#
+        );
+        let ServiceError::Invalid(body) = invalid.refused(false) else {
+            panic!("not a 400");
+        };
+        assert_eq!(body, json!({"actions": ["This field may not be blank."]}));
+    }
 }

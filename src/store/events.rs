@@ -3,6 +3,7 @@
 use super::visibility as sql;
 use super::{Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::event::{Event, EventFilter};
 use crate::domain::Uuid32;
 use serde_json::Value;
 use sqlx::{AnyPool, FromRow};
@@ -32,52 +33,64 @@ pub async fn insert(tx: &mut Tx, e: &NewEvent<'_>, now: i64) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct EventRow {
-    pub uuid: String,
-    pub created: i64,
-    pub event_type: String,
-    pub message: String,
-    pub context: String,
+/// An event as a list selects it; `Event` is its decoded form.
+#[derive(Debug, FromRow)]
+struct EventRow {
+    uuid: String,
+    created: i64,
+    event_type: String,
+    message: String,
+    context: String,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub event_types: Vec<String>,
-    /// The customer each must be of: `customer_uuid` and `scope` each add one.
-    pub customer_uuids: Vec<String>,
-    pub policy_uuid: Option<String>,
-}
+impl TryFrom<EventRow> for Event {
+    type Error = sqlx::Error;
 
-impl EventFilter {
-    /// The filter's SQL after the two visibility parameters, and its binds in order.
-    fn sql(&self) -> (String, Vec<String>) {
-        let mut clauses = vec!["1 = 1".to_string()];
-        let mut binds = Vec::new();
-        let mut next = 3;
-        if !self.event_types.is_empty() {
-            let params: Vec<String> = self
-                .event_types
-                .iter()
-                .map(|_| {
-                    next += 1;
-                    format!("${}", next - 1)
-                })
-                .collect();
-            clauses.push(format!("e.event_type IN ({})", params.join(", ")));
-            binds.extend(self.event_types.iter().cloned());
-        }
-        for c in &self.customer_uuids {
-            clauses.push(format!("c.uuid = ${next}"));
-            next += 1;
-            binds.push(c.clone());
-        }
-        if let Some(p) = &self.policy_uuid {
-            clauses.push(format!("e.policy_uuid = ${next}"));
-            binds.push(p.clone());
-        }
-        (clauses.join(" AND "), binds)
+    fn try_from(row: EventRow) -> Result<Self> {
+        let undecodable = |column: &str, value: &str| {
+            sqlx::Error::Decode(format!("events: {column} holds {value}, which is not a valid value").into())
+        };
+        let context = match serde_json::from_str(&row.context) {
+            Ok(Value::Object(context)) => context,
+            _ => return Err(undecodable("context", &row.context)),
+        };
+        Ok(Event {
+            uuid: row.uuid.parse().map_err(|_| undecodable("uuid", &row.uuid))?,
+            created: row.created,
+            event_type: row.event_type,
+            message: row.message,
+            context,
+        })
     }
+}
+
+/// The filter's SQL after the two visibility parameters, and its binds in order.
+fn filter_sql(f: &EventFilter) -> (String, Vec<String>) {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut binds = Vec::new();
+    let mut next = 3;
+    if !f.event_types.is_empty() {
+        let params: Vec<String> = f
+            .event_types
+            .iter()
+            .map(|_| {
+                next += 1;
+                format!("${}", next - 1)
+            })
+            .collect();
+        clauses.push(format!("e.event_type IN ({})", params.join(", ")));
+        binds.extend(f.event_types.iter().cloned());
+    }
+    for c in &f.customer_uuids {
+        clauses.push(format!("c.uuid = ${next}"));
+        next += 1;
+        binds.push(c.to_string());
+    }
+    if let Some(p) = &f.policy_uuid {
+        clauses.push(format!("e.policy_uuid = ${next}"));
+        binds.push(p.to_string());
+    }
+    (clauses.join(" AND "), binds)
 }
 
 const FROM: &str = "FROM events e LEFT JOIN customers c ON c.id = e.customer_id";
@@ -89,7 +102,7 @@ fn visible(vis: Visibility) -> String {
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &EventFilter) -> Result<i64> {
     let (user, now) = vis.binds();
-    let (filter, binds) = f.sql();
+    let (filter, binds) = filter_sql(f);
     let sql = format!("SELECT COUNT(*) {FROM} WHERE {} AND {filter}", visible(vis));
     let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
     for b in binds {
@@ -98,9 +111,9 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &EventFilter) -> Result<i
     q.fetch_one(pool).await
 }
 
-pub async fn list(pool: &AnyPool, vis: Visibility, f: &EventFilter, limit: i64, offset: i64) -> Result<Vec<EventRow>> {
+pub async fn list(pool: &AnyPool, vis: Visibility, f: &EventFilter, limit: i64, offset: i64) -> Result<Vec<Event>> {
     let (user, now) = vis.binds();
-    let (filter, binds) = f.sql();
+    let (filter, binds) = filter_sql(f);
     let n = binds.len();
     let sql = format!(
         "SELECT e.uuid, e.created, e.event_type, e.message, e.context {FROM} WHERE {} AND {filter} \
@@ -113,7 +126,8 @@ pub async fn list(pool: &AnyPool, vis: Visibility, f: &EventFilter, limit: i64, 
     for b in binds {
         q = q.bind(b);
     }
-    q.bind(limit).bind(offset).fetch_all(pool).await
+    let rows: Vec<EventRow> = q.bind(limit).bind(offset).fetch_all(pool).await?;
+    rows.into_iter().map(Event::try_from).collect()
 }
 
 /// Deletes up to `limit` events recorded before `before`; returns how many.

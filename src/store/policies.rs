@@ -1,53 +1,41 @@
+//! Policies and their limit rows. Reads decode every column into `domain::policy` types; a value
+//! the domain refuses is a decode error, never a default.
+
 use super::packed::{Bind, Select};
 use super::visibility as sql;
 use super::{Result, Tx};
 use crate::authz::Visibility;
-use crate::domain::Uuid32;
+use crate::domain::options::PolicyOptions;
+use crate::domain::policy::{Author, Policy, PolicyCustomer, PolicyFilter, PolicyLimit};
+use crate::domain::{ActionSet, Period, Uuid32};
 use serde::Deserialize;
+use serde_json::Value;
 use sqlx::{AnyPool, FromRow};
+use std::fmt::Display;
 
-/// A policy as a view reads it, joined with one of its limit rows (none for a policy without
-/// limits) and, on a page, the list's total; `group` folds these into `PolicyView`s.
-#[derive(Debug, Clone, FromRow, Deserialize)]
-pub struct PolicyRow {
-    pub id: i64,
-    pub uuid: String,
-    pub customer_id: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub actions: String,
-    pub options: String,
-    pub has_fired: i64,
-    pub fired_datetime: Option<i64>,
-    pub created: i64,
-    pub created_by_username: Option<String>,
-    pub created_by_first_name: Option<String>,
-    pub created_by_last_name: Option<String>,
+/// A policy as a read selects it, joined with one of its limit rows (none for a policy without
+/// limits) and, on a page, the list's total; `decode` folds these into `Policy`s. The fields are
+/// in `COLUMNS`' order, as a packed read hands each row over as an array.
+#[derive(Debug, FromRow, Deserialize)]
+struct PolicyRow {
+    id: i64,
+    uuid: String,
+    customer_id: i64,
+    customer_uuid: String,
+    customer_name: String,
+    actions: String,
+    options: String,
+    has_fired: i64,
+    fired_datetime: Option<i64>,
+    created: i64,
+    created_by_username: Option<String>,
+    created_by_first_name: Option<String>,
+    created_by_last_name: Option<String>,
     component_uuid: Option<String>,
     component_type: Option<String>,
     limit_value: Option<i64>,
     period: Option<i64>,
     total: Option<i64>,
-}
-
-impl PolicyRow {
-    /// Takes the joined limit row out, if there is one.
-    fn take_limit(&mut self) -> Option<LimitRow> {
-        match (
-            self.component_uuid.take(),
-            self.component_type.take(),
-            self.limit_value.take(),
-            self.period.take(),
-        ) {
-            (Some(component_uuid), Some(component_type), Some(limit_value), Some(period)) => Some(LimitRow {
-                component_uuid,
-                component_type,
-                limit_value,
-                period,
-            }),
-            _ => None,
-        }
-    }
 }
 
 const COLUMNS: &[&str] = &[
@@ -76,12 +64,98 @@ const JOINS: &str = "JOIN customers c ON c.id = p.customer_id LEFT JOIN users u 
 /// Policies in the view's order, each with its limit rows in insertion order.
 const ORDER: &str = "p.created DESC, p.id DESC, l.id";
 
-#[derive(Debug, Clone)]
-pub struct LimitRow {
-    pub component_uuid: String,
-    pub component_type: String,
-    pub limit_value: i64,
-    pub period: i64,
+/// A stored value that is not what the column may hold.
+fn undecodable(column: &str, value: impl Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("policies: {column} holds {value}, which is not a valid value").into())
+}
+
+fn uuid(column: &str, text: &str) -> Result<Uuid32> {
+    text.parse().map_err(|_| undecodable(column, text))
+}
+
+fn flag(column: &str, value: i64) -> Result<bool> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(undecodable(column, other)),
+    }
+}
+
+/// Takes the joined limit row out of `row`, decoded, if there is one.
+fn decode_limit(row: &mut PolicyRow) -> Result<Option<PolicyLimit>> {
+    match (
+        row.component_uuid.take(),
+        row.component_type.take(),
+        row.limit_value.take(),
+        row.period.take(),
+    ) {
+        (Some(component_uuid), Some(component_type), Some(limit), Some(period)) => Ok(Some(PolicyLimit {
+            component_uuid: uuid("component uuid", &component_uuid)?,
+            component_type,
+            limit,
+            period: Period::from_code(period).ok_or_else(|| undecodable("period", period))?,
+        })),
+        (None, None, None, None) => Ok(None),
+        _ => Err(undecodable("limit row", "a partial join")),
+    }
+}
+
+impl TryFrom<PolicyRow> for Policy {
+    type Error = sqlx::Error;
+
+    /// The policy's own columns; its limits are added by `decode`.
+    fn try_from(row: PolicyRow) -> Result<Self> {
+        let created_by = match (
+            row.created_by_username,
+            row.created_by_first_name,
+            row.created_by_last_name,
+        ) {
+            (Some(username), Some(first_name), Some(last_name)) => Some(Author {
+                username,
+                first_name,
+                last_name,
+            }),
+            (None, None, None) => None,
+            _ => return Err(undecodable("created_by", "a partial user")),
+        };
+        let options = match serde_json::from_str(&row.options) {
+            Ok(Value::Object(options)) => options,
+            _ => return Err(undecodable("options", &row.options)),
+        };
+        Ok(Policy {
+            id: row.id,
+            uuid: uuid("uuid", &row.uuid)?,
+            customer: PolicyCustomer {
+                id: row.customer_id,
+                uuid: uuid("customer uuid", &row.customer_uuid)?,
+                name: row.customer_name,
+            },
+            actions: ActionSet::parse(&row.actions).map_err(|_| undecodable("actions", &row.actions))?,
+            options,
+            has_fired: flag("has_fired", row.has_fired)?,
+            fired_at: row.fired_datetime,
+            created: row.created,
+            created_by,
+            limits: Vec::new(),
+        })
+    }
+}
+
+/// Folds rows, ordered by policy, into policies in that order.
+fn decode(rows: Vec<PolicyRow>) -> Result<Vec<Policy>> {
+    let mut policies: Vec<Policy> = Vec::new();
+    for mut row in rows {
+        let limit = decode_limit(&mut row)?;
+        match policies.last_mut() {
+            Some(policy) if policy.id == row.id => policy.limits.extend(limit),
+            _ => {
+                let mut policy = Policy::try_from(row)?;
+                policy.limits.extend(limit);
+                policies.push(policy);
+            }
+        }
+    }
+    Ok(policies)
 }
 
 /// A limit row to store, its component already resolved.
@@ -89,15 +163,15 @@ pub struct LimitRow {
 pub struct NewLimit {
     pub component_id: i64,
     pub limit: i64,
-    pub period: i64,
+    pub period: Period,
 }
 
 pub async fn insert(
     tx: &mut Tx,
     uuid: &Uuid32,
     customer_id: i64,
-    actions: &str,
-    options: &str,
+    actions: &ActionSet,
+    options: &PolicyOptions,
     created_by: i64,
     now: i64,
 ) -> Result<i64> {
@@ -107,23 +181,34 @@ pub async fn insert(
     )
     .bind(uuid.to_string())
     .bind(customer_id)
-    .bind(actions)
-    .bind(options)
+    .bind(actions.to_string())
+    .bind(options.to_value().to_string())
     .bind(created_by)
     .bind(now)
     .fetch_one(&mut **tx)
     .await
 }
 
-pub async fn update(tx: &mut Tx, id: i64, customer_id: i64, actions: &str, options: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE policies SET customer_id = $1, actions = $2, options = $3, modified = $4 WHERE id = $5")
-        .bind(customer_id)
-        .bind(actions)
-        .bind(options)
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+/// Moves the policy to `customer_id` and sets the actions and options given; `None` keeps one.
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    customer_id: i64,
+    actions: Option<&ActionSet>,
+    options: Option<&PolicyOptions>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE policies SET customer_id = $1, actions = COALESCE($2, actions), \
+         options = COALESCE($3, options), modified = $4 WHERE id = $5",
+    )
+    .bind(customer_id)
+    .bind(actions.map(ActionSet::to_string))
+    .bind(options.map(|o| o.to_value().to_string()))
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -149,50 +234,33 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
         .bind(policy_id)
         .bind(l.component_id)
         .bind(l.limit)
-        .bind(l.period)
+        .bind(l.period.code())
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
 }
 
-/// What an update keeps of a policy it does not change.
-#[derive(Debug, Clone, FromRow)]
+/// Where a policy stands, as a write that is about to lock its customer reads it.
+#[derive(Debug, Clone, Copy, FromRow)]
 pub struct Current {
     pub id: i64,
     pub customer_id: i64,
-    pub actions: String,
-    pub options: String,
 }
 
 pub async fn current(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Current>> {
-    sqlx::query_as("SELECT id, customer_id, actions, options FROM policies WHERE uuid = $1")
+    sqlx::query_as("SELECT id, customer_id FROM policies WHERE uuid = $1")
         .bind(uuid.to_string())
         .fetch_optional(&mut **tx)
         .await
 }
 
-/// A policy as the API shows it: its row and its limit rows in insertion order.
-#[derive(Debug, Clone)]
-pub struct PolicyView {
-    pub row: PolicyRow,
-    pub limits: Vec<LimitRow>,
-}
-
-/// Folds view rows, ordered by policy, into views in that order.
-fn group(rows: Vec<PolicyRow>) -> Vec<PolicyView> {
-    let mut views: Vec<PolicyView> = Vec::new();
-    for mut row in rows {
-        let limit = row.take_limit();
-        match views.last_mut() {
-            Some(view) if view.row.id == row.id => view.limits.extend(limit),
-            _ => views.push(PolicyView {
-                row,
-                limits: limit.into_iter().collect(),
-            }),
-        }
-    }
-    views
+pub async fn exists(pool: &AnyPool, uuid: &Uuid32) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM policies WHERE uuid = $1")
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// The rows of the policies that `from` (all that follows FROM, the policy named `p`) selects,
@@ -215,17 +283,17 @@ async fn view_rows(
 }
 
 /// One policy with its limit rows, selected by `condition`.
-async fn one(pool: &AnyPool, condition: &str, binds: &[Bind<'_>]) -> Result<Option<PolicyView>> {
+async fn one(pool: &AnyPool, condition: &str, binds: &[Bind<'_>]) -> Result<Option<Policy>> {
     let from = format!("policies p {JOINS} WHERE {condition}");
     let rows = view_rows(pool, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
-    Ok(group(rows).pop())
+    Ok(decode(rows)?.pop())
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<PolicyView>> {
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Policy>> {
     one(pool, "p.id = $1", &[id.into()]).await
 }
 
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<PolicyView>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Policy>> {
     let (user, now) = vis.binds();
     let condition = format!(
         "p.uuid = $1 AND {}",
@@ -235,45 +303,34 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     one(pool, &condition, &[Bind::Text(&uuid), Bind::Int(user), now.into()]).await
 }
 
-/// List filters; every one narrows to a customer uuid (hex), or to nothing at all.
-#[derive(Debug, Clone, Default)]
-pub struct PolicyFilter {
-    pub customer_uuids: Vec<String>,
-    pub matches_nothing: bool,
+/// The filter's SQL on the policy `alias`, its uuids bound from `first_param`; every uuid
+/// narrows to that customer.
+fn filter_sql(f: &PolicyFilter, alias: &str, first_param: usize) -> String {
+    if f.matches_nothing {
+        return "1 = 0".into();
+    }
+    let params: Vec<String> = (0..f.customer_uuids.len())
+        .map(|i| {
+            format!(
+                "{alias}.customer_id = (SELECT id FROM customers WHERE uuid = ${})",
+                first_param + i
+            )
+        })
+        .collect();
+    if params.is_empty() {
+        "1 = 1".into()
+    } else {
+        params.join(" AND ")
+    }
 }
 
-impl PolicyFilter {
-    fn sql(&self, alias: &str, first_param: usize) -> String {
-        if self.matches_nothing {
-            return "1 = 0".into();
-        }
-        let params: Vec<String> = (0..self.customer_uuids.len())
-            .map(|i| {
-                format!(
-                    "{alias}.customer_id = (SELECT id FROM customers WHERE uuid = ${})",
-                    first_param + i
-                )
-            })
-            .collect();
-        if params.is_empty() {
-            "1 = 1".into()
-        } else {
-            params.join(" AND ")
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.customer_uuids.is_empty() && !self.matches_nothing
-    }
-
-    /// The uuids its SQL binds: none when it matches nothing, as that SQL names no parameter (and
-    /// PostgreSQL refuses more binds than a statement has parameters).
-    fn bound_uuids(&self) -> &[String] {
-        if self.matches_nothing {
-            &[]
-        } else {
-            &self.customer_uuids
-        }
+/// The uuids the filter's SQL binds: none when it matches nothing, as that SQL names no
+/// parameter (and PostgreSQL refuses more binds than a statement has parameters).
+fn bound_uuids(f: &PolicyFilter) -> Vec<String> {
+    if f.matches_nothing {
+        Vec::new()
+    } else {
+        f.customer_uuids.iter().map(Uuid32::to_string).collect()
     }
 }
 
@@ -287,7 +344,7 @@ fn count_sql(vis: Visibility, f: &PolicyFilter) -> String {
     format!(
         "SELECT COUNT(*) FROM policies q WHERE {} AND {}",
         sql::customer_role(vis, "q.customer_id", "$1", "$2"),
-        f.sql("q", 3)
+        filter_sql(f, "q", 3)
     )
 }
 
@@ -295,8 +352,8 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &PolicyFilter) -> Result<
     let (user, now) = vis.binds();
     let sql = count_sql(vis, f);
     let mut q = sqlx::query_scalar(&sql).bind(user).bind(now);
-    for uuid in f.bound_uuids() {
-        q = q.bind(uuid.clone());
+    for uuid in bound_uuids(f) {
+        q = q.bind(uuid);
     }
     q.fetch_one(pool).await
 }
@@ -314,22 +371,23 @@ pub async fn page(
     f: &PolicyFilter,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<PolicyView>, Option<i64>)> {
+) -> Result<(Vec<Policy>, Option<i64>)> {
     let (user, now) = vis.binds();
     let from = format!(
         "(SELECT p.id FROM policies p WHERE {} AND {} \
           ORDER BY p.created DESC, p.id DESC LIMIT {limit} OFFSET {offset}) page \
          JOIN policies p ON p.id = page.id {JOINS}",
         sql::customer_role(vis, "p.customer_id", "$1", "$2"),
-        f.sql("p", 3),
+        filter_sql(f, "p", 3),
     );
+    let uuids = bound_uuids(f);
     let binds: Vec<Bind> = [Bind::Int(user), now.into()]
         .into_iter()
-        .chain(f.bound_uuids().iter().map(|uuid| Bind::Text(uuid)))
+        .chain(uuids.iter().map(|uuid| Bind::Text(uuid)))
         .collect();
     let rows = view_rows(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
     let total = rows.first().and_then(|r| r.total);
-    Ok((group(rows), total))
+    Ok((decode(rows)?, total))
 }
 
 /// A fired policy that blocks an action for its customer.
@@ -356,4 +414,61 @@ pub async fn blocking<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .fetch_all(ex)
     .await?;
     Ok(fired.into_iter().find(|b| b.actions.split(',').any(|a| a == action)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "0123456789abcdef0123456789abcdef";
+    const CUSTOMER: &str = "fedcba9876543210fedcba9876543210";
+    const COMPONENT: &str = "00112233445566778899aabbccddeeff";
+
+    fn row(id: i64, period: Option<i64>) -> PolicyRow {
+        PolicyRow {
+            id,
+            uuid: POLICY.into(),
+            customer_id: 7,
+            customer_uuid: CUSTOMER.into(),
+            customer_name: "Acme".into(),
+            actions: "request_pausing".into(),
+            options: "{}".into(),
+            has_fired: 1,
+            fired_datetime: Some(5),
+            created: 3,
+            created_by_username: None,
+            created_by_first_name: None,
+            created_by_last_name: None,
+            component_uuid: period.map(|_| COMPONENT.into()),
+            component_type: period.map(|_| "cpu".into()),
+            limit_value: period.map(|_| 10),
+            period,
+            total: None,
+        }
+    }
+
+    #[test]
+    fn rows_fold_into_policies_with_their_limits_in_order() {
+        let policies = decode(vec![row(1, Some(2)), row(1, Some(1)), row(2, None)]).unwrap();
+        assert_eq!(policies.len(), 2);
+        let periods: Vec<Period> = policies[0].limits.iter().map(|l| l.period).collect();
+        assert_eq!(periods, [Period::Month1, Period::Total]);
+        assert!(policies[0].has_fired);
+        assert!(policies[0].created_by.is_none());
+        assert!(policies[1].limits.is_empty());
+    }
+
+    #[test]
+    fn a_value_the_domain_refuses_is_a_decode_error() {
+        let bad_period = row(1, Some(9));
+        let mut bad_flag = row(1, None);
+        bad_flag.has_fired = 2;
+        let mut bad_actions = row(1, None);
+        bad_actions.actions = "no_such_action".into();
+        let mut bad_options = row(1, None);
+        bad_options.options = "[]".into();
+        for bad in [bad_period, bad_flag, bad_actions, bad_options] {
+            assert!(matches!(decode(vec![bad]), Err(sqlx::Error::Decode(_))));
+        }
+    }
 }

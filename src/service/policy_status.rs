@@ -1,0 +1,68 @@
+//! How far each limit row of a policy is from its limit, and when it would cross at the current
+//! pace (docs/evaluation.md §7).
+
+use super::policies::NOT_FOUND;
+use super::{evaluation, ServiceError, ServiceResult};
+use crate::authz::{Principal, Visibility};
+use crate::domain::policy::Policy;
+use crate::domain::{Period, Uuid32};
+use crate::engine::headroom::{headroom, Headroom};
+use crate::store::{self, Db};
+use chrono::{DateTime, Utc};
+
+/// A policy's state and the headroom of each of its limit rows, evaluated at `evaluated_at`.
+#[derive(Debug, Clone)]
+pub struct PolicyStatus {
+    pub policy: Policy,
+    pub evaluated_at: DateTime<Utc>,
+    pub limits: Vec<LimitStatus>,
+}
+
+/// One limit row: its component, its period and how far its window's usage is from the limit.
+#[derive(Debug, Clone)]
+pub struct LimitStatus {
+    pub component_uuid: String,
+    pub component_type: String,
+    pub component_name: String,
+    pub measured_unit: String,
+    pub period: Period,
+    pub headroom: Headroom,
+}
+
+/// The status of a policy the caller may see, as of `now`; reads only.
+pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<PolicyStatus> {
+    let vis = Visibility::of(caller, now.timestamp_micros());
+    let policy = store::policies::visible_by_uuid(db.reader(), uuid, vis)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    let mut conn = db.reader().acquire().await?;
+    let assessment = evaluation::assess(&mut conn, policy.id, policy.customer.id, now).await?;
+    drop(conn);
+    let today = now.date_naive();
+    let limits = assessment
+        .limits
+        .iter()
+        .zip(&assessment.evaluation.rows)
+        .zip(&assessment.month_usage)
+        .map(|((l, row), month_usage)| {
+            let period = Period::from_code(l.period).ok_or_else(|| {
+                sqlx::Error::Decode(
+                    format!("policy_limits: period holds {}, which is not a valid value", l.period).into(),
+                )
+            })?;
+            Ok(LimitStatus {
+                component_uuid: l.component_uuid.clone(),
+                component_type: l.component_type.clone(),
+                component_name: l.component_name.clone(),
+                measured_unit: l.measured_unit.clone(),
+                period,
+                headroom: headroom(l.limit_value, row, *month_usage, today),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(PolicyStatus {
+        policy,
+        evaluated_at: now,
+        limits,
+    })
+}
