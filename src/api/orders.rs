@@ -12,7 +12,7 @@ use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::RESOURCE_NAME_MAX;
 use crate::domain::marketplace::{OrderState, OrderStep, OrderType};
 use crate::domain::page::PageRequest;
-use crate::domain::{time, Uuid32};
+use crate::domain::{time, OfferingState, Uuid32};
 use crate::service::orders::{self as service, CreateOrder};
 use crate::store::{
     self,
@@ -193,7 +193,7 @@ async fn create(
         match links::resolve(&value, "marketplace-public-offerings") {
             // A private offering of another customer looks missing.
             Ok(uuid) => match store::offerings::visible_by_uuid(reader, &uuid, Catalog::Consumer(vis)).await? {
-                Some(o) if o.state == "Active" => offering = Some(o),
+                Some(o) if o.state == OfferingState::Active => offering = Some(o),
                 Some(_) => input.errors.add("offering", "Offering is not available."),
                 None => input
                     .errors
@@ -237,11 +237,8 @@ async fn create(
     let mut plan_id = None;
     if let (Some(o), Some((offering_uuid, plan))) = (&offering, plan_uuid) {
         let plans = store::offerings::plans_of(reader, &[o.id]).await?;
-        match plans
-            .iter()
-            .find(|p| p.uuid == plan.to_string() && offering_uuid.to_string() == o.uuid)
-        {
-            Some(p) if p.archived == 0 => plan_id = Some(p.id),
+        match plans.iter().find(|p| p.uuid == plan && offering_uuid == o.uuid) {
+            Some(p) if !p.archived => plan_id = Some(p.id),
             _ => input
                 .errors
                 .add("plan", "This plan is not available for selected offering."),

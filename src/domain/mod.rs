@@ -4,15 +4,18 @@ pub mod actions;
 pub mod amount;
 pub mod billing;
 pub mod catalog;
+pub mod category;
 pub mod email;
 pub mod ids;
 pub mod limits;
 pub mod marketplace;
 pub mod month;
+pub mod offering;
 pub mod options;
 pub mod page;
 pub mod period;
 pub mod roles;
+pub mod service_provider;
 pub mod time;
 
 pub use actions::{Action, ActionSet};

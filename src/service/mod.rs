@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod blocks;
+pub mod categories;
+pub mod checked;
 pub mod customers;
 pub mod evaluation;
 pub mod identity;
@@ -10,6 +12,7 @@ pub mod offerings;
 pub mod orders;
 pub mod policies;
 pub mod projects;
+pub mod providers;
 pub mod report_batch;
 pub mod retention;
 pub mod roles;
