@@ -93,3 +93,8 @@ pub fn may_manage_consumer(principal: &Principal, roles: &Roles) -> bool {
 pub fn may_act_for_provider(principal: &Principal, roles: &Roles) -> bool {
     principal.is_staff || roles.is_provider_manager()
 }
+
+/// Registers a customer as a service provider: staff, or the customer's owners.
+pub fn may_register_provider(principal: &Principal, roles: &Roles) -> bool {
+    principal.is_staff || roles.is_owner()
+}

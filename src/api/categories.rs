@@ -1,16 +1,19 @@
 //! `/api/marketplace-categories/`: readable by every authenticated user, written by staff only
-//! (checked before the lookup and the body, as upstream's view-level permissions).
+//! (checked before the lookup and the body, as upstream's view-level permissions; docs/api.md
+//! §5.2).
 
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Text};
 use super::links::Links;
+use super::offerings::deferred;
 use super::pagination::Paginated;
 use super::AppState;
+use crate::domain::category::{Category, CategoryChanges, CategoryFields};
 use crate::domain::page::PageRequest;
 use crate::domain::Uuid32;
-use crate::store::{self, categories::CategoryRow};
+use crate::service::categories::{self as service, NOT_FOUND};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
@@ -21,17 +24,13 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 const COLLECTION: &str = "marketplace-categories";
-const NOT_FOUND: &str = "No Category matches the given query.";
-/// Upstream cascades a category's deletion to its offerings; meterguard refuses instead, as
-/// that would silently drop components that usage policies limit.
-const IN_USE: &str = "Category has offerings and cannot be deleted.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(&format!("/api/{COLLECTION}/"), get(list).post(create))
         .route(
             &format!("/api/{COLLECTION}/{{uuid}}/"),
-            get(retrieve).put(save).patch(save).delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
 }
 
@@ -52,26 +51,94 @@ pub struct CategoryOut {
     components: Vec<Value>,
 }
 
-fn render(links: &Links, row: CategoryRow) -> CategoryOut {
-    CategoryOut {
-        url: links.detail_hex(COLLECTION, &row.uuid),
-        uuid: row.uuid,
-        title: row.title,
-        description: row.description,
-        icon: row.icon,
-        offering_count: row.offering_count,
-        available_offerings_count: row.available_offerings_count,
-        sections: vec![],
-        columns: vec![],
-        components: vec![],
+impl CategoryOut {
+    fn render(links: &Links, category: Category) -> Self {
+        Self {
+            url: links.detail(COLLECTION, &category.uuid),
+            uuid: category.uuid.to_string(),
+            title: category.title,
+            description: category.description,
+            icon: category.icon,
+            offering_count: category.offering_count,
+            available_offerings_count: category.available_offerings_count,
+            sections: vec![],
+            columns: vec![],
+            components: vec![],
+        }
     }
 }
 
-async fn find(state: &AppState, raw: &str) -> ApiResult<CategoryRow> {
-    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    store::categories::by_uuid(state.db.reader(), &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
+fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+}
+
+/// `title` and `description` as sent; `None` when left out.
+fn read_fields(mut input: Input) -> ApiResult<(Option<String>, Option<String>)> {
+    let title = input.text("title", Text::REQUIRED);
+    let description = input.text("description", Text::OPTIONAL.max(usize::MAX));
+    input.finish()?;
+    Ok((title, description))
+}
+
+/// The POST and PUT body; `icon` uploads are not supported (it stays null).
+#[derive(Debug, ToSchema)]
+pub struct CategoryRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    title: String,
+    /// Left out: empty on create, unchanged on PUT.
+    #[schema(nullable = false)]
+    description: Option<String>,
+}
+
+impl CategoryRequest {
+    fn parse(input: Input) -> ApiResult<Self> {
+        let (title, description) = read_fields(input)?;
+        let title = title.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("title passed validation unset")))?;
+        Ok(Self { title, description })
+    }
+}
+
+impl From<CategoryRequest> for CategoryFields {
+    fn from(r: CategoryRequest) -> Self {
+        Self {
+            title: r.title,
+            description: r.description.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<CategoryRequest> for CategoryChanges {
+    fn from(r: CategoryRequest) -> Self {
+        Self {
+            title: Some(r.title),
+            description: r.description,
+        }
+    }
+}
+
+/// The PATCH body: what it leaves out stays as it is.
+#[derive(Debug, ToSchema)]
+pub struct PatchedCategoryRequest {
+    #[schema(min_length = 1, max_length = 255, nullable = false)]
+    title: Option<String>,
+    #[schema(nullable = false)]
+    description: Option<String>,
+}
+
+impl PatchedCategoryRequest {
+    fn parse(input: Input) -> ApiResult<Self> {
+        let (title, description) = read_fields(input.partial(true))?;
+        Ok(Self { title, description })
+    }
+}
+
+impl From<PatchedCategoryRequest> for CategoryChanges {
+    fn from(r: PatchedCategoryRequest) -> Self {
+        Self {
+            title: r.title,
+            description: r.description,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -82,7 +149,10 @@ async fn find(state: &AppState, raw: &str) -> ApiResult<CategoryRow> {
         ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
         ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
     ),
-    responses((status = 200, body = Vec<CategoryOut>, headers(("x-result-count" = i64))))
+    responses(
+        (status = 200, body = Vec<CategoryOut>, headers(("x-result-count" = i64))),
+        ObjectErrors, CommonErrors
+    )
 )]
 async fn list(
     State(state): State<AppState>,
@@ -91,14 +161,14 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<CategoryOut>> {
-    let request = PageRequest::from_query(&q)?;
-    let pool = state.db.reader();
-    let page = request.resolve(store::categories::count(pool).await?)?;
-    let rows = store::categories::list(pool, page.limit(), page.offset()).await?;
-    let items = rows.into_iter().map(|r| render(&links, r)).collect();
+    let listed = service::list(&state.db, PageRequest::from_query(&q)?).await?;
     Ok(Paginated {
-        items,
-        page,
+        items: listed
+            .items
+            .into_iter()
+            .map(|c| CategoryOut::render(&links, c))
+            .collect(),
+        page: listed.page,
         links,
         uri,
     })
@@ -109,7 +179,7 @@ async fn list(
     operation_id = "marketplace_categories_retrieve",
     tag = "marketplace-categories",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = CategoryOut))
+    responses((status = 200, body = CategoryOut), ObjectErrors, CommonErrors)
 )]
 async fn retrieve(
     State(state): State<AppState>,
@@ -117,15 +187,8 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<CategoryOut>> {
-    Ok(Json(render(&links, find(&state, &raw).await?)))
-}
-
-/// `title` and `description`; `None` keeps the current value (PATCH).
-fn fields(input: &mut Input) -> (Option<String>, Option<String>) {
-    (
-        input.text("title", Text::REQUIRED),
-        input.text("description", Text::OPTIONAL.max(usize::MAX)),
-    )
+    let category = service::retrieve(&state.db, &path_uuid(&raw)?).await?;
+    Ok(Json(CategoryOut::render(&links, category)))
 }
 
 #[utoipa::path(
@@ -133,68 +196,87 @@ fn fields(input: &mut Input) -> (Option<String>, Option<String>) {
     operation_id = "marketplace_categories_create",
     tag = "marketplace-categories",
     request_body = CategoryRequest,
-    responses((status = 201, body = CategoryOut))
+    responses((status = 201, body = CategoryOut), InputErrors, ForbiddenErrors, CommonErrors)
 )]
 async fn create(
     State(state): State<AppState>,
     Staff(_): Staff,
     links: Links,
-    JsonBody(mut input): JsonBody,
+    JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CategoryOut>)> {
-    let (title, description) = fields(&mut input);
-    input.finish()?;
-    let uuid = Uuid32::new_v4();
-    let now = state.clock.now_micros();
-    let mut tx = state.db.begin().await?;
-    let (title, description) = (title.unwrap_or_default(), description.unwrap_or_default());
-    store::categories::insert(&mut tx, &uuid, &title, &description, now).await?;
-    tx.commit().await?;
-    let row = find(&state, &uuid.to_string()).await?;
-    Ok((StatusCode::CREATED, Json(render(&links, row))))
+    let request = CategoryRequest::parse(input)?;
+    let category = service::create(&state.db, request.into(), state.clock.now_micros()).await?;
+    Ok((StatusCode::CREATED, Json(CategoryOut::render(&links, category))))
 }
 
-async fn save(
+/// The category is looked up before the body is validated, as DRF's update does.
+#[utoipa::path(
+    put, path = "/api/marketplace-categories/{uuid}/",
+    operation_id = "marketplace_categories_update",
+    tag = "marketplace-categories",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = CategoryRequest,
+    responses(
+        (status = 200, body = CategoryOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
+async fn update(
     State(state): State<AppState>,
     Staff(_): Staff,
     links: Links,
     Path(raw): Path<String>,
-    JsonBody(mut input): JsonBody,
+    JsonBody(input): JsonBody,
 ) -> ApiResult<Json<CategoryOut>> {
-    let current = find(&state, &raw).await?;
-    let (title, description) = fields(&mut input);
-    input.finish()?;
-    let title = title.unwrap_or(current.title);
-    let description = description.unwrap_or(current.description);
-    let mut tx = state.db.begin().await?;
-    store::categories::update(&mut tx, current.id, &title, &description).await?;
-    tx.commit().await?;
-    Ok(Json(render(&links, find(&state, &raw).await?)))
+    let uuid = path_uuid(&raw)?;
+    let changes = deferred(CategoryRequest::parse(input))?.map(Into::into);
+    let category = service::update(&state.db, &uuid, changes).await?;
+    Ok(Json(CategoryOut::render(&links, category)))
 }
 
+#[utoipa::path(
+    patch, path = "/api/marketplace-categories/{uuid}/",
+    operation_id = "marketplace_categories_partial_update",
+    tag = "marketplace-categories",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PatchedCategoryRequest,
+    responses(
+        (status = 200, body = CategoryOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
+async fn partial_update(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    links: Links,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<CategoryOut>> {
+    let uuid = path_uuid(&raw)?;
+    let changes = deferred(PatchedCategoryRequest::parse(input))?.map(Into::into);
+    let category = service::update(&state.db, &uuid, changes).await?;
+    Ok(Json(CategoryOut::render(&links, category)))
+}
+
+/// A category that offerings are in stays: 400 (upstream would delete them with it).
+#[utoipa::path(
+    delete, path = "/api/marketplace-categories/{uuid}/",
+    operation_id = "marketplace_categories_destroy",
+    tag = "marketplace-categories",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 204, description = "No response body"),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let current = find(&state, &raw).await?;
-    if current.offering_count > 0 {
-        return Err(ApiError::non_field(IN_USE));
-    }
-    let mut tx = state.db.begin().await?;
-    match store::categories::delete(&mut tx, current.id).await {
-        // An offering created meanwhile still holds the category.
-        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Err(ApiError::non_field(IN_USE)),
-        other => other?,
-    }
-    tx.commit().await?;
+    service::delete(&state.db, &path_uuid(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The request body as documented; `icon` uploads are not supported (it stays null).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CategoryRequest {
-    #[schema(min_length = 1, max_length = 255)]
-    title: String,
-    description: Option<String>,
-}
-
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, retrieve, create), components(schemas(CategoryOut, CategoryRequest)))]
+#[openapi(
+    paths(list, retrieve, create, update, partial_update, destroy),
+    components(schemas(CategoryOut, CategoryRequest, PatchedCategoryRequest))
+)]
 pub struct Doc;

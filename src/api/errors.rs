@@ -281,6 +281,11 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// How many fields have errors so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Fails with everything collected so far, if anything was.
     pub fn check(self) -> ApiResult<()> {
         if self.is_empty() {

@@ -1,30 +1,30 @@
 //! `/api/marketplace-service-providers/`: registering a customer as a service provider, which it
-//! must be before it can offer anything.
+//! must be before it can offer anything (docs/api.md §5.1).
 
 use super::auth::CurrentUser;
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
-use super::input::{Need, Text};
-use super::links::{self, HyperlinkError, Links};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::input::{Input, Text};
+use super::links::Links;
+use super::offerings::{deferred, reference};
 use super::pagination::Paginated;
 use super::query::uuid_param;
 use super::AppState;
-use crate::authz::Visibility;
 use crate::domain::page::PageRequest;
+use crate::domain::service_provider::{ProviderFields, ServiceProvider};
 use crate::domain::{time, Uuid32};
-use crate::store::{self, providers::ProviderRow};
+use crate::service::checked::Reference;
+use crate::service::providers::{self as service, NewProvider, ProviderFilter, NOT_FOUND};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
 const COLLECTION: &str = "marketplace-service-providers";
-const NOT_FOUND: &str = "No ServiceProvider matches the given query.";
-/// DRF's UniqueValidator message for the one-to-one `customer` field.
-const ALREADY_REGISTERED: &str = "Service provider with this customer already exists.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,21 +49,68 @@ pub struct ProviderOut {
     offering_count: i64,
 }
 
-fn render(links: &Links, row: ProviderRow) -> ProviderOut {
-    ProviderOut {
-        url: links.detail_hex(COLLECTION, &row.uuid),
-        customer: links.detail_hex("customers", &row.customer_uuid),
-        uuid: row.uuid,
-        created: time::render(row.created),
-        description: row.description,
-        enable_notifications: row.enable_notifications != 0,
-        customer_name: row.customer_name,
-        customer_uuid: row.customer_uuid,
-        customer_abbreviation: row.customer_abbreviation,
-        customer_slug: row.customer_slug,
-        customer_native_name: row.customer_native_name,
-        customer_country: row.customer_country,
-        offering_count: row.offering_count,
+impl ProviderOut {
+    fn render(links: &Links, p: ServiceProvider) -> Self {
+        Self {
+            url: links.detail(COLLECTION, &p.uuid),
+            uuid: p.uuid.to_string(),
+            created: time::render(p.created),
+            description: p.description,
+            enable_notifications: p.enable_notifications,
+            customer: links.detail("customers", &p.customer_uuid),
+            customer_name: p.customer_name,
+            customer_uuid: p.customer_uuid.to_string(),
+            customer_abbreviation: p.customer_abbreviation,
+            customer_slug: p.customer_slug,
+            customer_native_name: p.customer_native_name,
+            customer_country: p.customer_country,
+            offering_count: p.offering_count,
+        }
+    }
+}
+
+/// The registration body. The customer it names is checked by the use case, which reports its
+/// errors (an unknown customer, one already registered) with the body's.
+#[derive(Debug, ToSchema)]
+pub struct ServiceProviderRequest {
+    /// The customer's URL.
+    #[schema(value_type = String, required = true)]
+    customer: Option<Reference>,
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    description: String,
+    /// Default true.
+    #[serde(default)]
+    enable_notifications: bool,
+    /// The errors of the fields read here (the customer's are the use case's).
+    #[schema(ignore)]
+    errors: Option<Value>,
+}
+
+impl ServiceProviderRequest {
+    fn parse(mut input: Input) -> ApiResult<Self> {
+        let customer = reference(&mut input, "customer", "customers");
+        let description = input.text("description", Text::OPTIONAL.max(4096)).unwrap_or_default();
+        let enable_notifications = input.boolean("enable_notifications").unwrap_or(true);
+        Ok(Self {
+            customer,
+            description,
+            enable_notifications,
+            errors: deferred(input.finish())?.err(),
+        })
+    }
+}
+
+impl From<ServiceProviderRequest> for NewProvider {
+    fn from(r: ServiceProviderRequest) -> Self {
+        let fields = ProviderFields {
+            description: r.description,
+            enable_notifications: r.enable_notifications,
+        };
+        Self {
+            customer: r.customer,
+            fields: r.errors.map_or(Ok(fields), Err),
+        }
     }
 }
 
@@ -76,7 +123,10 @@ fn render(links: &Links, row: ProviderRow) -> ProviderOut {
         ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
         ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
     ),
-    responses((status = 200, body = Vec<ProviderOut>, headers(("x-result-count" = i64))))
+    responses(
+        (status = 200, body = Vec<ProviderOut>, headers(("x-result-count" = i64))),
+        InputErrors, ObjectErrors, CommonErrors
+    )
 )]
 async fn list(
     State(state): State<AppState>,
@@ -85,16 +135,17 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<ProviderOut>> {
-    let customer = uuid_param(&q, "customer_uuid")?;
-    let request = PageRequest::from_query(&q)?;
-    let pool = state.db.reader();
-    let total = store::providers::count(pool, customer.as_deref()).await?;
-    let page = request.resolve(total)?;
-    let rows = store::providers::list(pool, customer.as_deref(), page.limit(), page.offset()).await?;
-    let items = rows.into_iter().map(|r| render(&links, r)).collect();
+    let filter = ProviderFilter {
+        customer_uuid: uuid_param(&q, "customer_uuid")?,
+    };
+    let listed = service::list(&state.db, &filter, PageRequest::from_query(&q)?).await?;
     Ok(Paginated {
-        items,
-        page,
+        items: listed
+            .items
+            .into_iter()
+            .map(|p| ProviderOut::render(&links, p))
+            .collect(),
+        page: listed.page,
         links,
         uri,
     })
@@ -105,7 +156,7 @@ async fn list(
     operation_id = "marketplace_service_providers_retrieve",
     tag = "marketplace-service-providers",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = ProviderOut))
+    responses((status = 200, body = ProviderOut), ObjectErrors, CommonErrors)
 )]
 async fn retrieve(
     State(state): State<AppState>,
@@ -114,10 +165,8 @@ async fn retrieve(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<ProviderOut>> {
     let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::providers::by_uuid(state.db.reader(), &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(Json(render(&links, row)))
+    let provider = service::retrieve(&state.db, &uuid).await?;
+    Ok(Json(ProviderOut::render(&links, provider)))
 }
 
 /// Field errors first (including "already registered"), then the permission check (staff or an
@@ -127,70 +176,17 @@ async fn retrieve(
     operation_id = "marketplace_service_providers_create",
     tag = "marketplace-service-providers",
     request_body = ServiceProviderRequest,
-    responses((status = 201, body = ProviderOut))
+    responses((status = 201, body = ProviderOut), InputErrors, ForbiddenErrors, CommonErrors)
 )]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
-    JsonBody(mut input): JsonBody,
+    JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ProviderOut>)> {
-    let pool = state.db.reader();
-    let mut customer_id = None;
-    if let Some(value) = input.present("customer", Need::Required) {
-        // A customer the caller cannot see looks missing (not "already registered", nor 403).
-        let vis = Visibility::of(&user, state.clock.now_micros());
-        let found = match links::resolve(&value, "customers") {
-            Ok(uuid) => store::customers::visible_id(pool, &uuid, vis)
-                .await?
-                .ok_or_else(|| HyperlinkError::DoesNotExist.message()),
-            Err(e) => Err(e.message()),
-        };
-        match found {
-            Ok(id) if store::providers::is_registered(pool, id).await? => {
-                input.errors.add("customer", ALREADY_REGISTERED);
-            }
-            Ok(id) => customer_id = Some(id),
-            Err(msg) => input.errors.add("customer", msg),
-        }
-    }
-    let description = input.text("description", Text::OPTIONAL.max(4096));
-    let notify = input.boolean("enable_notifications").unwrap_or(true);
-    input.finish()?;
-    let customer_id =
-        customer_id.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("customer passed validation unset")))?;
-
-    let now = state.clock.now_micros();
-    if !user.is_staff
-        && !crate::store::roles::load(pool, &user, customer_id, None, now)
-            .await?
-            .is_owner()
-    {
-        return Err(ApiError::PermissionDenied);
-    }
-    let uuid = Uuid32::new_v4();
-    let mut tx = state.db.begin().await?;
-    let description = description.unwrap_or_default();
-    match store::providers::insert(&mut tx, &uuid, customer_id, &description, notify, now).await {
-        Err(e) if store::is_unique_violation(&e) => return Err(ApiError::field("customer", ALREADY_REGISTERED)),
-        other => other?,
-    };
-    tx.commit().await?;
-    let row = store::providers::by_uuid(pool, &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok((StatusCode::CREATED, Json(render(&links, row))))
-}
-
-/// The request body as documented; the handler reads it field by field with DRF's messages.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ServiceProviderRequest {
-    /// The customer's URL.
-    customer: String,
-    #[schema(max_length = 4096)]
-    description: Option<String>,
-    enable_notifications: Option<bool>,
+    let request = ServiceProviderRequest::parse(input)?;
+    let provider = service::register(&state.db, &user, request.into(), state.clock.now_micros()).await?;
+    Ok((StatusCode::CREATED, Json(ProviderOut::render(&links, provider))))
 }
 
 #[derive(utoipa::OpenApi)]

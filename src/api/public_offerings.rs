@@ -1,16 +1,15 @@
 //! `/api/marketplace-public-offerings/`: the consumers' read-only view of active offerings, with
-//! the nested plan URLs orders name (`.../<offering>/plans/<plan>/`).
+//! the nested plan URLs orders name (`.../<offering>/plans/<plan>/`; docs/api.md §5.4).
 
 use super::auth::CurrentUser;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiResult, CommonErrors, InputErrors, ObjectErrors};
 use super::links::Links;
-use super::offerings::render::{self, OfferingOut, PlanOut, View, PUBLIC};
-use super::offerings::{list_page, load, path_uuid, NOT_FOUND};
+use super::offerings::render::{OfferingOut, PlanOut, PUBLIC};
+use super::offerings::{list_view, path_uuid};
 use super::pagination::Paginated;
 use super::AppState;
-use crate::authz::{Principal, Visibility};
-use crate::domain::Uuid32;
-use crate::store::{self, offerings::Catalog};
+use crate::domain::offering::View;
+use crate::service::offerings as service;
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::routing::get;
@@ -28,6 +27,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// Active offerings, shared or of a customer where the caller holds a role (a private offering
+/// looks missing to others).
 #[utoipa::path(
     get, path = "/api/marketplace-public-offerings/",
     operation_id = "marketplace_public_offerings_list",
@@ -37,7 +38,10 @@ pub fn router() -> Router<AppState> {
         ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
         ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
     ),
-    responses((status = 200, body = Vec<OfferingOut>, headers(("x-result-count" = i64))))
+    responses(
+        (status = 200, body = Vec<OfferingOut>, headers(("x-result-count" = i64))),
+        InputErrors, ObjectErrors, CommonErrors
+    )
 )]
 async fn list(
     State(state): State<AppState>,
@@ -46,7 +50,7 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<OfferingOut>> {
-    list_page(&state, links, uri, &q, public(&state, &user), View::Public).await
+    list_view(&state, &user, View::Public, links, uri, &q).await
 }
 
 #[utoipa::path(
@@ -54,7 +58,7 @@ async fn list(
     operation_id = "marketplace_public_offerings_retrieve",
     tag = "marketplace-public-offerings",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = OfferingOut))
+    responses((status = 200, body = OfferingOut), ObjectErrors, CommonErrors)
 )]
 async fn retrieve(
     State(state): State<AppState>,
@@ -63,29 +67,8 @@ async fn retrieve(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OfferingOut>> {
     let uuid = path_uuid(&raw)?;
-    Ok(Json(
-        load(&state, &links, &uuid, public(&state, &user), View::Public).await?,
-    ))
-}
-
-/// Active offerings, shared or of a customer where the caller holds a role (a private offering
-/// looks missing to others).
-fn public(state: &AppState, user: &Principal) -> Catalog {
-    Catalog::Public(Visibility::of(user, state.clock.now_micros()))
-}
-
-/// The plans of an active offering, with their public URLs.
-async fn public_plans(state: &AppState, user: &Principal, links: &Links, raw: &str) -> ApiResult<Vec<PlanOut>> {
-    let uuid = path_uuid(raw)?;
-    let pool = state.db.reader();
-    let offering = store::offerings::visible_by_uuid(pool, &uuid, public(state, user))
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(store::offerings::plans_of(pool, &[offering.id])
-        .await?
-        .into_iter()
-        .map(|p| render::plan(links, View::Public, p))
-        .collect())
+    let offering = service::retrieve(&state.db, &user, View::Public, &uuid, state.clock.now_micros()).await?;
+    Ok(Json(OfferingOut::render(&links, View::Public, offering)))
 }
 
 /// A bare array, not paginated (upstream's `plans` action returns the list as is).
@@ -94,7 +77,7 @@ async fn public_plans(state: &AppState, user: &Principal, links: &Links, raw: &s
     operation_id = "marketplace_public_offerings_plans_list",
     tag = "marketplace-public-offerings",
     params(("uuid" = String, Path, format = Uuid)),
-    responses((status = 200, body = Vec<PlanOut>))
+    responses((status = 200, body = Vec<PlanOut>), ObjectErrors, CommonErrors)
 )]
 async fn plans(
     State(state): State<AppState>,
@@ -102,7 +85,14 @@ async fn plans(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<PlanOut>>> {
-    Ok(Json(public_plans(&state, &user, &links, &raw).await?))
+    let uuid = path_uuid(&raw)?;
+    let plans = service::public_plans(&state.db, &user, &uuid, state.clock.now_micros()).await?;
+    Ok(Json(
+        plans
+            .into_iter()
+            .map(|p| PlanOut::render(&links, View::Public, p))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(
@@ -113,7 +103,7 @@ async fn plans(
         ("uuid" = String, Path, format = Uuid),
         ("plan_uuid" = String, Path, format = Uuid),
     ),
-    responses((status = 200, body = PlanOut))
+    responses((status = 200, body = PlanOut), ObjectErrors, CommonErrors)
 )]
 async fn plan_retrieve(
     State(state): State<AppState>,
@@ -121,14 +111,11 @@ async fn plan_retrieve(
     links: Links,
     Path((raw, plan_raw)): Path<(String, String)>,
 ) -> ApiResult<Json<PlanOut>> {
-    let plans = public_plans(&state, &user, &links, &raw).await?;
-    let plan: Uuid32 = plan_raw.parse().map_err(|_| ApiError::not_found())?;
-    let hex = plan.to_string();
-    plans
-        .into_iter()
-        .find(|p| p.uuid() == hex)
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+    let uuid = path_uuid(&raw)?;
+    // A segment that is not a uuid names no plan; the offering is looked up first all the same.
+    let plan = plan_raw.parse().ok();
+    let plan = service::public_plan(&state.db, &user, &uuid, plan, state.clock.now_micros()).await?;
+    Ok(Json(PlanOut::render(&links, View::Public, plan)))
 }
 
 #[derive(utoipa::OpenApi)]

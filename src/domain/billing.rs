@@ -1,3 +1,5 @@
+use std::fmt;
+
 /// An offering component's billing type, stored and sent as upstream's raw value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BillingType {
@@ -28,5 +30,11 @@ impl BillingType {
     /// Only metered components can be limited by a usage policy or reported through set_usage.
     pub fn is_metered(self) -> bool {
         matches!(self, Self::Usage | Self::Limit)
+    }
+}
+
+impl fmt::Display for BillingType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod blocks;
+pub mod categories;
+pub mod checked;
 pub mod customers;
 pub mod evaluation;
 pub mod events;
@@ -12,6 +14,7 @@ pub mod orders;
 pub mod policies;
 pub mod policy_status;
 pub mod projects;
+pub mod providers;
 pub mod report_batch;
 pub mod resources;
 pub mod retention;

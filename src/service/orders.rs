@@ -8,7 +8,7 @@ use crate::domain::order::{Order, OrderFilter};
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::resource::Resource;
 use crate::domain::{Action, OfferingState, ResourceLimits, Uuid32};
-use crate::store::offerings::{Catalog, OfferingRow};
+use crate::store::offerings::Catalog;
 use crate::store::orders::{NewOrder, Reviewer};
 use crate::store::resources::NewResource;
 use crate::store::{self, Db, Tx};
@@ -83,7 +83,7 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
     if let Some(uuid) = &draft.offering {
         // A private offering of another customer looks missing.
         match store::offerings::visible_by_uuid(reader, uuid, Catalog::Consumer(vis)).await? {
-            Some(o) if is_active(&o) => offering = Some(o),
+            Some(o) if o.state == OfferingState::Active => offering = Some(o),
             Some(_) => refuse(&mut found, "offering", OFFERING_UNAVAILABLE),
             None => refuse(&mut found, "offering", NO_SUCH_OBJECT),
         }
@@ -111,9 +111,9 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
         let plans = store::offerings::plans_of(reader, &[o.id]).await?;
         let plan = plans
             .iter()
-            .find(|p| p.uuid == link.plan.to_string() && link.offering.to_string() == o.uuid);
+            .find(|p| p.uuid == link.plan && link.offering == o.uuid);
         match plan {
-            Some(p) if p.archived == 0 => plan_id = Some(p.id),
+            Some(p) if !p.archived => plan_id = Some(p.id),
             _ => refuse(&mut errors, "plan", PLAN_UNAVAILABLE),
         }
     }
@@ -163,10 +163,6 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
 }
 
 // The catalogue's rows still carry the offering's state as text.
-fn is_active(offering: &OfferingRow) -> bool {
-    OfferingState::parse(&offering.state) == Some(OfferingState::Active)
-}
-
 /// Adds `message` to the field's messages, as DRF collects them.
 fn refuse(errors: &mut Map<String, Value>, field: &str, message: &str) {
     let messages = errors.entry(field).or_insert_with(|| json!([]));

@@ -8,7 +8,7 @@ use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
-use crate::domain::{ActionSet, BillingType, Period, Uuid32};
+use crate::domain::{ActionSet, Period, Uuid32};
 use crate::engine::TransitionCount;
 use crate::store::policies::{Current, NewLimit};
 use crate::store::{self, Db, Tx};
@@ -332,12 +332,11 @@ async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec
                     draft.component.hyphenated()
                 ))
             })?;
-        let metered = BillingType::parse(&component.billing_type).is_some_and(BillingType::is_metered);
-        if !metered {
+        if !component.fields.billing_type.is_metered() {
             return Err(ServiceError::Rejected(format!(
                 "Component {} has billing type {} which is not supported for usage policies. \
                  Only USAGE and LIMIT billing types are supported.",
-                component.r#type, component.billing_type
+                component.fields.r#type, component.fields.billing_type
             )));
         }
         rows.push(NewLimit {

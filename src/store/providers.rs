@@ -1,22 +1,49 @@
+//! Service providers, decoded here into `domain::service_provider` records.
+
+use super::offerings::uuid;
+use super::rows::{flag, int};
 use super::{Result, Tx};
+use crate::domain::service_provider::{ProviderFields, ServiceProvider};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ProviderRow {
-    pub id: i64,
-    pub uuid: String,
-    pub description: String,
-    pub enable_notifications: i64,
-    pub created: i64,
-    pub customer_id: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub customer_abbreviation: String,
-    pub customer_slug: String,
-    pub customer_native_name: String,
-    pub customer_country: String,
-    pub offering_count: i64,
+#[derive(FromRow)]
+struct ProviderRow {
+    id: i64,
+    uuid: String,
+    description: String,
+    enable_notifications: i64,
+    created: i64,
+    customer_id: i64,
+    customer_uuid: String,
+    customer_name: String,
+    customer_abbreviation: String,
+    customer_slug: String,
+    customer_native_name: String,
+    customer_country: String,
+    offering_count: i64,
+}
+
+impl TryFrom<ProviderRow> for ServiceProvider {
+    type Error = sqlx::Error;
+
+    fn try_from(r: ProviderRow) -> Result<Self> {
+        Ok(Self {
+            id: r.id,
+            uuid: uuid("service_providers.uuid", &r.uuid)?,
+            description: r.description,
+            enable_notifications: flag(r.enable_notifications),
+            created: r.created,
+            customer_id: r.customer_id,
+            customer_uuid: uuid("customers.uuid", &r.customer_uuid)?,
+            customer_name: r.customer_name,
+            customer_abbreviation: r.customer_abbreviation,
+            customer_slug: r.customer_slug,
+            customer_native_name: r.customer_native_name,
+            customer_country: r.customer_country,
+            offering_count: r.offering_count,
+        })
+    }
 }
 
 const SELECT: &str = "SELECT s.id, s.uuid, s.description, s.enable_notifications, s.created, \
@@ -26,32 +53,27 @@ const SELECT: &str = "SELECT s.id, s.uuid, s.description, s.enable_notifications
      (SELECT COUNT(*) FROM offerings o WHERE o.customer_id = s.customer_id) AS offering_count \
      FROM service_providers s JOIN customers c ON c.id = s.customer_id";
 
-pub async fn insert(
-    tx: &mut Tx,
-    uuid: &Uuid32,
-    customer_id: i64,
-    description: &str,
-    enable_notifications: bool,
-    now: i64,
-) -> Result<i64> {
+/// Registers the customer; a second registration violates the unique index on `customer_id`.
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, customer_id: i64, f: &ProviderFields, now: i64) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO service_providers (uuid, customer_id, description, enable_notifications, created) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(uuid.to_string())
     .bind(customer_id)
-    .bind(description)
-    .bind(i64::from(enable_notifications))
+    .bind(&f.description)
+    .bind(int(f.enable_notifications))
     .bind(now)
     .fetch_one(&mut **tx)
     .await
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ProviderRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE s.uuid = $1"))
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ServiceProvider>> {
+    let row: Option<ProviderRow> = sqlx::query_as(&format!("{SELECT} WHERE s.uuid = $1"))
         .bind(uuid.to_string())
         .fetch_optional(pool)
-        .await
+        .await?;
+    row.map(ServiceProvider::try_from).transpose()
 }
 
 /// Whether the customer is registered as a service provider.
@@ -63,14 +85,7 @@ pub async fn is_registered(pool: &AnyPool, customer_id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub async fn exists_for_customer(tx: &mut Tx, customer_id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_providers WHERE customer_id = $1")
-        .bind(customer_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(n > 0)
-}
-
+/// `customer_uuid`: only that customer's registration (32 hex characters).
 pub async fn count(pool: &AnyPool, customer_uuid: Option<&str>) -> Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM service_providers s JOIN customers c ON c.id = s.customer_id \
@@ -82,13 +97,19 @@ pub async fn count(pool: &AnyPool, customer_uuid: Option<&str>) -> Result<i64> {
 }
 
 /// Ordered by customer name, as upstream.
-pub async fn list(pool: &AnyPool, customer_uuid: Option<&str>, limit: i64, offset: i64) -> Result<Vec<ProviderRow>> {
-    sqlx::query_as(&format!(
+pub async fn list(
+    pool: &AnyPool,
+    customer_uuid: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ServiceProvider>> {
+    let rows: Vec<ProviderRow> = sqlx::query_as(&format!(
         "{SELECT} WHERE ($1 IS NULL OR c.uuid = $1) ORDER BY c.name, s.id LIMIT $2 OFFSET $3"
     ))
     .bind(customer_uuid)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter().map(ServiceProvider::try_from).collect()
 }

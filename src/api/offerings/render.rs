@@ -1,29 +1,17 @@
 //! Offerings as upstream's ProviderOfferingDetails and PublicOfferingDetails serialise them (the
 //! fields meterguard models, in upstream order). Both views differ only in their hyperlinks.
 
-use crate::api::errors::ApiResult;
 use crate::api::links::Links;
 use crate::api::query::object;
-use crate::domain::{time, UnitPrice};
-use crate::store::offerings::{self, ComponentFields, OfferingRow, PlanRow};
+use crate::domain::offering::{Component, OfferingDetails, Plan, View};
+use crate::domain::{time, OfferingState};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::AnyPool;
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 pub const PROVIDER: &str = "marketplace-provider-offerings";
 pub const PUBLIC: &str = "marketplace-public-offerings";
 pub const PLANS: &str = "marketplace-plans";
-
-/// Which view's hyperlinks an offering and its plans carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    /// `/api/marketplace-provider-offerings/<o>/`, plans at `/api/marketplace-plans/<p>/`.
-    Provider,
-    /// `/api/marketplace-public-offerings/<o>/`, plans at `.../<o>/plans/<p>/`.
-    Public,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfferingOut {
@@ -47,6 +35,7 @@ pub struct OfferingOut {
     components: Vec<ComponentOut>,
     #[schema(value_type = Object)]
     plugin_options: Value,
+    /// Draft, Active, Paused, Unavailable or Archived.
     state: String,
     plans: Vec<PlanOut>,
     r#type: String,
@@ -55,9 +44,49 @@ pub struct OfferingOut {
     backend_id: String,
 }
 
+impl OfferingOut {
+    pub fn render(links: &Links, view: View, details: OfferingDetails) -> Self {
+        let OfferingDetails {
+            offering: o,
+            components,
+            plans,
+        } = details;
+        let collection = match view {
+            View::Provider => PROVIDER,
+            View::Public => PUBLIC,
+        };
+        Self {
+            url: links.detail(collection, &o.uuid),
+            uuid: o.uuid.to_string(),
+            created: time::render(o.created),
+            name: o.name,
+            slug: o.slug,
+            description: o.description,
+            full_description: o.full_description,
+            customer: links.detail("customers", &o.customer_uuid),
+            customer_uuid: o.customer_uuid.to_string(),
+            customer_name: o.customer_name,
+            category: links.detail("marketplace-categories", &o.category_uuid),
+            category_uuid: o.category_uuid.to_string(),
+            category_title: o.category_title,
+            attributes: object(&o.attributes),
+            options: object(&o.options),
+            components: components.into_iter().map(ComponentOut::render).collect(),
+            plugin_options: object(&o.plugin_options),
+            state: o.state.as_str().into(),
+            plans: plans.into_iter().map(|p| PlanOut::render(links, view, p)).collect(),
+            r#type: o.r#type,
+            shared: o.shared,
+            billable: o.billable,
+            backend_id: o.backend_id,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComponentOut {
     uuid: String,
+    /// fixed, usage, limit, one or few.
     billing_type: String,
     r#type: String,
     name: String,
@@ -76,10 +105,11 @@ pub struct ComponentOut {
 }
 
 impl ComponentOut {
-    pub fn new(uuid: String, f: ComponentFields) -> Self {
+    pub fn render(c: Component) -> Self {
+        let f = c.fields;
         Self {
-            uuid,
-            billing_type: f.billing_type,
+            uuid: c.uuid.to_string(),
+            billing_type: f.billing_type.as_str().to_string(),
             r#type: f.r#type,
             name: f.name,
             description: f.description,
@@ -122,98 +152,63 @@ pub struct PlanOut {
 }
 
 impl PlanOut {
-    pub fn uuid(&self) -> &str {
-        &self.uuid
+    pub fn render(links: &Links, view: View, p: Plan) -> Self {
+        let url = match view {
+            View::Provider => links.detail(PLANS, &p.uuid),
+            View::Public => format!("{}/api/{PUBLIC}/{}/plans/{}/", links.base(), p.offering_uuid, p.uuid),
+        };
+        Self {
+            url,
+            uuid: p.uuid.to_string(),
+            name: p.name,
+            description: p.description,
+            article_code: p.article_code,
+            max_amount: p.max_amount,
+            archived: p.archived,
+            is_active: !p.archived,
+            unit_price: p.unit_price.to_string(),
+            unit: p.unit,
+            components: vec![],
+            prices: object(&p.prices),
+            quotas: object(&p.quotas),
+            // Resources are not modelled in this slice yet.
+            resources_count: 0,
+        }
     }
 }
 
-pub fn plan(links: &Links, view: View, p: PlanRow) -> PlanOut {
-    let url = match view {
-        View::Provider => links.detail_hex(PLANS, &p.uuid),
-        View::Public => format!("{}/api/{PUBLIC}/{}/plans/{}/", links.base(), p.offering_uuid, p.uuid),
-    };
-    let archived = p.archived != 0;
-    PlanOut {
-        url,
-        uuid: p.uuid,
-        name: p.name,
-        description: p.description,
-        article_code: p.article_code,
-        max_amount: p.max_amount,
-        archived,
-        is_active: !archived,
-        unit_price: UnitPrice::parse(&p.unit_price).unwrap_or_default().to_string(),
-        unit: p.unit,
-        components: vec![],
-        prices: object(&p.prices),
-        quotas: object(&p.quotas),
-        // Resources are not modelled in this slice yet.
-        resources_count: 0,
+/// A plan with the provider offering it belongs to (`/api/marketplace-plans/{uuid}/`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanDetailOut {
+    #[serde(flatten)]
+    plan: PlanOut,
+    offering: String,
+    offering_uuid: String,
+}
+
+impl PlanDetailOut {
+    pub fn render(links: &Links, p: Plan) -> Self {
+        let offering_uuid = p.offering_uuid;
+        Self {
+            plan: PlanOut::render(links, View::Provider, p),
+            offering: links.detail(PROVIDER, &offering_uuid),
+            offering_uuid: offering_uuid.to_string(),
+        }
     }
 }
 
-/// Renders offerings with their components and plans, fetched in two queries.
-pub async fn offerings(
-    pool: &AnyPool,
-    links: &Links,
-    view: View,
-    rows: Vec<OfferingRow>,
-) -> ApiResult<Vec<OfferingOut>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut components: HashMap<i64, Vec<ComponentOut>> = HashMap::new();
-    for c in offerings::components_of(pool, &ids).await? {
-        let owner = c.offering_id;
-        let out = ComponentOut::new(c.uuid.clone(), c.into());
-        components.entry(owner).or_default().push(out);
-    }
-    let mut plans: HashMap<i64, Vec<PlanOut>> = HashMap::new();
-    for p in offerings::plans_of(pool, &ids).await? {
-        plans.entry(p.offering_id).or_default().push(plan(links, view, p));
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let components = components.remove(&row.id).unwrap_or_default();
-            let plans = plans.remove(&row.id).unwrap_or_default();
-            offering(links, view, row, components, plans)
-        })
-        .collect())
+/// `activate/`'s answer (upstream's DetailState).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailStateOut {
+    detail: String,
+    state: String,
 }
 
-fn offering(
-    links: &Links,
-    view: View,
-    o: OfferingRow,
-    components: Vec<ComponentOut>,
-    plans: Vec<PlanOut>,
-) -> OfferingOut {
-    let collection = match view {
-        View::Provider => PROVIDER,
-        View::Public => PUBLIC,
-    };
-    OfferingOut {
-        url: links.detail_hex(collection, &o.uuid),
-        created: time::render(o.created),
-        customer: links.detail_hex("customers", &o.customer_uuid),
-        category: links.detail_hex("marketplace-categories", &o.category_uuid),
-        uuid: o.uuid,
-        name: o.name,
-        slug: o.slug,
-        description: o.description,
-        full_description: o.full_description,
-        customer_uuid: o.customer_uuid,
-        customer_name: o.customer_name,
-        category_uuid: o.category_uuid,
-        category_title: o.category_title,
-        attributes: object(&o.attributes),
-        options: object(&o.options),
-        components,
-        plugin_options: object(&o.plugin_options),
-        state: o.state,
-        plans,
-        r#type: o.r#type,
-        shared: o.shared != 0,
-        billable: o.billable != 0,
-        backend_id: o.backend_id,
+impl DetailStateOut {
+    pub fn activated(state: OfferingState) -> Self {
+        Self {
+            detail: "Offering state updated.".into(),
+            state: state.as_str().into(),
+        }
     }
 }
