@@ -256,7 +256,7 @@ async fn create(
     if !crate::service::access::may_manage_consumer(
         &state.db,
         &user,
-        project.customer_id,
+        project.customer.id,
         project.id,
         state.clock.now_micros(),
     )
@@ -276,8 +276,8 @@ async fn create(
         .unwrap_or("")
         .to_string();
     let order = CreateOrder {
-        customer_id: project.customer_id,
-        project_uuid: project.uuid.clone(),
+        customer_id: project.customer.id,
+        project_uuid: project.uuid.to_string(),
         project_id: project.id,
         offering_id: offering.id,
         plan_id,

@@ -8,6 +8,7 @@ pub mod evaluation;
 pub mod identity;
 pub mod offerings;
 pub mod orders;
+pub mod parsed;
 pub mod policies;
 pub mod projects;
 pub mod report_batch;
