@@ -13,6 +13,7 @@ use utoipa::openapi::RefOr;
 pub fn optional_fields(mut full: RefOr<Schema>) -> RefOr<Schema> {
     if let RefOr::T(Schema::Object(object)) = &mut full {
         object.required.clear();
+        object.description = Some("A PATCH body: the fields of the full body, none required.".into());
     }
     full
 }
