@@ -1,9 +1,10 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use meterguard::clock::Clock;
 use meterguard::config::{DatabaseSettings, LogFormat, Settings};
+use meterguard::domain::user::UserFields;
 use meterguard::service;
 use meterguard::startup::{shutdown_signal, Application};
-use meterguard::store::{users::UserFields, Db};
+use meterguard::store::Db;
 use meterguard::telemetry;
 use std::io::BufRead;
 

@@ -3,9 +3,9 @@
 use super::errors::ApiError;
 use super::AppState;
 use crate::authz::Principal;
+use crate::domain::user::TokenOwner;
 use crate::service::identity::hash_token;
-use crate::service::users;
-use crate::store::users::TokenOwner;
+use crate::service::users::{self, TokenRefused};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -81,10 +81,10 @@ impl FromRequestParts<AppState> for CurrentUser {
         let owner = owner_of(state, hash_token(&key)).await?;
         Ok(Self(Principal {
             id: owner.id,
-            uuid: owner.uuid,
+            uuid: owner.uuid.to_string(),
             username: owner.username,
-            is_staff: owner.is_staff != 0,
-            is_support: owner.is_support != 0,
+            is_staff: owner.is_staff,
+            is_support: owner.is_support,
         }))
     }
 }
@@ -94,33 +94,26 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// then is the database asked again rather than the cache.
 async fn owner_of(state: &AppState, hash: String) -> Result<TokenOwner, ApiError> {
     let now = state.clock.now_micros();
-    let lifetime =
-        |owner: &TokenOwner| owner.token_lifetime.unwrap_or(state.settings.token_lifetime_seconds) * 1_000_000;
     if let Some(owner) = state.tokens.get(&hash) {
         if now - owner.last_used < users::TOUCH_EVERY_MICROS {
             return active(owner);
         }
     }
     let generation = state.tokens.generation();
-    let mut owner = users::token_owner(&state.db, &hash)
+    let owner = users::token_owner(&state.db, &hash, state.settings.token_lifetime_seconds, now)
         .await?
-        .ok_or(ApiError::AuthenticationFailed("Invalid token."))?;
-    if now > owner.last_used + lifetime(&owner) {
-        return Err(ApiError::AuthenticationFailed("Token has expired."));
-    }
-    if now - owner.last_used >= users::TOUCH_EVERY_MICROS {
-        // A failed write only shortens the token's life a little; the request goes on.
-        match users::touch_token(&state.db, &hash, now).await {
-            Ok(()) => owner.last_used = now,
-            Err(err) => tracing::warn!(error = %err, "recording a token's use failed"),
-        }
-    }
+        .map_err(|refused| {
+            ApiError::AuthenticationFailed(match refused {
+                TokenRefused::Invalid => "Invalid token.",
+                TokenRefused::Expired => "Token has expired.",
+            })
+        })?;
     state.tokens.put(hash, owner.clone(), generation);
     active(owner)
 }
 
 fn active(owner: TokenOwner) -> Result<TokenOwner, ApiError> {
-    if owner.is_active == 0 {
+    if !owner.is_active {
         return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
     }
     Ok(owner)
@@ -192,11 +185,11 @@ mod tests {
     fn owner(id: i64) -> TokenOwner {
         TokenOwner {
             id,
-            uuid: format!("{id:032x}"),
+            uuid: crate::domain::Uuid32::new_v4(),
             username: format!("user{id}"),
-            is_staff: 0,
-            is_support: 0,
-            is_active: 1,
+            is_staff: false,
+            is_support: false,
+            is_active: true,
             token_lifetime: None,
             last_used: 0,
         }

@@ -2,122 +2,184 @@
 
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
-use super::roles::{self, RoleHolder, RoleScope};
+use super::request::{optional_fields, parsed};
+use super::roles::{self, GrantOut, RoleRevoked, UserRoleExpirationTime, UserRoleRequest};
 use super::AppState;
-use crate::authz::{Principal, Visibility};
+use crate::domain::customer::{Customer, CustomerFields, CustomerFilter, CustomerPatch, CustomerText};
 use crate::domain::page::PageRequest;
-use crate::domain::{time, Uuid32};
-use crate::store::{
-    self,
-    customers::{CustomerFields, CustomerPatch, CustomerRow, TEXT_FIELDS},
-    roles::ScopeType,
-    NameFilter,
-};
+use crate::domain::roles::ScopeType;
+use crate::domain::{slug, time, Uuid32};
+use crate::service::customers::{self as service, NOT_FOUND};
+use crate::service::parsed::Parsed;
+use crate::service::roles::RoleAction;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Map, Value};
+use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 const COLLECTION: &str = "customers";
-const NOT_FOUND: &str = "No Customer matches the given query.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .merge(roles::router::<CustomerRoles>())
         .route("/api/customers/", get(list).post(create))
         .route(
             "/api/customers/{uuid}/",
-            get(retrieve).put(save).patch(save).delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
+        .route("/api/customers/{uuid}/add_user/", post(add_user))
+        .route("/api/customers/{uuid}/update_user/", post(update_user))
+        .route("/api/customers/{uuid}/delete_user/", post(delete_user))
+        .route("/api/customers/{uuid}/list_users/", get(list_users))
 }
 
-/// Upstream's customer keys that meterguard models; text fields in declaration order.
-fn render(links: &Links, c: CustomerRow) -> Value {
-    let uuid: Uuid32 = c.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
-    let mut out = Map::new();
-    out.insert("url".into(), links.detail(COLLECTION, &uuid).into());
-    out.insert("uuid".into(), c.uuid.clone().into());
-    out.insert("created".into(), time::render(c.created).into());
-    out.insert("display_name".into(), c.name.clone().into());
-    for field in TEXT_FIELDS {
-        out.insert(field.into(), c.text(field).into());
-    }
-    out.insert("blocked".into(), (c.blocked != 0).into());
-    out.insert("archived".into(), (c.archived != 0).into());
-    out.insert("projects_count".into(), c.projects_count.into());
-    out.insert("users_count".into(), c.users_count.into());
-    out.insert("is_service_provider".into(), c.service_provider_uuid.is_some().into());
-    out.insert("service_provider_uuid".into(), c.service_provider_uuid.into());
-    Value::Object(out)
+/// A customer as upstream serialises the keys meterguard models, in upstream's order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Customer)]
+pub struct CustomerOut {
+    url: String,
+    uuid: String,
+    #[schema(format = DateTime)]
+    created: String,
+    display_name: String,
+    name: String,
+    #[schema(pattern = "^[-a-zA-Z0-9_]+$", max_length = 50)]
+    slug: String,
+    native_name: String,
+    abbreviation: String,
+    description: String,
+    contact_details: String,
+    email: String,
+    phone_number: String,
+    registration_code: String,
+    agreement_number: String,
+    backend_id: String,
+    domain: String,
+    homepage: String,
+    address: String,
+    postal: String,
+    country: String,
+    vat_code: String,
+    access_subnets: String,
+    blocked: bool,
+    archived: bool,
+    projects_count: i64,
+    users_count: i64,
+    is_service_provider: bool,
+    service_provider_uuid: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Paginated<Value>> {
-    let request = PageRequest::from_query(&q)?;
-    let vis = Visibility::of(&user, state.clock.now_micros());
-    let name = NameFilter::new(
-        q.get("name_exact").map(String::as_str),
-        q.get("name").map(String::as_str),
-    );
-    let page = request.resolve(store::customers::count(state.db.reader(), vis, &name).await?)?;
-    let rows = store::customers::list(state.db.reader(), vis, &name, page.limit(), page.offset()).await?;
-    let items = rows.into_iter().map(|c| render(&links, c)).collect();
-    Ok(Paginated {
-        items,
-        page,
-        links,
-        uri,
-    })
-}
-
-/// The customer if the caller may see it, else 404.
-pub async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<CustomerRow> {
-    let uuid: Uuid32 = raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let vis = Visibility::of(user, state.clock.now_micros());
-    store::customers::visible_by_uuid(state.db.reader(), &uuid, vis)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
-}
-
-async fn retrieve(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-    Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
-}
-
-fn read_fields(input: &mut Input, fields: &mut CustomerPatch) {
-    for field in TEXT_FIELDS {
-        let rule = match field {
-            "name" => Text::REQUIRED.max(150),
-            "email" => continue,
-            _ => Text::OPTIONAL.max(500),
-        };
-        if let Some(v) = input.text(field, rule) {
-            if field == "country" && !is_country_code(&v) {
-                input.errors.add("country", format!("\"{v}\" is not a valid choice."));
-            }
-            fields.set(field, v);
+impl CustomerOut {
+    fn render(links: &Links, c: Customer) -> Self {
+        let text = |field: CustomerText| c.fields.text(field).to_string();
+        Self {
+            url: links.detail(COLLECTION, &c.uuid),
+            uuid: c.uuid.to_string(),
+            created: time::render(c.created),
+            display_name: text(CustomerText::Name),
+            name: text(CustomerText::Name),
+            slug: text(CustomerText::Slug),
+            native_name: text(CustomerText::NativeName),
+            abbreviation: text(CustomerText::Abbreviation),
+            description: text(CustomerText::Description),
+            contact_details: text(CustomerText::ContactDetails),
+            email: text(CustomerText::Email),
+            phone_number: text(CustomerText::PhoneNumber),
+            registration_code: text(CustomerText::RegistrationCode),
+            agreement_number: text(CustomerText::AgreementNumber),
+            backend_id: text(CustomerText::BackendId),
+            domain: text(CustomerText::Domain),
+            homepage: text(CustomerText::Homepage),
+            address: text(CustomerText::Address),
+            postal: text(CustomerText::Postal),
+            country: text(CustomerText::Country),
+            vat_code: text(CustomerText::VatCode),
+            access_subnets: text(CustomerText::AccessSubnets),
+            blocked: c.fields.blocked,
+            archived: c.fields.archived,
+            projects_count: c.projects_count,
+            users_count: c.users_count,
+            is_service_provider: c.service_provider_uuid.is_some(),
+            service_provider_uuid: c.service_provider_uuid.map(|u| u.to_string()),
         }
     }
-    if let Some(email) = input.email("email", Need::Optional) {
-        fields.set("email", email);
+}
+
+/// The body of a customer create or full update: the fields it sends, read with DRF's messages.
+/// Its schema is made from the same field rules the reading follows.
+#[derive(Debug)]
+pub struct CustomerRequest(CustomerPatch);
+
+impl CustomerRequest {
+    /// Reads the fields sent; their errors stay in `input`.
+    fn read(input: &mut Input) -> Self {
+        let mut patch = CustomerPatch::default();
+        for field in CustomerText::ALL {
+            // The email is read last, as it always was, so its errors come after the others'.
+            if field == CustomerText::Email {
+                continue;
+            }
+            let rule = match field {
+                CustomerText::Name => Text::REQUIRED,
+                _ => Text::OPTIONAL,
+            };
+            if let Some(value) = input.text(field.key(), rule.max(max_len(field))) {
+                if let Some(message) = refusal(field, &value) {
+                    input.errors.add(field.key(), message);
+                }
+                patch.set(field, value);
+            }
+        }
+        if let Some(email) = input.email("email", Need::Optional) {
+            patch.set(CustomerText::Email, email);
+        }
+        patch.blocked = input.boolean("blocked");
+        patch.archived = input.boolean("archived");
+        Self(patch)
     }
-    fields.blocked = input.boolean("blocked");
-    fields.archived = input.boolean("archived");
+
+    /// A new customer's fields: those sent, the rest empty.
+    fn into_fields(self) -> CustomerFields {
+        let mut fields = CustomerFields::default();
+        self.0.apply(&mut fields);
+        fields
+    }
+}
+
+/// The longest text each field takes.
+fn max_len(field: CustomerText) -> usize {
+    match field {
+        CustomerText::Name => 150,
+        CustomerText::Slug => slug::MAX_LEN,
+        CustomerText::Email => 320,
+        _ => 500,
+    }
+}
+
+/// What a field's text must look like beyond its length, as the schema's pattern.
+fn pattern(field: CustomerText) -> Option<&'static str> {
+    match field {
+        CustomerText::Slug => Some("^[-a-zA-Z0-9_]+$"),
+        CustomerText::Country => Some("^([A-Z]{2})?$"),
+        _ => None,
+    }
+}
+
+/// The message for text of the wrong shape.
+fn refusal(field: CustomerText, value: &str) -> Option<String> {
+    match field {
+        CustomerText::Slug if !slug::is_valid(value) => Some(slug::INVALID.into()),
+        CustomerText::Country if !is_country_code(value) => Some(format!("\"{value}\" is not a valid choice.")),
+        _ => None,
+    }
 }
 
 /// ISO 3166 alpha-2 in shape (or upstream's "EU"), or empty.
@@ -125,82 +187,283 @@ fn is_country_code(s: &str) -> bool {
     s.is_empty() || (s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    Staff(_): Staff,
-    links: Links,
-    JsonBody(mut input): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let mut patch = CustomerPatch::default();
-    read_fields(&mut input, &mut patch);
-    input.finish()?;
-    let mut fields = CustomerFields::empty();
-    patch.apply(&mut fields);
-    let uuid = Uuid32::new_v4();
-    let mut tx = state.db.begin().await?;
-    store::customers::insert(&mut tx, &uuid, &fields, state.clock.now_micros()).await?;
-    tx.commit().await?;
-    let row = store::customers::by_uuid(state.db.reader(), &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok((StatusCode::CREATED, Json(render(&links, row))))
+impl PartialSchema for CustomerRequest {
+    fn schema() -> RefOr<Schema> {
+        let mut object = ObjectBuilder::new();
+        for field in CustomerText::ALL {
+            let min = (field == CustomerText::Name).then_some(1);
+            let text = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(min)
+                .max_length(Some(max_len(field)))
+                .pattern(pattern(field));
+            object = object.property(field.key(), text);
+        }
+        for flag in ["blocked", "archived"] {
+            object = object.property(flag, ObjectBuilder::new().schema_type(Type::Boolean));
+        }
+        object.required(CustomerText::Name.key()).into()
+    }
 }
 
+impl ToSchema for CustomerRequest {}
+
+/// The body of a PATCH: the fields of `CustomerRequest`, none required.
+#[derive(Debug)]
+pub struct PatchedCustomerRequest(CustomerRequest);
+
+impl PartialSchema for PatchedCustomerRequest {
+    fn schema() -> RefOr<Schema> {
+        optional_fields(CustomerRequest::schema())
+    }
+}
+
+impl ToSchema for PatchedCustomerRequest {}
+
+impl PatchedCustomerRequest {
+    /// Read as the full body; the fields left out are not required, as `Input` knows for a PATCH.
+    fn read(input: &mut Input) -> Self {
+        Self(CustomerRequest::read(input))
+    }
+}
+
+fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+}
+
+#[utoipa::path(
+    get, path = "/api/customers/", operation_id = "customers_list", tag = "customers",
+    params(
+        ("name" = Option<String>, Query, description = "Names containing this, in any case."),
+        ("name_exact" = Option<String>, Query),
+        ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
+        ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
+    ),
+    responses(
+        (status = 200, body = Vec<CustomerOut>, headers(("x-result-count" = i64), ("link" = String))),
+        ObjectErrors, CommonErrors
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<CustomerOut>> {
+    let page = PageRequest::from_query(&q)?;
+    let filter = CustomerFilter {
+        name_exact: q.get("name_exact").cloned(),
+        name: q.get("name").cloned(),
+    };
+    let listed = service::list(&state.db, &user, &filter, page, state.clock.now_micros()).await?;
+    Ok(Paginated {
+        items: listed
+            .items
+            .into_iter()
+            .map(|c| CustomerOut::render(&links, c))
+            .collect(),
+        page: listed.page,
+        links,
+        uri,
+    })
+}
+
+#[utoipa::path(
+    get, path = "/api/customers/{uuid}/", operation_id = "customers_retrieve", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 200, body = CustomerOut), ObjectErrors, CommonErrors)
+)]
+async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<CustomerOut>> {
+    let uuid = path_uuid(&raw)?;
+    let customer = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
+    Ok(Json(CustomerOut::render(&links, customer)))
+}
+
+/// Staff only, refused before the body is read (docs/api.md §1.3).
+#[utoipa::path(
+    post, path = "/api/customers/", operation_id = "customers_create", tag = "customers",
+    request_body = CustomerRequest,
+    responses((status = 201, body = CustomerOut), InputErrors, ForbiddenErrors, CommonErrors)
+)]
+async fn create(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    links: Links,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<(StatusCode, Json<CustomerOut>)> {
+    let request = CustomerRequest::read(&mut input);
+    input.finish()?;
+    let customer = service::create(&state.db, &user, request.into_fields(), state.clock.now_micros()).await?;
+    Ok((StatusCode::CREATED, Json(CustomerOut::render(&links, customer))))
+}
+
+#[utoipa::path(
+    put, path = "/api/customers/{uuid}/", operation_id = "customers_update", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = CustomerRequest,
+    responses(
+        (status = 200, body = CustomerOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<Json<CustomerOut>> {
+    let CustomerRequest(patch) = CustomerRequest::read(&mut input);
+    save(state, staff, links, path, parsed(patch, input)).await
+}
+
+#[utoipa::path(
+    patch, path = "/api/customers/{uuid}/", operation_id = "customers_partial_update", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PatchedCustomerRequest,
+    responses(
+        (status = 200, body = CustomerOut),
+        InputErrors, ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
+async fn partial_update(
+    state: State<AppState>,
+    staff: Staff,
+    links: Links,
+    path: Path<String>,
+    JsonBody(mut input): JsonBody,
+) -> ApiResult<Json<CustomerOut>> {
+    let PatchedCustomerRequest(CustomerRequest(patch)) = PatchedCustomerRequest::read(&mut input);
+    save(state, staff, links, path, parsed(patch, input)).await
+}
+
+/// PUT and PATCH: the body's errors are reported after the customer is found.
 async fn save(
     State(state): State<AppState>,
     Staff(user): Staff,
     links: Links,
     Path(raw): Path<String>,
-    JsonBody(mut input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let row = visible(&state, &user, &raw).await?;
-    let mut patch = CustomerPatch::default();
-    read_fields(&mut input, &mut patch);
-    input.finish()?;
-    crate::service::customers::update(&state.db, row.id, &patch).await?;
-    let uuid: Uuid32 = row.uuid.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let row = store::customers::by_uuid(state.db.reader(), &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(Json(render(&links, row)))
+    patch: Parsed<CustomerPatch>,
+) -> ApiResult<Json<CustomerOut>> {
+    let uuid = path_uuid(&raw)?;
+    let customer = service::update(&state.db, &user, &uuid, patch, state.clock.now_micros()).await?;
+    Ok(Json(CustomerOut::render(&links, customer)))
 }
 
+#[utoipa::path(
+    delete, path = "/api/customers/{uuid}/", operation_id = "customers_destroy", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses(
+        (status = 204, description = "No response body"),
+        ForbiddenErrors, ObjectErrors, ConflictErrors, CommonErrors
+    )
+)]
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let row = visible(&state, &user, &raw).await?;
-    crate::service::customers::delete(&state.db, &state.actions, row.id, state.clock.now()).await?;
+    let uuid = path_uuid(&raw)?;
+    service::delete(&state.db, &state.actions, &user, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The customer's role actions (`add_user/` and the rest).
-pub struct CustomerRoles;
-
-impl RoleHolder for CustomerRoles {
-    const COLLECTION: &'static str = COLLECTION;
-
-    async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
-        let row = visible(state, user, raw).await?;
-        Ok(RoleScope {
-            scope: ScopeType::Customer,
-            scope_id: row.id,
-        })
-    }
-
-    /// Staff and the customer's owners manage its roles.
-    async fn manageable(state: &AppState, user: &Principal, raw: &str) -> ApiResult<RoleScope> {
-        let row = visible(state, user, raw).await?;
-        if !user.is_staff {
-            let roles =
-                crate::store::roles::load(state.db.reader(), user, row.id, None, state.clock.now_micros()).await?;
-            if !roles.is_owner() {
-                return Err(ApiError::PermissionDenied);
-            }
-        }
-        if row.blocked != 0 || row.archived != 0 {
-            return Err(ApiError::non_field("Customer is not available."));
-        }
-        Ok(RoleScope {
-            scope: ScopeType::Customer,
-            scope_id: row.id,
-        })
-    }
+#[utoipa::path(
+    post, path = "/api/customers/{uuid}/add_user/", operation_id = "customers_add_user", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body(content = UserRoleRequest, description = "Upstream's UserRoleCreateRequest."),
+    responses(
+        (status = 201, body = UserRoleExpirationTime),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
+async fn add_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<(StatusCode, Json<UserRoleExpirationTime>)> {
+    let out = roles::change(&state, &user, ScopeType::Customer, &raw, RoleAction::Grant, input).await?;
+    Ok((StatusCode::CREATED, Json(out)))
 }
+
+#[utoipa::path(
+    post, path = "/api/customers/{uuid}/update_user/", operation_id = "customers_update_user", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body(content = UserRoleRequest, description = "Upstream's UserRoleUpdateRequest."),
+    responses(
+        (status = 200, body = UserRoleExpirationTime),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
+async fn update_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<UserRoleExpirationTime>> {
+    let out = roles::change(&state, &user, ScopeType::Customer, &raw, RoleAction::Update, input).await?;
+    Ok(Json(out))
+}
+
+#[utoipa::path(
+    post, path = "/api/customers/{uuid}/delete_user/", operation_id = "customers_delete_user", tag = "customers",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body(content = UserRoleRequest, description = "Upstream's UserRoleDeleteRequest."),
+    responses(
+        (status = 200, body = RoleRevoked, description = "Role revoked successfully."),
+        InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors
+    )
+)]
+async fn delete_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<RoleRevoked>> {
+    roles::change(&state, &user, ScopeType::Customer, &raw, RoleAction::Revoke, input).await?;
+    Ok(Json(roles::revoked()))
+}
+
+#[utoipa::path(
+    get, path = "/api/customers/{uuid}/list_users/", operation_id = "customers_list_users_list", tag = "customers",
+    params(
+        ("uuid" = String, Path, format = Uuid),
+        ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
+        ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
+    ),
+    responses(
+        (status = 200, body = Vec<GrantOut>, headers(("x-result-count" = i64), ("link" = String))),
+        ObjectErrors, CommonErrors
+    )
+)]
+async fn list_users(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    uri: Uri,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Paginated<GrantOut>> {
+    roles::list(&state, &user, ScopeType::Customer, &raw, links, uri, &q).await
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        retrieve,
+        create,
+        update,
+        partial_update,
+        destroy,
+        add_user,
+        update_user,
+        delete_user,
+        list_users
+    ),
+    components(schemas(CustomerOut, CustomerRequest, PatchedCustomerRequest))
+)]
+pub struct Doc;

@@ -22,6 +22,7 @@ mod projects;
 mod providers;
 mod public_offerings;
 mod query;
+mod request;
 mod resources;
 mod roles;
 mod schema;

@@ -1,239 +1,200 @@
 //! The role actions customers and projects share: `add_user/`, `update_user/`, `delete_user/`,
-//! `list_users/`.
+//! `list_users/` (docs/api.md §3.3). Each resource serves them under its own paths.
 
-use super::auth::CurrentUser;
-use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult};
-use super::input::{Input, Need};
+use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::request::parsed;
 use super::AppState;
 use crate::authz::Principal;
 use crate::domain::page::PageRequest;
-use crate::domain::{time, Role};
-use crate::service::roles::{self as service, RoleChange};
-use crate::store::{self, roles::ScopeType};
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use crate::domain::roles::{Grant, ScopeType};
+use crate::domain::user::full_name;
+use crate::domain::{time, Role, Uuid32};
+use crate::service::parsed::Parsed;
+use crate::service::roles::{self as service, RoleAction, RoleRequest};
+use crate::service::{customers, projects};
+use axum::http::Uri;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::future::Future;
+use utoipa::ToSchema;
 
-/// A customer or project, as far as its role actions need it.
-pub trait RoleHolder: Send + Sync + 'static {
-    const COLLECTION: &'static str;
-
-    /// The scope if the caller may see it (404 otherwise).
-    fn visible(state: &AppState, user: &Principal, raw: &str) -> impl Future<Output = ApiResult<RoleScope>> + Send;
-
-    /// The scope if the caller may manage its roles (404 or 403 otherwise).
-    fn manageable(state: &AppState, user: &Principal, raw: &str) -> impl Future<Output = ApiResult<RoleScope>> + Send;
-}
-
-/// `add_user/`, `update_user/`, `delete_user/` and `list_users/` under the holder's detail path.
-pub fn router<H: RoleHolder>() -> Router<AppState> {
-    let base = format!("/api/{}/{{uuid}}", H::COLLECTION);
-    Router::new()
-        .route(&format!("{base}/add_user/"), post(add_user::<H>))
-        .route(&format!("{base}/update_user/"), post(update_user::<H>))
-        .route(&format!("{base}/delete_user/"), post(delete_user::<H>))
-        .route(&format!("{base}/list_users/"), get(list_users::<H>))
-}
-
-async fn add_user<H: RoleHolder>(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = H::manageable(&state, &user, &raw).await?;
-    let out = change(&state, &user, target, input, RoleAction::Add).await?;
-    Ok((StatusCode::CREATED, Json(out)))
-}
-
-async fn update_user<H: RoleHolder>(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = H::manageable(&state, &user, &raw).await?;
-    Ok(Json(change(&state, &user, target, input, RoleAction::Update).await?))
-}
-
-async fn delete_user<H: RoleHolder>(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(raw): Path<String>,
-    JsonBody(input): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let target = H::manageable(&state, &user, &raw).await?;
-    change(&state, &user, target, input, RoleAction::Delete).await?;
-    Ok(Json(json!({"detail": "Role has been revoked."})))
-}
-
-async fn list_users<H: RoleHolder>(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    links: Links,
-    uri: Uri,
-    Path(raw): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Paginated<GrantOut>> {
-    let target = H::visible(&state, &user, &raw).await?;
-    list(&state, target, links, uri, &q).await
-}
-
-/// The scope a role action works on, already found visible and manageable by the caller.
-pub struct RoleScope {
-    pub scope: ScopeType,
-    pub scope_id: i64,
-}
-
-enum RoleAction {
-    Add,
-    Update,
-    Delete,
-}
-
-/// Reads `{user, role, expiration_time?}` and applies the action.
-async fn change(
-    state: &AppState,
-    caller: &Principal,
-    target: RoleScope,
-    mut input: Input,
-    action: RoleAction,
-) -> ApiResult<Value> {
-    let now = state.clock.now_micros();
-    let user_uuid = input.uuid("user", Need::Required);
-    let role_name = input.text("role", super::input::Text::REQUIRED);
-    let expiration_time = match input.raw("expiration_time").cloned() {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match time::parse_datetime(&s) {
-            Some(t) if t.timestamp_micros() > now => Some(t.timestamp_micros()),
-            Some(_) => {
-                input.errors.add(
-                    "expiration_time",
-                    "Expiration time should be greater than current time.",
-                );
-                None
-            }
-            None => {
-                input.errors.add("expiration_time", DATETIME_FORMAT);
-                None
-            }
-        },
-        Some(_) => {
-            input.errors.add("expiration_time", DATETIME_FORMAT);
-            None
-        }
-    };
-    let role = role_name.as_deref().map(|name| Role::parse(name).ok_or(()));
-    if let Some(Err(())) = role {
-        input.errors.add("role", "Role is not found.");
-    }
-    let user = match &user_uuid {
-        Some(uuid) => store::users::by_uuid(state.db.reader(), uuid).await?,
-        None => None,
-    };
-    if user_uuid.is_some() && user.is_none() {
-        input.errors.add("user", "User is not found.");
-    }
-    input.finish()?;
-    let (Some(user), Some(Ok(role))) = (user, role) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "role fields passed validation unset"
-        )));
-    };
-    if !caller.is_staff && user.id == caller.id {
-        return Err(ApiError::Validation(
-            json!({"non_field_errors": ["User can not manage own role."]}),
-        ));
-    }
-    let change = RoleChange {
-        scope: target.scope,
-        scope_id: target.scope_id,
-        user_id: user.id,
-        role,
-        expiration_time,
-        by: caller.id,
-        by_staff: caller.is_staff,
-    };
-    match action {
-        RoleAction::Add => service::add(&state.db, &change, now).await?,
-        RoleAction::Update => service::update(&state.db, &change, now).await?,
-        RoleAction::Delete => service::revoke(&state.db, &change, now).await?,
-    }
-    Ok(json!({ "expiration_time": expiration_time.map(time::render) }))
+/// The body of a role action: the user (a uuid), the role (its name) and, for `add_user/` and
+/// `update_user/`, when the role expires (`null`: never).
+#[derive(Debug, ToSchema)]
+pub struct UserRoleRequest {
+    #[schema(value_type = String, format = Uuid, required = true)]
+    user: Option<Uuid32>,
+    #[schema(value_type = String, min_length = 1, required = true)]
+    role: Option<Role>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expiration_time: Option<i64>,
 }
 
 const DATETIME_FORMAT: &str =
     "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
 
-#[derive(Debug, Serialize)]
+impl UserRoleRequest {
+    /// Reads the fields with DRF's messages; whether the user exists is the use case's to say.
+    fn parse(mut input: Input, now: i64) -> Parsed<RoleRequest> {
+        let user = input.uuid("user", Need::Required);
+        let role_name = input.text("role", Text::REQUIRED);
+        let expiration_time = match input.raw("expiration_time").cloned() {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match time::parse_datetime(&s) {
+                Some(t) if t.timestamp_micros() > now => Some(t.timestamp_micros()),
+                Some(_) => {
+                    input.errors.add(
+                        "expiration_time",
+                        "Expiration time should be greater than current time.",
+                    );
+                    None
+                }
+                None => {
+                    input.errors.add("expiration_time", DATETIME_FORMAT);
+                    None
+                }
+            },
+            Some(_) => {
+                input.errors.add("expiration_time", DATETIME_FORMAT);
+                None
+            }
+        };
+        let role = role_name.and_then(|name| {
+            let role = Role::parse(&name);
+            if role.is_none() {
+                input.errors.add("role", "Role is not found.");
+            }
+            role
+        });
+        let request = Self {
+            user,
+            role,
+            expiration_time,
+        };
+        parsed(request, input).map(Self::into_args)
+    }
+
+    fn into_args(self) -> RoleRequest {
+        RoleRequest {
+            user: self.user,
+            role: self.role,
+            expiration_time: self.expiration_time,
+        }
+    }
+}
+
+/// What `add_user/` and `update_user/` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRoleExpirationTime {
+    #[schema(format = DateTime)]
+    expiration_time: Option<String>,
+}
+
+/// What `delete_user/` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleRevoked {
+    detail: &'static str,
+}
+
+/// A grant as `list_users/` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserRoleDetails)]
 pub struct GrantOut {
     uuid: String,
+    #[schema(format = DateTime)]
     created: String,
+    #[schema(format = DateTime)]
     expiration_time: Option<String>,
-    role_name: String,
+    role_name: &'static str,
     role_description: &'static str,
     user_email: String,
     user_full_name: String,
     user_username: String,
     user_uuid: String,
     created_by_full_name: String,
+    /// Absent once the user who made the grant is deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     created_by_uuid: Option<String>,
 }
 
-async fn list(
+impl GrantOut {
+    fn render(g: Grant) -> Self {
+        Self {
+            uuid: g.uuid.to_string(),
+            created: time::render(g.created),
+            expiration_time: g.expiration_time.map(time::render),
+            role_name: g.role.name(),
+            role_description: g.role.description(),
+            user_email: g.user.email,
+            user_full_name: full_name(&g.user.first_name, &g.user.last_name),
+            user_username: g.user.username,
+            user_uuid: g.user.uuid.to_string(),
+            created_by_full_name: g
+                .created_by
+                .as_ref()
+                .map(|a| full_name(&a.first_name, &a.last_name))
+                .unwrap_or_default(),
+            created_by_uuid: g.created_by.map(|a| a.uuid.to_string()),
+        }
+    }
+}
+
+/// The 404 detail of the scope's collection.
+fn not_found(scope: ScopeType) -> &'static str {
+    match scope {
+        ScopeType::Customer => customers::NOT_FOUND,
+        ScopeType::Project => projects::NOT_FOUND,
+    }
+}
+
+fn path_uuid(scope: ScopeType, raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(not_found(scope)))
+}
+
+/// Grants, updates or revokes the role the body names on the scope the path names.
+pub async fn change(
     state: &AppState,
-    target: RoleScope,
+    caller: &Principal,
+    scope: ScopeType,
+    raw: &str,
+    action: RoleAction,
+    input: Input,
+) -> ApiResult<UserRoleExpirationTime> {
+    let uuid = path_uuid(scope, raw)?;
+    let now = state.clock.now_micros();
+    let request = UserRoleRequest::parse(input, now);
+    let expiration_time = service::change(&state.db, caller, scope, &uuid, action, request, now).await?;
+    Ok(UserRoleExpirationTime {
+        expiration_time: expiration_time.map(time::render),
+    })
+}
+
+pub fn revoked() -> RoleRevoked {
+    RoleRevoked {
+        detail: "Role has been revoked.",
+    }
+}
+
+/// The scope's active grants, a page of them.
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    scope: ScopeType,
+    raw: &str,
     links: Links,
     uri: Uri,
     q: &HashMap<String, String>,
 ) -> ApiResult<Paginated<GrantOut>> {
-    let now = state.clock.now_micros();
-    let request = PageRequest::from_query(q)?;
-    let total = store::roles::count_active(state.db.reader(), target.scope, target.scope_id, now).await?;
-    let page = request.resolve(total)?;
-    let rows = store::roles::list_active(
-        state.db.reader(),
-        target.scope,
-        target.scope_id,
-        now,
-        page.limit(),
-        page.offset(),
-    )
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(|g| GrantOut {
-            uuid: g.uuid,
-            created: time::render(g.created),
-            expiration_time: g.expiration_time.map(time::render),
-            role_description: Role::parse(&g.role).map(Role::description).unwrap_or(""),
-            role_name: g.role,
-            user_email: g.user_email,
-            user_full_name: format!("{} {}", g.user_first_name, g.user_last_name).trim().to_string(),
-            user_username: g.user_username,
-            user_uuid: g.user_uuid,
-            created_by_full_name: format!(
-                "{} {}",
-                g.created_by_first_name.unwrap_or_default(),
-                g.created_by_last_name.unwrap_or_default()
-            )
-            .trim()
-            .to_string(),
-            created_by_uuid: g.created_by_uuid,
-        })
-        .collect();
+    let uuid = path_uuid(scope, raw)?;
+    // Checked after the scope is found.
+    let page = PageRequest::from_query(q);
+    let listed = service::list(&state.db, caller, scope, &uuid, page, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items,
-        page,
+        items: listed.items.into_iter().map(GrantOut::render).collect(),
+        page: listed.page,
         links,
         uri,
     })

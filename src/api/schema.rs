@@ -45,5 +45,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::public_offerings::Doc::openapi());
     doc.merge(super::orders::Doc::openapi());
     doc.merge(super::resources::Doc::openapi());
+    doc.merge(super::auth_password::Doc::openapi());
+    doc.merge(super::users::Doc::openapi());
+    doc.merge(super::customers::Doc::openapi());
+    doc.merge(super::projects::Doc::openapi());
     doc
 }

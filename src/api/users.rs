@@ -2,28 +2,28 @@
 
 use super::auth::{CallerToken, CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::request::optional_fields;
 use super::AppState;
 use crate::authz::Principal;
 use crate::domain::page::PageRequest;
+use crate::domain::user::{User, UserPatch};
 use crate::domain::{time, Uuid32};
-use crate::service::users::{self as service, UserPatch};
-use crate::store::{
-    self,
-    users::{UserFields, UserRow},
-};
+use crate::service::users::{self as service, NOT_FOUND};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 const COLLECTION: &str = "users";
-const NOT_FOUND: &str = "No User matches the given query.";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,12 +31,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/me/", get(me))
         .route(
             "/api/users/{uuid}/",
-            get(retrieve).put(save).patch(save).delete(destroy),
+            get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .route("/api/users/{uuid}/change_password/", post(change_password))
 }
 
-#[derive(Debug, Serialize)]
+/// A user as upstream serialises the keys meterguard models, in upstream's order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserOut {
     url: String,
     uuid: String,
@@ -51,42 +53,209 @@ pub struct UserOut {
     is_staff: bool,
     is_active: bool,
     is_support: bool,
+    /// Seconds a token lives without use; null: the configured default.
     token_lifetime: Option<i64>,
     registration_method: &'static str,
+    #[schema(format = DateTime)]
     date_joined: String,
     first_name: String,
     last_name: String,
 }
 
-fn render(links: &Links, u: UserRow) -> UserOut {
-    let uuid: Uuid32 = u.uuid.parse().unwrap_or_else(|_| Uuid32::new_v4());
-    UserOut {
-        url: links.detail(COLLECTION, &uuid),
-        full_name: u.full_name(),
-        uuid: u.uuid,
-        username: u.username,
-        native_name: u.native_name,
-        job_title: u.job_title,
-        email: u.email,
-        phone_number: u.phone_number,
-        organization: u.organization,
-        description: u.description,
-        is_staff: u.is_staff != 0,
-        is_active: u.is_active != 0,
-        is_support: u.is_support != 0,
-        token_lifetime: u.token_lifetime,
-        registration_method: "default",
-        date_joined: time::render(u.date_joined),
-        first_name: u.first_name,
-        last_name: u.last_name,
+impl UserOut {
+    fn render(links: &Links, u: User) -> Self {
+        let f = u.fields;
+        Self {
+            url: links.detail(COLLECTION, &u.uuid),
+            full_name: f.full_name(),
+            uuid: u.uuid.to_string(),
+            username: f.username,
+            native_name: f.native_name,
+            job_title: f.job_title,
+            email: f.email,
+            phone_number: f.phone_number,
+            organization: f.organization,
+            description: f.description,
+            is_staff: f.is_staff,
+            is_active: f.is_active,
+            is_support: f.is_support,
+            token_lifetime: f.token_lifetime,
+            registration_method: "default",
+            date_joined: time::render(u.date_joined),
+            first_name: f.first_name,
+            last_name: f.last_name,
+        }
     }
 }
 
-/// Staff and support list every user; anyone else only themselves.
-fn only_self(user: &Principal) -> Option<i64> {
-    (!user.sees_everything()).then_some(user.id)
+/// The body of a user create or full update: the fields sent, read with DRF's messages. Only
+/// staff set the global flags and the token lifetime; anyone else's are ignored.
+#[derive(Debug, ToSchema)]
+pub struct UserRequest {
+    #[schema(value_type = String, min_length = 1, max_length = 128, pattern = r"^[\w.@+-]+$", required = true)]
+    username: Option<String>,
+    #[schema(value_type = String, format = Email, min_length = 1, max_length = 320, required = true)]
+    email: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    first_name: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    last_name: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    native_name: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    organization: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    job_title: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    phone_number: Option<String>,
+    #[schema(nullable = false, max_length = 255)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    is_staff: Option<bool>,
+    #[schema(nullable = false)]
+    is_support: Option<bool>,
+    #[schema(nullable = false)]
+    is_active: Option<bool>,
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 2147483647)]
+    token_lifetime: Option<Option<i64>>,
 }
 
+impl UserRequest {
+    /// Reads the fields sent; their errors stay in `input`.
+    fn read(input: &mut Input, caller: &Principal) -> Self {
+        let username = input.text("username", Text::REQUIRED.max(128));
+        if let Some(name) = &username {
+            if !name.chars().all(|c| c.is_alphanumeric() || "_.@+-".contains(c)) {
+                input.errors.add(
+                    "username",
+                    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+                );
+            }
+        }
+        let email = input.email("email", Need::Required);
+        let [first_name, last_name, native_name, organization, job_title, phone_number, description] = [
+            "first_name",
+            "last_name",
+            "native_name",
+            "organization",
+            "job_title",
+            "phone_number",
+            "description",
+        ]
+        .map(|name| input.text(name, Text::OPTIONAL));
+        let [is_staff, is_support, is_active] =
+            ["is_staff", "is_support", "is_active"].map(|name| caller.is_staff.then(|| input.boolean(name)).flatten());
+        let token_lifetime = caller
+            .is_staff
+            .then(|| input.nullable_integer("token_lifetime", 60, i64::from(i32::MAX)))
+            .flatten();
+        Self {
+            username,
+            email,
+            first_name,
+            last_name,
+            native_name,
+            organization,
+            job_title,
+            phone_number,
+            description,
+            is_staff,
+            is_support,
+            is_active,
+            token_lifetime,
+        }
+    }
+
+    fn into_patch(self) -> UserPatch {
+        UserPatch {
+            username: self.username,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            native_name: self.native_name,
+            organization: self.organization,
+            job_title: self.job_title,
+            phone_number: self.phone_number,
+            description: self.description,
+            is_staff: self.is_staff,
+            is_support: self.is_support,
+            is_active: self.is_active,
+            token_lifetime: self.token_lifetime,
+        }
+    }
+
+    /// The body's fields, or 400 with every error found.
+    fn parse(mut input: Input, caller: &Principal) -> ApiResult<UserPatch> {
+        let request = Self::read(&mut input, caller);
+        input.finish()?;
+        Ok(request.into_patch())
+    }
+}
+
+/// The body of a PATCH: the fields of `UserRequest`, none required.
+#[derive(Debug)]
+pub struct PatchedUserRequest(UserPatch);
+
+impl PartialSchema for PatchedUserRequest {
+    fn schema() -> RefOr<Schema> {
+        optional_fields(UserRequest::schema())
+    }
+}
+
+impl ToSchema for PatchedUserRequest {}
+
+impl PatchedUserRequest {
+    /// Read as the full body; the fields left out are not required, as `Input` knows for a PATCH.
+    fn parse(input: Input, caller: &Principal) -> ApiResult<Self> {
+        UserRequest::parse(input, caller).map(Self)
+    }
+}
+
+/// The body of `change_password/`.
+#[derive(Debug, ToSchema)]
+#[schema(as = PasswordChangeRequest)]
+pub struct PasswordRequest {
+    #[schema(min_length = 1, max_length = 4096)]
+    new_password: String,
+}
+
+impl PasswordRequest {
+    fn parse(mut input: Input) -> ApiResult<Self> {
+        let rule = Text {
+            need: Need::Required,
+            allow_blank: false,
+            max_len: 4096,
+        };
+        let password = input.text("new_password", rule);
+        input.finish()?;
+        Ok(Self {
+            new_password: password.unwrap_or_default(),
+        })
+    }
+}
+
+/// What `change_password/` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChanged {
+    detail: &'static str,
+}
+
+fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
+}
+
+/// Staff and support list every user; anyone else only themselves.
+#[utoipa::path(
+    get, path = "/api/users/", operation_id = "users_list", tag = "users",
+    params(
+        ("page" = Option<i64>, Query, description = "A page number within the paginated result set."),
+        ("page_size" = Option<i64>, Query, description = "Number of results to return per page."),
+    ),
+    responses(
+        (status = 200, body = Vec<UserOut>, headers(("x-result-count" = i64), ("link" = String))),
+        ObjectErrors, CommonErrors
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -94,158 +263,151 @@ async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Paginated<UserOut>> {
-    let request = PageRequest::from_query(&q)?;
-    let only = only_self(&user);
-    let page = request.resolve(store::users::count(state.db.reader(), only).await?)?;
-    let rows = store::users::list(state.db.reader(), only, page.limit(), page.offset()).await?;
-    let items = rows.into_iter().map(|u| render(&links, u)).collect();
+    let page = PageRequest::from_query(&q)?;
+    let listed = service::list(&state.db, &user, page).await?;
     Ok(Paginated {
-        items,
-        page,
+        items: listed.items.into_iter().map(|u| UserOut::render(&links, u)).collect(),
+        page: listed.page,
         links,
         uri,
     })
 }
 
-fn parse_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
-}
-
-async fn visible(state: &AppState, user: &Principal, raw: &str) -> ApiResult<UserRow> {
-    let row = store::users::by_uuid(state.db.reader(), &parse_uuid(raw)?)
-        .await?
-        .filter(|row| service::sees(user, row.id))
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(row)
-}
-
+#[utoipa::path(
+    get, path = "/api/users/{uuid}/", operation_id = "users_retrieve", tag = "users",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 200, body = UserOut), ObjectErrors, CommonErrors)
+)]
 async fn retrieve(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
-    Ok(Json(render(&links, visible(&state, &user, &raw).await?)))
+    let uuid = path_uuid(&raw)?;
+    Ok(Json(UserOut::render(
+        &links,
+        service::retrieve(&state.db, &user, &uuid).await?,
+    )))
 }
 
+#[utoipa::path(
+    get, path = "/api/users/me/", operation_id = "users_me_retrieve", tag = "users",
+    responses((status = 200, body = UserOut), CommonErrors)
+)]
 async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser, links: Links) -> ApiResult<Json<UserOut>> {
-    let row = store::users::by_id(state.db.reader(), user.id)
-        .await?
-        .ok_or(ApiError::NotAuthenticated)?;
-    Ok(Json(render(&links, row)))
+    let me = service::me(&state.db, &user).await?.ok_or(ApiError::NotAuthenticated)?;
+    Ok(Json(UserOut::render(&links, me)))
 }
 
+/// Staff only, refused before the body is read (docs/api.md §1.3).
+#[utoipa::path(
+    post, path = "/api/users/", operation_id = "users_create", tag = "users",
+    request_body = UserRequest,
+    responses((status = 201, body = UserOut), InputErrors, ForbiddenErrors, CommonErrors)
+)]
 async fn create(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
     links: Links,
-    JsonBody(mut input): JsonBody,
+    JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    let patch = read_patch(&mut input, true);
-    input.finish()?;
-    let fields = patch.over(UserFields {
-        is_active: true,
-        ..Default::default()
-    });
-    let id = service::create(&state.db, &fields, None, state.clock.now_micros()).await?;
-    let row = store::users::by_id(state.db.reader(), id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok((StatusCode::CREATED, Json(render(&links, row))))
+    let patch = UserRequest::parse(input, &user)?;
+    let created = service::create_by_staff(&state.db, &user, patch, state.clock.now_micros()).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::render(&links, created))))
 }
 
-/// Reads the writable fields that were sent; only staff may change the global flags.
-fn read_patch(input: &mut Input, by_staff: bool) -> UserPatch {
-    let mut patch = UserPatch::default();
-    if let Some(username) = input.text("username", Text::REQUIRED.max(128)) {
-        if !username.chars().all(|c| c.is_alphanumeric() || "_.@+-".contains(c)) {
-            input.errors.add(
-                "username",
-                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
-            );
-        }
-        patch.username = Some(username);
-    }
-    patch.email = input.email("email", Need::Required);
-    let texts: [(&str, &mut Option<String>); 7] = [
-        ("first_name", &mut patch.first_name),
-        ("last_name", &mut patch.last_name),
-        ("native_name", &mut patch.native_name),
-        ("organization", &mut patch.organization),
-        ("job_title", &mut patch.job_title),
-        ("phone_number", &mut patch.phone_number),
-        ("description", &mut patch.description),
-    ];
-    for (name, slot) in texts {
-        *slot = input.text(name, Text::OPTIONAL);
-    }
-    if by_staff {
-        for (name, slot) in [
-            ("is_staff", &mut patch.is_staff),
-            ("is_support", &mut patch.is_support),
-            ("is_active", &mut patch.is_active),
-        ] {
-            *slot = input.boolean(name);
-        }
-        patch.token_lifetime = input.nullable_integer("token_lifetime", 60, i64::from(i32::MAX));
-    }
-    patch
+/// Staff, or the user itself.
+#[utoipa::path(
+    put, path = "/api/users/{uuid}/", operation_id = "users_update", tag = "users",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = UserRequest,
+    responses((status = 200, body = UserOut), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
+)]
+async fn update(
+    state: State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<UserOut>> {
+    let uuid = path_uuid(&raw)?;
+    let patch = UserRequest::parse(input, &user)?;
+    save(state, user, links, uuid, patch).await
+}
+
+/// Staff, or the user itself.
+#[utoipa::path(
+    patch, path = "/api/users/{uuid}/", operation_id = "users_partial_update", tag = "users",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PatchedUserRequest,
+    responses((status = 200, body = UserOut), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
+)]
+async fn partial_update(
+    state: State<AppState>,
+    CurrentUser(user): CurrentUser,
+    links: Links,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<UserOut>> {
+    let uuid = path_uuid(&raw)?;
+    let PatchedUserRequest(patch) = PatchedUserRequest::parse(input, &user)?;
+    save(state, user, links, uuid, patch).await
 }
 
 async fn save(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    user: Principal,
     links: Links,
-    Path(raw): Path<String>,
-    JsonBody(mut input): JsonBody,
+    uuid: Uuid32,
+    patch: UserPatch,
 ) -> ApiResult<Json<UserOut>> {
-    let uuid = parse_uuid(&raw)?;
-    let patch = read_patch(&mut input, user.is_staff);
-    input.finish()?;
-    let id = service::update(&state.db, &user, &uuid, patch)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let updated = service::update(&state.db, &user, &uuid, patch).await?;
     state.tokens.clear();
-    let row = store::users::by_id(state.db.reader(), id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(Json(render(&links, row)))
+    Ok(Json(UserOut::render(&links, updated)))
 }
 
+/// Staff only; nobody deletes themselves (400).
+#[utoipa::path(
+    delete, path = "/api/users/{uuid}/", operation_id = "users_destroy", tag = "users",
+    params(("uuid" = String, Path, format = Uuid)),
+    responses((status = 204, description = "No response body"), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
+)]
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = parse_uuid(&raw)?;
-    service::delete(&state.db, &user, &uuid)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let uuid = path_uuid(&raw)?;
+    service::delete(&state.db, &user, &uuid).await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Staff, or the user itself; revokes the user's other tokens.
+#[utoipa::path(
+    post, path = "/api/users/{uuid}/change_password/", operation_id = "users_change_password", tag = "users",
+    params(("uuid" = String, Path, format = Uuid)),
+    request_body = PasswordRequest,
+    responses((status = 200, body = PasswordChanged), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
+)]
 async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CallerToken(token): CallerToken,
     Path(raw): Path<String>,
-    JsonBody(mut input): JsonBody,
-) -> ApiResult<Json<serde_json::Value>> {
-    let uuid = parse_uuid(&raw)?;
-    let password = input.text(
-        "new_password",
-        Text {
-            need: Need::Required,
-            allow_blank: false,
-            max_len: 4096,
-        },
-    );
-    input.finish()?;
-    let password = password.unwrap_or_default();
-    service::change_password(&state.db, &user, &token, &uuid, &password)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    JsonBody(input): JsonBody,
+) -> ApiResult<Json<PasswordChanged>> {
+    let uuid = path_uuid(&raw)?;
+    let request = PasswordRequest::parse(input)?;
+    service::change_password(&state.db, &user, &token, &uuid, &request.new_password).await?;
     // Revoked tokens stop working here at once; other instances forget them within their
     // cache's lifetime.
     state.tokens.clear();
-    Ok(Json(
-        serde_json::json!({"detail": "Password has been successfully updated."}),
-    ))
+    Ok(Json(PasswordChanged {
+        detail: "Password has been successfully updated.",
+    }))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, retrieve, me, create, update, partial_update, destroy, change_password),
+    components(schemas(UserOut, UserRequest, PatchedUserRequest, PasswordRequest, PasswordChanged))
+)]
+pub struct Doc;

@@ -1,3 +1,6 @@
+use super::time::Micros;
+use super::Uuid32;
+
 /// A role a user holds on a customer or a project. Stored and sent by upstream's system role names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -54,4 +57,59 @@ impl Role {
             Role::Project(ProjectRole::Member) => "Project member",
         }
     }
+}
+
+/// What a role is held on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeType {
+    Customer,
+    Project,
+}
+
+impl ScopeType {
+    /// The name stored in `user_roles.scope_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeType::Customer => "customer",
+            ScopeType::Project => "project",
+        }
+    }
+
+    /// Whether `role` is one held on this kind of scope.
+    pub fn fits(self, role: Role) -> bool {
+        matches!(
+            (self, role),
+            (ScopeType::Customer, Role::Customer(_)) | (ScopeType::Project, Role::Project(_))
+        )
+    }
+}
+
+/// An active grant of a role on a scope, as `list_users/` shows it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub uuid: Uuid32,
+    pub role: Role,
+    pub created: Micros,
+    pub expiration_time: Option<Micros>,
+    pub user: GrantUser,
+    /// `None` once the user who granted it is deleted.
+    pub created_by: Option<GrantAuthor>,
+}
+
+/// The user a grant is for.
+#[derive(Debug, Clone)]
+pub struct GrantUser {
+    pub uuid: Uuid32,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// The user who made a grant.
+#[derive(Debug, Clone)]
+pub struct GrantAuthor {
+    pub uuid: Uuid32,
+    pub first_name: String,
+    pub last_name: String,
 }

@@ -43,3 +43,12 @@ pub async fn roles(
 ) -> ServiceResult<authz::Roles> {
     Ok(store::roles::load(db.reader(), user, customer_id, project_id, now).await?)
 }
+
+/// Owns the customer: staff, or its owners, who manage its projects and its roles.
+pub async fn owns_customer(db: &Db, user: &Principal, customer_id: i64, now: i64) -> ServiceResult<bool> {
+    if user.is_staff {
+        return Ok(true);
+    }
+    let roles = store::roles::load(db.reader(), user, customer_id, None, now).await?;
+    Ok(roles.is_owner())
+}

@@ -11,6 +11,7 @@ pub mod events;
 pub mod identity;
 pub mod offerings;
 pub mod orders;
+pub mod parsed;
 pub mod policies;
 pub mod policy_status;
 pub mod projects;

@@ -1,15 +1,14 @@
-//! Users, passwords, logins and tokens.
+//! Users, passwords, logins and tokens (docs/api.md §2).
 
 use super::identity::{hash_password, hash_token, new_token, verify_password};
 use super::{ServiceError, ServiceResult};
 use crate::authz::Principal;
+use crate::domain::page::{Listed, PageRequest};
+use crate::domain::user::{TokenOwner, User, UserFields, UserPatch};
 use crate::domain::Uuid32;
-use crate::store::{
-    self,
-    users::{TokenOwner, UserFields, UserRow},
-    Db, Tx,
-};
+use crate::store::{self, Db, Tx};
 
+pub const NOT_FOUND: &str = "No User matches the given query.";
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
 
 /// Creates a user (with a password when given); returns its id.
@@ -27,123 +26,120 @@ pub async fn create(db: &Db, fields: &UserFields, password: Option<&str>, now: i
     Ok(id)
 }
 
-/// What a user update sets; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct UserPatch {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub native_name: Option<String>,
-    pub organization: Option<String>,
-    pub job_title: Option<String>,
-    pub phone_number: Option<String>,
-    pub description: Option<String>,
-    pub is_staff: Option<bool>,
-    pub is_support: Option<bool>,
-    pub is_active: Option<bool>,
-    pub token_lifetime: Option<Option<i64>>,
-}
-
-impl UserPatch {
-    /// `base` with the fields this patch sets replaced.
-    pub fn over(self, base: UserFields) -> UserFields {
-        UserFields {
-            username: self.username.unwrap_or(base.username),
-            email: self.email.unwrap_or(base.email),
-            first_name: self.first_name.unwrap_or(base.first_name),
-            last_name: self.last_name.unwrap_or(base.last_name),
-            native_name: self.native_name.unwrap_or(base.native_name),
-            organization: self.organization.unwrap_or(base.organization),
-            job_title: self.job_title.unwrap_or(base.job_title),
-            phone_number: self.phone_number.unwrap_or(base.phone_number),
-            description: self.description.unwrap_or(base.description),
-            is_staff: self.is_staff.unwrap_or(base.is_staff),
-            is_support: self.is_support.unwrap_or(base.is_support),
-            is_active: self.is_active.unwrap_or(base.is_active),
-            token_lifetime: self.token_lifetime.unwrap_or(base.token_lifetime),
-        }
+/// Staff create a user through the API: the fields the request sets, active unless it says
+/// otherwise, without a password.
+pub async fn create_by_staff(db: &Db, caller: &Principal, patch: UserPatch, now: i64) -> ServiceResult<User> {
+    if !caller.is_staff {
+        return Err(ServiceError::Forbidden);
     }
+    let fields = patch.over(UserFields {
+        is_active: true,
+        ..Default::default()
+    });
+    let id = create(db, &fields, None, now).await?;
+    reread(db, id).await
 }
 
 /// Staff and support see every user; anyone else only themselves.
-pub fn sees(caller: &Principal, user_id: i64) -> bool {
+fn sees(caller: &Principal, user_id: i64) -> bool {
     caller.sees_everything() || caller.id == user_id
 }
 
-/// The user by uuid, read and locked inside `tx`, if the caller may see it; only staff and the
-/// user itself may change it.
-async fn writable(db: &Db, tx: &mut Tx, caller: &Principal, uuid: &Uuid32) -> ServiceResult<Option<UserRow>> {
-    let Some(row) = store::users::by_uuid_locked(tx, uuid, db.row_lock()).await? else {
-        return Ok(None);
-    };
-    if !sees(caller, row.id) {
-        return Ok(None);
-    }
-    if !caller.is_staff && caller.id != row.id {
-        return Err(ServiceError::Forbidden);
-    }
-    Ok(Some(row))
+/// The users the caller sees, by username.
+pub async fn list(db: &Db, caller: &Principal, page: PageRequest) -> ServiceResult<Listed<User>> {
+    let only = (!caller.sees_everything()).then_some(caller.id);
+    let page = page.resolve(store::users::count(db.reader(), only).await?)?;
+    let items = store::users::list(db.reader(), only, page.limit(), page.offset()).await?;
+    Ok(Listed { items, page })
 }
 
-/// Updates a user; `None` when the caller may not see it. A user cannot deactivate itself: the
-/// last active staff user would lock everyone out of administration.
-pub async fn update(db: &Db, caller: &Principal, uuid: &Uuid32, patch: UserPatch) -> ServiceResult<Option<i64>> {
+/// The user if the caller may see it; 404 otherwise.
+pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32) -> ServiceResult<User> {
+    store::users::by_uuid(db.reader(), uuid)
+        .await?
+        .filter(|user| sees(caller, user.id))
+        .ok_or(ServiceError::NotFound(NOT_FOUND))
+}
+
+/// The caller as a user; `None` when it was deleted since its token was checked.
+pub async fn me(db: &Db, caller: &Principal) -> ServiceResult<Option<User>> {
+    Ok(store::users::by_id(db.reader(), caller.id).await?)
+}
+
+/// The user by uuid, read and locked inside `tx`, if the caller may see it (404 otherwise); only
+/// staff and the user itself may change it.
+async fn writable(db: &Db, tx: &mut Tx, caller: &Principal, uuid: &Uuid32) -> ServiceResult<User> {
+    let user = store::users::by_uuid_locked(tx, uuid, db.row_lock())
+        .await?
+        .filter(|user| sees(caller, user.id))
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    if !caller.is_staff && caller.id != user.id {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(user)
+}
+
+/// Updates a user. A user cannot deactivate itself: the last active staff user would lock
+/// everyone out of administration.
+pub async fn update(db: &Db, caller: &Principal, uuid: &Uuid32, patch: UserPatch) -> ServiceResult<User> {
     let mut tx = db.begin().await?;
-    let Some(row) = writable(db, &mut tx, caller, uuid).await? else {
-        return Ok(None);
-    };
-    if row.id == caller.id && row.is_active != 0 && patch.is_active == Some(false) {
+    let user = writable(db, &mut tx, caller, uuid).await?;
+    if user.id == caller.id && user.fields.is_active && patch.is_active == Some(false) {
         return Err(ServiceError::Field(
             "is_active",
             "You cannot deactivate yourself.".into(),
         ));
     }
     if let Some(username) = &patch.username {
-        ensure_username_free(&mut tx, username, Some(row.id)).await?;
+        ensure_username_free(&mut tx, username, Some(user.id)).await?;
     }
-    let fields = patch.over(row.fields());
-    store::users::update(&mut tx, row.id, &fields)
+    let fields = patch.over(user.fields);
+    store::users::update(&mut tx, user.id, &fields)
         .await
         .map_err(username_clash)?;
     tx.commit().await?;
-    Ok(Some(row.id))
+    reread(db, user.id).await
 }
 
-/// Deletes a user (the caller is staff); `None` when there is no such user. Nobody deletes itself.
-pub async fn delete(db: &Db, caller: &Principal, uuid: &Uuid32) -> ServiceResult<Option<()>> {
+/// Deletes a user (the caller is staff). Nobody deletes itself.
+pub async fn delete(db: &Db, caller: &Principal, uuid: &Uuid32) -> ServiceResult<()> {
+    if !caller.is_staff {
+        return Err(ServiceError::Forbidden);
+    }
     let mut tx = db.begin().await?;
-    let Some(row) = writable(db, &mut tx, caller, uuid).await? else {
-        return Ok(None);
-    };
-    if row.id == caller.id {
+    let user = writable(db, &mut tx, caller, uuid).await?;
+    if user.id == caller.id {
         return Err(ServiceError::Rejected("You cannot delete yourself.".into()));
     }
-    store::users::delete(&mut tx, row.id).await?;
+    store::users::delete(&mut tx, user.id).await?;
     tx.commit().await?;
-    Ok(Some(()))
+    Ok(())
 }
 
 /// Sets a user's password and revokes its tokens, except `caller_token` (a token hash) when
 /// the user changes its own password: whoever held an old token loses it, and the session that
-/// made the change goes on. `None` when the caller may not see the user.
+/// made the change goes on.
 pub async fn change_password(
     db: &Db,
     caller: &Principal,
     caller_token: &str,
     uuid: &Uuid32,
     password: &str,
-) -> ServiceResult<Option<()>> {
+) -> ServiceResult<()> {
     let hash = hash_password(password).await.map_err(internal)?;
     let mut tx = db.begin().await?;
-    let Some(row) = writable(db, &mut tx, caller, uuid).await? else {
-        return Ok(None);
-    };
-    store::users::set_password(&mut tx, row.id, &hash).await?;
-    let keep = (row.id == caller.id).then_some(caller_token);
-    store::users::revoke_tokens(&mut tx, row.id, keep).await?;
+    let user = writable(db, &mut tx, caller, uuid).await?;
+    store::users::set_password(&mut tx, user.id, &hash).await?;
+    let keep = (user.id == caller.id).then_some(caller_token);
+    store::users::revoke_tokens(&mut tx, user.id, keep).await?;
     tx.commit().await?;
-    Ok(Some(()))
+    Ok(())
+}
+
+async fn reread(db: &Db, id: i64) -> ServiceResult<User> {
+    store::users::by_id(db.reader(), id)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))
 }
 
 async fn ensure_username_free(tx: &mut Tx, username: &str, current: Option<i64>) -> ServiceResult<()> {
@@ -171,17 +167,51 @@ pub async fn issue_token(db: &Db, user_id: i64, now: i64) -> ServiceResult<Strin
     Ok(key)
 }
 
-/// The owner of a token, by the token's hash.
-pub async fn token_owner(db: &Db, hash: &str) -> ServiceResult<Option<TokenOwner>> {
-    Ok(store::users::by_token_hash(db.reader(), hash).await?)
-}
-
 /// A token's use is recorded at most this often, so that reads stay free of writes; its
 /// lifetime counts from the recorded use, so it may end up to this much early.
 pub const TOUCH_EVERY_MICROS: i64 = 60 * 1_000_000;
 
+/// Why a token does not name a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefused {
+    /// No such token.
+    Invalid,
+    /// Unused for longer than its owner's lifetime (`default_lifetime` seconds for owners
+    /// without one).
+    Expired,
+}
+
+/// The owner of a token, by the token's hash, if the token has not expired; a use not recorded
+/// within the last `TOUCH_EVERY_MICROS` is recorded now (a failure to record it only shortens
+/// the token's life a little, and the request goes on). Whether the owner is active is the
+/// caller's to check, on this answer and on the ones it keeps.
+pub async fn token_owner(
+    db: &Db,
+    hash: &str,
+    default_lifetime: i64,
+    now: i64,
+) -> ServiceResult<Result<TokenOwner, TokenRefused>> {
+    let Some(mut owner) = store::users::by_token_hash(db.reader(), hash).await? else {
+        return Ok(Err(TokenRefused::Invalid));
+    };
+    let lifetime = owner
+        .token_lifetime
+        .unwrap_or(default_lifetime)
+        .saturating_mul(1_000_000);
+    if now > owner.last_used.saturating_add(lifetime) {
+        return Ok(Err(TokenRefused::Expired));
+    }
+    if now - owner.last_used >= TOUCH_EVERY_MICROS {
+        match touch_token(db, hash, now).await {
+            Ok(()) => owner.last_used = now,
+            Err(err) => tracing::warn!(error = %err, "recording a token's use failed"),
+        }
+    }
+    Ok(Ok(owner))
+}
+
 /// Records a use of a token unless one within the last minute is recorded.
-pub async fn touch_token(db: &Db, hash: &str, now: i64) -> ServiceResult<()> {
+async fn touch_token(db: &Db, hash: &str, now: i64) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
     store::users::touch_token(&mut tx, hash, now, now - TOUCH_EVERY_MICROS).await?;
     tx.commit().await?;
@@ -230,7 +260,7 @@ pub async fn login(
     }
     let user = store::users::credentials(db.reader(), username).await?;
     let (id, hash) = match user {
-        Some((id, hash, active)) if active != 0 => (Some(id), hash),
+        Some((id, hash, true)) => (Some(id), hash),
         _ => (None, None),
     };
     let accepted = verify_password(password, hash).await.map_err(internal)?;

@@ -1,86 +1,10 @@
 use super::visibility as sql;
-use super::{NameFilter, Result, Tx};
+use super::{rows, NameFilter, Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::customer::{Customer, CustomerFields, CustomerFilter, CustomerText};
 use crate::domain::Uuid32;
-use sqlx::{AnyPool, FromRow};
-
-/// The editable text fields of a customer, in column order.
-pub const TEXT_FIELDS: [&str; 18] = [
-    "name",
-    "slug",
-    "native_name",
-    "abbreviation",
-    "description",
-    "contact_details",
-    "email",
-    "phone_number",
-    "registration_code",
-    "agreement_number",
-    "backend_id",
-    "domain",
-    "homepage",
-    "address",
-    "postal",
-    "country",
-    "vat_code",
-    "access_subnets",
-];
-
-#[derive(Debug, Clone, FromRow)]
-pub struct CustomerRow {
-    pub id: i64,
-    pub uuid: String,
-    pub name: String,
-    pub slug: String,
-    pub native_name: String,
-    pub abbreviation: String,
-    pub description: String,
-    pub contact_details: String,
-    pub email: String,
-    pub phone_number: String,
-    pub registration_code: String,
-    pub agreement_number: String,
-    pub backend_id: String,
-    pub domain: String,
-    pub homepage: String,
-    pub address: String,
-    pub postal: String,
-    pub country: String,
-    pub vat_code: String,
-    pub access_subnets: String,
-    pub blocked: i64,
-    pub archived: i64,
-    pub created: i64,
-    pub projects_count: i64,
-    pub users_count: i64,
-    pub service_provider_uuid: Option<String>,
-}
-
-impl CustomerRow {
-    pub fn text(&self, field: &str) -> &str {
-        match field {
-            "name" => &self.name,
-            "slug" => &self.slug,
-            "native_name" => &self.native_name,
-            "abbreviation" => &self.abbreviation,
-            "description" => &self.description,
-            "contact_details" => &self.contact_details,
-            "email" => &self.email,
-            "phone_number" => &self.phone_number,
-            "registration_code" => &self.registration_code,
-            "agreement_number" => &self.agreement_number,
-            "backend_id" => &self.backend_id,
-            "domain" => &self.domain,
-            "homepage" => &self.homepage,
-            "address" => &self.address,
-            "postal" => &self.postal,
-            "country" => &self.country,
-            "vat_code" => &self.vat_code,
-            "access_subnets" => &self.access_subnets,
-            _ => "",
-        }
-    }
-}
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow, Row};
 
 const SELECT: &str = "SELECT c.id, c.uuid, c.name, c.slug, c.native_name, c.abbreviation, \
      c.description, c.contact_details, c.email, c.phone_number, c.registration_code, \
@@ -92,94 +16,68 @@ const SELECT: &str = "SELECT c.id, c.uuid, c.name, c.slug, c.native_name, c.abbr
      (SELECT sp.uuid FROM service_providers sp WHERE sp.customer_id = c.id) AS service_provider_uuid \
      FROM customers c";
 
-/// A customer's scalar fields as a client sets them.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerFields {
-    pub text: Vec<(String, String)>,
-    pub blocked: bool,
-    pub archived: bool,
-}
+/// A row of `SELECT`, decoded.
+struct Stored(Customer);
 
-impl CustomerFields {
-    pub fn from_row(row: &CustomerRow) -> Self {
-        Self {
-            text: TEXT_FIELDS
-                .iter()
-                .map(|f| (f.to_string(), row.text(f).to_string()))
-                .collect(),
-            blocked: row.blocked != 0,
-            archived: row.archived != 0,
-        }
-    }
-
-    /// Every text field empty, flags off.
-    pub fn empty() -> Self {
-        Self {
-            text: TEXT_FIELDS.iter().map(|f| (f.to_string(), String::new())).collect(),
-            ..Default::default()
-        }
-    }
-
-    pub fn set(&mut self, field: &str, value: String) {
-        if let Some(entry) = self.text.iter_mut().find(|(f, _)| f == field) {
-            entry.1 = value;
-        }
-    }
-
-    /// The customer's fields read inside the writing transaction, its row locked with `lock`.
-    pub async fn for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Self>> {
-        let lock = super::lock_of(lock, "c");
-        let row: Option<CustomerRow> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        Ok(row.as_ref().map(Self::from_row))
-    }
-
-    fn get(&self, field: &str) -> &str {
-        self.text
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+impl FromRow<'_, AnyRow> for Stored {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let uuid: String = row.try_get("uuid")?;
+        let provider: Option<String> = row.try_get("service_provider_uuid")?;
+        Ok(Self(Customer {
+            id: row.try_get("id")?,
+            uuid: rows::uuid("customers.uuid", &uuid)?,
+            created: row.try_get("created")?,
+            fields: fields_of(row)?,
+            projects_count: row.try_get("projects_count")?,
+            users_count: row.try_get("users_count")?,
+            service_provider_uuid: provider.map(|p| rows::uuid("service_providers.uuid", &p)).transpose()?,
+        }))
     }
 }
 
-/// The fields a request names, laid over the row it changes.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerPatch {
-    text: Vec<(String, String)>,
-    pub blocked: Option<bool>,
-    pub archived: Option<bool>,
+fn fields_of(row: &AnyRow) -> Result<CustomerFields> {
+    let mut fields = CustomerFields::default();
+    for field in CustomerText::ALL {
+        fields.set(field, row.try_get(field.key())?);
+    }
+    fields.blocked = rows::flag("customers.blocked", row.try_get("blocked")?)?;
+    fields.archived = rows::flag("customers.archived", row.try_get("archived")?)?;
+    Ok(fields)
 }
 
-impl CustomerPatch {
-    pub fn set(&mut self, field: &str, value: String) {
-        self.text.push((field.to_string(), value));
-    }
+/// The customer's fields read inside the writing transaction, its row locked with `lock`.
+pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<CustomerFields>> {
+    let lock = super::lock_of(lock, "c");
+    let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|Stored(c)| c.fields))
+}
 
-    pub fn apply(&self, f: &mut CustomerFields) {
-        for (field, value) in &self.text {
-            f.set(field, value.clone());
-        }
-        f.blocked = self.blocked.unwrap_or(f.blocked);
-        f.archived = self.archived.unwrap_or(f.archived);
-    }
+/// The slugs of customers that start with `stem`, for the next one made from it.
+pub async fn slugs_starting(tx: &mut Tx, stem: &str) -> Result<Vec<String>> {
+    // A prefix compared as text, not a LIKE pattern: `_` is a slug character.
+    sqlx::query_scalar("SELECT slug FROM customers WHERE SUBSTR(slug, 1, LENGTH($1)) = $1")
+        .bind(stem)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &CustomerFields, now: i64) -> Result<i64> {
-    let columns = TEXT_FIELDS.join(", ");
-    let params: Vec<String> = (1..=TEXT_FIELDS.len() + 4).map(|i| format!("${i}")).collect();
+    let columns: Vec<&str> = CustomerText::ALL.iter().map(|t| t.key()).collect();
+    let params: Vec<String> = (1..=CustomerText::ALL.len() + 4).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "INSERT INTO customers ({columns}, blocked, archived, uuid, created) VALUES ({}) RETURNING id",
+        "INSERT INTO customers ({}, blocked, archived, uuid, created) VALUES ({}) RETURNING id",
+        columns.join(", "),
         params.join(", ")
     );
     let mut q = sqlx::query_scalar(&sql);
-    for field in TEXT_FIELDS {
-        q = q.bind(f.get(field).to_string());
+    for field in CustomerText::ALL {
+        q = q.bind(f.text(field).to_string());
     }
-    q.bind(i64::from(f.blocked))
-        .bind(i64::from(f.archived))
+    q.bind(rows::int(f.blocked))
+        .bind(rows::int(f.archived))
         .bind(uuid.to_string())
         .bind(now)
         .fetch_one(&mut **tx)
@@ -187,12 +85,12 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &CustomerFields, now: i64) ->
 }
 
 pub async fn update(tx: &mut Tx, id: i64, f: &CustomerFields) -> Result<()> {
-    let sets: Vec<String> = TEXT_FIELDS
+    let sets: Vec<String> = CustomerText::ALL
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .map(|(i, field)| format!("{} = ${}", field.key(), i + 1))
         .collect();
-    let n = TEXT_FIELDS.len();
+    let n = CustomerText::ALL.len();
     let sql = format!(
         "UPDATE customers SET {}, blocked = ${}, archived = ${} WHERE id = ${}",
         sets.join(", "),
@@ -201,11 +99,11 @@ pub async fn update(tx: &mut Tx, id: i64, f: &CustomerFields) -> Result<()> {
         n + 3
     );
     let mut q = sqlx::query(&sql);
-    for field in TEXT_FIELDS {
-        q = q.bind(f.get(field).to_string());
+    for field in CustomerText::ALL {
+        q = q.bind(f.text(field).to_string());
     }
-    q.bind(i64::from(f.blocked))
-        .bind(i64::from(f.archived))
+    q.bind(rows::int(f.blocked))
+        .bind(rows::int(f.archived))
         .bind(id)
         .execute(&mut **tx)
         .await?;
@@ -248,17 +146,18 @@ pub async fn visible_id(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Resul
     Ok(visible_by_uuid(pool, uuid, vis).await?.map(|c| c.id))
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<CustomerRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE c.uuid = $1"))
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<Customer>> {
+    let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE c.uuid = $1"))
         .bind(uuid.to_string())
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(row.map(|Stored(c)| c))
 }
 
 /// A customer as the caller may see it (staff and support all; others through any role).
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<CustomerRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Customer>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    let row: Option<Stored> = sqlx::query_as(&format!(
         "{SELECT} WHERE c.uuid = $1 AND {}",
         sql::customer_member(vis, "c.id", "$2", "$3")
     ))
@@ -266,12 +165,17 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     .bind(user)
     .bind(now)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|Stored(c)| c))
 }
 
-pub async fn count(pool: &AnyPool, vis: Visibility, name: &NameFilter) -> Result<i64> {
+fn name_filter(f: &CustomerFilter) -> NameFilter {
+    NameFilter::new(f.name_exact.as_deref(), f.name.as_deref())
+}
+
+pub async fn count(pool: &AnyPool, vis: Visibility, f: &CustomerFilter) -> Result<i64> {
     let (user, now) = vis.binds();
-    let (exact, pattern) = name.binds();
+    let (exact, pattern) = name_filter(f).binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM customers c WHERE {} AND {}",
         sql::customer_member(vis, "c.id", "$1", "$2"),
@@ -288,13 +192,13 @@ pub async fn count(pool: &AnyPool, vis: Visibility, name: &NameFilter) -> Result
 pub async fn list(
     pool: &AnyPool,
     vis: Visibility,
-    name: &NameFilter,
+    f: &CustomerFilter,
     limit: i64,
     offset: i64,
-) -> Result<Vec<CustomerRow>> {
+) -> Result<Vec<Customer>> {
     let (user, now) = vis.binds();
-    let (exact, pattern) = name.binds();
-    sqlx::query_as(&format!(
+    let (exact, pattern) = name_filter(f).binds();
+    let rows: Vec<Stored> = sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {} ORDER BY c.name, c.id LIMIT $5 OFFSET $6",
         sql::customer_member(vis, "c.id", "$1", "$2"),
         NameFilter::sql("c.name", 3)
@@ -306,5 +210,6 @@ pub async fn list(
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|Stored(c)| c).collect())
 }

@@ -1,88 +1,45 @@
 use super::visibility as sql;
-use super::{any_of, NameFilter, Result, Tx};
+use super::{any_of, rows, NameFilter, Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::project::{Project, ProjectCustomer, ProjectFields, ProjectFilter};
 use crate::domain::Uuid32;
-use sqlx::{AnyPool, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow, Row};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ProjectRow {
-    pub id: i64,
-    pub uuid: String,
-    pub customer_id: i64,
-    pub name: String,
-    pub slug: String,
-    pub description: String,
-    pub backend_id: String,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-    pub created: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub customer_slug: String,
-    pub customer_native_name: String,
-    pub customer_abbreviation: String,
-}
-
-const SELECT: &str = "SELECT p.id, p.uuid, p.customer_id, p.name, p.slug, p.description, \
-     p.backend_id, p.start_date, p.end_date, p.created, c.uuid AS customer_uuid, \
+const SELECT: &str = "SELECT p.id, p.uuid, p.name, p.slug, p.description, p.backend_id, \
+     p.start_date, p.end_date, p.created, p.customer_id, c.uuid AS customer_uuid, \
      c.name AS customer_name, c.slug AS customer_slug, c.native_name AS customer_native_name, \
      c.abbreviation AS customer_abbreviation \
      FROM projects p JOIN customers c ON c.id = p.customer_id";
 
-#[derive(Debug, Clone, Default)]
-pub struct ProjectFields {
-    pub customer_id: i64,
-    pub name: String,
-    pub slug: String,
-    pub description: String,
-    pub backend_id: String,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-}
+/// A row of `SELECT`, decoded.
+struct Stored(Project);
 
-impl ProjectFields {
-    pub fn from_row(row: &ProjectRow) -> Self {
-        Self {
-            customer_id: row.customer_id,
-            name: row.name.clone(),
-            slug: row.slug.clone(),
-            description: row.description.clone(),
-            backend_id: row.backend_id.clone(),
-            start_date: row.start_date.clone(),
-            end_date: row.end_date.clone(),
-        }
-    }
-}
-
-/// The fields a request names, laid over the row it changes (`Some(None)` clears a date).
-#[derive(Debug, Clone, Default)]
-pub struct ProjectPatch {
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub description: Option<String>,
-    pub backend_id: Option<String>,
-    pub start_date: Option<Option<String>>,
-    pub end_date: Option<Option<String>>,
-}
-
-impl ProjectPatch {
-    pub fn apply(&self, f: &mut ProjectFields) {
-        let text = [
-            (&self.name, &mut f.name),
-            (&self.slug, &mut f.slug),
-            (&self.description, &mut f.description),
-            (&self.backend_id, &mut f.backend_id),
-        ];
-        for (given, slot) in text {
-            if let Some(v) = given {
-                slot.clone_from(v);
-            }
-        }
-        for (given, slot) in [(&self.start_date, &mut f.start_date), (&self.end_date, &mut f.end_date)] {
-            if let Some(v) = given {
-                slot.clone_from(v);
-            }
-        }
+impl FromRow<'_, AnyRow> for Stored {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let uuid: String = row.try_get("uuid")?;
+        let customer_uuid: String = row.try_get("customer_uuid")?;
+        Ok(Self(Project {
+            id: row.try_get("id")?,
+            uuid: rows::uuid("projects.uuid", &uuid)?,
+            created: row.try_get("created")?,
+            fields: ProjectFields {
+                name: row.try_get("name")?,
+                slug: row.try_get("slug")?,
+                description: row.try_get("description")?,
+                backend_id: row.try_get("backend_id")?,
+                start_date: row.try_get("start_date")?,
+                end_date: row.try_get("end_date")?,
+            },
+            customer: ProjectCustomer {
+                id: row.try_get("customer_id")?,
+                uuid: rows::uuid("customers.uuid", &customer_uuid)?,
+                name: row.try_get("customer_name")?,
+                slug: row.try_get("customer_slug")?,
+                native_name: row.try_get("customer_native_name")?,
+                abbreviation: row.try_get("customer_abbreviation")?,
+            },
+        }))
     }
 }
 
@@ -90,20 +47,29 @@ impl ProjectPatch {
 /// row locked by `lock`.
 pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ProjectFields>> {
     let lock = super::lock_of(lock, "p");
-    let row: Option<ProjectRow> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1 AND p.is_removed = 0 {lock}"))
+    let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1 AND p.is_removed = 0 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.as_ref().map(ProjectFields::from_row))
+    Ok(row.map(|Stored(p)| p.fields))
 }
 
-pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &ProjectFields, now: i64) -> Result<i64> {
+/// The slugs of projects that start with `stem`, for the next one made from it.
+pub async fn slugs_starting(tx: &mut Tx, stem: &str) -> Result<Vec<String>> {
+    // A prefix compared as text, not a LIKE pattern: `_` is a slug character.
+    sqlx::query_scalar("SELECT slug FROM projects WHERE SUBSTR(slug, 1, LENGTH($1)) = $1")
+        .bind(stem)
+        .fetch_all(&mut **tx)
+        .await
+}
+
+pub async fn insert(tx: &mut Tx, uuid: &Uuid32, customer_id: i64, f: &ProjectFields, now: i64) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO projects (uuid, customer_id, name, slug, description, backend_id, start_date, \
          end_date, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(uuid.to_string())
-    .bind(f.customer_id)
+    .bind(customer_id)
     .bind(&f.name)
     .bind(&f.slug)
     .bind(&f.description)
@@ -117,10 +83,9 @@ pub async fn insert(tx: &mut Tx, uuid: &Uuid32, f: &ProjectFields, now: i64) -> 
 
 pub async fn update(tx: &mut Tx, id: i64, f: &ProjectFields) -> Result<()> {
     sqlx::query(
-        "UPDATE projects SET customer_id = $1, name = $2, slug = $3, description = $4, \
-         backend_id = $5, start_date = $6, end_date = $7 WHERE id = $8",
+        "UPDATE projects SET name = $1, slug = $2, description = $3, backend_id = $4, \
+         start_date = $5, end_date = $6 WHERE id = $7",
     )
-    .bind(f.customer_id)
     .bind(&f.name)
     .bind(&f.slug)
     .bind(&f.description)
@@ -142,16 +107,17 @@ pub async fn soft_delete(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<ProjectRow>> {
-    sqlx::query_as(&format!("{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0"))
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<Project>> {
+    let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0"))
         .bind(uuid.to_string())
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(row.map(|Stored(p)| p))
 }
 
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ProjectRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Project>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    let row: Option<Stored> = sqlx::query_as(&format!(
         "{SELECT} WHERE p.uuid = $1 AND p.is_removed = 0 AND {}",
         sql::project_member(vis, "p.id", "p.customer_id", "$2", "$3")
     ))
@@ -159,14 +125,8 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     .bind(user)
     .bind(now)
     .fetch_optional(pool)
-    .await
-}
-
-pub struct ProjectFilter {
-    pub customer_uuid: Option<String>,
-    pub name: NameFilter,
-    /// Any of these customers (none: any).
-    pub customers: Vec<String>,
+    .await?;
+    Ok(row.map(|Stored(p)| p))
 }
 
 fn filter() -> String {
@@ -176,9 +136,22 @@ fn filter() -> String {
     )
 }
 
+/// The filter's binds after the caller's two: `$3` the customer, `$4`/`$5` the name, `$6` the
+/// customers.
+fn filter_binds(f: &ProjectFilter) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+    let (exact, pattern) = NameFilter::new(f.name_exact.as_deref(), f.name.as_deref()).binds();
+    let customers: Vec<String> = f.customers.iter().map(Uuid32::to_string).collect();
+    (
+        f.customer_uuid.map(|u| u.to_string()),
+        exact,
+        pattern,
+        any_of(&customers),
+    )
+}
+
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result<i64> {
     let (user, now) = vis.binds();
-    let (name, pattern) = f.name.binds();
+    let (customer, exact, pattern, customers) = filter_binds(f);
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM projects p JOIN customers c ON c.id = p.customer_id WHERE {} AND {}",
         sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
@@ -186,36 +159,31 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ProjectFilter) -> Result
     ))
     .bind(user)
     .bind(now)
-    .bind(f.customer_uuid.clone())
-    .bind(name)
+    .bind(customer)
+    .bind(exact)
     .bind(pattern)
-    .bind(any_of(&f.customers))
+    .bind(customers)
     .fetch_one(pool)
     .await
 }
 
-pub async fn list(
-    pool: &AnyPool,
-    vis: Visibility,
-    f: &ProjectFilter,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<ProjectRow>> {
+pub async fn list(pool: &AnyPool, vis: Visibility, f: &ProjectFilter, limit: i64, offset: i64) -> Result<Vec<Project>> {
     let (user, now) = vis.binds();
-    let (name, pattern) = f.name.binds();
-    sqlx::query_as(&format!(
+    let (customer, exact, pattern, customers) = filter_binds(f);
+    let rows: Vec<Stored> = sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {} ORDER BY p.created DESC, p.id DESC LIMIT $7 OFFSET $8",
         sql::project_member(vis, "p.id", "p.customer_id", "$1", "$2"),
         filter()
     ))
     .bind(user)
     .bind(now)
-    .bind(f.customer_uuid.clone())
-    .bind(name)
+    .bind(customer)
+    .bind(exact)
     .bind(pattern)
-    .bind(any_of(&f.customers))
+    .bind(customers)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|Stored(p)| p).collect())
 }

@@ -1,22 +1,8 @@
-use super::{Result, Tx};
+use super::{rows, Result, Tx};
 use crate::authz::{Principal, Roles};
+use crate::domain::roles::{Grant, GrantAuthor, GrantUser, ScopeType};
 use crate::domain::{Role, Uuid32};
 use sqlx::{AnyPool, FromRow};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeType {
-    Customer,
-    Project,
-}
-
-impl ScopeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScopeType::Customer => "customer",
-            ScopeType::Project => "project",
-        }
-    }
-}
 
 pub async fn active_names(
     pool: &AnyPool,
@@ -128,20 +114,51 @@ pub async fn deactivate(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct GrantRow {
-    pub uuid: String,
-    pub role: String,
-    pub expiration_time: Option<i64>,
-    pub created: i64,
-    pub user_uuid: String,
-    pub user_username: String,
-    pub user_email: String,
-    pub user_first_name: String,
-    pub user_last_name: String,
-    pub created_by_uuid: Option<String>,
-    pub created_by_first_name: Option<String>,
-    pub created_by_last_name: Option<String>,
+#[derive(FromRow)]
+struct GrantRow {
+    uuid: String,
+    role: String,
+    expiration_time: Option<i64>,
+    created: i64,
+    user_uuid: String,
+    user_username: String,
+    user_email: String,
+    user_first_name: String,
+    user_last_name: String,
+    created_by_uuid: Option<String>,
+    created_by_first_name: Option<String>,
+    created_by_last_name: Option<String>,
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = sqlx::Error;
+
+    fn try_from(row: GrantRow) -> Result<Self> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("user_roles.role: cannot decode {}", row.role).into()))?;
+        let created_by = match row.created_by_uuid {
+            Some(uuid) => Some(GrantAuthor {
+                uuid: rows::uuid("users.uuid", &uuid)?,
+                first_name: row.created_by_first_name.unwrap_or_default(),
+                last_name: row.created_by_last_name.unwrap_or_default(),
+            }),
+            None => None,
+        };
+        Ok(Self {
+            uuid: rows::uuid("user_roles.uuid", &row.uuid)?,
+            role,
+            created: row.created,
+            expiration_time: row.expiration_time,
+            user: GrantUser {
+                uuid: rows::uuid("users.uuid", &row.user_uuid)?,
+                username: row.user_username,
+                email: row.user_email,
+                first_name: row.user_first_name,
+                last_name: row.user_last_name,
+            },
+            created_by,
+        })
+    }
 }
 
 const GRANTS: &str = "FROM user_roles r JOIN users u ON u.id = r.user_id \
@@ -165,8 +182,8 @@ pub async fn list_active(
     now: i64,
     limit: i64,
     offset: i64,
-) -> Result<Vec<GrantRow>> {
-    sqlx::query_as(&format!(
+) -> Result<Vec<Grant>> {
+    let rows: Vec<GrantRow> = sqlx::query_as(&format!(
         "SELECT r.uuid, r.role, r.expiration_time, r.created, u.uuid AS user_uuid, \
          u.username AS user_username, u.email AS user_email, u.first_name AS user_first_name, \
          u.last_name AS user_last_name, c.uuid AS created_by_uuid, \
@@ -179,7 +196,8 @@ pub async fn list_active(
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter().map(Grant::try_from).collect()
 }
 
 /// Email addresses of the customer's active owners that have one.

@@ -1,71 +1,39 @@
-use super::{Result, Tx};
+use super::{rows, Result, Tx};
+use crate::domain::user::{TokenOwner, User, UserFields};
 use crate::domain::Uuid32;
-use sqlx::{AnyPool, FromRow};
-
-#[derive(Debug, Clone, FromRow)]
-pub struct UserRow {
-    pub id: i64,
-    pub uuid: String,
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub native_name: String,
-    pub organization: String,
-    pub job_title: String,
-    pub phone_number: String,
-    pub description: String,
-    pub is_staff: i64,
-    pub is_support: i64,
-    pub is_active: i64,
-    pub token_lifetime: Option<i64>,
-    pub date_joined: i64,
-}
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow, Row};
 
 const COLUMNS: &str = "id, uuid, username, email, first_name, last_name, native_name, organization, \
      job_title, phone_number, description, is_staff, is_support, is_active, token_lifetime, date_joined";
 
-impl UserRow {
-    /// What a client may set, as the row has it.
-    pub fn fields(&self) -> UserFields {
-        UserFields {
-            username: self.username.clone(),
-            email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            native_name: self.native_name.clone(),
-            organization: self.organization.clone(),
-            job_title: self.job_title.clone(),
-            phone_number: self.phone_number.clone(),
-            description: self.description.clone(),
-            is_staff: self.is_staff != 0,
-            is_support: self.is_support != 0,
-            is_active: self.is_active != 0,
-            token_lifetime: self.token_lifetime,
-        }
-    }
+/// A row of `COLUMNS`, decoded.
+struct Stored(User);
 
-    pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+impl FromRow<'_, AnyRow> for Stored {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let uuid: String = row.try_get("uuid")?;
+        Ok(Self(User {
+            id: row.try_get("id")?,
+            uuid: rows::uuid("users.uuid", &uuid)?,
+            date_joined: row.try_get("date_joined")?,
+            fields: UserFields {
+                username: row.try_get("username")?,
+                email: row.try_get("email")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                native_name: row.try_get("native_name")?,
+                organization: row.try_get("organization")?,
+                job_title: row.try_get("job_title")?,
+                phone_number: row.try_get("phone_number")?,
+                description: row.try_get("description")?,
+                is_staff: rows::flag("users.is_staff", row.try_get("is_staff")?)?,
+                is_support: rows::flag("users.is_support", row.try_get("is_support")?)?,
+                is_active: rows::flag("users.is_active", row.try_get("is_active")?)?,
+                token_lifetime: row.try_get("token_lifetime")?,
+            },
+        }))
     }
-}
-
-/// Everything a client may set on a user.
-#[derive(Debug, Clone, Default)]
-pub struct UserFields {
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub native_name: String,
-    pub organization: String,
-    pub job_title: String,
-    pub phone_number: String,
-    pub description: String,
-    pub is_staff: bool,
-    pub is_support: bool,
-    pub is_active: bool,
-    pub token_lifetime: Option<i64>,
 }
 
 pub async fn insert(
@@ -92,12 +60,12 @@ pub async fn insert(
     .bind(&f.job_title)
     .bind(&f.phone_number)
     .bind(&f.description)
-    .bind(i64::from(f.is_staff))
-    .bind(i64::from(f.is_support))
-    .bind(i64::from(f.is_active))
+    .bind(rows::int(f.is_staff))
+    .bind(rows::int(f.is_support))
+    .bind(rows::int(f.is_active))
     .bind(f.token_lifetime)
     .bind(password_hash)
-    .bind(i64::from(is_system))
+    .bind(rows::int(is_system))
     .bind(now)
     .fetch_one(&mut **tx)
     .await
@@ -118,9 +86,9 @@ pub async fn update(tx: &mut Tx, id: i64, f: &UserFields) -> Result<()> {
     .bind(&f.job_title)
     .bind(&f.phone_number)
     .bind(&f.description)
-    .bind(i64::from(f.is_staff))
-    .bind(i64::from(f.is_support))
-    .bind(i64::from(f.is_active))
+    .bind(rows::int(f.is_staff))
+    .bind(rows::int(f.is_support))
+    .bind(rows::int(f.is_active))
     .bind(f.token_lifetime)
     .bind(id)
     .execute(&mut **tx)
@@ -145,38 +113,53 @@ pub async fn set_password(tx: &mut Tx, id: i64, hash: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
+pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<User>> {
+    let row: Option<Stored> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE uuid = $1 AND is_system = 0"
     ))
     .bind(uuid.to_string())
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|Stored(u)| u))
 }
 
 /// A user read inside a writing transaction, locked with `lock` (`Db::row_lock`) until it ends.
-pub async fn by_uuid_locked(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
+pub async fn by_uuid_locked(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<User>> {
+    let row: Option<Stored> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE uuid = $1 AND is_system = 0 {lock}"
     ))
     .bind(uuid.to_string())
     .fetch_optional(&mut **tx)
-    .await
+    .await?;
+    Ok(row.map(|Stored(u)| u))
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<User>> {
+    let row: Option<Stored> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|Stored(u)| u))
+}
+
+/// The id of a user other than the system user, for a reference in a request body.
+pub async fn id_by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE uuid = $1 AND is_system = 0")
+        .bind(uuid.to_string())
+        .fetch_optional(pool)
         .await
 }
 
-/// The password hash of an active, non-system user, for logging in.
-pub async fn credentials(pool: &AnyPool, username: &str) -> Result<Option<(i64, Option<String>, i64)>> {
-    sqlx::query_as("SELECT id, password_hash, is_active FROM users WHERE username = $1 AND is_system = 0")
-        .bind(username)
-        .fetch_optional(pool)
-        .await
+/// A user's id, password hash (if it has one) and whether it is active, for logging in; never
+/// the system user.
+pub async fn credentials(pool: &AnyPool, username: &str) -> Result<Option<(i64, Option<String>, bool)>> {
+    let row: Option<(i64, Option<String>, i64)> =
+        sqlx::query_as("SELECT id, password_hash, is_active FROM users WHERE username = $1 AND is_system = 0")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(id, hash, active)| Ok((id, hash, rows::flag("users.is_active", active)?)))
+        .transpose()
 }
 
 pub async fn count(pool: &AnyPool, only: Option<i64>) -> Result<i64> {
@@ -187,8 +170,8 @@ pub async fn count(pool: &AnyPool, only: Option<i64>) -> Result<i64> {
 }
 
 /// Users ordered by username; `only` restricts the list to one user (non-staff see themselves).
-pub async fn list(pool: &AnyPool, only: Option<i64>, limit: i64, offset: i64) -> Result<Vec<UserRow>> {
-    sqlx::query_as(&format!(
+pub async fn list(pool: &AnyPool, only: Option<i64>, limit: i64, offset: i64) -> Result<Vec<User>> {
+    let rows: Vec<Stored> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE is_system = 0 AND ($1 IS NULL OR id = $1) \
          ORDER BY username LIMIT $2 OFFSET $3"
     ))
@@ -196,30 +179,49 @@ pub async fn list(pool: &AnyPool, only: Option<i64>, limit: i64, offset: i64) ->
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|Stored(u)| u).collect())
 }
 
-/// The principal behind a token hash, with when the token was last used for lifetime checks.
-#[derive(Debug, Clone, FromRow)]
-pub struct TokenOwner {
-    pub id: i64,
-    pub uuid: String,
-    pub username: String,
-    pub is_staff: i64,
-    pub is_support: i64,
-    pub is_active: i64,
-    pub token_lifetime: Option<i64>,
-    pub last_used: i64,
-}
-
+/// The user behind a token hash, with when the token was last used, for lifetime checks.
 pub async fn by_token_hash(pool: &AnyPool, hash: &str) -> Result<Option<TokenOwner>> {
-    sqlx::query_as(
+    let row: Option<TokenRow> = sqlx::query_as(
         "SELECT u.id, u.uuid, u.username, u.is_staff, u.is_support, u.is_active, u.token_lifetime, \
          t.last_used FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = $1",
     )
     .bind(hash)
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(TokenOwner::try_from).transpose()
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    id: i64,
+    uuid: String,
+    username: String,
+    is_staff: i64,
+    is_support: i64,
+    is_active: i64,
+    token_lifetime: Option<i64>,
+    last_used: i64,
+}
+
+impl TryFrom<TokenRow> for TokenOwner {
+    type Error = sqlx::Error;
+
+    fn try_from(row: TokenRow) -> Result<Self> {
+        Ok(Self {
+            id: row.id,
+            uuid: rows::uuid("users.uuid", &row.uuid)?,
+            username: row.username,
+            is_staff: rows::flag("users.is_staff", row.is_staff)?,
+            is_support: rows::flag("users.is_support", row.is_support)?,
+            is_active: rows::flag("users.is_active", row.is_active)?,
+            token_lifetime: row.token_lifetime,
+            last_used: row.last_used,
+        })
+    }
 }
 
 pub async fn insert_token(tx: &mut Tx, user_id: i64, hash: &str, now: i64) -> Result<()> {

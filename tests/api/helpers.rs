@@ -3,10 +3,10 @@
 
 use meterguard::clock::Clock;
 use meterguard::config::{DatabaseSettings, HttpLimits, LogFormat, Settings};
+use meterguard::domain::user::UserFields;
 use meterguard::faults::Faults;
 use meterguard::service;
 use meterguard::startup::Application;
-use meterguard::store::users::UserFields;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -38,6 +38,38 @@ api_test!(
 );
 
 api_test!(
+    async fn customers_and_projects_get_slugs_from_their_names(app) {
+        let acme = app.customer("Acme Corporation").await;
+        assert_eq!(acme["slug"], "acme-cor-1");
+        assert_eq!(app.customer("ACME cor!").await["slug"], "acme-cor-2");
+        assert_eq!(app.customer("!!!").await["slug"], "-3");
+        let own = json!({"name": "Own", "slug": "Own_Slug-9"});
+        assert_eq!(app.post("/api/customers/", app.staff(), own).await.expect(201)["slug"], "Own_Slug-9");
+        let bad = app.post("/api/customers/", app.staff(), json!({"name": "Bad", "slug": "a b"})).await.expect(400);
+        assert_eq!(
+            bad,
+            json!({"slug": ["Enter a valid \u{201c}slug\u{201d} consisting of letters, numbers, underscores or hyphens."]})
+        );
+
+        // A rename keeps the slug; an emptied slug is made again from the name.
+        let path = format!("/api/customers/{}/", acme["uuid"].as_str().unwrap());
+        let renamed = app.patch(&path, app.staff(), json!({"name": "Zeta"})).await.expect(200);
+        assert_eq!(renamed["slug"], "acme-cor-1");
+        assert_eq!(app.patch(&path, app.staff(), json!({"slug": ""})).await.expect(200)["slug"], "zeta-1");
+
+        let url = acme["url"].as_str().unwrap();
+        let project = app.project(url, "Lab One").await;
+        assert_eq!(project["slug"], "lab-one-1");
+        assert_eq!(project["customer_slug"], "zeta-1");
+        // Only staff choose a project's slug; an owner's is ignored.
+        let (owner_uuid, owner) = app.user("owner").await;
+        app.grant("customers", acme["uuid"].as_str().unwrap(), &owner_uuid, "CUSTOMER.OWNER").await;
+        let body = json!({"customer": url, "name": "Lab Two", "slug": "mine"});
+        assert_eq!(app.post("/api/projects/", &owner, body).await.expect(201)["slug"], "lab-two-1");
+    }
+);
+
+api_test!(
     async fn owners_create_projects_others_cannot(app) {
         let customer = app.customer("Acme").await;
         let url = customer["url"].as_str().unwrap();

@@ -387,7 +387,8 @@ api_test!(
         use meterguard::config::{DatabaseSettings, Settings};
         use meterguard::service::retention::{prune, Pruned, Retention};
         use meterguard::service::users::{self, Lockout, LoginRefused};
-        use meterguard::store::{outbox, users::UserFields, Db};
+        use meterguard::domain::user::UserFields;
+        use meterguard::store::{outbox, Db};
 
         let (url, _dir) = crate::helpers::database_url(backend).await;
         let db = Db::connect(&DatabaseSettings::new(url.clone())).await.unwrap();
@@ -445,9 +446,9 @@ api_test!(
 #[tokio::test]
 async fn parallel_wrong_logins_across_two_instances_get_at_most_max_failures_checks() {
     use meterguard::clock::Clock;
+    use meterguard::domain::user::UserFields;
     use meterguard::service::users;
     use meterguard::startup::Application;
-    use meterguard::store::users::UserFields;
 
     let (url, _) = crate::helpers::database_url(Backend::Postgres).await;
     let mut bases = Vec::new();
