@@ -28,11 +28,10 @@ mod schema;
 mod usages;
 mod users;
 
-use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::faults::{Faults, Site};
-use crate::store::Db;
+use crate::service::{ActionsConfig, Db, ReportQueue};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -66,7 +65,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub tokens: auth::TokenCache,
-    pub reports: crate::service::report_batch::ReportQueue,
+    pub reports: ReportQueue,
 }
 
 pub fn router(state: AppState) -> Router {

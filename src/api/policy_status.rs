@@ -5,7 +5,7 @@ use super::auth::CurrentUser;
 use super::errors::{ApiError, ApiResult};
 use super::AppState;
 use crate::authz::Visibility;
-use crate::domain::{time, Period, Uuid32};
+use crate::domain::{time, Uuid32};
 use crate::engine::headroom::headroom;
 use crate::service::evaluation;
 use crate::store;
@@ -76,10 +76,10 @@ pub async fn status(
         .zip(&assessment.evaluation.rows)
         .zip(&assessment.month_usage)
         .map(|((l, row), month_usage)| {
-            let h = headroom(l.limit_value, row, *month_usage, today);
-            let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT);
+            let h = headroom(l.limit, row, *month_usage, today);
+            let period = l.period;
             LimitStatus {
-                component: l.component_uuid.clone(),
+                component: l.component_uuid.to_string(),
                 r#type: l.component_type.clone(),
                 name: l.component_name.clone(),
                 measured_unit: l.measured_unit.clone(),

@@ -42,5 +42,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::categories::Doc::openapi());
     doc.merge(super::offerings::Doc::openapi());
     doc.merge(super::public_offerings::Doc::openapi());
+    doc.merge(super::usages::Doc::openapi());
+    doc.merge(super::health::Doc::openapi());
     doc
 }

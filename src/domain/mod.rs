@@ -5,6 +5,7 @@ pub mod amount;
 pub mod billing;
 pub mod catalog;
 pub mod email;
+pub mod evaluation;
 pub mod ids;
 pub mod limits;
 pub mod marketplace;
@@ -14,6 +15,7 @@ pub mod page;
 pub mod period;
 pub mod roles;
 pub mod time;
+pub mod usage;
 
 pub use actions::{Action, ActionSet};
 pub use amount::Amount;

@@ -27,7 +27,7 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, customer_id: i64, now: DateTim
         deleted => deleted?,
     }
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
     let limited = store::evaluation::policies_limiting(&mut tx, Components::OfOffering(id)).await?;
     store::offerings::delete(&mut tx, id).await?;
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(true)
 }
 
@@ -128,7 +128,7 @@ pub async fn remove_component(
     let limited = store::evaluation::policies_limiting(&mut tx, Components::One(row.id)).await?;
     store::offerings::delete_component(&mut tx, row.id).await?;
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(true)
 }
 

@@ -42,7 +42,7 @@ pub async fn create(
         ));
     };
     let mut tx = db.begin().await?;
-    evaluation::lock_customers(&mut tx, db, &[customer_id]).await?;
+    evaluation::lock_customers(&mut tx, &[customer_id]).await?;
     let uuid = Uuid32::new_v4();
     let options = fields.options.unwrap_or_default().to_value().to_string();
     let id = store::policies::insert(
@@ -73,7 +73,7 @@ pub async fn update(
 ) -> ServiceResult<Option<i64>> {
     loop {
         let mut tx = db.begin().await?;
-        let current = match lock_policy(&mut tx, db, uuid, changes.customer_id).await? {
+        let current = match lock_policy(&mut tx, uuid, changes.customer_id).await? {
             Locked::Held(current) => current,
             Locked::Gone => return Ok(None),
             Locked::Moved => continue,
@@ -107,7 +107,7 @@ pub async fn update(
 pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
     loop {
         let mut tx = db.begin().await?;
-        let id = match lock_policy(&mut tx, db, uuid, None).await? {
+        let id = match lock_policy(&mut tx, uuid, None).await? {
             Locked::Held(current) => current.id,
             Locked::Gone => return Ok(false),
             Locked::Moved => continue,
@@ -132,12 +132,12 @@ enum Locked {
 /// Locks the policy's customer's row (and that of `moving_to`, a customer it is about to move
 /// to, in the same id-ordered statement), as every path does before it writes a policy, then
 /// reads the policy again: nobody moves a policy away from a customer whose row is held.
-async fn lock_policy(tx: &mut Tx, db: &Db, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
+async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
     let Some(seen) = store::policies::current(tx, uuid).await? else {
         return Ok(Locked::Gone);
     };
     let customers: Vec<i64> = std::iter::once(seen.customer_id).chain(moving_to).collect();
-    evaluation::lock_customers(tx, db, &customers).await?;
+    evaluation::lock_customers(tx, &customers).await?;
     Ok(match store::policies::current(tx, uuid).await? {
         None => Locked::Gone,
         Some(current) if current.customer_id == seen.customer_id => Locked::Held(current),
@@ -193,7 +193,7 @@ pub async fn affected_resources(
     let Some(actions) = ActionSet::parse(actions).ok().filter(|_| has_fired) else {
         return Ok(0);
     };
-    let targets = store::resources::of_customer(db.reader(), customer_id, vis, "").await?;
+    let targets = store::resources::of_customer(db.reader(), customer_id, vis).await?;
     Ok(targets
         .iter()
         .filter(|r| crate::actions::flags::affects(&actions, r))

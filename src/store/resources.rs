@@ -1,6 +1,8 @@
+use super::rows::{self, undecodable};
 use super::visibility as sql;
-use super::{any_of, Result, Tx};
+use super::{any_of, Result, RowLock, Tx};
 use crate::authz::Visibility;
+use crate::domain::marketplace::ResourceState;
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
 
@@ -258,32 +260,76 @@ pub async fn has_open_order(tx: &mut Tx, resource_id: i64) -> Result<bool> {
 }
 
 /// What policy actions need to know about a customer's resource.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct ActionTarget {
     pub id: i64,
     pub uuid: String,
     pub name: String,
-    pub state: String,
-    pub paused: i64,
-    pub downscaled: i64,
-    pub restrict_member_access: i64,
+    pub state: ResourceState,
+    pub paused: bool,
+    pub downscaled: bool,
+    pub restrict_member_access: bool,
     pub project_id: i64,
     pub offering_id: i64,
     pub offering_type: String,
     pub plugin_options: String,
 }
 
-/// The customer's resources in id order, locked on PostgreSQL, optionally only those visible
-/// to a user.
-pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+#[derive(FromRow)]
+struct ActionTargetRow {
+    id: i64,
+    uuid: String,
+    name: String,
+    state: String,
+    paused: i64,
+    downscaled: i64,
+    restrict_member_access: i64,
+    project_id: i64,
+    offering_id: i64,
+    offering_type: String,
+    plugin_options: String,
+}
+
+impl TryFrom<ActionTargetRow> for ActionTarget {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ActionTargetRow) -> Result<Self> {
+        Ok(ActionTarget {
+            state: ResourceState::parse(&row.state).ok_or_else(|| undecodable("resources.state", &row.state))?,
+            paused: rows::flag(row.paused),
+            downscaled: rows::flag(row.downscaled),
+            restrict_member_access: rows::flag(row.restrict_member_access),
+            id: row.id,
+            uuid: row.uuid,
+            name: row.name,
+            project_id: row.project_id,
+            offering_id: row.offering_id,
+            offering_type: row.offering_type,
+            plugin_options: row.plugin_options,
+        })
+    }
+}
+
+/// The customer's resources in id order, optionally only those visible to a user.
+pub async fn of_customer(pool: &AnyPool, customer_id: i64, vis: Visibility) -> Result<Vec<ActionTarget>> {
+    action_targets(pool, customer_id, vis, "").await
+}
+
+/// The customer's resources in id order, locked (PostgreSQL) for the rest of the transaction:
+/// what a policy's actions rewrite.
+pub async fn of_customer_for_update(tx: &mut Tx, customer_id: i64) -> Result<Vec<ActionTarget>> {
+    let lock = RowLock::Update.of(tx, "r");
+    action_targets(&mut **tx, customer_id, Visibility::All, &lock).await
+}
+
+async fn action_targets<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     ex: E,
     customer_id: i64,
     vis: Visibility,
     lock: &str,
 ) -> Result<Vec<ActionTarget>> {
     let (user, now) = vis.binds();
-    let lock = super::lock_of(lock, "r");
-    sqlx::query_as(&format!(
+    let rows: Vec<ActionTargetRow> = sqlx::query_as(&format!(
         "SELECT r.id, r.uuid, r.name, r.state, r.paused, r.downscaled, r.restrict_member_access, \
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
          FROM resources r JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id \
@@ -294,7 +340,8 @@ pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .bind(user)
     .bind(now)
     .fetch_all(ex)
-    .await
+    .await?;
+    rows.into_iter().map(ActionTarget::try_from).collect()
 }
 
 /// A policy flag column of resources.
