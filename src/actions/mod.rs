@@ -1,7 +1,8 @@
 //! What policy transitions do. Effects on meterguard's own data (resource flags, Terminate
 //! orders, events) run inside the transition's transaction, so they happen exactly once with
 //! it; emails and webhooks are queued in the outbox there and delivered after commit. The
-//! transition itself (the conditional update of `has_fired`) is `service::evaluation`'s.
+//! transition itself (the conditional update of `has_fired`) is made by the use case that
+//! decided it.
 
 pub mod delivery;
 pub mod flags;
