@@ -27,7 +27,7 @@ use meterguard::actions::ActionsConfig;
 use meterguard::config::DatabaseSettings;
 use meterguard::domain::Month;
 use meterguard::service::sweep::sweep;
-use meterguard::store::{evaluation as facts, Backend, Db};
+use meterguard::store::{self, Backend, Db};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 
@@ -132,14 +132,14 @@ struct Reads {
 }
 
 async fn baseline_reads(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Reads> {
-    let current = Month::of(now.date_naive()).index();
+    let current = Month::of(now.date_naive());
     let mut conn = db.reader().acquire().await?;
     let start = Instant::now();
-    let states = facts::all_states(&mut conn).await?;
+    let states = store::evaluation::all_firings(&mut conn).await?;
     let t1 = Instant::now();
-    let limits = facts::all_limits(&mut conn).await?;
+    let limits = store::evaluation::all_limits(&mut conn).await?;
     let t2 = Instant::now();
-    let totals = facts::all_totals(&mut conn, None, current).await?;
+    let totals = store::evaluation::all_totals(&mut conn, None, current).await?;
     let t3 = Instant::now();
     Ok(Reads {
         total: t3 - start,

@@ -27,6 +27,28 @@ pub struct Worker {
     faults: Faults,
 }
 
+/// A claimed delivery's message, read once from its kind and payload.
+enum Queued {
+    Email(Email),
+    Webhook(Webhook),
+    /// A payload that cannot be sent: the attempt fails with this reason.
+    Unreadable(String),
+}
+
+impl Queued {
+    fn of(d: &Delivery) -> Self {
+        match d.kind.as_str() {
+            "email" => serde_json::from_str(&d.payload)
+                .map(Queued::Email)
+                .unwrap_or_else(|e| Queued::Unreadable(format!("unreadable email payload: {e}"))),
+            "webhook" => serde_json::from_str(&d.payload)
+                .map(Queued::Webhook)
+                .unwrap_or_else(|e| Queued::Unreadable(format!("unreadable webhook payload: {e}"))),
+            other => Queued::Unreadable(format!("unknown delivery kind {other}")),
+        }
+    }
+}
+
 /// What became of one attempt.
 enum Outcome {
     Sent,
@@ -87,26 +109,21 @@ impl Worker {
         let now = self.clock.now_micros();
         let lease_until = now + self.cfg.lease_seconds * 1_000_000;
         let mut tx = self.db.begin().await?;
-        let claimed = store::outbox::claim(&mut tx, now, lease_until, 1, self.db.skip_locked()).await?;
+        let claimed = store::outbox::claim(&mut tx, now, lease_until, 1).await?;
         tx.commit().await?;
         for delivery in &claimed {
-            let outcome = self.attempt(delivery).await;
-            self.record(delivery, outcome).await?;
+            let queued = Queued::of(delivery);
+            let outcome = self.attempt(&queued, &delivery.delivery_key).await;
+            self.record_outcome(delivery, &queued, outcome).await?;
         }
         Ok(claimed.len())
     }
 
-    async fn attempt(&self, d: &Delivery) -> Outcome {
-        match d.kind.as_str() {
-            "email" => match serde_json::from_str::<Email>(&d.payload) {
-                Ok(email) => self.send_email(&email, &d.delivery_key).await,
-                Err(e) => Outcome::Failed(format!("unreadable email payload: {e}")),
-            },
-            "webhook" => match serde_json::from_str::<Webhook>(&d.payload) {
-                Ok(hook) => self.post_webhook(&hook, &d.delivery_key).await,
-                Err(e) => Outcome::Failed(format!("unreadable webhook payload: {e}")),
-            },
-            other => Outcome::Failed(format!("unknown delivery kind {other}")),
+    async fn attempt(&self, queued: &Queued, key: &str) -> Outcome {
+        match queued {
+            Queued::Email(email) => self.send_email(email, key).await,
+            Queued::Webhook(hook) => self.post_webhook(hook, key).await,
+            Queued::Unreadable(why) => Outcome::Failed(why.clone()),
         }
     }
 
@@ -162,14 +179,13 @@ impl Worker {
         }
     }
 
-    async fn record(&self, d: &Delivery, outcome: Outcome) -> store::Result<()> {
+    async fn record_outcome(&self, d: &Delivery, queued: &Queued, outcome: Outcome) -> store::Result<()> {
         let now = self.clock.now_micros();
-        let email: Option<Email> = (d.kind == "email")
-            .then(|| serde_json::from_str(&d.payload).ok())
-            .flatten();
-        let hook: Option<Webhook> = (d.kind == "webhook")
-            .then(|| serde_json::from_str(&d.payload).ok())
-            .flatten();
+        let (email, hook) = match queued {
+            Queued::Email(email) => (Some(email), None),
+            Queued::Webhook(hook) => (None, Some(hook)),
+            Queued::Unreadable(_) => (None, None),
+        };
         let customer_id = email
             .as_ref()
             .map(|e| e.customer_id)

@@ -2,7 +2,6 @@
 //! customer's resources whose offering supports it (docs/actions.md §4).
 
 use super::TransitionCtx;
-use crate::authz::Visibility;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::Action;
 use crate::store::{self, resources::Flag, Tx};
@@ -55,10 +54,10 @@ impl Kind {
     }
 
     /// Downscaling leaves resources being terminated alone; the others only spare terminated ones.
-    fn applies_to(self, state: Option<ResourceState>) -> bool {
+    fn applies_to(self, state: ResourceState) -> bool {
         match self {
-            Kind::Downscaling => state.is_some_and(ResourceState::is_live),
-            _ => state != Some(ResourceState::Terminated),
+            Kind::Downscaling => state.is_live(),
+            _ => state != ResourceState::Terminated,
         }
     }
 }
@@ -75,12 +74,11 @@ pub fn allowed(plugin_options: &str, gate: &str) -> bool {
 /// event per changed resource. Which policy holds a flag is recorded in its own table, never in
 /// the resource's `attributes`: those are the client's, stored as sent and never read here.
 pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
-    let targets =
-        store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
+    let targets = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
     let flag = kind.flag();
     let event_type = kind.event_type(value);
     for r in targets {
-        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(Some(r.state)) {
+        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(r.state) {
             continue;
         }
         let current = is_set(&r, flag);
@@ -126,9 +124,9 @@ fn is_set(r: &store::resources::ActionTarget, flag: Flag) -> bool {
 /// Upstream's `affected_resources_count` (docs/actions.md §4.4): live resources that carry a flag one of the
 /// policy's flag actions sets, where the offering allows that flag.
 pub fn affects(actions: &crate::domain::ActionSet, r: &store::resources::ActionTarget) -> bool {
-    let live = r.state.is_live();
-    live && actions
-        .iter()
-        .filter_map(Kind::of)
-        .any(|kind| is_set(r, kind.flag()) && allowed(&r.plugin_options, kind.gate()))
+    r.state.is_live()
+        && actions
+            .iter()
+            .filter_map(Kind::of)
+            .any(|kind| is_set(r, kind.flag()) && allowed(&r.plugin_options, kind.gate()))
 }

@@ -1,6 +1,8 @@
 //! What policy transitions do. Effects on meterguard's own data (resource flags, Terminate
 //! orders, events) run inside the transition's transaction, so they happen exactly once with
-//! it; emails and webhooks are queued in the outbox there and delivered after commit.
+//! it; emails and webhooks are queued in the outbox there and delivered after commit. The
+//! transition itself (the conditional update of `has_fired`) is made by the use case that
+//! decided it.
 
 pub mod delivery;
 pub mod flags;
@@ -9,10 +11,10 @@ pub mod terminate;
 pub mod webhooks;
 
 use crate::config::Settings;
-use crate::domain::{Action, ActionSet};
-use crate::engine::{Effect, Transition, TransitionCount};
-use crate::service::evaluation::Assessment;
-use crate::store::{self, evaluation::PolicyState, events::NewEvent, Tx};
+use crate::domain::evaluation::PolicyState;
+use crate::domain::{time, Action};
+use crate::engine::{Assessment, Effect, Transition, TransitionCount};
+use crate::store::{self, events::NewEvent, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -75,8 +77,6 @@ pub struct TransitionCtx<'a> {
     pub assessment: &'a Assessment,
     pub now: DateTime<Utc>,
     pub system_user: i64,
-    /// The dialect's row lock, for resources the actions rewrite.
-    pub row_lock: &'static str,
 }
 
 impl TransitionCtx<'_> {
@@ -87,8 +87,8 @@ impl TransitionCtx<'_> {
     /// The context every event of this policy carries.
     pub fn event_context(&self) -> Value {
         json!({
-            "policy_uuid": self.policy.uuid,
-            "customer_uuid": self.policy.customer_uuid,
+            "policy_uuid": self.policy.uuid.to_string(),
+            "customer_uuid": self.policy.customer_uuid.to_string(),
             "customer_name": self.policy.customer_name,
         })
     }
@@ -99,35 +99,80 @@ impl TransitionCtx<'_> {
         if let (Value::Object(base), Value::Object(more)) = (&mut context, extra) {
             base.extend(more);
         }
+        let policy_uuid = self.policy.uuid.to_string();
         let e = NewEvent {
             event_type,
             message,
             context: &context,
             customer_id: Some(self.policy.customer_id),
-            policy_uuid: Some(&self.policy.uuid),
+            policy_uuid: Some(&policy_uuid),
         };
         store::events::insert(tx, &e, self.stamp()).await
     }
 
-    /// A key naming one delivery of this transition; the same transition never yields two.
-    pub fn delivery_key(&self, what: &str, target: &str) -> String {
-        let direction = if self.transition == Transition::Fire {
+    /// `fire` or `reset`, as delivery keys and logs name a transition's direction.
+    fn direction(&self) -> &'static str {
+        if self.transition == Transition::Fire {
             "fire"
         } else {
             "reset"
-        };
-        format!("{}:{direction}:{}:{what}:{target}", self.policy.uuid, self.stamp())
+        }
+    }
+
+    /// A key naming one delivery of this transition; the same transition never yields two.
+    pub fn delivery_key(&self, what: &str, target: &str) -> String {
+        format!(
+            "{}:{}:{}:{what}:{target}",
+            self.policy.uuid,
+            self.direction(),
+            self.stamp()
+        )
+    }
+
+    /// The rows over their limit, as the `policy_fired` event and webhook list them
+    /// (docs/actions.md §6.2).
+    pub fn exceeded(&self) -> Value {
+        self.assessment
+            .exceeded()
+            .map(|(l, row)| {
+                json!({
+                    "component": l.component_uuid.to_string(),
+                    "type": l.component_type,
+                    "period": l.period.code(),
+                    "usage": row.usage.to_string(),
+                    "limit": l.limit,
+                })
+            })
+            .collect()
     }
 }
 
-/// Runs the effects the engine chose for a transition, then queues its webhooks.
+/// What a transition does inside its transaction: its event, then the effects the engine chose
+/// for it on meterguard's own data and the deliveries they queue, then its webhooks.
 pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> store::Result<()> {
-    let actions = ActionSet::parse(&ctx.policy.actions).ok();
-    let effects = actions
-        .as_ref()
-        .map(|a| crate::engine::effects(a, ctx.transition))
-        .unwrap_or_default();
-    for effect in effects {
+    let policy = ctx.policy;
+    let (event_type, message) = match ctx.transition {
+        Transition::Fire => (
+            "policy_fired",
+            format!(
+                "Usage policy {} of {} fired: usage exceeded a limit.",
+                policy.uuid, policy.customer_name
+            ),
+        ),
+        _ => (
+            "policy_reset",
+            format!(
+                "Usage policy {} of {} reset: usage is back under every limit.",
+                policy.uuid, policy.customer_name
+            ),
+        ),
+    };
+    let mut extra = json!({ "actions": policy.actions.to_string() });
+    if ctx.transition == Transition::Fire {
+        extra["exceeded"] = ctx.exceeded();
+    }
+    ctx.event(tx, event_type, &message, extra).await?;
+    for effect in crate::engine::effects(&policy.actions, ctx.transition) {
         let (action, run) = match effect {
             Effect::Run(action) => (action, true),
             Effect::Undo(action) => (action, false),
@@ -140,5 +185,7 @@ pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
             (None, _) => {}
         }
     }
-    webhooks::queue(tx, cfg, ctx).await
+    webhooks::queue(tx, cfg, ctx).await?;
+    tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, direction = %ctx.direction(), at = %time::render(ctx.stamp()), "policy transition");
+    Ok(())
 }

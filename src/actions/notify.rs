@@ -2,11 +2,10 @@
 //! in the outbox (docs/actions.md §2; upstream's cost-flavoured email crashes: docs/differences.md §3).
 
 use super::{ActionsConfig, TransitionCtx};
-use crate::domain::options::PolicyOptions;
-use crate::domain::{Action, Period};
+use crate::domain::Action;
 use crate::store::{self, Tx};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// An email as queued: everything needed to send it later, fixed at the moment of the crossing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,12 +32,9 @@ pub fn compose(cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> (String, String,
     );
     let lines: Vec<String> = ctx
         .assessment
-        .limits
-        .iter()
-        .zip(&ctx.assessment.evaluation.rows)
-        .filter(|(_, row)| row.over)
+        .exceeded()
         .map(|(l, row)| {
-            let period = Period::from_code(l.period).unwrap_or(Period::DEFAULT).name();
+            let period = l.period.name();
             let unit = if l.measured_unit.is_empty() {
                 String::new()
             } else {
@@ -46,7 +42,7 @@ pub fn compose(cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> (String, String,
             };
             format!(
                 "{} ({}): {}{unit} used of {} in period {period}",
-                l.component_name, l.component_type, row.usage, l.limit_value
+                l.component_name, l.component_type, row.usage, l.limit
             )
         })
         .collect();
@@ -77,11 +73,7 @@ fn escape(s: &str) -> String {
 pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, action: Action) -> store::Result<()> {
     let recipients = match action {
         Action::NotifyOrganizationOwners => store::roles::owner_emails(tx, ctx.policy.customer_id, ctx.stamp()).await?,
-        Action::NotifyExternalUser => serde_json::from_str::<Value>(&ctx.policy.options)
-            .ok()
-            .and_then(|v| PolicyOptions::parse(&v).ok())
-            .map(|o| o.external_emails())
-            .unwrap_or_default(),
+        Action::NotifyExternalUser => ctx.policy.options.external_emails(),
         _ => return Ok(()),
     };
     let (subject, text, html) = compose(cfg, ctx);
@@ -91,8 +83,8 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, ac
             subject: subject.clone(),
             text: text.clone(),
             html: html.clone(),
-            policy_uuid: ctx.policy.uuid.clone(),
-            customer_uuid: ctx.policy.customer_uuid.clone(),
+            policy_uuid: ctx.policy.uuid.to_string(),
+            customer_uuid: ctx.policy.customer_uuid.to_string(),
             customer_name: ctx.policy.customer_name.clone(),
             customer_id: ctx.policy.customer_id,
         };

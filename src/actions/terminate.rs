@@ -4,15 +4,13 @@
 //! take the resource out of Terminating, and a resource has one open order at a time.
 
 use super::TransitionCtx;
-use crate::authz::Visibility;
 use crate::domain::marketplace::{OrderState, OrderType, ResourceState};
 use crate::domain::Uuid32;
 use crate::store::{self, orders::NewOrder, orders::Reviewer, Tx};
 use serde_json::json;
 
 pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
-    let targets =
-        store::resources::of_customer(&mut **tx, ctx.policy.customer_id, Visibility::All, ctx.row_lock).await?;
+    let targets = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
     for r in targets {
         if !r.state.is_live() {
             continue;

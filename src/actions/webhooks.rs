@@ -2,7 +2,6 @@
 
 use super::{ActionsConfig, TransitionCtx};
 use crate::engine::Transition;
-use crate::service::evaluation::exceeded;
 use crate::store::{self, Tx};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -51,14 +50,14 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
     };
     let mut body = json!({
         "event": event,
-        "policy_uuid": ctx.policy.uuid,
-        "customer_uuid": ctx.policy.customer_uuid,
+        "policy_uuid": ctx.policy.uuid.to_string(),
+        "customer_uuid": ctx.policy.customer_uuid.to_string(),
         "customer_name": ctx.policy.customer_name,
-        "actions": ctx.policy.actions,
+        "actions": ctx.policy.actions.to_string(),
         "at": crate::domain::time::render(ctx.stamp()),
     });
     if ctx.transition == Transition::Fire {
-        body["exceeded"] = exceeded(ctx.assessment);
+        body["exceeded"] = ctx.exceeded();
     }
     for (index, url) in (1..).zip(&cfg.webhook_urls) {
         // The key is sent to the receiver and written to events: it names the webhook by its

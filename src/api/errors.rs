@@ -1,5 +1,6 @@
 //! The one error type handlers return, rendered in Django REST framework's shapes.
 
+use crate::service::ServiceError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -126,28 +127,18 @@ pub enum ConflictErrors {
     Conflict(ErrorDetail),
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        if crate::store::unreachable(&err) {
-            tracing::warn!(error = %err, "database unreachable");
-            Self::Unavailable
-        } else {
-            Self::Internal(err.into())
-        }
-    }
-}
-
-impl From<crate::service::ServiceError> for ApiError {
-    fn from(err: crate::service::ServiceError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
         match err {
-            crate::service::ServiceError::Rejected(msg) => Self::non_field(msg),
-            crate::service::ServiceError::Field(field, msg) => Self::field(field, msg),
-            crate::service::ServiceError::Conflict(msg) => Self::Conflict(msg),
-            crate::service::ServiceError::NotFound(detail) => Self::NotFound(detail),
-            crate::service::ServiceError::Invalid(body) => Self::Validation(body),
-            crate::service::ServiceError::Forbidden => Self::PermissionDenied,
-            crate::service::ServiceError::Unavailable => Self::Unavailable,
-            crate::service::ServiceError::Database(e) => e.into(),
+            ServiceError::Rejected(msg) => Self::non_field(msg),
+            ServiceError::Field(field, msg) => Self::field(field, msg),
+            ServiceError::Conflict(msg) => Self::Conflict(msg),
+            ServiceError::NotFound(detail) => Self::NotFound(detail),
+            ServiceError::Invalid(body) => Self::Validation(body),
+            ServiceError::Forbidden => Self::PermissionDenied,
+            ServiceError::Unavailable => Self::Unavailable,
+            // One made by hand rather than converted is judged when it is rendered.
+            ServiceError::Database(e) => Self::Internal(e.into()),
         }
     }
 }
@@ -204,11 +195,7 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail("Request body is too large.")),
             ApiError::Unavailable => return unavailable(),
             // A database error that reached here wrapped (with context) is judged as a bare one.
-            ApiError::Internal(err)
-                if err
-                    .chain()
-                    .any(|e| e.downcast_ref::<sqlx::Error>().is_some_and(crate::store::unreachable)) =>
-            {
+            ApiError::Internal(err) if crate::service::unreachable_cause(&err) => {
                 tracing::warn!(error = ?err, "database unreachable");
                 return unavailable();
             }
@@ -309,10 +296,10 @@ mod tests {
     fn an_unreachable_database_is_503_with_retry_after_however_it_arrives() {
         let reset = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         for err in [
-            ApiError::from(reset()),
-            ApiError::from(sqlx::Error::PoolTimedOut),
-            ApiError::from(crate::service::ServiceError::Database(reset())),
-            ApiError::from(crate::service::ServiceError::Unavailable),
+            ApiError::from(ServiceError::from(sqlx::Error::PoolTimedOut)),
+            ApiError::from(ServiceError::from(reset())),
+            ApiError::from(ServiceError::Database(reset())),
+            ApiError::from(ServiceError::Unavailable),
             ApiError::Internal(anyhow::Error::new(reset()).context("reading a page")),
         ] {
             let (status, retry) = status_and_retry(err);
@@ -324,8 +311,8 @@ mod tests {
     #[test]
     fn other_failures_stay_500() {
         for err in [
-            ApiError::from(sqlx::Error::WorkerCrashed),
-            ApiError::from(sqlx::Error::RowNotFound),
+            ApiError::from(ServiceError::from(sqlx::Error::WorkerCrashed)),
+            ApiError::from(ServiceError::from(sqlx::Error::RowNotFound)),
             ApiError::Internal(anyhow::anyhow!("a bug")),
         ] {
             assert_eq!(status_and_retry(err), (StatusCode::INTERNAL_SERVER_ERROR, None));

@@ -1,14 +1,16 @@
-//! Operations: liveness, readiness, Prometheus metrics.
+//! Operations: liveness, readiness, Prometheus metrics (docs/api.md §10). Anyone may call them.
 
 use super::{errors, AppState};
-use crate::store;
+use crate::service;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// A readiness probe answers within this, whatever the database does (probes time out soon).
 const READY_WITHIN: Duration = Duration::from_secs(2);
@@ -20,22 +22,43 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `{"status": ...}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    status: &'static str,
 }
 
+#[utoipa::path(
+    get, path = "/health/", operation_id = "health", tag = "operations", security(()),
+    responses((status = 200, body = Status, description = "`ok` while the process serves."))
+)]
+async fn health() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+#[utoipa::path(
+    get, path = "/ready/", operation_id = "ready", tag = "operations", security(()),
+    responses(
+        (status = 200, body = Status, description = "`ready`: the database answers."),
+        (status = 503, body = Status, description = "`database unreachable`: the database did not answer within 2 s.")
+    )
+)]
 async fn ready(State(state): State<AppState>) -> Response {
-    let why = match tokio::time::timeout(READY_WITHIN, state.db.ping()).await {
-        Ok(Ok(())) => return Json(json!({"status": "ready"})).into_response(),
-        Ok(Err(err)) => err.to_string(),
-        Err(_) => format!("no answer within {READY_WITHIN:?}"),
-    };
-    tracing::warn!(error = %why, "database not reachable");
-    errors::unavailable_with(json!({"status": "database unreachable"}))
+    match service::health::database_ready(&state.db, READY_WITHIN).await {
+        Ok(()) => Json(Status { status: "ready" }).into_response(),
+        Err(why) => {
+            tracing::warn!(error = %why, "database not reachable");
+            errors::unavailable_with(json!({"status": "database unreachable"}))
+        }
+    }
 }
 
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "operations", security(()),
+    responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format."))
+)]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match store::outbox::pending(state.db.reader()).await {
+    match service::health::outbox_depth(&state.db).await {
         Ok(depth) => metrics::gauge!("meterguard_outbox_depth").set(depth as f64),
         Err(err) => tracing::warn!(error = %err, "outbox depth unavailable"),
     }
@@ -44,3 +67,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         crate::telemetry::metrics().render(),
     )
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health, ready, metrics), components(schemas(Status)))]
+pub struct Doc;

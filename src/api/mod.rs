@@ -29,11 +29,10 @@ mod schema;
 mod usages;
 mod users;
 
-use crate::actions::ActionsConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::faults::{Faults, Site};
-use crate::store::Db;
+use crate::service::{ActionsConfig, Db, ReportQueue};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -67,7 +66,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub tokens: auth::TokenCache,
-    pub reports: crate::service::report_batch::ReportQueue,
+    pub reports: ReportQueue,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -101,7 +100,7 @@ pub fn router(state: AppState) -> Router {
 /// Where a test injects a fault into request handling (see `crate::faults`).
 async fn handler_fault(State(faults): State<Faults>, req: Request, next: Next) -> Response {
     if let Err(err) = faults.pass(Site::Handler) {
-        return errors::ApiError::from(err).into_response();
+        return errors::ApiError::from(crate::service::ServiceError::from(err)).into_response();
     }
     next.run(req).await
 }

@@ -49,5 +49,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::users::Doc::openapi());
     doc.merge(super::customers::Doc::openapi());
     doc.merge(super::projects::Doc::openapi());
+    doc.merge(super::usages::Doc::openapi());
+    doc.merge(super::health::Doc::openapi());
     doc
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod category;
 pub mod customer;
 pub mod email;
+pub mod evaluation;
 pub mod event;
 pub mod ids;
 pub mod limits;
@@ -24,6 +25,7 @@ pub mod roles;
 pub mod service_provider;
 pub mod slug;
 pub mod time;
+pub mod usage;
 pub mod user;
 
 pub use actions::{Action, ActionSet};

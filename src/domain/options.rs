@@ -44,6 +44,16 @@ impl PolicyOptions {
         Ok(Self(map.clone()))
     }
 
+    /// Options as stored, which were checked when they were written: taken as they are, so that
+    /// a later, stricter check never makes a stored policy unreadable. `None` for text that is
+    /// not a JSON object.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => Some(Self(map)),
+            _ => None,
+        }
+    }
+
     /// The external recipients of `notify_external_user`, trimmed, empty parts dropped.
     pub fn external_emails(&self) -> Vec<String> {
         match self.0.get(Action::NotifyExternalUser.name()) {
@@ -117,6 +127,16 @@ mod tests {
     fn falsy_values_become_empty() {
         for v in [json!({}), json!([]), json!(""), json!(0), json!(false)] {
             assert_eq!(PolicyOptions::parse(&v), Ok(PolicyOptions::default()), "{v}");
+        }
+    }
+
+    #[test]
+    fn stored_options_are_taken_as_they_are() {
+        let stored = PolicyOptions::from_stored(r#"{"notify_external_user": "a@b.org, c@d.org"}"#).unwrap();
+        assert_eq!(stored.external_emails(), vec!["a@b.org", "c@d.org"]);
+        assert_eq!(PolicyOptions::from_stored("{}"), Some(PolicyOptions::default()));
+        for bad in ["", "[]", "null", "{"] {
+            assert_eq!(PolicyOptions::from_stored(bad), None, "{bad}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Totals against limits (upstream `CustomerComponentUsagePolicy.is_triggered`).
 
 use super::Window;
+use crate::domain::evaluation::{ComponentLimit, CustomerTotal, LimitRow};
 use crate::domain::{Amount, Month, Period};
 
 /// One limit row of a policy; `C` identifies a component.
@@ -12,12 +13,42 @@ pub struct LimitRule<C> {
     pub period: Period,
 }
 
+impl From<&LimitRow> for LimitRule<i64> {
+    fn from(row: &LimitRow) -> Self {
+        LimitRule {
+            component: row.component_id,
+            limit: row.limit,
+            period: row.period,
+        }
+    }
+}
+
+impl From<&ComponentLimit> for LimitRule<i64> {
+    fn from(row: &ComponentLimit) -> Self {
+        LimitRule {
+            component: row.component_id,
+            limit: row.limit,
+            period: row.period,
+        }
+    }
+}
+
 /// The customer's total usage of one component in one billing month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonthlyTotal<C> {
     pub component: C,
     pub month: Month,
     pub usage: Amount,
+}
+
+impl From<&CustomerTotal> for MonthlyTotal<i64> {
+    fn from(total: &CustomerTotal) -> Self {
+        MonthlyTotal {
+            component: total.component_id,
+            month: total.month,
+            usage: total.usage,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ impl Window {
 }
 
 /// The first month that any window of `periods` reaches at `current`, or `None` when one of
-/// them is unbounded (Total): how far back the totals a judgement needs go.
+/// them is unbounded (Total): how far back the totals an evaluation needs go.
 pub fn earliest(periods: impl IntoIterator<Item = Period>, current: Month) -> Option<Month> {
     let mut earliest = current;
     for period in periods {

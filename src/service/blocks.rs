@@ -24,7 +24,7 @@ pub async fn guard(
     subject: serde_json::Value,
     now: i64,
 ) -> ServiceResult<Tx> {
-    store::evaluation::lock_customers(&mut tx, &[customer_id], db.share_lock()).await?;
+    store::evaluation::share_lock_customers(&mut tx, &[customer_id]).await?;
     let Some(block) = store::policies::blocking(&mut *tx, customer_id, action.name()).await? else {
         return Ok(tx);
     };

@@ -39,7 +39,7 @@ pub async fn create(db: &Db, fields: CategoryFields, now: i64) -> ServiceResult<
 /// PUT and PATCH: the category first (404), then the body (400), as DRF's update does.
 pub async fn update(db: &Db, uuid: &Uuid32, changes: Checked<CategoryChanges>) -> ServiceResult<Category> {
     let mut tx = db.begin().await?;
-    let current = store::categories::for_update(&mut tx, uuid, db.row_lock())
+    let current = store::categories::for_update(&mut tx, uuid)
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     let fields = verdict(changes)?.apply(CategoryFields {
@@ -54,7 +54,7 @@ pub async fn update(db: &Db, uuid: &Uuid32, changes: Checked<CategoryChanges>) -
 /// Deletes a category no offering is in.
 pub async fn delete(db: &Db, uuid: &Uuid32) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let current = store::categories::for_update(&mut tx, uuid, db.row_lock())
+    let current = store::categories::for_update(&mut tx, uuid)
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     if current.offering_count > 0 {

@@ -65,7 +65,7 @@ pub async fn update(
     let customer = retrieve(db, caller, uuid, now).await?;
     let patch = patch.accept()?;
     let mut tx = db.begin().await?;
-    let mut fields = store::customers::fields_for_update(&mut tx, customer.id, db.row_lock())
+    let mut fields = store::customers::fields_for_update(&mut tx, customer.id)
         .await?
         .ok_or_else(|| ServiceError::Conflict("Customer has been deleted.".into()))?;
     patch.apply(&mut fields);
@@ -123,6 +123,6 @@ pub async fn delete(
         deleted => deleted?,
     }
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(())
 }

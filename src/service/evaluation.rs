@@ -6,12 +6,11 @@
 //! fires exactly once.
 
 use crate::actions::{self, ActionsConfig, TransitionCtx};
-use crate::domain::{time, Amount, Month, Period};
-use crate::engine::{self, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount};
-use crate::store::evaluation::{self as facts, LimitFact, PolicyState};
+use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
+use crate::domain::{Amount, Month};
+use crate::engine::{self, Assessment, LimitRule, MonthlyTotal, Transition, TransitionCount};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::AnyConnection;
 use std::collections::{BTreeSet, HashMap};
 
@@ -30,8 +29,8 @@ pub struct MonthDelta {
     pub delta: i64,
 }
 
-/// After usage changed: `changes` in the order they were written. Each change is judged on the
-/// totals as they stood right after it, as if it had been committed alone, so writes that
+/// After usage changed: `changes` in the order they were written. Each change is evaluated on
+/// the totals as they stood right after it, as if it had been committed alone, so writes that
 /// share a transaction never hide a fire-then-reset pair. Returns the transitions it made.
 pub async fn after_usage_changes(
     tx: &mut Tx,
@@ -45,20 +44,20 @@ pub async fn after_usage_changes(
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
     let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
-    lock_customers(tx, db, &customers).await?;
-    let mut policies = Judged::group(facts::rules_limiting(tx, &customers, &moved).await?);
+    lock_customers(tx, &customers).await?;
+    let mut policies = PolicyRules::group(store::evaluation::rules_limiting(tx, &customers, &moved).await?);
     if policies.is_empty() {
         return Ok(TransitionCount::default());
     }
     let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
-    let reach = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
-    let written = facts::totals_of(tx, &customers, &limited, reach.map(Month::index), until.index()).await?;
+    let earliest_month = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
+    let written = store::evaluation::totals_of(tx, &customers, &limited, earliest_month, until).await?;
     let mut totals = Totals::before(&written, changes);
     let mut made = TransitionCount::default();
     for change in changes {
         totals.add(change, 1);
         let current = Month::of(change.now.date_naive());
-        let theirs = totals.of(change.customer_id);
+        let customer_totals = totals.of(change.customer_id);
         for policy in policies.iter_mut().filter(|p| p.customer_id == change.customer_id) {
             if !policy
                 .rules
@@ -68,17 +67,18 @@ pub async fn after_usage_changes(
                 continue;
             }
             metrics::counter!("meterguard_evaluations_total").increment(1);
-            let over = engine::evaluate(&policy.rules, &theirs, current).over();
+            let over = engine::evaluate(&policy.rules, &customer_totals, current).over();
             let transition = engine::decide(policy.has_fired, over);
             if transition == Transition::Stay {
                 continue;
             }
             // Rare: read what the transition's event and actions tell about the policy.
-            let Some(state) = facts::policy(tx, policy.id).await? else {
+            let Some(state) = store::evaluation::policy(tx, policy.id).await? else {
                 continue;
             };
-            let assessment = judge(facts::limits_of(&mut **tx, &[policy.id]).await?, &theirs, current);
-            if make(tx, db, cfg, &state, transition, &assessment, change.now).await? {
+            let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
+            let assessment = Assessment::of(limits, &customer_totals, current);
+            if apply_transition(tx, db, cfg, &state, transition, &assessment, change.now).await? {
                 policy.has_fired = transition == Transition::Fire;
                 made.count(transition);
             }
@@ -87,46 +87,33 @@ pub async fn after_usage_changes(
     Ok(made)
 }
 
-/// A policy under evaluation, with the rules of its limit rows.
-struct Judged {
+/// A policy under evaluation: whose it is, whether it has fired, and the rules of its limit rows.
+struct PolicyRules {
     id: i64,
     customer_id: i64,
     has_fired: bool,
     rules: Vec<LimitRule<i64>>,
 }
 
-impl Judged {
+impl PolicyRules {
     /// Groups limit rows that come in policy order.
-    fn group(rows: Vec<facts::RuleFact>) -> Vec<Self> {
+    fn group(rows: Vec<(Firing, LimitRow)>) -> Vec<Self> {
         let mut policies: Vec<Self> = Vec::new();
-        for row in rows {
-            if policies.last().is_none_or(|p| p.id != row.policy_id) {
+        for (firing, limit) in rows {
+            if policies.last().is_none_or(|p| p.id != firing.policy_id) {
                 policies.push(Self {
-                    id: row.policy_id,
-                    customer_id: row.customer_id,
-                    has_fired: row.has_fired != 0,
+                    id: firing.policy_id,
+                    customer_id: firing.customer_id,
+                    has_fired: firing.has_fired,
                     rules: Vec::new(),
                 });
             }
             if let Some(policy) = policies.last_mut() {
-                policy.rules.push(rule(row.component_id, row.limit_value, row.period));
+                policy.rules.push(LimitRule::from(&limit));
             }
         }
         policies
     }
-}
-
-/// A stored limit row as the engine takes it.
-pub(super) fn rule(component: i64, limit: i64, period_code: i64) -> LimitRule<i64> {
-    LimitRule {
-        component,
-        limit,
-        period: period(period_code),
-    }
-}
-
-fn period(code: i64) -> Period {
-    Period::from_code(code).unwrap_or(Period::DEFAULT)
 }
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
@@ -138,11 +125,11 @@ struct Totals(HashMap<(i64, i64, i64), i64>);
 
 impl Totals {
     /// The totals as they were before `changes`, from the totals written with them.
-    fn before(written: &[facts::TotalFact], changes: &[UsageChange]) -> Self {
+    fn before(written: &[CustomerTotal], changes: &[UsageChange]) -> Self {
         let mut totals = Self(
             written
                 .iter()
-                .map(|t| ((t.customer_id, t.component_id, t.billing_month), t.usage))
+                .map(|t| ((t.customer_id, t.component_id, t.month.index()), t.usage.hundredths()))
                 .collect(),
         );
         for change in changes {
@@ -174,11 +161,11 @@ impl Totals {
     }
 }
 
-/// Locks the customers' rows in id order, as every path does before it writes or judges their
-/// policies: paths that lock several customers never wait on each other in a cycle.
-pub async fn lock_customers(tx: &mut Tx, db: &Db, customer_ids: &[i64]) -> store::Result<()> {
+/// Locks the customers' rows in id order, as every path does before it writes or evaluates
+/// their policies: paths that lock several customers never wait on each other in a cycle.
+pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> store::Result<()> {
     let ids = distinct(customer_ids.iter().copied());
-    facts::lock_customers(tx, &ids, db.row_lock()).await
+    store::evaluation::lock_customers(tx, &ids).await
 }
 
 /// After a policy itself was created or changed.
@@ -205,9 +192,9 @@ pub async fn policies(
     now: DateTime<Utc>,
 ) -> store::Result<TransitionCount> {
     let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
-    lock_customers(tx, db, &customers).await?;
+    lock_customers(tx, &customers).await?;
     let ids: Vec<i64> = policies.iter().map(|&(_, id)| id).collect();
-    let states: Vec<PolicyState> = facts::policies(tx, &ids)
+    let states: Vec<PolicyState> = store::evaluation::policies(tx, &ids)
         .await?
         .into_iter()
         .filter(|p| customers.contains(&p.customer_id))
@@ -217,19 +204,19 @@ pub async fn policies(
     let mut made = TransitionCount::default();
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
-        let transition = engine::decide(policy.has_fired != 0, assessment.evaluation.over());
-        if make(tx, db, cfg, policy, transition, &assessment, now).await? {
+        let transition = engine::decide(policy.has_fired, assessment.evaluation.over());
+        if apply_transition(tx, db, cfg, policy, transition, &assessment, now).await? {
             made.count(transition);
         }
     }
     Ok(made)
 }
 
-/// After components went with the policy limits on them (FK cascade), in a transaction of its
-/// own right after the one that removed them: that one takes no customer locks, as its cascade
-/// deletes usage rows and totals, which every path that takes them locks before customers.
-/// Re-evaluates `policies`, given as (customer, policy), and commits.
-pub async fn after_limits_went(
+/// After components were removed with the policy limits on them (FK cascade), in a transaction
+/// of its own right after the one that removed them: that one takes no customer locks, as its
+/// cascade deletes usage rows and totals, which every path that takes them locks before
+/// customers. Re-evaluates `policies`, given as (customer, policy), and commits.
+pub async fn after_limits_removed(
     db: &Db,
     cfg: &ActionsConfig,
     policies: &[(i64, i64)],
@@ -255,26 +242,18 @@ pub async fn reset_fired(
     now: DateTime<Utc>,
 ) -> store::Result<TransitionCount> {
     let mut made = TransitionCount::default();
-    let Some(policy) = facts::policy(tx, policy_id).await? else {
+    let Some(policy) = store::evaluation::policy(tx, policy_id).await? else {
         return Ok(made);
     };
-    if policy.has_fired == 0 {
+    if !policy.has_fired {
         return Ok(made);
     }
-    let limits = facts::limits_of(&mut **tx, &[policy.id]).await?;
-    let assessment = judge(limits, &[], Month::of(now.date_naive()));
-    if make(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await? {
+    let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
+    let assessment = Assessment::of(limits, &[], Month::of(now.date_naive()));
+    if apply_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await? {
         made.count(Transition::Reset);
     }
     Ok(made)
-}
-
-/// A policy's limit rows with their evaluation against the customer's totals.
-pub struct Assessment {
-    pub limits: Vec<LimitFact>,
-    pub evaluation: Evaluation,
-    /// Each row's component usage in the current month (the pace of projections).
-    pub month_usage: Vec<Amount>,
 }
 
 /// Evaluates one policy's limits against its customer's totals; read-only.
@@ -286,7 +265,7 @@ pub async fn assess(
 ) -> store::Result<Assessment> {
     let current = Month::of(now.date_naive());
     let mut one = assessments(conn, &[(policy_id, customer_id)], current).await?;
-    Ok(one.pop().unwrap_or_else(|| judge(Vec::new(), &[], current)))
+    Ok(one.pop().unwrap_or_else(|| Assessment::of(Vec::new(), &[], current)))
 }
 
 /// The assessments of policies, given as (policy, customer), in their order: their limit rows
@@ -297,61 +276,30 @@ async fn assessments(
     current: Month,
 ) -> store::Result<Vec<Assessment>> {
     let ids: Vec<i64> = policies.iter().map(|&(id, _)| id).collect();
-    let mut limits: HashMap<i64, Vec<LimitFact>> = HashMap::new();
-    for l in facts::limits_of(&mut *conn, &ids).await? {
+    let mut limits: HashMap<i64, Vec<ComponentLimit>> = HashMap::new();
+    for l in store::evaluation::limits_of(&mut *conn, &ids).await? {
         limits.entry(l.policy_id).or_default().push(l);
     }
     let customers = distinct(policies.iter().map(|&(_, customer)| customer));
     let components = distinct(limits.values().flatten().map(|l| l.component_id));
-    let mut totals: HashMap<i64, Vec<facts::TotalFact>> = HashMap::new();
-    let reach = engine::earliest(limits.values().flatten().map(|l| period(l.period)), current).map(Month::index);
-    for t in facts::totals_of(conn, &customers, &components, reach, current.index()).await? {
-        totals.entry(t.customer_id).or_default().push(t);
+    let earliest_month = engine::earliest(limits.values().flatten().map(|l| l.period), current);
+    let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
+    for t in store::evaluation::totals_of(conn, &customers, &components, earliest_month, current).await? {
+        totals.entry(t.customer_id).or_default().push(MonthlyTotal::from(&t));
     }
     Ok(policies
         .iter()
         .map(|(id, customer)| {
-            let theirs = monthly_totals(totals.get(customer).map(Vec::as_slice).unwrap_or(&[]));
-            judge(limits.remove(id).unwrap_or_default(), &theirs, current)
+            let customer_totals = totals.get(customer).map(Vec::as_slice).unwrap_or(&[]);
+            Assessment::of(limits.remove(id).unwrap_or_default(), customer_totals, current)
         })
         .collect())
 }
 
-fn monthly_totals(rows: &[facts::TotalFact]) -> Vec<MonthlyTotal<i64>> {
-    rows.iter()
-        .map(|t| MonthlyTotal {
-            component: t.component_id,
-            month: Month::from_index(t.billing_month),
-            usage: Amount::from_hundredths(t.usage),
-        })
-        .collect()
-}
-
-fn judge(limits: Vec<LimitFact>, totals: &[MonthlyTotal<i64>], current: Month) -> Assessment {
-    let rules: Vec<LimitRule<i64>> = limits
-        .iter()
-        .map(|l| rule(l.component_id, l.limit_value, l.period))
-        .collect();
-    let evaluation = engine::evaluate(&rules, totals, current);
-    let month_usage = limits
-        .iter()
-        .map(|l| {
-            totals
-                .iter()
-                .filter(|t| t.component == l.component_id && t.month == current)
-                .fold(Amount::ZERO, |sum, t| sum.saturating_add(t.usage))
-        })
-        .collect();
-    Assessment {
-        limits,
-        evaluation,
-        month_usage,
-    }
-}
-
 /// Makes a transition the engine decided: the conditional update, then what the transition
-/// does. False when there was nothing to make (`Stay`, or the policy was already there).
-async fn make(
+/// does (`actions::apply`). False when there was nothing to make (`Stay`, or the policy was
+/// already there).
+async fn apply_transition(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
@@ -361,79 +309,89 @@ async fn make(
     now: DateTime<Utc>,
 ) -> store::Result<bool> {
     let made = match transition {
-        Transition::Fire => facts::mark_fired(tx, policy.id, now.timestamp_micros()).await?,
-        Transition::Reset => facts::mark_reset(tx, policy.id).await?,
+        Transition::Fire => store::evaluation::mark_fired(tx, policy.id, now.timestamp_micros()).await?,
+        Transition::Reset => store::evaluation::mark_reset(tx, policy.id).await?,
         Transition::Stay => false,
     };
     if made {
-        on_transition(tx, db, cfg, policy, transition, assessment, now).await?;
+        let ctx = TransitionCtx {
+            policy,
+            transition,
+            assessment,
+            now,
+            system_user: db.system_user_id(tx).await?,
+        };
+        actions::apply(tx, cfg, &ctx).await?;
     }
     Ok(made)
 }
 
-/// What a transition does inside its transaction: its event, then its actions' effects on
-/// meterguard's own data and the deliveries they queue.
-async fn on_transition(
-    tx: &mut Tx,
-    db: &Db,
-    cfg: &ActionsConfig,
-    policy: &PolicyState,
-    transition: Transition,
-    assessment: &Assessment,
-    now: DateTime<Utc>,
-) -> store::Result<()> {
-    let system_user = db.system_user_id(tx).await?;
-    let ctx = TransitionCtx {
-        policy,
-        transition,
-        assessment,
-        now,
-        system_user,
-        row_lock: db.row_lock(),
-    };
-    let (event_type, message, direction) = match transition {
-        Transition::Fire => (
-            "policy_fired",
-            format!(
-                "Usage policy {} of {} fired: usage exceeded a limit.",
-                policy.uuid, policy.customer_name
-            ),
-            "fire",
-        ),
-        _ => (
-            "policy_reset",
-            format!(
-                "Usage policy {} of {} reset: usage is back under every limit.",
-                policy.uuid, policy.customer_name
-            ),
-            "reset",
-        ),
-    };
-    let mut extra = json!({ "actions": policy.actions });
-    if transition == Transition::Fire {
-        extra["exceeded"] = exceeded(assessment);
-    }
-    ctx.event(tx, event_type, &message, extra).await?;
-    actions::apply(tx, cfg, &ctx).await?;
-    tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, %direction, at = %time::render(now.timestamp_micros()), "policy transition");
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Period;
 
-/// The rows over their limit, as events and notifications name them.
-pub fn exceeded(assessment: &Assessment) -> serde_json::Value {
-    assessment
-        .limits
-        .iter()
-        .zip(&assessment.evaluation.rows)
-        .filter(|(_, row)| row.over)
-        .map(|(l, row)| {
-            json!({
-                "component": l.component_uuid,
-                "type": l.component_type,
-                "period": l.period,
-                "usage": row.usage.to_string(),
-                "limit": l.limit_value,
-            })
-        })
-        .collect()
+    fn row(policy_id: i64, has_fired: bool, component_id: i64, limit: i64) -> (Firing, LimitRow) {
+        let firing = Firing {
+            policy_id,
+            customer_id: 10 + policy_id,
+            has_fired,
+        };
+        let period = Period::Month3;
+        let limit = LimitRow {
+            policy_id,
+            component_id,
+            limit,
+            period,
+        };
+        (firing, limit)
+    }
+
+    #[test]
+    fn limit_rows_in_policy_order_group_into_their_policies() {
+        let policies = PolicyRules::group(vec![row(1, false, 5, 100), row(1, false, 6, 200), row(2, true, 5, 7)]);
+        let heads: Vec<(i64, i64, bool)> = policies.iter().map(|p| (p.id, p.customer_id, p.has_fired)).collect();
+        assert_eq!(heads, [(1, 11, false), (2, 12, true)]);
+        let rules: Vec<Vec<(i64, i64)>> = policies
+            .iter()
+            .map(|p| p.rules.iter().map(|r| (r.component, r.limit)).collect())
+            .collect();
+        assert_eq!(rules, [vec![(5, 100), (6, 200)], vec![(5, 7)]]);
+        assert!(policies
+            .iter()
+            .flat_map(|p| &p.rules)
+            .all(|r| r.period == Period::Month3));
+        assert!(PolicyRules::group(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn totals_replay_changes_from_before_them() {
+        let now = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let month = Month::of(now.date_naive());
+        let change = |delta| UsageChange {
+            customer_id: 1,
+            now,
+            deltas: vec![MonthDelta {
+                component_id: 5,
+                billing_month: month.index(),
+                delta,
+            }],
+        };
+        let changes = [change(300), change(-100)];
+        // Written: 1000 before the changes, 1200 after them.
+        let written = [CustomerTotal {
+            customer_id: 1,
+            component_id: 5,
+            month,
+            usage: Amount::from_hundredths(1_200),
+        }];
+        let mut totals = Totals::before(&written, &changes);
+        let usage = |totals: &Totals| totals.of(1).iter().map(|t| t.usage.hundredths()).sum::<i64>();
+        assert_eq!(usage(&totals), 1_000);
+        totals.add(&changes[0], 1);
+        assert_eq!(usage(&totals), 1_300);
+        totals.add(&changes[1], 1);
+        assert_eq!(usage(&totals), 1_200);
+        assert!(totals.of(2).is_empty());
+    }
 }

@@ -1,5 +1,15 @@
 //! Use cases: one function per operation, each one transaction. They read through `store`,
 //! decide through `domain` and the `engine`, and write through `store`.
+//!
+//! The handles the API's shared state holds and hands to use cases are re-exported here, so the
+//! API names only `service`: `Db` (the database pools), `ActionsConfig` (the actions' settings,
+//! with the bell of the delivery worker) and `ReportQueue` (the usage reports' writer).
+
+pub use crate::actions::ActionsConfig;
+pub use crate::store::Db;
+pub use report_batch::ReportQueue;
+
+use crate::store;
 
 pub mod access;
 pub mod blocks;
@@ -8,6 +18,7 @@ pub mod checked;
 pub mod customers;
 pub mod evaluation;
 pub mod events;
+pub mod health;
 pub mod identity;
 pub mod offerings;
 pub mod orders;
@@ -50,8 +61,29 @@ pub enum ServiceError {
     /// The database cannot be reached now, or the service is stopping (503).
     #[error("service unavailable")]
     Unavailable,
+    /// Any other database failure (500).
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+/// A database error is `Unavailable` when the database cannot be reached now (an outage, a
+/// restart, every connection busy: `store::unreachable`), so the same request may succeed
+/// later; otherwise a fault.
+impl From<sqlx::Error> for ServiceError {
+    fn from(err: sqlx::Error) -> Self {
+        if store::unreachable(&err) {
+            tracing::warn!(error = %err, "database unreachable");
+            Self::Unavailable
+        } else {
+            Self::Database(err)
+        }
+    }
+}
+
+/// Whether a failure, wrapped with context on its way, is the database being unreachable now.
+pub fn unreachable_cause(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<sqlx::Error>().is_some_and(store::unreachable))
 }
 
 impl From<crate::domain::page::InvalidPage> for ServiceError {

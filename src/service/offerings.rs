@@ -218,7 +218,7 @@ async fn category(pool: &AnyPool, uuid: &Uuid32) -> store::Result<Result<i64, St
 /// Upstream's `activate/`: the offering must have a plan, then Draft or Paused become Active.
 pub async fn activate(db: &Db, uuid: &Uuid32) -> ServiceResult<OfferingState> {
     let mut tx = db.begin().await?;
-    let (id, state) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock())
+    let (id, state) = store::offerings::state_for_update(&mut tx, uuid)
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     if store::offerings::plan_count(&mut tx, id).await? == 0 {
@@ -239,7 +239,7 @@ pub async fn activate(db: &Db, uuid: &Uuid32) -> ServiceResult<OfferingState> {
 /// their orders, usage and history name it.
 pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let (id, _) = store::offerings::state_for_update(&mut tx, uuid, db.row_lock())
+    let (id, _) = store::offerings::state_for_update(&mut tx, uuid)
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     if store::offerings::has_resources(&mut tx, id).await? {
@@ -250,7 +250,7 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
     let limited = store::evaluation::policies_limiting(&mut tx, Components::OfOffering(id)).await?;
     store::offerings::delete(&mut tx, id).await?;
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(())
 }
 
@@ -336,7 +336,7 @@ pub async fn remove_component(
     let limited = store::evaluation::policies_limiting(&mut tx, Components::One(component.id)).await?;
     store::offerings::delete_component(&mut tx, component.id).await?;
     tx.commit().await?;
-    evaluation::after_limits_went(db, cfg, &limited, now).await?;
+    evaluation::after_limits_removed(db, cfg, &limited, now).await?;
     Ok(())
 }
 

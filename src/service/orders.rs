@@ -109,9 +109,7 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
     }
     if let (Some(o), Some(link)) = (&offering, draft.plan) {
         let plans = store::offerings::plans_of(reader, &[o.id]).await?;
-        let plan = plans
-            .iter()
-            .find(|p| p.uuid == link.plan && link.offering == o.uuid);
+        let plan = plans.iter().find(|p| p.uuid == link.plan && link.offering == o.uuid);
         match plan {
             Some(p) if !p.archived => plan_id = Some(p.id),
             _ => refuse(&mut errors, "plan", PLAN_UNAVAILABLE),
@@ -124,13 +122,13 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(Value::Object(errors)));
     }
-    if !access::may_manage_consumer(db, caller, project.customer_id, project.id, now).await? {
+    if !access::may_manage_consumer(db, caller, project.customer.id, project.id, now).await? {
         return Err(ServiceError::Forbidden);
     }
-    let subject = json!({"project_uuid": project.uuid});
+    let subject = json!({"project_uuid": project.uuid.to_string()});
     let tx = db.begin().await?;
     let block = Action::BlockCreationOfNewResources;
-    let mut tx = blocks::guard(tx, db, project.customer_id, block, subject, now).await?;
+    let mut tx = blocks::guard(tx, db, project.customer.id, block, subject, now).await?;
     let attributes = draft.attributes.as_str();
     let limits = draft.limits.to_json().to_string();
     let resource = NewResource {
@@ -190,7 +188,7 @@ pub(super) async fn place_for_resource(
         let block = Action::BlockModificationOfExistingResources;
         tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
     }
-    let r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
+    let r = store::resources::by_id_tx(&mut tx, resource.id)
         .await?
         .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
     check_state(kind, r.state)?;
@@ -292,7 +290,7 @@ async fn move_order(
     // The resource before its order, as `terminate_resources` locks resources before it cancels
     // their other orders: the two never wait on each other in a cycle.
     if let Some(resource_id) = order.resource_id {
-        store::resources::lock(&mut tx, resource_id, db.row_lock()).await?;
+        store::resources::lock(&mut tx, resource_id).await?;
     }
     if !store::orders::transition(&mut tx, order.id, from, to, now).await? {
         let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();

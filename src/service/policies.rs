@@ -131,7 +131,7 @@ async fn affected_resources(db: &Db, policy: &Policy, vis: Visibility) -> Servic
     if !policy.has_fired {
         return Ok(0);
     }
-    let targets = store::resources::of_customer(db.reader(), policy.customer.id, vis, "").await?;
+    let targets = store::resources::of_customer(db.reader(), policy.customer.id, vis).await?;
     Ok(targets.iter().filter(|r| flags::affects(&policy.actions, r)).count() as i64)
 }
 
@@ -185,7 +185,7 @@ pub async fn create(
     let customer_id = customer_id.ok_or_else(scope_not_found)?;
 
     let mut tx = db.begin().await?;
-    evaluation::lock_customers(&mut tx, db, &[customer_id]).await?;
+    evaluation::lock_customers(&mut tx, &[customer_id]).await?;
     let options = new.options.unwrap_or_default();
     let id = store::policies::insert(
         &mut tx,
@@ -230,7 +230,7 @@ pub async fn update(
     }
     let id = loop {
         let mut tx = db.begin().await?;
-        let current = match lock_policy(&mut tx, db, uuid, moving_to).await? {
+        let current = match lock_policy(&mut tx, uuid, moving_to).await? {
             Locked::Held(current) => current,
             Locked::Gone => return Err(ServiceError::NotFound(NOT_FOUND)),
             Locked::Moved => continue,
@@ -275,7 +275,7 @@ pub async fn delete(
     require_staff(caller)?;
     loop {
         let mut tx = db.begin().await?;
-        let id = match lock_policy(&mut tx, db, uuid, None).await? {
+        let id = match lock_policy(&mut tx, uuid, None).await? {
             Locked::Held(current) => current.id,
             Locked::Gone => return Err(ServiceError::NotFound(NOT_FOUND)),
             Locked::Moved => continue,
@@ -300,12 +300,12 @@ enum Locked {
 /// Locks the policy's customer's row (and that of `moving_to`, a customer it is about to move
 /// to, in the same id-ordered statement), as every path does before it writes a policy, then
 /// reads the policy again: nobody moves a policy away from a customer whose row is held.
-async fn lock_policy(tx: &mut Tx, db: &Db, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
+async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
     let Some(seen) = store::policies::current(tx, uuid).await? else {
         return Ok(Locked::Gone);
     };
     let customers: Vec<i64> = std::iter::once(seen.customer_id).chain(moving_to).collect();
-    evaluation::lock_customers(tx, db, &customers).await?;
+    evaluation::lock_customers(tx, &customers).await?;
     Ok(match store::policies::current(tx, uuid).await? {
         None => Locked::Gone,
         Some(current) if current.customer_id == seen.customer_id => Locked::Held(current),

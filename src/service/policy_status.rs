@@ -44,22 +44,15 @@ pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Ut
         .iter()
         .zip(&assessment.evaluation.rows)
         .zip(&assessment.month_usage)
-        .map(|((l, row), month_usage)| {
-            let period = Period::from_code(l.period).ok_or_else(|| {
-                sqlx::Error::Decode(
-                    format!("policy_limits: period holds {}, which is not a valid value", l.period).into(),
-                )
-            })?;
-            Ok(LimitStatus {
-                component_uuid: l.component_uuid.clone(),
-                component_type: l.component_type.clone(),
-                component_name: l.component_name.clone(),
-                measured_unit: l.measured_unit.clone(),
-                period,
-                headroom: headroom(l.limit_value, row, *month_usage, today),
-            })
+        .map(|((l, row), month_usage)| LimitStatus {
+            component_uuid: l.component_uuid.to_string(),
+            component_type: l.component_type.clone(),
+            component_name: l.component_name.clone(),
+            measured_unit: l.measured_unit.clone(),
+            period: l.period,
+            headroom: headroom(l.limit, row, *month_usage, today),
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect();
     Ok(PolicyStatus {
         policy,
         evaluated_at: now,

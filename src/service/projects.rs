@@ -92,7 +92,7 @@ pub async fn update(
     }
     let patch = patch.accept()?;
     let mut tx = db.begin().await?;
-    let mut fields = store::projects::fields_for_update(&mut tx, project.id, db.row_lock())
+    let mut fields = store::projects::fields_for_update(&mut tx, project.id)
         .await?
         .ok_or_else(|| ServiceError::Conflict("Project has been removed.".into()))?;
     patch.apply(&mut fields);

@@ -102,7 +102,7 @@ impl Writer {
     /// Writes a batch and answers each of its reports.
     async fn write(&self, batch: &mut Vec<Queued>) {
         let started = Instant::now();
-        match self.together(batch).await {
+        match self.commit_batch(batch).await {
             Ok(outcomes) => {
                 metrics::histogram!("meterguard_report_batch_size").record(batch.len() as f64);
                 metrics::histogram!("meterguard_report_batch_duration_seconds").record(started.elapsed().as_secs_f64());
@@ -124,7 +124,7 @@ impl Writer {
             Err(err) => {
                 tracing::warn!(error = %err, reports = batch.len(), "report batch failed; retrying one by one");
                 for queued in batch.drain(..) {
-                    let outcome = self.together(std::slice::from_ref(&queued)).await;
+                    let outcome = self.commit_batch(std::slice::from_ref(&queued)).await;
                     let _ = queued
                         .reply
                         .send(outcome.map_err(ServiceError::from).and_then(|mut o| o.remove(0)));
@@ -135,7 +135,7 @@ impl Writer {
 
     /// The batch in one transaction: each report's outcome (refusals included); `Err` when the
     /// database failed and nothing was committed.
-    async fn together(&self, batch: &[Queued]) -> store::Result<Vec<ServiceResult<()>>> {
+    async fn commit_batch(&self, batch: &[Queued]) -> store::Result<Vec<ServiceResult<()>>> {
         let (db, cfg) = (&self.db, &self.cfg);
         let mut tx = db.begin_batch().await?;
         let uuids: Vec<&Uuid32> = batch.iter().map(|q| &q.report.resource).collect();
@@ -158,7 +158,7 @@ impl Writer {
         let transitions = apply(&mut tx, db, cfg, &plans).await?;
         self.faults.pass(Site::ReportBatch)?;
         tx.commit().await?;
-        db.wrote_much();
+        db.checkpoint_soon();
         cfg.after_commit(transitions);
         metrics::counter!("meterguard_usage_reports_total").increment(plans.len() as u64);
         Ok(outcomes)

@@ -72,7 +72,7 @@ pub async fn edit(
         let block = Action::BlockModificationOfExistingResources;
         // A resource never changes customer, so the one read before is the one to guard.
         let mut tx = blocks::guard(tx, db, resource.customer_id, block, subject, now).await?;
-        let mut r = store::resources::by_id_tx(&mut tx, resource.id, db.row_lock())
+        let mut r = store::resources::by_id_tx(&mut tx, resource.id)
             .await?
             .ok_or_else(|| ServiceError::Rejected("Resource does not exist.".into()))?;
         if patch.changes(&r) {

@@ -44,7 +44,7 @@ impl Schedule {
     }
 
     /// Marks what is due at `now` as about to be swept. A boundary passed while the previous
-    /// sweep still ran is due at once, not at the next periodic sweep: that sweep judged the
+    /// sweep still ran is due at once, not at the next periodic sweep: that sweep evaluated the
     /// month before.
     fn sweeping_at(&mut self, now: DateTime<Utc>) {
         if now >= self.periodic {

@@ -1,12 +1,12 @@
 //! Re-evaluating every policy: at each month boundary (windows move) and periodically. The
-//! whole catalogue is judged in memory from three reads; only policies whose state would change
-//! are then re-evaluated under lock, about a hundred to a transaction.
+//! whole catalogue is evaluated in memory from three reads; only policies whose state would
+//! change are then re-evaluated under lock, about a hundred to a transaction.
 
 use super::evaluation;
 use crate::actions::ActionsConfig;
-use crate::domain::{Amount, Month};
+use crate::domain::Month;
 use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
-use crate::store::{self, evaluation as facts, Db};
+use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -22,34 +22,27 @@ pub struct SweepReport {
 pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::Result<SweepReport> {
     let current = Month::of(now.date_naive());
     let mut conn = db.reader().acquire().await?;
-    let states = facts::all_states(&mut conn).await?;
+    let firings = store::evaluation::all_firings(&mut conn).await?;
     let mut rules: HashMap<i64, Vec<LimitRule<i64>>> = HashMap::new();
-    for (policy_id, component, limit, period) in facts::all_limits(&mut conn).await? {
-        rules
-            .entry(policy_id)
-            .or_default()
-            .push(evaluation::rule(component, limit, period));
+    for limit in store::evaluation::all_limits(&mut conn).await? {
+        rules.entry(limit.policy_id).or_default().push(LimitRule::from(&limit));
     }
     let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
-    let reach = engine::earliest(rules.values().flatten().map(|r| r.period), current).map(Month::index);
-    for t in facts::all_totals(&mut conn, reach, current.index()).await? {
-        totals.entry(t.customer_id).or_default().push(MonthlyTotal {
-            component: t.component_id,
-            month: Month::from_index(t.billing_month),
-            usage: Amount::from_hundredths(t.usage),
-        });
+    let earliest_month = engine::earliest(rules.values().flatten().map(|r| r.period), current);
+    for t in store::evaluation::all_totals(&mut conn, earliest_month, current).await? {
+        totals.entry(t.customer_id).or_default().push(MonthlyTotal::from(&t));
     }
     drop(conn);
     let mut candidates = Vec::new();
-    for (policy_id, customer_id, has_fired) in &states {
-        let own = rules.get(policy_id).map(Vec::as_slice).unwrap_or(&[]);
-        let usage = totals.get(customer_id).map(Vec::as_slice).unwrap_or(&[]);
-        let over = engine::evaluate(own, usage, current).over();
-        if engine::decide(*has_fired != 0, over) != Transition::Stay {
-            candidates.push((*customer_id, *policy_id));
+    for firing in &firings {
+        let policy_rules = rules.get(&firing.policy_id).map(Vec::as_slice).unwrap_or(&[]);
+        let customer_totals = totals.get(&firing.customer_id).map(Vec::as_slice).unwrap_or(&[]);
+        let over = engine::evaluate(policy_rules, customer_totals, current).over();
+        if engine::decide(firing.has_fired, over) != Transition::Stay {
+            candidates.push((firing.customer_id, firing.policy_id));
         }
     }
-    metrics::counter!("meterguard_evaluations_total").increment(states.len() as u64);
+    metrics::counter!("meterguard_evaluations_total").increment(firings.len() as u64);
     let changed = candidates.len();
     // One transaction at a time, as report batches are written. Each takes whole customers and
     // locks them in id order, as every other path does.
@@ -60,7 +53,7 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
         cfg.after_commit(transitions);
     }
     Ok(SweepReport {
-        evaluated: states.len(),
+        evaluated: firings.len(),
         changed,
     })
 }

@@ -1,17 +1,24 @@
 //! Usage reports: replace the month's amount per (resource, component, billing month), keep the
 //! customer's monthly totals, and re-evaluate the affected policies, all in one transaction.
-//! Reports arrive through `report_batch::ReportQueue`, which commits them in groups.
+//! Reports arrive through `report_batch::ReportQueue`, which commits them in groups. Also the
+//! rows they leave: listed, retrieved, deleted (docs/api.md §8).
 
 use super::evaluation::{self, MonthDelta, UsageChange};
-use super::{ServiceError, ServiceResult};
+use super::report_batch::ReportQueue;
+use super::{access, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
-use crate::domain::marketplace::ResourceState;
+use crate::authz::{Principal, Visibility};
+use crate::domain::page::{Listed, PageRequest};
+use crate::domain::usage::{UsageFilter, UsageRecord};
 use crate::domain::{Amount, BillingType, Month, Uuid32};
 use crate::engine::TransitionCount;
 use crate::store::usages::{TotalDelta, UsageReport, UsageTarget};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The 404 detail of a usage row that does not exist or that the caller may not see.
+pub const NOT_FOUND: &str = "No ComponentUsage matches the given query.";
 
 pub struct UsageItem {
     pub component_type: String,
@@ -51,8 +58,64 @@ pub(super) struct Plan<'r> {
 
 /// The refusal of a report on a resource that does not exist, or that the caller may neither
 /// see nor report on.
-pub fn no_such_resource(uuid: &crate::domain::Uuid32) -> String {
-    format!("Object with uuid={} does not exist.", uuid.hyphenated())
+fn no_such_resource(uuid: &Uuid32) -> ServiceError {
+    ServiceError::Field(
+        "resource",
+        format!("Object with uuid={} does not exist.", uuid.hyphenated()),
+    )
+}
+
+/// Reports usage (docs/api.md §8.2): decides who may report, then queues the report for the
+/// next batch and answers once it is committed or refused. Who may report is only known once
+/// the resource is found; the provider's roles are loaded before the report's transaction,
+/// which only reads the verdict.
+pub async fn report(
+    db: &Db,
+    queue: &ReportQueue,
+    caller: &Principal,
+    report: Report,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let may_report = caller.is_staff || {
+        let vis = Visibility::of(caller, now.timestamp_micros());
+        let Some(resource) = store::usages::reported_resource(db.reader(), &report.resource, vis).await? else {
+            return Err(no_such_resource(&report.resource));
+        };
+        let may =
+            access::may_act_for_provider(db, caller, resource.provider_customer_id, now.timestamp_micros()).await?;
+        // Refused either way; a resource the caller cannot see must look missing, not forbidden.
+        if !may && !resource.visible {
+            return Err(no_such_resource(&report.resource));
+        }
+        may
+    };
+    let reporter = Reporter {
+        user_id: caller.id,
+        is_staff: caller.is_staff,
+        may_report,
+    };
+    queue.submit(reporter, report, now).await
+}
+
+/// The usage rows the caller may see that pass `filter`, newest first, one page of them.
+pub async fn list(
+    db: &Db,
+    caller: &Principal,
+    filter: &UsageFilter,
+    request: PageRequest,
+    now: i64,
+) -> ServiceResult<Listed<UsageRecord>> {
+    let vis = Visibility::of(caller, now);
+    let page = request.resolve(store::usages::count(db.reader(), vis, filter).await?)?;
+    let items = store::usages::list(db.reader(), vis, filter, page.limit(), page.offset()).await?;
+    Ok(Listed { items, page })
+}
+
+/// A usage row the caller may see.
+pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32, now: i64) -> ServiceResult<UsageRecord> {
+    store::usages::visible_by_uuid(db.reader(), uuid, Visibility::of(caller, now))
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))
 }
 
 /// Everything that can reject a report, given its resource as `targets` read it (`None`: no
@@ -64,7 +127,7 @@ pub(super) fn check<'r>(
     report: &'r Report,
     now: DateTime<Utc>,
 ) -> ServiceResult<Plan<'r>> {
-    let resource = target.ok_or_else(|| ServiceError::Field("resource", no_such_resource(&report.resource)))?;
+    let resource = target.ok_or_else(|| no_such_resource(&report.resource))?;
     if !reporter.may_report {
         return Err(ServiceError::Forbidden);
     }
@@ -74,7 +137,7 @@ pub(super) fn check<'r>(
             "Resource must have a plan to report usage.".into(),
         ));
     }
-    if !ResourceState::parse(&resource.state).is_some_and(ResourceState::accepts_usage) {
+    if !resource.state.accepts_usage() {
         return Err(ServiceError::Field(
             "resource",
             "Resource is not in valid state.".into(),
@@ -91,9 +154,9 @@ pub(super) fn check<'r>(
     let mut invalid = BTreeSet::new();
     let mut rows = Vec::new();
     for item in &report.items {
-        let metered = components.iter().find(|c| {
-            c.r#type == item.component_type && BillingType::parse(&c.billing_type).is_some_and(BillingType::is_metered)
-        });
+        let metered = components
+            .iter()
+            .find(|c| c.r#type == item.component_type && c.billing_type.is_metered());
         match metered {
             Some(c) => rows.push((c, item)),
             None => {
@@ -112,7 +175,7 @@ pub(super) fn check<'r>(
     }
     let month = Month::of(date.date_naive());
     let backfill = month < Month::of(now.date_naive());
-    if backfill && !reporter.is_staff && rows.iter().any(|(c, _)| c.billing_type != BillingType::Limit.as_str()) {
+    if backfill && !reporter.is_staff && rows.iter().any(|(c, _)| c.billing_type != BillingType::Limit) {
         return Err(ServiceError::Field(
             "date",
             "Service providers can only specify date for limit-based billing components when backfilling past billing periods.".into(),
@@ -184,12 +247,17 @@ pub(super) async fn apply(
             });
         }
     }
-    record(tx, db, cfg, &changes).await
+    add_to_totals_and_evaluate(tx, db, cfg, &changes).await
 }
 
 /// Adds usage changes to the customers' monthly totals, one row per key in key order (the
-/// order in which they are locked), then judges them one after another.
-async fn record(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, changes: &[UsageChange]) -> store::Result<TransitionCount> {
+/// order in which they are locked), then evaluates them one after another.
+async fn add_to_totals_and_evaluate(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    changes: &[UsageChange],
+) -> store::Result<TransitionCount> {
     let mut sums: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
     for change in changes {
         for d in &change.deltas {
@@ -212,11 +280,12 @@ async fn record(tx: &mut Tx, db: &Db, cfg: &ActionsConfig, changes: &[UsageChang
     evaluation::after_usage_changes(tx, db, cfg, changes).await
 }
 
-/// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated.
-pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<bool> {
+/// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated
+/// (docs/evaluation.md §4.3).
+pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
-    let Some(key) = store::usages::key_for_delete(&mut tx, uuid, db.row_lock()).await? else {
-        return Ok(false);
+    let Some(key) = store::usages::key_for_delete(&mut tx, uuid).await? else {
+        return Err(ServiceError::NotFound(NOT_FOUND));
     };
     store::usages::delete(&mut tx, key.id).await?;
     let mut changes = Vec::new();
@@ -231,8 +300,8 @@ pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<U
             }],
         });
     }
-    let transitions = record(&mut tx, db, cfg, &changes).await?;
+    let transitions = add_to_totals_and_evaluate(&mut tx, db, cfg, &changes).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
-    Ok(true)
+    Ok(())
 }

@@ -68,8 +68,8 @@ pub async fn me(db: &Db, caller: &Principal) -> ServiceResult<Option<User>> {
 
 /// The user by uuid, read and locked inside `tx`, if the caller may see it (404 otherwise); only
 /// staff and the user itself may change it.
-async fn writable(db: &Db, tx: &mut Tx, caller: &Principal, uuid: &Uuid32) -> ServiceResult<User> {
-    let user = store::users::by_uuid_locked(tx, uuid, db.row_lock())
+async fn writable(tx: &mut Tx, caller: &Principal, uuid: &Uuid32) -> ServiceResult<User> {
+    let user = store::users::by_uuid_locked(tx, uuid)
         .await?
         .filter(|user| sees(caller, user.id))
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
@@ -83,7 +83,7 @@ async fn writable(db: &Db, tx: &mut Tx, caller: &Principal, uuid: &Uuid32) -> Se
 /// everyone out of administration.
 pub async fn update(db: &Db, caller: &Principal, uuid: &Uuid32, patch: UserPatch) -> ServiceResult<User> {
     let mut tx = db.begin().await?;
-    let user = writable(db, &mut tx, caller, uuid).await?;
+    let user = writable(&mut tx, caller, uuid).await?;
     if user.id == caller.id && user.fields.is_active && patch.is_active == Some(false) {
         return Err(ServiceError::Field(
             "is_active",
@@ -107,7 +107,7 @@ pub async fn delete(db: &Db, caller: &Principal, uuid: &Uuid32) -> ServiceResult
         return Err(ServiceError::Forbidden);
     }
     let mut tx = db.begin().await?;
-    let user = writable(db, &mut tx, caller, uuid).await?;
+    let user = writable(&mut tx, caller, uuid).await?;
     if user.id == caller.id {
         return Err(ServiceError::Rejected("You cannot delete yourself.".into()));
     }
@@ -128,7 +128,7 @@ pub async fn change_password(
 ) -> ServiceResult<()> {
     let hash = hash_password(password).await.map_err(internal)?;
     let mut tx = db.begin().await?;
-    let user = writable(db, &mut tx, caller, uuid).await?;
+    let user = writable(&mut tx, caller, uuid).await?;
     store::users::set_password(&mut tx, user.id, &hash).await?;
     let keep = (user.id == caller.id).then_some(caller_token);
     store::users::revoke_tokens(&mut tx, user.id, keep).await?;

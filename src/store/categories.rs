@@ -1,7 +1,7 @@
 //! Marketplace categories, decoded here into `domain::category` records.
 
-use super::offerings::uuid;
-use super::{Result, Tx};
+use super::rows::uuid;
+use super::{Result, RowLock, Tx};
 use crate::domain::category::{Category, CategoryFields};
 use crate::domain::{OfferingState, Uuid32};
 use sqlx::{AnyPool, FromRow};
@@ -91,8 +91,8 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<Category>> 
 }
 
 /// The category read again inside a write transaction, locked for the rest of it.
-pub async fn for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<Category>> {
-    let lock = super::lock_of(lock, "k");
+pub async fn for_update(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Category>> {
+    let lock = RowLock::Update.of(tx, "k");
     let row: Option<CategoryRow> = sqlx::query_as(&format!("{} WHERE k.uuid = $1 {lock}", select()))
         .bind(uuid.to_string())
         .fetch_optional(&mut **tx)

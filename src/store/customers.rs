@@ -1,5 +1,5 @@
 use super::visibility as sql;
-use super::{rows, NameFilter, Result, Tx};
+use super::{rows, NameFilter, Result, RowLock, Tx};
 use crate::authz::Visibility;
 use crate::domain::customer::{Customer, CustomerFields, CustomerFilter, CustomerText};
 use crate::domain::Uuid32;
@@ -46,8 +46,8 @@ fn fields_of(row: &AnyRow) -> Result<CustomerFields> {
 }
 
 /// The customer's fields read inside the writing transaction, its row locked with `lock`.
-pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<CustomerFields>> {
-    let lock = super::lock_of(lock, "c");
+pub async fn fields_for_update(tx: &mut Tx, id: i64) -> Result<Option<CustomerFields>> {
+    let lock = RowLock::Update.of(tx, "c");
     let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE c.id = $1 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)

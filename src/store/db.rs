@@ -1,6 +1,6 @@
 use crate::config::DatabaseSettings;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,55 @@ use tokio::sync::{Notify, OnceCell};
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// The backend a connection talks to (a transaction's too, through `&mut **tx`), so that a
+    /// store function picks its own dialect instead of being handed a clause.
+    pub fn of(conn: &AnyConnection) -> Self {
+        // What `AnyConnection::backend_name` says of SQLite.
+        if conn.backend_name() == "SQLite" {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
+/// How a read inside a write transaction locks the rows it reads. SQLite takes no lock: its
+/// single writer connection already serialises write transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// The lock that updates of non-key columns take on PostgreSQL, which still queues lockers of
+    /// the same row but lets foreign-key checks (a usage row naming its resource) pass, so reports
+    /// never wait on a policy action's resource locks while it waits on theirs.
+    Update,
+    /// Writers of the rows wait, other share-lockers do not.
+    Share,
+    /// Claims queue rows, passing over those another worker is claiming right now.
+    SkipLocked,
+}
+
+impl RowLock {
+    fn clause_for(self, backend: Backend) -> &'static str {
+        match (backend, self) {
+            (Backend::Sqlite, _) => "",
+            (Backend::Postgres, RowLock::Update) => "FOR NO KEY UPDATE",
+            (Backend::Postgres, RowLock::Share) => "FOR SHARE",
+            (Backend::Postgres, RowLock::SkipLocked) => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// The clause for the connection's backend, locking the rows of every table the query reads.
+    pub fn clause(self, conn: &AnyConnection) -> &'static str {
+        self.clause_for(Backend::of(conn))
+    }
+
+    /// The clause narrowed to the table read as `alias`, so the rows a query joins to are not
+    /// locked with it.
+    pub fn of(self, conn: &AnyConnection, alias: &str) -> String {
+        lock_of(self.clause(conn), alias)
+    }
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -120,35 +169,6 @@ impl Db {
         self.backend
     }
 
-    /// The clause that locks rows read inside a write transaction. SQLite needs none: its single
-    /// writer connection already serialises write transactions. PostgreSQL takes the lock that
-    /// updates of non-key columns take, which still queues lockers of the same row but lets
-    /// foreign-key checks (a usage row naming its resource) pass, so reports never wait on a
-    /// policy action's resource locks while it waits on theirs.
-    pub fn row_lock(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR NO KEY UPDATE",
-        }
-    }
-
-    /// The clause that share-locks rows read inside a write transaction: writers of those rows
-    /// wait, other share-lockers do not. SQLite needs none, as for `row_lock`.
-    pub fn share_lock(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR SHARE",
-        }
-    }
-
-    /// The clause that lets a PostgreSQL worker pass over queue rows another one is taking.
-    pub fn skip_locked(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        }
-    }
-
     /// For reads outside a transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read
@@ -184,7 +204,7 @@ impl Db {
 
     /// After committing a transaction that wrote many pages (a batch of usage reports): the
     /// SQLite checkpoint below runs soon. Nobody listens on PostgreSQL.
-    pub fn wrote_much(&self) {
+    pub fn checkpoint_soon(&self) {
         self.wal_grew.notify_one();
     }
 
@@ -240,7 +260,7 @@ pub fn unreachable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// `lock` (a `Db::row_lock` clause) narrowed to the table read as `alias`, so the rows a query
+/// `lock` (a `RowLock` clause) narrowed to the table read as `alias`, so the rows a query
 /// joins to are not locked with it; empty where there is no lock clause (SQLite).
 pub(super) fn lock_of(lock: &str, alias: &str) -> String {
     if lock.is_empty() {

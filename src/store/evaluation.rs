@@ -1,30 +1,65 @@
 //! What evaluating policies reads and writes: policy states, limit rows, monthly totals, and
-//! the conditional updates that make each transition happen once.
+//! the conditional updates that make each transition happen once. Rows are decoded here into
+//! `domain::evaluation`'s types.
 
 use super::packed::{Select, NO_BINDS};
-use super::{in_list, placeholders, Result, Tx};
+use super::rows::{self, undecodable};
+use super::{in_list, placeholders, Result, RowLock, Tx};
+use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
+use crate::domain::options::PolicyOptions;
+use crate::domain::{ActionSet, Amount, Month};
 use serde::Deserialize;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct PolicyState {
-    pub id: i64,
-    pub uuid: String,
-    pub customer_id: i64,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    pub actions: String,
-    pub options: String,
-    pub has_fired: i64,
+#[derive(FromRow)]
+struct StateRow {
+    id: i64,
+    uuid: String,
+    customer_id: i64,
+    customer_uuid: String,
+    customer_name: String,
+    actions: String,
+    options: String,
+    has_fired: i64,
+}
+
+impl TryFrom<StateRow> for PolicyState {
+    type Error = sqlx::Error;
+
+    fn try_from(row: StateRow) -> Result<Self> {
+        Ok(PolicyState {
+            id: row.id,
+            uuid: rows::uuid("policies.uuid", &row.uuid)?,
+            customer_id: row.customer_id,
+            customer_uuid: rows::uuid("customers.uuid", &row.customer_uuid)?,
+            customer_name: row.customer_name,
+            actions: ActionSet::parse(&row.actions).map_err(|_| undecodable("policies.actions", &row.actions))?,
+            options: PolicyOptions::from_stored(&row.options)
+                .ok_or_else(|| undecodable("policies.options", &row.options))?,
+            has_fired: rows::flag("has_fired", row.has_fired)?,
+        })
+    }
 }
 
 const STATE_COLUMNS: &str = "p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
      p.actions, p.options, p.has_fired";
 const STATE_FROM: &str = "FROM policies p JOIN customers c ON c.id = p.customer_id";
 
-/// Locks the customers' rows, in id order, with `lock` (PostgreSQL; nothing on SQLite, whose one
-/// writer connection already serialises write transactions).
-pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64], lock: &str) -> Result<()> {
+/// Locks the customers' rows, in id order, as every path does before it writes or evaluates
+/// their policies (PostgreSQL; nothing on SQLite, whose one writer connection already serialises
+/// write transactions).
+pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> Result<()> {
+    lock_customer_rows(tx, customer_ids, RowLock::Update).await
+}
+
+/// Share-locks the customers' rows, in id order: a policy of theirs that fires (which locks
+/// them first) has either committed or waits until this transaction ends.
+pub async fn share_lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> Result<()> {
+    lock_customer_rows(tx, customer_ids, RowLock::Share).await
+}
+
+async fn lock_customer_rows(tx: &mut Tx, customer_ids: &[i64], lock: RowLock) -> Result<()> {
+    let lock = lock.clause(tx);
     if customer_ids.is_empty() || lock.is_empty() {
         return Ok(());
     }
@@ -55,23 +90,44 @@ pub async fn policies(tx: &mut Tx, policy_ids: &[i64]) -> Result<Vec<PolicyState
         "SELECT {STATE_COLUMNS} {STATE_FROM} WHERE p.id IN ({}) ORDER BY p.id",
         placeholders(1, ids.len()),
     );
-    let mut q = sqlx::query_as(&sql);
+    let mut q = sqlx::query_as::<_, StateRow>(&sql);
     for id in &ids {
         q = q.bind(*id);
     }
-    q.fetch_all(&mut **tx).await
+    q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(PolicyState::try_from)
+        .collect()
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct LimitFact {
-    pub policy_id: i64,
-    pub component_id: i64,
-    pub component_uuid: String,
-    pub component_type: String,
-    pub component_name: String,
-    pub measured_unit: String,
-    pub limit_value: i64,
-    pub period: i64,
+#[derive(FromRow)]
+struct ComponentLimitRow {
+    policy_id: i64,
+    component_id: i64,
+    component_uuid: String,
+    component_type: String,
+    component_name: String,
+    measured_unit: String,
+    limit_value: i64,
+    period: i64,
+}
+
+impl TryFrom<ComponentLimitRow> for ComponentLimit {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ComponentLimitRow) -> Result<Self> {
+        Ok(ComponentLimit {
+            policy_id: row.policy_id,
+            component_id: row.component_id,
+            component_uuid: rows::uuid("offering_components.uuid", &row.component_uuid)?,
+            component_type: row.component_type,
+            component_name: row.component_name,
+            measured_unit: row.measured_unit,
+            limit: row.limit_value,
+            period: rows::period("policy_limits.period", row.period)?,
+        })
+    }
 }
 
 const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_uuid, oc.type AS component_type, \
@@ -88,19 +144,43 @@ const RULE_COLUMNS: &[&str] = &[
 ];
 
 /// A limit row with what deciding its policy's transition needs of the policy.
-#[derive(Debug, Clone, FromRow, Deserialize)]
-pub struct RuleFact {
-    pub policy_id: i64,
-    pub customer_id: i64,
-    pub has_fired: i64,
-    pub component_id: i64,
-    pub limit_value: i64,
-    pub period: i64,
+#[derive(FromRow, Deserialize)]
+struct FiringLimitRow {
+    policy_id: i64,
+    customer_id: i64,
+    has_fired: i64,
+    component_id: i64,
+    limit_value: i64,
+    period: i64,
 }
 
-/// The limit rows of the customers' policies that limit any of `component_ids`, in policy
-/// order. Only what a decision needs: a transition reads the rest.
-pub async fn rules_limiting(tx: &mut Tx, customer_ids: &[i64], component_ids: &[i64]) -> Result<Vec<RuleFact>> {
+impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
+    type Error = sqlx::Error;
+
+    fn try_from(row: FiringLimitRow) -> Result<Self> {
+        let firing = Firing {
+            policy_id: row.policy_id,
+            customer_id: row.customer_id,
+            has_fired: rows::flag("has_fired", row.has_fired)?,
+        };
+        let limit = LimitRow {
+            policy_id: row.policy_id,
+            component_id: row.component_id,
+            limit: row.limit_value,
+            period: rows::period("policy_limits.period", row.period)?,
+        };
+        Ok((firing, limit))
+    }
+}
+
+/// The limit rows of the customers' policies that limit any of `component_ids`, each with its
+/// policy's firing state, in policy order. Only what a decision needs: a transition reads the
+/// rest.
+pub async fn rules_limiting(
+    tx: &mut Tx,
+    customer_ids: &[i64],
+    component_ids: &[i64],
+) -> Result<Vec<(Firing, LimitRow)>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -112,10 +192,11 @@ pub async fn rules_limiting(tx: &mut Tx, customer_ids: &[i64], component_ids: &[
         placeholders(1, customers.len()),
         placeholders(1 + customers.len(), components.len()),
     );
-    Select::new(RULE_COLUMNS, &from)
+    let read: Vec<FiringLimitRow> = Select::new(RULE_COLUMNS, &from)
         .order_by("p.id, l.id")
         .fetch_all(tx, &[customers, components].concat())
-        .await
+        .await?;
+    read.into_iter().map(TryFrom::try_from).collect()
 }
 
 /// Components about to go, with the policy limits on them.
@@ -146,7 +227,8 @@ pub async fn policies_limiting(tx: &mut Tx, components: Components) -> Result<Ve
     .await
 }
 
-pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<LimitFact>> {
+/// The limit rows of the policies with their components, in row order.
+pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<ComponentLimit>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -154,19 +236,34 @@ pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &
         "SELECT {LIMIT_COLUMNS} FROM policy_limits l {LIMIT_JOIN} WHERE l.policy_id IN ({}) ORDER BY l.id",
         placeholders(1, policy_ids.len())
     );
-    let mut q = sqlx::query_as(&sql);
+    let mut q = sqlx::query_as::<_, ComponentLimitRow>(&sql);
     for id in policy_ids {
         q = q.bind(*id);
     }
-    q.fetch_all(ex).await
+    q.fetch_all(ex)
+        .await?
+        .into_iter()
+        .map(ComponentLimit::try_from)
+        .collect()
 }
 
-#[derive(Debug, Clone, Copy, FromRow, Deserialize)]
-pub struct TotalFact {
-    pub customer_id: i64,
-    pub component_id: i64,
-    pub billing_month: i64,
-    pub usage: i64,
+#[derive(FromRow, Deserialize)]
+struct TotalRow {
+    customer_id: i64,
+    component_id: i64,
+    billing_month: i64,
+    usage: i64,
+}
+
+impl From<TotalRow> for CustomerTotal {
+    fn from(row: TotalRow) -> Self {
+        CustomerTotal {
+            customer_id: row.customer_id,
+            component_id: row.component_id,
+            month: Month::from_index(row.billing_month),
+            usage: Amount::from_hundredths(row.usage),
+        }
+    }
 }
 
 /// The customers' monthly totals of the given components from `from_month` (`None`: from the
@@ -175,9 +272,9 @@ pub async fn totals_of(
     conn: &mut AnyConnection,
     customer_ids: &[i64],
     component_ids: &[i64],
-    from_month: Option<i64>,
-    until_month: i64,
-) -> Result<Vec<TotalFact>> {
+    from_month: Option<Month>,
+    until_month: Month,
+) -> Result<Vec<CustomerTotal>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -188,9 +285,10 @@ pub async fn totals_of(
         placeholders(3, customers.len()),
         placeholders(3 + customers.len(), components.len())
     );
-    let months = [from_month.unwrap_or(i64::MIN), until_month];
+    let months = [from_month.map_or(i64::MIN, Month::index), until_month.index()];
     let binds = [&months[..], &customers, &components].concat();
-    Select::new(TOTAL_COLUMNS, &from).fetch_all(conn, &binds).await
+    let read: Vec<TotalRow> = Select::new(TOTAL_COLUMNS, &from).fetch_all(conn, &binds).await?;
+    Ok(read.into_iter().map(CustomerTotal::from).collect())
 }
 
 /// Not fired → fired; false when the policy was already fired (another writer won).
@@ -214,28 +312,53 @@ pub async fn mark_reset(tx: &mut Tx, policy_id: i64) -> Result<bool> {
 
 const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month", "usage"];
 
-/// Everything a full sweep needs, read in three queries.
-pub async fn all_states(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64)>> {
-    Select::new(&["id", "customer_id", "has_fired"], "FROM policies")
+/// Everything a full sweep needs, read in three queries: every policy's firing state,
+pub async fn all_firings(conn: &mut AnyConnection) -> Result<Vec<Firing>> {
+    let read: Vec<(i64, i64, i64)> = Select::new(&["id", "customer_id", "has_fired"], "FROM policies")
         .fetch_all(conn, NO_BINDS)
-        .await
+        .await?;
+    read.into_iter()
+        .map(|(policy_id, customer_id, has_fired)| {
+            Ok(Firing {
+                policy_id,
+                customer_id,
+                has_fired: rows::flag("policies.has_fired", has_fired)?,
+            })
+        })
+        .collect()
 }
 
-pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<(i64, i64, i64, i64)>> {
-    Select::new(
+/// every limit row,
+pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<LimitRow>> {
+    let read: Vec<(i64, i64, i64, i64)> = Select::new(
         &["policy_id", "component_id", "limit_value", "period"],
         "FROM policy_limits",
     )
     .fetch_all(conn, NO_BINDS)
-    .await
+    .await?;
+    read.into_iter()
+        .map(|(policy_id, component_id, limit, period)| {
+            Ok(LimitRow {
+                policy_id,
+                component_id,
+                limit,
+                period: rows::period("policy_limits.period", period)?,
+            })
+        })
+        .collect()
 }
 
-/// Every customer's totals from `from_month` (`None`: from the first) up to `until_month`.
-pub async fn all_totals(conn: &mut AnyConnection, from_month: Option<i64>, until_month: i64) -> Result<Vec<TotalFact>> {
-    Select::new(
+/// and every customer's totals from `from_month` (`None`: from the first) up to `until_month`.
+pub async fn all_totals(
+    conn: &mut AnyConnection,
+    from_month: Option<Month>,
+    until_month: Month,
+) -> Result<Vec<CustomerTotal>> {
+    let read: Vec<TotalRow> = Select::new(
         TOTAL_COLUMNS,
         "FROM usage_totals WHERE billing_month >= $1 AND billing_month <= $2",
     )
-    .fetch_all(conn, &[from_month.unwrap_or(i64::MIN), until_month])
-    .await
+    .fetch_all(conn, &[from_month.map_or(i64::MIN, Month::index), until_month.index()])
+    .await?;
+    Ok(read.into_iter().map(CustomerTotal::from).collect())
 }

@@ -21,7 +21,7 @@ pub mod usages;
 pub mod users;
 pub mod visibility;
 
-use db::lock_of;
+pub(crate) use db::RowLock;
 pub use db::{unreachable, Backend, Db, Tx};
 
 /// What every store function returns; constraint violations are classified so callers can turn

@@ -1,24 +1,13 @@
 //! Offerings, their components and their plans. Rows are decoded here into `domain::offering`
 //! records; a stored value this build cannot read fails the read (`undecodable`).
 
-use super::rows::{flag, int};
+use super::rows::{flag, int, undecodable, uuid};
 use super::visibility as sql;
-use super::{placeholders, Result, Tx};
+use super::{placeholders, Result, RowLock, Tx};
 use crate::authz::Visibility;
 use crate::domain::offering::{Component, ComponentFields, Offering, OfferingFields, Plan, PlanFields};
 use crate::domain::{BillingType, OfferingState, UnitPrice, Uuid32};
 use sqlx::{AnyPool, FromRow};
-
-/// The error for a stored value that does not decode: the read fails rather than pass on a
-/// default.
-fn undecodable(column: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("{column} holds {value:?}, which this build cannot read").into())
-}
-
-/// A stored uuid (32 hex characters).
-pub(super) fn uuid(column: &str, text: &str) -> Result<Uuid32> {
-    text.parse().map_err(|_| undecodable(column, text))
-}
 
 fn offering_state(text: &str) -> Result<OfferingState> {
     OfferingState::parse(text).ok_or_else(|| undecodable("offerings.state", text))
@@ -66,8 +55,8 @@ impl TryFrom<OfferingRow> for Offering {
             full_description: r.full_description,
             r#type: r.r#type,
             state: offering_state(&r.state)?,
-            shared: flag(r.shared),
-            billable: flag(r.billable),
+            shared: flag("shared", r.shared)?,
+            billable: flag("billable", r.billable)?,
             plugin_options: r.plugin_options,
             attributes: r.attributes,
             options: r.options,
@@ -148,7 +137,8 @@ pub async fn has_resources(tx: &mut Tx, offering_id: i64) -> Result<bool> {
 }
 
 /// `(id, state)` of an offering, locked for the rest of the write transaction.
-pub async fn state_for_update(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<(i64, OfferingState)>> {
+pub async fn state_for_update(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<(i64, OfferingState)>> {
+    let lock = RowLock::Update.clause(tx);
     let row: Option<(i64, String)> = sqlx::query_as(&format!("SELECT id, state FROM offerings WHERE uuid = $1 {lock}"))
         .bind(uuid.to_string())
         .fetch_optional(&mut **tx)
@@ -289,7 +279,7 @@ impl TryFrom<ComponentRow> for Component {
                 max_value: r.max_value,
                 min_value: r.min_value,
                 max_available_limit: r.max_available_limit,
-                is_boolean: flag(r.is_boolean),
+                is_boolean: flag("is_boolean", r.is_boolean)?,
                 default_limit: r.default_limit,
             },
         })
@@ -458,7 +448,7 @@ impl TryFrom<PlanRow> for Plan {
             unit: r.unit,
             unit_price,
             max_amount: r.max_amount,
-            archived: flag(r.archived),
+            archived: flag("archived", r.archived)?,
             prices: r.prices,
             quotas: r.quotas,
         })

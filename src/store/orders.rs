@@ -1,6 +1,6 @@
 //! Orders: their rows, read back decoded into `domain::order::Order`.
 
-use super::resources::decoded;
+use super::rows::decoded;
 use super::visibility as sql;
 use super::{any_of, Result, Tx};
 use crate::authz::Visibility;

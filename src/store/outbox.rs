@@ -1,7 +1,7 @@
 //! The delivery queue for effects outside meterguard (emails, webhooks): rows are written in
 //! the transaction that decided them and delivered after commit by a worker.
 
-use super::{Result, Tx};
+use super::{Result, RowLock, Tx};
 use sqlx::{AnyPool, FromRow};
 
 /// Deliveries neither done nor given up on.
@@ -36,9 +36,10 @@ pub struct Delivery {
 }
 
 /// Takes up to `limit` due deliveries, holding them until `lease_until` so that no other worker
-/// (instance) takes them meanwhile. `skip_locked` lets PostgreSQL workers pass over rows another
-/// worker is claiming right now.
-pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64, skip_locked: &str) -> Result<Vec<Delivery>> {
+/// (instance) takes them meanwhile. PostgreSQL workers pass over rows another worker is claiming
+/// right now.
+pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Delivery>> {
+    let skip_locked = RowLock::SkipLocked.clause(tx);
     sqlx::query_as(&format!(
         "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \

@@ -4,14 +4,11 @@
 //! comes back packed, its rows in one JSON text; PostgreSQL sends its rows as they are, since
 //! building the JSON costs it more (about 1 s for the sweep's rows against 0.4 s).
 
-use super::Result;
+use super::{Backend, Result};
 use serde::de::DeserializeOwned;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::Arguments;
 use sqlx::{AnyConnection, FromRow};
-
-/// What `AnyConnection::backend_name` says of SQLite.
-const SQLITE: &str = "SQLite";
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +69,7 @@ impl<'a> Select<'a> {
         } else {
             format!(" ORDER BY {}", self.order)
         };
-        if conn.backend_name() == SQLITE {
+        if Backend::of(conn) == Backend::Sqlite {
             let exprs: Vec<&str> = self
                 .columns
                 .iter()

@@ -2,6 +2,7 @@
 //! the domain refuses is a decode error, never a default.
 
 use super::packed::{Bind, Select};
+use super::rows::{flag, undecodable, uuid};
 use super::visibility as sql;
 use super::{Result, Tx};
 use crate::authz::Visibility;
@@ -11,7 +12,6 @@ use crate::domain::{ActionSet, Period, Uuid32};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyPool, FromRow};
-use std::fmt::Display;
 
 /// A policy as a read selects it, joined with one of its limit rows (none for a policy without
 /// limits) and, on a page, the list's total; `decode` folds these into `Policy`s. The fields are
@@ -63,23 +63,6 @@ const JOINS: &str = "JOIN customers c ON c.id = p.customer_id LEFT JOIN users u 
 
 /// Policies in the view's order, each with its limit rows in insertion order.
 const ORDER: &str = "p.created DESC, p.id DESC, l.id";
-
-/// A stored value that is not what the column may hold.
-fn undecodable(column: &str, value: impl Display) -> sqlx::Error {
-    sqlx::Error::Decode(format!("policies: {column} holds {value}, which is not a valid value").into())
-}
-
-fn uuid(column: &str, text: &str) -> Result<Uuid32> {
-    text.parse().map_err(|_| undecodable(column, text))
-}
-
-fn flag(column: &str, value: i64) -> Result<bool> {
-    match value {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(undecodable(column, other)),
-    }
-}
 
 /// Takes the joined limit row out of `row`, decoded, if there is one.
 fn decode_limit(row: &mut PolicyRow) -> Result<Option<PolicyLimit>> {

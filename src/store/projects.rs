@@ -1,5 +1,5 @@
 use super::visibility as sql;
-use super::{any_of, rows, NameFilter, Result, Tx};
+use super::{any_of, rows, NameFilter, Result, RowLock, Tx};
 use crate::authz::Visibility;
 use crate::domain::project::{Project, ProjectCustomer, ProjectFields, ProjectFilter};
 use crate::domain::Uuid32;
@@ -45,8 +45,8 @@ impl FromRow<'_, AnyRow> for Stored {
 
 /// The fields of a project that is not removed, read inside the writing transaction with its
 /// row locked by `lock`.
-pub async fn fields_for_update(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<ProjectFields>> {
-    let lock = super::lock_of(lock, "p");
+pub async fn fields_for_update(tx: &mut Tx, id: i64) -> Result<Option<ProjectFields>> {
+    let lock = RowLock::Update.of(tx, "p");
     let row: Option<Stored> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1 AND p.is_removed = 0 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)

@@ -1,7 +1,6 @@
 //! Service providers, decoded here into `domain::service_provider` records.
 
-use super::offerings::uuid;
-use super::rows::{flag, int};
+use super::rows::{flag, int, uuid};
 use super::{Result, Tx};
 use crate::domain::service_provider::{ProviderFields, ServiceProvider};
 use crate::domain::Uuid32;
@@ -32,7 +31,7 @@ impl TryFrom<ProviderRow> for ServiceProvider {
             id: r.id,
             uuid: uuid("service_providers.uuid", &r.uuid)?,
             description: r.description,
-            enable_notifications: flag(r.enable_notifications),
+            enable_notifications: flag("enable_notifications", r.enable_notifications)?,
             created: r.created,
             customer_id: r.customer_id,
             customer_uuid: uuid("customers.uuid", &r.customer_uuid)?,

@@ -1,23 +1,14 @@
 //! Marketplace resources: their rows, read back decoded into `domain::resource::Resource`, the
 //! policy flags on them, and the holds that say which fired policy keeps a flag set.
 
-use super::rows::flag;
+use super::rows::{decoded, flag, uuid};
 use super::visibility as sql;
-use super::{any_of, Result, Tx};
+use super::{any_of, Result, RowLock, Tx};
 use crate::authz::Visibility;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::resource::{Resource, ResourceFilter};
 use crate::domain::Uuid32;
 use sqlx::{AnyPool, FromRow};
-
-/// A stored value decoded with `parse`; a value it refuses fails the read (never a default).
-pub(super) fn decoded<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
-    parse(text).ok_or_else(|| sqlx::Error::Decode(format!("{column}: cannot decode {text:?}").into()))
-}
-
-fn decoded_uuid(column: &str, text: &str) -> Result<Uuid32> {
-    decoded(column, text, |s| s.parse().ok())
-}
 
 /// A resource's row as the query returns it; `Resource` is what leaves the store.
 #[derive(FromRow)]
@@ -61,7 +52,7 @@ impl TryFrom<ResourceRow> for Resource {
     fn try_from(row: ResourceRow) -> Result<Self> {
         Ok(Resource {
             id: row.id,
-            uuid: decoded_uuid("resources.uuid", &row.uuid)?,
+            uuid: uuid("resources.uuid", &row.uuid)?,
             name: row.name,
             description: row.description,
             state: decoded("resources.state", &row.state, ResourceState::parse)?,
@@ -69,27 +60,27 @@ impl TryFrom<ResourceRow> for Resource {
             attributes: row.attributes,
             backend_id: row.backend_id,
             end_date: row.end_date,
-            paused: flag(row.paused),
-            downscaled: flag(row.downscaled),
-            restrict_member_access: flag(row.restrict_member_access),
+            paused: flag("resources.paused", row.paused)?,
+            downscaled: flag("resources.downscaled", row.downscaled)?,
+            restrict_member_access: flag("resources.restrict_member_access", row.restrict_member_access)?,
             created: row.created,
             modified: row.modified,
             project_id: row.project_id,
-            project_uuid: decoded_uuid("projects.uuid", &row.project_uuid)?,
+            project_uuid: uuid("projects.uuid", &row.project_uuid)?,
             project_name: row.project_name,
             customer_id: row.customer_id,
-            customer_uuid: decoded_uuid("customers.uuid", &row.customer_uuid)?,
+            customer_uuid: uuid("customers.uuid", &row.customer_uuid)?,
             customer_name: row.customer_name,
             offering_id: row.offering_id,
-            offering_uuid: decoded_uuid("offerings.uuid", &row.offering_uuid)?,
+            offering_uuid: uuid("offerings.uuid", &row.offering_uuid)?,
             offering_name: row.offering_name,
             offering_type: row.offering_type,
             offering_plugin_options: row.offering_plugin_options,
             provider_customer_id: row.provider_customer_id,
-            provider_uuid: decoded_uuid("customers.uuid", &row.provider_uuid)?,
+            provider_uuid: uuid("customers.uuid", &row.provider_uuid)?,
             provider_name: row.provider_name,
             plan_id: row.plan_id,
-            plan_uuid: row.plan_uuid.map(|t| decoded_uuid("plans.uuid", &t)).transpose()?,
+            plan_uuid: row.plan_uuid.map(|t| uuid("plans.uuid", &t)).transpose()?,
             plan_name: row.plan_name,
         })
     }
@@ -193,8 +184,8 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Resource>> {
 }
 
 /// The resource as it is inside the transaction, locked for the rest of it on PostgreSQL.
-pub async fn by_id_tx(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Resource>> {
-    let lock = super::lock_of(lock, "r");
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<Resource>> {
+    let lock = RowLock::Update.of(tx, "r");
     let row: Option<ResourceRow> = sqlx::query_as(&format!("{SELECT} WHERE r.id = $1 {lock}"))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -202,8 +193,9 @@ pub async fn by_id_tx(tx: &mut Tx, id: i64, lock: &str) -> Result<Option<Resourc
     row.map(Resource::try_from).transpose()
 }
 
-/// Locks the resource's row with `lock` (nothing on SQLite).
-pub async fn lock(tx: &mut Tx, id: i64, lock: &str) -> Result<()> {
+/// Locks the resource's row for the rest of the transaction (nothing on SQLite).
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<()> {
+    let lock = RowLock::Update.clause(tx);
     if !lock.is_empty() {
         sqlx::query(&format!("SELECT id FROM resources WHERE id = $1 {lock}"))
             .bind(id)
@@ -333,12 +325,12 @@ impl TryFrom<ActionTargetRow> for ActionTarget {
     fn try_from(row: ActionTargetRow) -> Result<Self> {
         Ok(ActionTarget {
             id: row.id,
-            uuid: decoded_uuid("resources.uuid", &row.uuid)?,
+            uuid: uuid("resources.uuid", &row.uuid)?,
             name: row.name,
             state: decoded("resources.state", &row.state, ResourceState::parse)?,
-            paused: flag(row.paused),
-            downscaled: flag(row.downscaled),
-            restrict_member_access: flag(row.restrict_member_access),
+            paused: flag("resources.paused", row.paused)?,
+            downscaled: flag("resources.downscaled", row.downscaled)?,
+            restrict_member_access: flag("resources.restrict_member_access", row.restrict_member_access)?,
             project_id: row.project_id,
             offering_id: row.offering_id,
             offering_type: row.offering_type,
@@ -347,16 +339,25 @@ impl TryFrom<ActionTargetRow> for ActionTarget {
     }
 }
 
-/// The customer's resources in id order, locked on PostgreSQL, optionally only those visible
-/// to a user.
-pub async fn of_customer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+/// The customer's resources in id order, optionally only those visible to a user.
+pub async fn of_customer(pool: &AnyPool, customer_id: i64, vis: Visibility) -> Result<Vec<ActionTarget>> {
+    action_targets(pool, customer_id, vis, "").await
+}
+
+/// The customer's resources in id order, locked (PostgreSQL) for the rest of the transaction:
+/// what a policy's actions rewrite.
+pub async fn of_customer_for_update(tx: &mut Tx, customer_id: i64) -> Result<Vec<ActionTarget>> {
+    let lock = RowLock::Update.of(tx, "r");
+    action_targets(&mut **tx, customer_id, Visibility::All, &lock).await
+}
+
+async fn action_targets<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     ex: E,
     customer_id: i64,
     vis: Visibility,
     lock: &str,
 ) -> Result<Vec<ActionTarget>> {
     let (user, now) = vis.binds();
-    let lock = super::lock_of(lock, "r");
     let rows: Vec<ActionTargetRow> = sqlx::query_as(&format!(
         "SELECT r.id, r.uuid, r.name, r.state, r.paused, r.downscaled, r.restrict_member_access, \
          r.project_id, r.offering_id, o.type AS offering_type, o.plugin_options \
@@ -452,6 +453,6 @@ mod tests {
         let err = decoded("resources.state", "Gone", ResourceState::parse).unwrap_err();
         assert!(matches!(err, sqlx::Error::Decode(_)), "{err}");
         assert!(err.to_string().contains("resources.state"), "{err}");
-        assert!(decoded_uuid("resources.uuid", "not-a-uuid").is_err());
+        assert!(uuid("resources.uuid", "not-a-uuid").is_err());
     }
 }

@@ -1,9 +1,12 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
+use super::rows::{self, undecodable};
 use super::visibility as sql;
-use super::{in_list, placeholders, Result, Tx};
+use super::{in_list, placeholders, Result, RowLock, Tx};
 use crate::authz::Visibility;
-use crate::domain::Uuid32;
+use crate::domain::marketplace::ResourceState;
+use crate::domain::usage::{UsageFilter, UsageRecord};
+use crate::domain::{Amount, BillingType, Month, Uuid32};
 use sqlx::{AnyPool, FromRow};
 use std::collections::HashMap;
 
@@ -86,7 +89,7 @@ pub struct UsageTarget {
     pub resource_id: i64,
     pub customer_id: i64,
     pub plan_id: Option<i64>,
-    pub state: String,
+    pub state: ResourceState,
     pub components: Vec<TargetComponent>,
 }
 
@@ -94,7 +97,7 @@ pub struct UsageTarget {
 pub struct TargetComponent {
     pub id: i64,
     pub r#type: String,
-    pub billing_type: String,
+    pub billing_type: BillingType,
 }
 
 #[derive(FromRow)]
@@ -130,20 +133,24 @@ pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<Strin
     for uuid in uuids {
         q = q.bind(uuid.to_string());
     }
-    let rows: Vec<TargetRow> = q.fetch_all(&mut **tx).await?;
-    for row in rows {
-        let target = targets.entry(row.resource_uuid).or_insert_with(|| UsageTarget {
-            resource_id: row.resource_id,
-            customer_id: row.customer_id,
-            plan_id: row.plan_id,
-            state: row.state,
-            components: Vec::new(),
-        });
+    let read: Vec<TargetRow> = q.fetch_all(&mut **tx).await?;
+    for row in read {
+        let target = match targets.entry(row.resource_uuid) {
+            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => new.insert(UsageTarget {
+                resource_id: row.resource_id,
+                customer_id: row.customer_id,
+                plan_id: row.plan_id,
+                state: ResourceState::parse(&row.state).ok_or_else(|| undecodable("resources.state", &row.state))?,
+                components: Vec::new(),
+            }),
+        };
         if let (Some(id), Some(r#type), Some(billing_type)) = (row.component_id, row.component_type, row.billing_type) {
             target.components.push(TargetComponent {
                 id,
                 r#type,
-                billing_type,
+                billing_type: BillingType::parse(&billing_type)
+                    .ok_or_else(|| undecodable("offering_components.billing_type", &billing_type))?,
             });
         }
     }
@@ -195,8 +202,9 @@ pub struct UsageKey {
     pub usage: i64,
 }
 
-pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<UsageKey>> {
-    let lock = super::lock_of(lock, "u");
+/// The row's key, locked (PostgreSQL) for the rest of the transaction.
+pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<UsageKey>> {
+    let lock = RowLock::Update.of(tx, "u");
     sqlx::query_as(&format!(
         "SELECT u.id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
          JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \
@@ -215,28 +223,55 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct UsageRow {
-    pub uuid: String,
-    pub created: i64,
-    pub description: String,
-    pub component_type: String,
-    pub component_name: String,
-    pub measured_unit: String,
-    pub usage: i64,
-    pub date: i64,
-    pub recurring: i64,
-    pub billing_month: i64,
-    pub resource_uuid: String,
-    pub resource_name: String,
-    pub offering_uuid: String,
-    pub offering_name: String,
-    pub project_uuid: String,
-    pub project_name: String,
-    pub customer_uuid: String,
-    pub customer_name: String,
-    /// The user's id, as upstream shows the user's primary key.
-    pub modified_by: Option<i64>,
+#[derive(FromRow)]
+struct UsageRow {
+    uuid: String,
+    created: i64,
+    description: String,
+    component_type: String,
+    component_name: String,
+    measured_unit: String,
+    usage: i64,
+    date: i64,
+    recurring: i64,
+    billing_month: i64,
+    resource_uuid: String,
+    resource_name: String,
+    offering_uuid: String,
+    offering_name: String,
+    project_uuid: String,
+    project_name: String,
+    customer_uuid: String,
+    customer_name: String,
+    modified_by: Option<i64>,
+}
+
+impl TryFrom<UsageRow> for UsageRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: UsageRow) -> Result<Self> {
+        Ok(UsageRecord {
+            uuid: rows::uuid("component_usages.uuid", &row.uuid)?,
+            created: row.created,
+            description: row.description,
+            component_type: row.component_type,
+            component_name: row.component_name,
+            measured_unit: row.measured_unit,
+            usage: Amount::from_hundredths(row.usage),
+            date: row.date,
+            recurring: rows::flag("recurring", row.recurring)?,
+            billing_period: Month::from_index(row.billing_month),
+            resource_uuid: rows::uuid("resources.uuid", &row.resource_uuid)?,
+            resource_name: row.resource_name,
+            offering_uuid: rows::uuid("offerings.uuid", &row.offering_uuid)?,
+            offering_name: row.offering_name,
+            project_uuid: rows::uuid("projects.uuid", &row.project_uuid)?,
+            project_name: row.project_name,
+            customer_uuid: rows::uuid("customers.uuid", &row.customer_uuid)?,
+            customer_name: row.customer_name,
+            modified_by: row.modified_by,
+        })
+    }
 }
 
 const SELECT: &str = "SELECT u.uuid, u.created, u.description, oc.type AS component_type, \
@@ -258,20 +293,6 @@ fn visible(vis: Visibility, u: &str, n: &str) -> String {
     )
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct UsageFilter {
-    pub customer_uuid: Option<String>,
-    pub project_uuid: Option<String>,
-    pub offering_uuid: Option<String>,
-    pub resource_uuid: Option<String>,
-    pub r#type: Option<String>,
-    pub billing_month: Option<i64>,
-    pub billing_year: Option<i64>,
-    pub billing_month_of_year: Option<i64>,
-    pub date_after: Option<i64>,
-    pub date_before: Option<i64>,
-}
-
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \
      AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR r.uuid = $6) AND ($7 IS NULL OR oc.type = $7) \
      AND ($8 IS NULL OR u.billing_month = $8) AND ($9 IS NULL OR u.billing_month / 12 = $9) \
@@ -288,7 +309,7 @@ macro_rules! bind_filter {
             .bind($f.offering_uuid.clone())
             .bind($f.resource_uuid.clone())
             .bind($f.r#type.clone())
-            .bind($f.billing_month)
+            .bind($f.billing_month.map(Month::index))
             .bind($f.billing_year)
             .bind($f.billing_month_of_year)
             .bind($f.date_after)
@@ -301,21 +322,30 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &UsageFilter) -> Result<i
     bind_filter!(sqlx::query_scalar(&sql), vis, f).fetch_one(pool).await
 }
 
-pub async fn list(pool: &AnyPool, vis: Visibility, f: &UsageFilter, limit: i64, offset: i64) -> Result<Vec<UsageRow>> {
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &UsageFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UsageRecord>> {
     let sql = format!(
         "{SELECT} {FROM} WHERE {} AND {FILTER} ORDER BY u.date DESC, oc.type, u.id LIMIT $13 OFFSET $14",
         visible(vis, "$1", "$2")
     );
-    bind_filter!(sqlx::query_as(&sql), vis, f)
+    bind_filter!(sqlx::query_as::<_, UsageRow>(&sql), vis, f)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
-        .await
+        .await?
+        .into_iter()
+        .map(UsageRecord::try_from)
+        .collect()
 }
 
-pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<UsageRow>> {
+pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<UsageRecord>> {
     let (user, now) = vis.binds();
-    sqlx::query_as(&format!(
+    sqlx::query_as::<_, UsageRow>(&format!(
         "{SELECT} {FROM} WHERE u.uuid = $1 AND {}",
         visible(vis, "$2", "$3")
     ))
@@ -323,5 +353,39 @@ pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
     .bind(user)
     .bind(now)
     .fetch_optional(pool)
-    .await
+    .await?
+    .map(UsageRecord::try_from)
+    .transpose()
+}
+
+/// A resource a usage report names, as deciding who may report on it needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportedResource {
+    /// The customer of the resource's offering: its owners and managers may report.
+    pub provider_customer_id: i64,
+    /// Whether the caller whose visibility was asked for may see the resource.
+    pub visible: bool,
+}
+
+/// The resource a report names, in one query, before the report's transaction.
+pub async fn reported_resource(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<ReportedResource>> {
+    let (user, now) = vis.binds();
+    let found: Option<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT o.customer_id, CASE WHEN {} THEN 1 ELSE 0 END FROM resources r \
+         JOIN projects p ON p.id = r.project_id JOIN offerings o ON o.id = r.offering_id WHERE r.uuid = $1",
+        sql::project_member(vis, "r.project_id", "p.customer_id", "$2", "$3")
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    found
+        .map(|(provider_customer_id, visible)| {
+            Ok(ReportedResource {
+                provider_customer_id,
+                visible: rows::flag("visible", visible)?,
+            })
+        })
+        .transpose()
 }

@@ -1,4 +1,4 @@
-use super::{rows, Result, Tx};
+use super::{rows, Result, RowLock, Tx};
 use crate::domain::user::{TokenOwner, User, UserFields};
 use crate::domain::Uuid32;
 use sqlx::any::AnyRow;
@@ -124,7 +124,8 @@ pub async fn by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<User>> {
 }
 
 /// A user read inside a writing transaction, locked with `lock` (`Db::row_lock`) until it ends.
-pub async fn by_uuid_locked(tx: &mut Tx, uuid: &Uuid32, lock: &str) -> Result<Option<User>> {
+pub async fn by_uuid_locked(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<User>> {
+    let lock = RowLock::Update.clause(tx);
     let row: Option<Stored> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE uuid = $1 AND is_system = 0 {lock}"
     ))

@@ -167,7 +167,7 @@ pub async fn marketplace(app: &TestApp) -> Marketplace {
 }
 
 /// The roles of SPEC's permission matrix, each with a token.
-pub struct Cast {
+pub struct RoleTokens {
     pub support: String,
     pub owner: String,
     pub manager: String,
@@ -176,7 +176,7 @@ pub struct Cast {
     pub nobody: String,
 }
 
-pub async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
+pub async fn role_tokens(app: &TestApp, m: &Marketplace) -> RoleTokens {
     let (support_uuid, support) = app.user("support").await;
     app.patch(
         &format!("/api/users/{support_uuid}/"),
@@ -200,7 +200,7 @@ pub async fn cast(app: &TestApp, m: &Marketplace) -> Cast {
     )
     .await;
     let (_, nobody) = app.user("nobody").await;
-    Cast {
+    RoleTokens {
         support,
         owner: m.owner_token().to_string(),
         manager,

@@ -2,7 +2,7 @@
 //! tests): staff, support, customer owner / manager / support, project member, no role, anonymous.
 
 use crate::api_test;
-use crate::fixtures::{cast, marketplace};
+use crate::fixtures::{marketplace, role_tokens};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ struct Row {
 api_test!(
     async fn structure_and_catalog_permissions(app) {
         let m = marketplace(&app).await;
-        let c = cast(&app, &m).await;
+        let c = role_tokens(&app, &m).await;
         let customer = m.customer_uuid().to_string();
         let project = m.project["uuid"].as_str().unwrap().to_string();
         let offering = m.offering["uuid"].as_str().unwrap().to_string();

@@ -1,7 +1,7 @@
 //! The policy resource: docs/api.md §4, docs/evaluation.md §6 and docs/differences.md §1.
 
 use crate::api_test;
-use crate::fixtures::{cast, marketplace, Marketplace};
+use crate::fixtures::{marketplace, role_tokens, Marketplace};
 use crate::helpers::{hyphenate, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -376,7 +376,7 @@ api_test!(
         let m = marketplace(&app).await;
         let policy = create(&app, &m).await;
         let path = detail(policy["uuid"].as_str().unwrap());
-        let c = cast(&app, &m).await;
+        let c = role_tokens(&app, &m).await;
         for token in [app.staff(), &c.support, &c.owner, &c.manager, &c.customer_support] {
             let list = app.get(BASE, token).await;
             assert_eq!(list.header("x-result-count").as_deref(), Some("1"));
@@ -400,7 +400,7 @@ api_test!(
         let policy = create(&app, &m).await;
         let path = detail(policy["uuid"].as_str().unwrap());
         let missing = detail(&"cd".repeat(16));
-        let c = cast(&app, &m).await;
+        let c = role_tokens(&app, &m).await;
         let denied = json!({"detail": "You do not have permission to perform this action."});
         for token in [&c.support, &c.owner, &c.manager, &c.customer_support, &c.project_member, &c.nobody] {
             assert_eq!(app.post(BASE, token, body(&m, json!([]))).await.expect(403), denied);

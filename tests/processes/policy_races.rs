@@ -28,7 +28,7 @@ impl Race {
     }
 
     /// Sends `write` and a report that raises the usage by `by` at the same time.
-    async fn together(&mut self, write: (Method, String, Value), by: i64) -> Value {
+    async fn write_while_reporting(&mut self, write: (Method, String, Value), by: i64) -> Value {
         self.usage += by;
         let amount = self.usage.to_string();
         let (method, path, body) = write;
@@ -109,7 +109,7 @@ async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
             format!("{POLICIES}{standing}/"),
             json!({"component_limits_set": race.limits(race.usage + 5)}),
         );
-        race.together(write, 10).await;
+        race.write_while_reporting(write, 10).await;
         race.assert_true_to_usage(&standing, true, &format!("round {round}, limit lowered"))
             .await;
 
@@ -122,14 +122,16 @@ async fn policy_writes_racing_reports(env: &mut Env, instances: usize) {
             format!("{POLICIES}{standing}/"),
             json!({"component_limits_set": race.limits(FAR)}),
         );
-        race.together(write, 10).await;
+        race.write_while_reporting(write, 10).await;
         race.assert_true_to_usage(&standing, false, &format!("round {round}, limit raised"))
             .await;
 
         // Created with a limit the report crosses: fired.
         let body = json!({"scope": race.m.customer_url(), "actions": "notify_organization_owners",
                           "component_limits_set": race.limits(race.usage + 5)});
-        let created = race.together((Method::POST, POLICIES.to_string(), body), 10).await;
+        let created = race
+            .write_while_reporting((Method::POST, POLICIES.to_string(), body), 10)
+            .await;
         let created = created["uuid"].as_str().expect("uuid").to_string();
         race.assert_true_to_usage(&created, true, &format!("round {round}, created"))
             .await;

@@ -408,7 +408,7 @@ api_test!(
         }
         let mut tx = db.begin().await.unwrap();
         outbox::enqueue(&mut tx, "k1", "webhook", "{}", t0).await.unwrap();
-        let claimed = outbox::claim(&mut tx, t0, t0 + 60 * second, 10, db.skip_locked()).await.unwrap();
+        let claimed = outbox::claim(&mut tx, t0, t0 + 60 * second, 10).await.unwrap();
         outbox::delivered(&mut tx, claimed[0].id, t0).await.unwrap();
         tx.commit().await.unwrap();
 
