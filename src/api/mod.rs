@@ -26,6 +26,7 @@ mod request;
 mod resources;
 mod roles;
 mod schema;
+mod unread_body;
 mod usages;
 mod users;
 
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(errors::panicked))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(axum::middleware::from_fn(compat::drf_conventions))
+        .layer(axum::middleware::from_fn(unread_body::close_if_unread))
         .with_state(state)
 }
 

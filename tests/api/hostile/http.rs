@@ -335,6 +335,45 @@ api_test!(
 );
 
 // ---------------------------------------------------------------------------------------------
+// An answer before the body was read says the connection closes
+// ---------------------------------------------------------------------------------------------
+
+api_test!(
+    async fn an_answer_before_the_body_was_read_closes_the_connection_and_says_so(app) {
+        let body = format!("{{\"name\": \"{}\"}}", "x".repeat(50_000));
+        let post = |token: Option<&str>| {
+            let auth = token.map(|t| format!("Authorization: Token {t}\r\n")).unwrap_or_default();
+            format!(
+                "POST /api/customers/ HTTP/1.1\r\nHost: meterguard\r\nContent-Type: application/json\r\n\
+                 {auth}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+
+        // No token: refused from the headers, the body never read.
+        let mut stream = connect(&app.address).await;
+        stream.write_all(post(None).as_bytes()).await.expect("write");
+        let reply = read_reply(&mut stream, Duration::from_secs(5)).await.expect("answer");
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.header("connection"), Some("close"), "{}", reply.head);
+        assert!(closed_within(&mut stream, Duration::from_secs(5)).await.is_some());
+
+        // A request whose body was read keeps its connection for the next one.
+        let mut stream = connect(&app.address).await;
+        stream.write_all(post(Some(&app.staff_token)).as_bytes()).await.expect("write");
+        let reply = read_reply(&mut stream, Duration::from_secs(5)).await.expect("answer");
+        assert_eq!(reply.status, 400, "{:?}", reply.body);
+        assert_eq!(reply.header("connection"), None, "{}", reply.head);
+        stream
+            .write_all(b"GET /health/ HTTP/1.1\r\nHost: meterguard\r\n\r\n")
+            .await
+            .expect("write");
+        let reply = read_reply(&mut stream, Duration::from_secs(5)).await.expect("second answer");
+        assert_eq!(reply.status, 200);
+    }
+);
+
+// ---------------------------------------------------------------------------------------------
 // The binary: --help, the webhook secret, logs, SIGTERM
 // ---------------------------------------------------------------------------------------------
 
