@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks a running meterguard from outside, once on SQLite and once on PostgreSQL: the real Python
 # client (waldur-api-client from PyPI) drives it; ci/upstream_conformance.py checks an answer of every
-# operation against upstream Waldur's own OpenAPI schema (UPSTREAM_OPENAPI, by default the spec in
-# the shared/ folder beside the checkout); then schemathesis (PyPI) fuzzes every operation of its
+# operation against upstream Waldur's own OpenAPI schema (UPSTREAM_OPENAPI, by default the copy in
+# ci/upstream/); then schemathesis (PyPI) fuzzes every operation of its
 # /api/schema/ and must find no server error, no answer its schema does not document (status, body,
 # content type). Each step prints how long it took. Uses the debug binary the test run built.
 set -euo pipefail

@@ -142,13 +142,27 @@ pub struct PlanOut {
     /// A decimal string with 7 places, e.g. `"0.0000000"`.
     unit_price: String,
     unit: String,
+    /// One-off and plan-switch prices, which meterguard does not charge: always 0.
+    init_price: f64,
+    switch_price: f64,
+    backend_id: String,
+    /// Organization groups a plan is limited to, which meterguard does not model: always empty.
+    #[schema(value_type = Vec<Object>)]
+    organization_groups: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     components: Vec<Value>,
     #[schema(value_type = Object)]
     prices: Value,
+    /// Scheduled price changes, which meterguard does not model: always empty.
+    #[schema(value_type = Object)]
+    future_prices: Value,
     #[schema(value_type = Object)]
     quotas: Value,
     resources_count: i64,
+    /// Upstream derives it from the plan's priced components, which meterguard does not keep:
+    /// always null (docs/differences.md §5).
+    plan_type: Option<String>,
+    minimal_price: f64,
 }
 
 impl PlanOut {
@@ -168,11 +182,17 @@ impl PlanOut {
             is_active: !p.archived,
             unit_price: p.unit_price.to_string(),
             unit: p.unit,
+            init_price: 0.0,
+            switch_price: 0.0,
+            backend_id: String::new(),
+            organization_groups: vec![],
             components: vec![],
             prices: object(&p.prices),
+            future_prices: Value::Object(Default::default()),
             quotas: object(&p.quotas),
-            // Resources are not modelled in this slice yet.
             resources_count: 0,
+            plan_type: None,
+            minimal_price: 0.0,
         }
     }
 }
