@@ -6,6 +6,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, Forbidden
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::query::verbatim_param;
 use super::request::{optional_fields, parsed};
 use super::roles::{self, GrantOut, RoleRevoked, UserRoleExpirationTime, UserRoleRequest};
 use super::AppState;
@@ -241,7 +242,7 @@ fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
     ),
     responses(
         (status = 200, body = Vec<CustomerOut>, headers(("x-result-count" = i64), ("link" = String))),
-        ObjectErrors, CommonErrors
+        InputErrors, ObjectErrors, CommonErrors
     )
 )]
 async fn list(
@@ -253,8 +254,8 @@ async fn list(
 ) -> ApiResult<Paginated<CustomerOut>> {
     let page = PageRequest::from_query(&q)?;
     let filter = CustomerFilter {
-        name_exact: q.get("name_exact").cloned(),
-        name: q.get("name").cloned(),
+        name_exact: verbatim_param(&q, "name_exact")?,
+        name: verbatim_param(&q, "name")?,
     };
     let listed = service::list(&state.db, &user, &filter, page, state.clock.now_micros()).await?;
     Ok(Paginated {

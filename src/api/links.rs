@@ -99,7 +99,7 @@ impl HyperlinkError {
         match self {
             Self::NoMatch => "Invalid hyperlink - No URL match.".into(),
             Self::IncorrectMatch => "Invalid hyperlink - Incorrect URL match.".into(),
-            Self::DoesNotExist => "Invalid hyperlink - Object does not exist.".into(),
+            Self::DoesNotExist => crate::service::checked::DOES_NOT_EXIST.into(),
             Self::IncorrectType(t) => format!("Incorrect type. Expected URL string, received {t}."),
             Self::NullCharacters => super::input::NULL_CHARACTERS.into(),
         }

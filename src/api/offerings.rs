@@ -11,6 +11,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, Forbidden
 use super::links::Links;
 use super::pagination::Paginated;
 use super::query::uuid_param;
+use super::request::deferred;
 use super::AppState;
 use crate::authz::Principal;
 use crate::domain::offering::View;
@@ -21,7 +22,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-pub(super) use input::{deferred, reference};
 use input::{
     BillingTypeChoice, ComponentChanges, ComponentRemoveRequest, ComponentRequest, ComponentUpdateRequest,
     LimitPeriodChoice, OfferingCreateRequest, PlanRequest, PlanUnitChoice,

@@ -7,6 +7,7 @@ use super::input::{check_text, Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
 use super::query::{choices_param, object, uuid_param};
+use super::request::deferred;
 use super::AppState;
 use crate::domain::marketplace::{OrderState, OrderStep, OrderType, RESOURCE_NAME_MAX};
 use crate::domain::order::{Order, OrderFilter};
@@ -148,16 +149,6 @@ pub struct OrderStepOut {
 /// A uuid in the path; anything else names no order.
 fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
     raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
-}
-
-/// A parse's verdict, for a service that answers its own 404 and 403 before it reports a refused
-/// body (as DRF checks permissions before it reads one): `Ok(Err(body))` carries the 400 body.
-pub(super) fn deferred<T>(parsed: ApiResult<T>) -> ApiResult<Result<T, Value>> {
-    match parsed {
-        Ok(request) => Ok(Ok(request)),
-        Err(ApiError::Validation(body)) => Ok(Err(body)),
-        Err(other) => Err(other),
-    }
 }
 
 #[utoipa::path(

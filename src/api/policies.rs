@@ -13,7 +13,7 @@ use crate::domain::options::PolicyOptions;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{PolicyFilter, PolicyLimit, PolicyView};
 use crate::domain::{time, Action, ActionSet, Period, Uuid32};
-use crate::service::policies::{self as service, InvalidBody, LimitDraft, NewPolicy, Parsed, PolicyChanges};
+use crate::service::policies::{self as service, InvalidBody, LimitDraft, NewPolicy, PolicyBody, PolicyChanges};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
@@ -320,7 +320,7 @@ pub struct LimitRequest {
 }
 
 impl PolicyRequest {
-    fn parse(input: Input) -> Parsed<Self> {
+    fn parse(input: Input) -> PolicyBody<Self> {
         let mut input = input.partial(false);
         let fields = PatchedPolicyRequest::read(&mut input);
         match fields {
@@ -341,7 +341,7 @@ impl PolicyRequest {
 }
 
 impl PatchedPolicyRequest {
-    fn parse(input: Input) -> Parsed<Self> {
+    fn parse(input: Input) -> PolicyBody<Self> {
         let mut input = input.partial(true);
         let fields = Self::read(&mut input);
         if input.errors.is_empty() {

@@ -6,7 +6,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, Forbidden
 use super::input::{Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
-use super::query::{uuid_list_param, uuid_param};
+use super::query::{uuid_list_param, uuid_param, verbatim_param};
 use super::request::{optional_fields, parsed};
 use super::roles::{self, GrantOut, RoleRevoked, UserRoleExpirationTime, UserRoleRequest};
 use super::AppState;
@@ -251,8 +251,8 @@ async fn list(
     let filter = ProjectFilter {
         customer_uuid: uuids(uuid_param(&q, "customer_uuid")?).pop(),
         customers: uuids(uuid_list_param(&q, "customer")?),
-        name_exact: q.get("name_exact").cloned(),
-        name: q.get("name").cloned(),
+        name_exact: verbatim_param(&q, "name_exact")?,
+        name: verbatim_param(&q, "name")?,
     };
     let listed = service::list(&state.db, &user, &filter, page, state.clock.now_micros()).await?;
     Ok(Paginated {

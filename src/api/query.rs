@@ -1,6 +1,7 @@
 //! Query-string filters shared by list endpoints, and the JSON stored in text columns.
 
 use super::errors::{ApiError, ApiResult};
+use super::input::NULL_CHARACTERS;
 use crate::domain::Uuid32;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -14,6 +15,9 @@ pub fn choices_param(raw: Option<&str>, key: &str, valid: impl Fn(&str) -> bool)
             continue;
         }
         let v = v.trim();
+        if v.contains('\0') {
+            return Err(ApiError::field(key, NULL_CHARACTERS));
+        }
         if !valid(v) {
             return Err(ApiError::field(
                 key,
@@ -53,14 +57,25 @@ fn filter_uuid(key: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::field(key, "Enter a valid UUID."))
 }
 
-/// A text filter: absent or empty means no filter.
-pub fn text_param(q: &HashMap<String, String>, key: &str) -> Option<String> {
-    q.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+/// A text filter: absent or empty means no filter. A NUL character is a 400, as Django's forms
+/// refuse it (PostgreSQL cannot compare text with one).
+pub fn text_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
+    Ok(verbatim_param(q, key)?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+/// A text filter taken as sent (an empty value is a filter too); a NUL character is a 400.
+pub fn verbatim_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
+    match q.get(key) {
+        Some(v) if v.contains('\0') => Err(ApiError::field(key, NULL_CHARACTERS)),
+        v => Ok(v.cloned()),
+    }
 }
 
 /// An integer filter; anything but a number is a 400.
 pub fn int_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<i64>> {
-    match text_param(q, key) {
+    match text_param(q, key)? {
         None => Ok(None),
         Some(v) => v
             .parse::<f64>()

@@ -39,7 +39,6 @@ pub fn router() -> Router<AppState> {
 /// A usage row as upstream serialises it, keys in upstream order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageOut {
-    #[schema(format = Uuid)]
     uuid: String,
     #[schema(format = DateTime)]
     created: String,
@@ -56,16 +55,12 @@ pub struct UsageOut {
     date: String,
     recurring: bool,
     resource_name: String,
-    #[schema(format = Uuid)]
     resource_uuid: String,
     offering_name: String,
-    #[schema(format = Uuid)]
     offering_uuid: String,
     project_name: String,
-    #[schema(format = Uuid)]
     project_uuid: String,
     customer_name: String,
-    #[schema(format = Uuid)]
     customer_uuid: String,
     /// The first day of the billing month.
     #[schema(format = Date)]
@@ -104,7 +99,7 @@ impl UsageOut {
 /// `resource` takes a resource URL, and anything else matches nothing.
 fn parse_filter(q: &HashMap<String, String>) -> ApiResult<UsageFilter> {
     let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_micros();
-    let resource = match text_param(q, "resource") {
+    let resource = match text_param(q, "resource")? {
         Some(url) => match links::resolve(&json!(url), "marketplace-resources") {
             Ok(uuid) => Some(uuid.to_string()),
             Err(_) => Some(String::new()),
@@ -116,7 +111,7 @@ fn parse_filter(q: &HashMap<String, String>) -> ApiResult<UsageFilter> {
         project_uuid: uuid_param(q, "project_uuid")?,
         offering_uuid: uuid_param(q, "offering_uuid")?,
         resource_uuid: resource,
-        r#type: text_param(q, "type"),
+        r#type: text_param(q, "type")?,
         billing_month: date_param(q, "billing_period")?.map(Month::of),
         billing_year: int_param(q, "billing_period_year")?,
         billing_month_of_year: int_param(q, "billing_period_month")?,
@@ -126,7 +121,7 @@ fn parse_filter(q: &HashMap<String, String>) -> ApiResult<UsageFilter> {
 }
 
 fn date_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<NaiveDate>> {
-    match text_param(q, key) {
+    match text_param(q, key)? {
         None => Ok(None),
         Some(v) => time::parse_datetime(&v)
             .map(|t| Some(t.date_naive()))

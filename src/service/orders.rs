@@ -1,7 +1,7 @@
 //! Orders: listing and reading them, placing Create orders, the orders that change or end a
 //! resource, and the steps of their state machine, each with its permission decision.
 
-use super::{access, blocks, ServiceError, ServiceResult};
+use super::{access, blocks, checked, ServiceError, ServiceResult};
 use crate::authz::{Principal, Visibility};
 use crate::domain::marketplace::{resource_state_after, OrderState, OrderStep, OrderType, ResourceState};
 use crate::domain::order::{Order, OrderFilter};
@@ -16,8 +16,6 @@ use serde_json::{json, Map, Value};
 
 pub const NOT_FOUND: &str = "No Order matches the given query.";
 
-/// DRF's message for a hyperlink to an object the caller cannot see (or that is not there).
-const NO_SUCH_OBJECT: &str = "Invalid hyperlink - Object does not exist.";
 const OFFERING_UNAVAILABLE: &str = "Offering is not available.";
 const PLAN_UNAVAILABLE: &str = "This plan is not available for selected offering.";
 
@@ -85,14 +83,14 @@ pub async fn create(db: &Db, caller: &Principal, draft: OrderDraft, now: i64) ->
         match store::offerings::visible_by_uuid(reader, uuid, Catalog::Consumer(vis)).await? {
             Some(o) if o.state == OfferingState::Active => offering = Some(o),
             Some(_) => refuse(&mut found, "offering", OFFERING_UNAVAILABLE),
-            None => refuse(&mut found, "offering", NO_SUCH_OBJECT),
+            None => refuse(&mut found, "offering", checked::DOES_NOT_EXIST),
         }
     }
     let mut project = None;
     if let Some(uuid) = &draft.project {
         match store::projects::visible_by_uuid(reader, uuid, vis).await? {
             Some(p) => project = Some(p),
-            None => refuse(&mut found, "project", NO_SUCH_OBJECT),
+            None => refuse(&mut found, "project", checked::DOES_NOT_EXIST),
         }
     }
     let mut plan_id = None;

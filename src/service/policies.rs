@@ -2,7 +2,7 @@
 //! them (docs/api.md §4). The checks that need the database (upstream's "phase B") run inside the
 //! write transaction, so a failure leaves nothing behind.
 
-use super::{evaluation, ServiceError, ServiceResult};
+use super::{checked, evaluation, ServiceError, ServiceResult};
 use crate::actions::{flags, ActionsConfig};
 use crate::authz::{Principal, Visibility};
 use crate::domain::options::PolicyOptions;
@@ -18,9 +18,6 @@ use std::collections::HashSet;
 
 /// The 404 detail for a policy that does not exist or that the caller may not see.
 pub const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
-
-/// DRF's message for a hyperlink to an object that does not exist (docs/api.md §1.5).
-const SCOPE_NOT_FOUND: &str = "Invalid hyperlink - Object does not exist.";
 
 /// One limit row as the client submitted it, already well-formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +61,7 @@ impl InvalidBody {
     fn refused(self, scope_not_found: bool) -> ServiceError {
         let mut errors = Map::new();
         if scope_not_found {
-            errors.insert("scope".into(), json!([SCOPE_NOT_FOUND]));
+            errors.insert("scope".into(), json!([checked::DOES_NOT_EXIST]));
         }
         errors.extend(self.errors);
         ServiceError::Invalid(Value::Object(errors))
@@ -72,7 +69,7 @@ impl InvalidBody {
 }
 
 /// A request body as the API parsed it: the request, or why its fields were refused.
-pub type Parsed<T> = Result<T, InvalidBody>;
+pub type PolicyBody<T> = Result<T, InvalidBody>;
 
 /// A page of the policies the caller may see that `filter` selects, newest first.
 pub async fn list(
@@ -164,7 +161,7 @@ async fn customer_named(db: &Db, scope: Option<Uuid32>) -> ServiceResult<Option<
 }
 
 fn scope_not_found() -> ServiceError {
-    ServiceError::Field("scope", SCOPE_NOT_FOUND.into())
+    ServiceError::Field("scope", checked::DOES_NOT_EXIST.into())
 }
 
 /// Creates a policy with its limits, then evaluates it (docs/evaluation.md §4.4).
@@ -172,7 +169,7 @@ pub async fn create(
     db: &Db,
     cfg: &ActionsConfig,
     caller: &Principal,
-    request: Parsed<NewPolicy>,
+    request: PolicyBody<NewPolicy>,
     now: DateTime<Utc>,
 ) -> ServiceResult<PolicyView> {
     require_staff(caller)?;
@@ -211,7 +208,7 @@ pub async fn update(
     cfg: &ActionsConfig,
     caller: &Principal,
     uuid: &Uuid32,
-    request: Parsed<PolicyChanges>,
+    request: PolicyBody<PolicyChanges>,
     now: DateTime<Utc>,
 ) -> ServiceResult<PolicyView> {
     require_staff(caller)?;

@@ -1,7 +1,7 @@
 //! Projects: reading, creating, changing and removing them (docs/api.md §3.2).
 
 use super::parsed::Parsed;
-use super::{access, ServiceError, ServiceResult};
+use super::{access, checked, ServiceError, ServiceResult};
 use crate::authz::{Principal, Visibility};
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::project::{Project, ProjectFields, ProjectFilter, ProjectPatch};
@@ -9,9 +9,6 @@ use crate::domain::{slug, Uuid32};
 use crate::store::{self, Db, Tx};
 
 pub const NOT_FOUND: &str = "No Project matches the given query.";
-
-/// DRF's message for a hyperlink to an object that is missing or that the caller may not see.
-pub const CUSTOMER_MISSING: &str = "Invalid hyperlink - Object does not exist.";
 
 /// The projects the caller sees (staff and support all; others those where they hold a role, on
 /// the project or its customer), newest first.
@@ -51,7 +48,7 @@ pub async fn create(db: &Db, caller: &Principal, mut request: Parsed<NewProject>
             let vis = Visibility::of(caller, now);
             let id = store::customers::visible_id(db.reader(), &uuid, vis).await?;
             if id.is_none() {
-                request.refuse_first("customer", CUSTOMER_MISSING);
+                request.refuse_first("customer", checked::DOES_NOT_EXIST);
             }
             id
         }

@@ -152,3 +152,22 @@ api_test!(
         assert_eq!(r.expect(400), json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}));
     }
 );
+
+api_test!(
+    async fn a_nul_character_in_a_text_filter_is_refused(app) {
+        let refused = json!(["Null characters are not allowed."]);
+        for (path, key) in [
+            ("/api/customers/?name=a%00b", "name"),
+            ("/api/customers/?name_exact=%00", "name_exact"),
+            ("/api/projects/?name=%00", "name"),
+            ("/api/events/?event_type=policy%00fired", "event_type"),
+            ("/api/marketplace-component-usages/?type=cpu%00", "type"),
+        ] {
+            let body = app.get(path, app.staff()).await.expect(400);
+            assert_eq!(body, json!({ key: refused }), "{path}");
+        }
+        // The same filters without one still filter.
+        app.get("/api/customers/?name=ab", app.staff()).await.expect(200);
+        app.get("/api/events/?event_type=policy_fired", app.staff()).await.expect(200);
+    }
+);

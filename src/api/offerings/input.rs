@@ -6,7 +6,7 @@
 
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::input::{check_text, check_uuid, python_type, Input, Need, Text, NOT_NULL, REQUIRED};
-use crate::api::links;
+use crate::api::request::{deferred, reference};
 use crate::authz::Principal;
 use crate::domain::catalog::{is_internal_name, slugify, INTERNAL_NAME_MESSAGE, LIMIT_PERIODS, PLAN_UNITS};
 use crate::domain::offering::{ComponentFields, ComponentPatch, OfferingDraft, OfferingFields, PlanFields};
@@ -21,16 +21,6 @@ use utoipa::{PartialSchema, ToSchema};
 
 /// Django TextField: no length limit of its own (the body size limit applies).
 const LONG: usize = usize::MAX;
-
-/// A parse's verdict, for a use case that must first answer what upstream answers before it
-/// validates a body (a 404, a 403, the database's checks of the objects it names).
-pub fn deferred<T>(parsed: ApiResult<T>) -> ApiResult<Checked<T>> {
-    match parsed {
-        Ok(value) => Ok(Ok(value)),
-        Err(ApiError::Validation(body)) => Ok(Err(body)),
-        Err(other) => Err(other),
-    }
-}
 
 /// The offering create body (upstream's OfferingCreateRequest, the fields meterguard models).
 /// Its customer and category are checked by the use case, which reports their errors with the
@@ -165,22 +155,6 @@ impl From<OfferingCreateRequest> for NewOffering {
             customer: r.customer,
             category: r.category,
             draft: r.errors.map_or(Ok(draft), Err),
-        }
-    }
-}
-
-/// A required hyperlink field: the object it names, for the use case to look up, keeping its
-/// place among the errors; `None` (with the field's error) when absent or not such a URL.
-pub fn reference(input: &mut Input, field: &str, collection: &str) -> Option<Reference> {
-    let value = input.present(field, Need::Required)?;
-    match links::resolve(&value, collection) {
-        Ok(uuid) => Some(Reference {
-            uuid,
-            errors_before: input.errors.len(),
-        }),
-        Err(e) => {
-            input.errors.add(field, e.message());
-            None
         }
     }
 }
