@@ -4,6 +4,7 @@ use super::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -51,5 +52,32 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::projects::Doc::openapi());
     doc.merge(super::usages::Doc::openapi());
     doc.merge(super::health::Doc::openapi());
+    add_counts(&mut doc);
     doc
+}
+
+/// A list answers HEAD too, as upstream's `*_count` operations: the list's own answer without its
+/// body, so its `X-Result-Count` says how many there are. Each is documented from its list's
+/// operation: the same parameters, the same statuses, no bodies (docs/api.md §1.7).
+fn add_counts(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let Some(list) = &item.get else { continue };
+        let Some(count_id) = list.operation_id.as_deref().and_then(|id| id.strip_suffix("_list")) else {
+            continue;
+        };
+        let mut count = list.clone();
+        count.operation_id = Some(format!("{count_id}_count"));
+        count.summary = None;
+        count.description = Some("How many the list holds, in `X-Result-Count`; no body.".into());
+        for response in count.responses.responses.values_mut() {
+            if let RefOr::T(response) = response {
+                response.content.clear();
+                response.links.clear();
+                if response.description.is_empty() {
+                    response.description = "No response body".into();
+                }
+            }
+        }
+        item.head = Some(count);
+    }
 }

@@ -63,6 +63,29 @@ api_test!(
 );
 
 api_test!(
+    async fn every_list_is_documented_with_its_count_and_answers_head_with_the_count(app) {
+        let doc = app.call(Method::GET, "/api/schema/", None, None).await.expect(200);
+        let mut lists = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let Some(list) = item["get"]["operationId"].as_str().and_then(|id| id.strip_suffix("_list")) else {
+                continue;
+            };
+            lists += 1;
+            assert_eq!(item["head"]["operationId"], format!("{list}_count"), "{path}");
+            assert_eq!(item["head"]["parameters"], item["get"]["parameters"], "{path}");
+            assert!(item["head"]["responses"]["200"].get("content").is_none(), "{path}");
+        }
+        assert!(lists >= 15, "{lists} lists documented");
+
+        app.customer("Acme").await;
+        app.customer("Globex").await;
+        let reply = app.call(Method::HEAD, "/api/customers/", Some(app.staff()), None).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("x-result-count").as_deref(), Some("2"));
+    }
+);
+
+api_test!(
     backend,
     async fn hyperlinks_follow_the_host_a_trusted_proxy_or_the_public_url(backend) {
         let direct = crate::helpers::spawn_app(backend).await;
