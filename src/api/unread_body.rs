@@ -6,7 +6,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
@@ -16,10 +16,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub async fn close_if_unread(req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    if http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+    // A request without a body (most of them) has nothing to leave unread. Its headers say so:
+    // the body as it reaches this layer is wrapped (timeouts, limits) and no longer tells.
+    if !has_body(req.headers()) {
+        return next.run(req).await;
     }
+    let (parts, body) = req.into_parts();
     let finished = Arc::new(AtomicBool::new(false));
     let tracked = Tracked {
         inner: body,
@@ -32,6 +34,15 @@ pub async fn close_if_unread(req: Request, next: Next) -> Response {
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// HTTP/1.1 frames a request body with Content-Length or Transfer-Encoding; without either
+/// there is none.
+fn has_body(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_LENGTH) {
+        Some(length) => length.to_str().map_or(true, |n| n.trim() != "0"),
+        None => headers.contains_key(header::TRANSFER_ENCODING),
+    }
 }
 
 /// The request body, noting when its last frame has been read.

@@ -370,6 +370,14 @@ api_test!(
             .expect("write");
         let reply = read_reply(&mut stream, Duration::from_secs(5)).await.expect("second answer");
         assert_eq!(reply.status, 200);
+        // A request without a body keeps its connection too.
+        assert_eq!(reply.header("connection"), None, "{}", reply.head);
+        stream
+            .write_all(b"GET /health/ HTTP/1.1\r\nHost: meterguard\r\n\r\n")
+            .await
+            .expect("write");
+        let reply = read_reply(&mut stream, Duration::from_secs(5)).await.expect("third answer");
+        assert_eq!(reply.status, 200);
     }
 );
 
