@@ -8,11 +8,11 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErr
 use super::input::{Input, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::request::deferred;
 use super::AppState;
 use crate::domain::category::{Category, CategoryChanges, CategoryFields};
 use crate::domain::page::PageRequest;
-use crate::domain::Uuid32;
 use crate::service::categories::{self as service, NOT_FOUND};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
@@ -66,10 +66,6 @@ impl CategoryOut {
             components: vec![],
         }
     }
-}
-
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
 }
 
 /// `title` and `description` as sent; `None` when left out.
@@ -187,7 +183,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<CategoryOut>> {
-    let category = service::retrieve(&state.db, &path_uuid(&raw)?).await?;
+    let category = service::retrieve(&state.db, &path_uuid(&raw, NOT_FOUND)?).await?;
     Ok(Json(CategoryOut::render(&links, category)))
 }
 
@@ -228,7 +224,7 @@ async fn update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<CategoryOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let changes = deferred(CategoryRequest::parse(input))?.map(Into::into);
     let category = service::update(&state.db, &uuid, changes).await?;
     Ok(Json(CategoryOut::render(&links, category)))
@@ -252,7 +248,7 @@ async fn partial_update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<CategoryOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let changes = deferred(PatchedCategoryRequest::parse(input))?.map(Into::into);
     let category = service::update(&state.db, &uuid, changes).await?;
     Ok(Json(CategoryOut::render(&links, category)))
@@ -270,7 +266,7 @@ async fn partial_update(
     )
 )]
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    service::delete(&state.db, &path_uuid(&raw)?).await?;
+    service::delete(&state.db, &path_uuid(&raw, NOT_FOUND)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,10 +2,11 @@
 
 use super::auth::{CurrentUser, Staff};
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::errors::{ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::verbatim_param;
 use super::request::{optional_fields, parsed};
 use super::roles::{self, GrantOut, RoleRevoked, UserRoleExpirationTime, UserRoleRequest};
@@ -13,7 +14,7 @@ use super::AppState;
 use crate::domain::customer::{Customer, CustomerFields, CustomerFilter, CustomerPatch, CustomerText};
 use crate::domain::page::PageRequest;
 use crate::domain::roles::ScopeType;
-use crate::domain::{slug, time, Uuid32};
+use crate::domain::{slug, time};
 use crate::service::customers::{self as service, NOT_FOUND};
 use crate::service::parsed::Parsed;
 use crate::service::roles::RoleAction;
@@ -228,10 +229,6 @@ impl PatchedCustomerRequest {
     }
 }
 
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/customers/", operation_id = "customers_list", tag = "customers",
     params(
@@ -281,7 +278,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<CustomerOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let customer = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(CustomerOut::render(&links, customer)))
 }
@@ -352,7 +349,7 @@ async fn save(
     Path(raw): Path<String>,
     patch: Parsed<CustomerPatch>,
 ) -> ApiResult<Json<CustomerOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let customer = service::update(&state.db, &user, &uuid, patch, state.clock.now_micros()).await?;
     Ok(Json(CustomerOut::render(&links, customer)))
 }
@@ -366,7 +363,7 @@ async fn save(
     )
 )]
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     service::delete(&state.db, &state.actions, &user, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

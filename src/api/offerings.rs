@@ -10,6 +10,7 @@ use super::body::JsonBody;
 use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::uuid_param;
 use super::request::deferred;
 use super::AppState;
@@ -39,11 +40,6 @@ pub fn router() -> Router<AppState> {
         .route(&item("update_offering_component/"), post(update_component))
         .route(&item("remove_offering_component/"), post(remove_component))
         .route(&format!("/api/{PLANS}/{{uuid}}/"), get(plan_retrieve))
-}
-
-/// An offering's uuid in a path; anything else names no offering.
-pub(super) fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
 }
 
 /// One page of a view of the catalogue, filtered by `customer_uuid`; shared with the public view.
@@ -109,7 +105,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OfferingOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let offering = service::retrieve(&state.db, &user, View::Provider, &uuid, state.clock.now_micros()).await?;
     Ok(Json(OfferingOut::render(&links, View::Provider, offering)))
 }
@@ -154,7 +150,7 @@ async fn activate(
     Staff(_): Staff,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<DetailStateOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let activated = service::activate(&state.db, &uuid).await?;
     Ok(Json(DetailStateOut::activated(activated)))
 }
@@ -171,7 +167,7 @@ async fn activate(
     )
 )]
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -194,7 +190,7 @@ async fn create_component(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ComponentOut>)> {
-    let offering = path_uuid(&raw)?;
+    let offering = path_uuid(&raw, NOT_FOUND)?;
     let fields = deferred(ComponentRequest::parse(input))?.map(Into::into);
     let now = state.clock.now_micros();
     let component = service::add_component(&state.db, &user, &offering, fields, now).await?;
@@ -219,7 +215,7 @@ async fn update_component(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<ComponentOut>> {
-    let offering = path_uuid(&raw)?;
+    let offering = path_uuid(&raw, NOT_FOUND)?;
     let request = ComponentUpdateRequest::parse(input)?;
     let now = state.clock.now_micros();
     let component = service::update_component(&state.db, &user, &offering, request.into(), now).await?;
@@ -245,7 +241,7 @@ async fn remove_component(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<StatusCode> {
-    let offering = path_uuid(&raw)?;
+    let offering = path_uuid(&raw, NOT_FOUND)?;
     let component = ComponentRemoveRequest::parse(input)?.component();
     service::remove_component(
         &state.db,

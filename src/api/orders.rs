@@ -6,6 +6,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, Forbidden
 use super::input::{check_text, Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::{choices_param, object, uuid_param};
 use super::request::deferred;
 use super::AppState;
@@ -146,11 +147,6 @@ pub struct OrderStepOut {
     detail: String,
 }
 
-/// A uuid in the path; anything else names no order.
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/marketplace-orders/",
     operation_id = "marketplace_orders_list",
@@ -218,7 +214,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OrderOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let order = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(OrderOut::render(&links, order)))
 }
@@ -378,7 +374,7 @@ async fn take_step(
     JsonBody(input): JsonBody,
     step: OrderStep,
 ) -> ApiResult<(StatusCode, Json<OrderStepOut>)> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let error_message = match step {
         OrderStep::SetErred => deferred(OrderErrorDetailsRequest::parse(input))?.map(|r| r.error_message),
         _ => Ok(None),

@@ -7,6 +7,7 @@ use super::input::python_type;
 use super::input::{check_integer, check_uuid, Input, Need, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::uuid_param;
 use super::AppState;
 use crate::domain::options::PolicyOptions;
@@ -110,10 +111,6 @@ impl LimitOut {
     }
 }
 
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/marketplace-customer-component-usage-policies/",
     operation_id = "marketplace_customer_component_usage_policies_list",
@@ -186,7 +183,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<PolicyOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let policy = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(PolicyOut::render(&links, policy)))
 }
@@ -237,7 +234,7 @@ async fn update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let request = PolicyRequest::parse(input).map(PolicyChanges::from);
     let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
     Ok(Json(PolicyOut::render(&links, policy)))
@@ -258,7 +255,7 @@ async fn partial_update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PolicyOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let request = PatchedPolicyRequest::parse(input).map(PolicyChanges::from);
     let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
     Ok(Json(PolicyOut::render(&links, policy)))
@@ -272,7 +269,7 @@ async fn partial_update(
     responses((status = 204, description = "No response body"), ForbiddenErrors, ObjectErrors, CommonErrors)
 )]
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     service::delete(&state.db, &state.actions, &user, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,10 +2,11 @@
 
 use super::auth::CurrentUser;
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::errors::{ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::{uuid_list_param, uuid_param, verbatim_param};
 use super::request::{optional_fields, parsed};
 use super::roles::{self, GrantOut, RoleRevoked, UserRoleExpirationTime, UserRoleRequest};
@@ -221,10 +222,6 @@ fn read_date(input: &mut Input, name: &str) -> Option<Option<String>> {
     }
 }
 
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/projects/", operation_id = "projects_list", tag = "projects",
     params(
@@ -283,7 +280,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<ProjectOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let project = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(ProjectOut::render(&links, project)))
 }
@@ -354,7 +351,7 @@ async fn save(
     Path(raw): Path<String>,
     patch: Parsed<ProjectPatch>,
 ) -> ApiResult<Json<ProjectOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let project = service::update(&state.db, &user, &uuid, patch, state.clock.now_micros()).await?;
     Ok(Json(ProjectOut::render(&links, project)))
 }
@@ -370,7 +367,7 @@ async fn destroy(
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     service::delete(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

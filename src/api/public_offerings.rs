@@ -4,12 +4,14 @@
 use super::auth::CurrentUser;
 use super::errors::{ApiResult, CommonErrors, InputErrors, ObjectErrors};
 use super::links::Links;
+use super::offerings::list_view;
 use super::offerings::render::{OfferingOut, PlanOut, PUBLIC};
-use super::offerings::{list_view, path_uuid};
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::AppState;
 use crate::domain::offering::View;
 use crate::service::offerings as service;
+use crate::service::offerings::NOT_FOUND;
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::routing::get;
@@ -66,7 +68,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OfferingOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let offering = service::retrieve(&state.db, &user, View::Public, &uuid, state.clock.now_micros()).await?;
     Ok(Json(OfferingOut::render(&links, View::Public, offering)))
 }
@@ -85,7 +87,7 @@ async fn plans(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<PlanOut>>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let plans = service::public_plans(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(
         plans
@@ -111,7 +113,7 @@ async fn plan_retrieve(
     links: Links,
     Path((raw, plan_raw)): Path<(String, String)>,
 ) -> ApiResult<Json<PlanOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     // A segment that is not a uuid names no plan; the offering is looked up first all the same.
     let plan = plan_raw.parse().ok();
     let plan = service::public_plan(&state.db, &user, &uuid, plan, state.clock.now_micros()).await?;

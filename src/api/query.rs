@@ -57,6 +57,11 @@ fn filter_uuid(key: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::field(key, "Enter a valid UUID."))
 }
 
+/// The uuid a path names; anything else names no object, a 404 with the resource's own detail.
+pub fn path_uuid(raw: &str, not_found: &'static str) -> ApiResult<Uuid32> {
+    raw.parse().map_err(|_| ApiError::NotFound(not_found))
+}
+
 /// A text filter: absent or empty means no filter. A NUL character is a 400, as Django's forms
 /// refuse it (PostgreSQL cannot compare text with one).
 pub fn text_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {

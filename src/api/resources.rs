@@ -3,18 +3,19 @@
 
 use super::auth::CurrentUser;
 use super::body::JsonBody;
-use super::errors::{ApiError, ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::errors::{ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::orders::choices;
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::{object, uuid_param};
 use super::request::deferred;
 use super::AppState;
 use crate::domain::marketplace::{ResourceState, RESOURCE_NAME_MAX};
 use crate::domain::page::PageRequest;
 use crate::domain::resource::{Resource, ResourceFilter, ResourcePatch};
-use crate::domain::{time, ResourceLimits, Uuid32};
+use crate::domain::{time, ResourceLimits};
 use crate::service::resources as service;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::Uri;
@@ -130,11 +131,6 @@ pub struct OrderUuidOut {
     order_uuid: String,
 }
 
-/// A uuid in the path; anything else names no resource.
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(service::NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/marketplace-resources/",
     operation_id = "marketplace_resources_list",
@@ -194,7 +190,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<ResourceOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let resource = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(ResourceOut::render(&links, resource)))
 }
@@ -250,7 +246,7 @@ async fn edit(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<ResourceOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let patch = deferred(ResourceUpdateRequest::parse(input))?.map(ResourcePatch::from);
     let resource = service::edit(&state.db, &user, &uuid, patch, state.clock.now_micros()).await?;
     Ok(Json(ResourceOut::render(&links, resource)))
@@ -335,7 +331,7 @@ async fn update_limits(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<OrderUuidOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let limits = deferred(ResourceUpdateLimitsRequest::parse(input))?.map(|r| r.limits);
     let order = service::update_limits(&state.db, &user, &uuid, limits, state.clock.now_micros()).await?;
     Ok(Json(OrderUuidOut {
@@ -378,7 +374,7 @@ async fn terminate(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<OrderUuidOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let checked = deferred(ResourceTerminateRequest::parse(input))?.map(|_| ());
     let order = service::terminate(&state.db, &user, &uuid, checked, state.clock.now_micros()).await?;
     Ok(Json(OrderUuidOut {

@@ -1,7 +1,7 @@
 //! The role actions customers and projects share: `add_user/`, `update_user/`, `delete_user/`,
 //! `list_users/` (docs/api.md §3.3). Each resource serves them under its own paths.
 
-use super::errors::{ApiError, ApiResult};
+use super::errors::ApiResult;
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
@@ -150,10 +150,6 @@ fn not_found(scope: ScopeType) -> &'static str {
     }
 }
 
-fn path_uuid(scope: ScopeType, raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(not_found(scope)))
-}
-
 /// Grants, updates or revokes the role the body names on the scope the path names.
 pub async fn change(
     state: &AppState,
@@ -163,7 +159,7 @@ pub async fn change(
     action: RoleAction,
     input: Input,
 ) -> ApiResult<UserRoleExpirationTime> {
-    let uuid = path_uuid(scope, raw)?;
+    let uuid = super::query::path_uuid(raw, not_found(scope))?;
     let now = state.clock.now_micros();
     let request = UserRoleRequest::parse(input, now);
     let expiration_time = service::change(&state.db, caller, scope, &uuid, action, request, now).await?;
@@ -188,7 +184,7 @@ pub async fn list(
     uri: Uri,
     q: &HashMap<String, String>,
 ) -> ApiResult<Paginated<GrantOut>> {
-    let uuid = path_uuid(scope, raw)?;
+    let uuid = super::query::path_uuid(raw, not_found(scope))?;
     // Checked after the scope is found.
     let page = PageRequest::from_query(q);
     let listed = service::list(&state.db, caller, scope, &uuid, page, state.clock.now_micros()).await?;

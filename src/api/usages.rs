@@ -7,6 +7,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErr
 use super::input::{check_text, python_type, Input, Need, Text, NOT_NULL, REQUIRED};
 use super::links::{self, Links};
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::query::{int_param, text_param, uuid_param};
 use super::AppState;
 use crate::domain::page::PageRequest;
@@ -129,10 +130,6 @@ fn date_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<NaiveD
     }
 }
 
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
-}
-
 #[utoipa::path(
     get, path = "/api/marketplace-component-usages/",
     operation_id = "marketplace_component_usages_list",
@@ -187,7 +184,7 @@ async fn retrieve(
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<UsageOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let usage = service::retrieve(&state.db, &user, &uuid, state.clock.now_micros()).await?;
     Ok(Json(UsageOut::render(usage)))
 }
@@ -204,7 +201,7 @@ async fn retrieve(
     )
 )]
 async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

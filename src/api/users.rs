@@ -6,6 +6,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErr
 use super::input::{Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
+use super::query::path_uuid;
 use super::request::optional_fields;
 use super::AppState;
 use crate::authz::Principal;
@@ -240,10 +241,6 @@ pub struct PasswordChanged {
     detail: &'static str,
 }
 
-fn path_uuid(raw: &str) -> ApiResult<Uuid32> {
-    raw.parse().map_err(|_| ApiError::NotFound(NOT_FOUND))
-}
-
 /// Staff and support list every user; anyone else only themselves.
 #[utoipa::path(
     get, path = "/api/users/", operation_id = "users_list", tag = "users",
@@ -284,7 +281,7 @@ async fn retrieve(
     links: Links,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     Ok(Json(UserOut::render(
         &links,
         service::retrieve(&state.db, &user, &uuid).await?,
@@ -331,7 +328,7 @@ async fn update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<UserOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let patch = UserRequest::parse(input, &user)?;
     save(state, user, links, uuid, patch).await
 }
@@ -350,7 +347,7 @@ async fn partial_update(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<UserOut>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let PatchedUserRequest(patch) = PatchedUserRequest::parse(input, &user)?;
     save(state, user, links, uuid, patch).await
 }
@@ -374,7 +371,7 @@ async fn save(
     responses((status = 204, description = "No response body"), InputErrors, ForbiddenErrors, ObjectErrors, CommonErrors)
 )]
 async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     service::delete(&state.db, &user, &uuid).await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
@@ -394,7 +391,7 @@ async fn change_password(
     Path(raw): Path<String>,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<PasswordChanged>> {
-    let uuid = path_uuid(&raw)?;
+    let uuid = path_uuid(&raw, NOT_FOUND)?;
     let request = PasswordRequest::parse(input)?;
     service::change_password(&state.db, &user, &token, &uuid, &request.new_password).await?;
     // Revoked tokens stop working here at once; other instances forget them within their
