@@ -23,9 +23,11 @@ if ! pg_isready -d "$PG_URL" -q 2>/dev/null; then
   for _ in $(seq 1 30); do pg_isready -d "$PG_URL" -q 2>/dev/null && break; sleep 1; done
 fi
 pg_isready -d "$PG_URL"
-# Databases left by earlier runs (each API test makes its own).
-psql "$PG_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'mg_test_%' OR datname LIKE 'mg_client_%'" \
-  | while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+# Databases left by earlier runs (each API test makes its own). One that has a connection belongs
+# to a run still going (another checkout's tests on the same PostgreSQL) and is left alone.
+psql "$PG_URL" -Atc "SELECT d.datname FROM pg_database d WHERE (d.datname LIKE 'mg_test_%' OR d.datname LIKE 'mg_client_%')
+    AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" \
+  | while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 
 step "format and lints"
 cargo fmt --all -- --check
