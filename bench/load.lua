@@ -25,8 +25,10 @@ function setup(thread)
   threads = threads + 1
 end
 
+-- PROCESS: which of several wrk processes (one per server instance) this is, so that they do not
+-- send the same requests in step.
 function init(args)
-  counter = (thread_index or 0) * 100003
+  counter = ((tonumber(os.getenv("PROCESS") or "0")) * 16 + (thread_index or 0)) * 100003
 end
 
 request = function()

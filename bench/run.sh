@@ -7,6 +7,10 @@
 # the ceiling measured again, and the server's peak RSS (VmHWM).
 # Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS
 # override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
+# INSTANCES=N (PostgreSQL only; SQLite always runs one) runs N servers on the one database, the way
+# several stateless instances share it in production, and splits every case's load across them:
+# one wrk per instance with CONNS/N connections, run at the same time. requests/s is then their
+# sum, and p50/p99 the highest of the instances' (wrk reports no merged distribution).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKENDS="${1:-both}"
@@ -17,13 +21,16 @@ RESOURCES="${RESOURCES:-40000}" # set_usage case: RESOURCES x MONTHS component_u
 MONTHS="${MONTHS:-25}"
 CASES="${CASES:-policies set_usage}"
 PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-PORT=18790
+INSTANCES="${INSTANCES:-1}"
+PORT=18790 # instance i listens on PORT + i
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --locked
 BIN="${CARGO_TARGET_DIR:-target}/release/meterguard"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+pids=()
+stop_servers() { [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=(); }
+trap 'stop_servers || true; rm -rf "$work"' EXIT
 
 to_ms() { # wrk prints 812.00us, 1.23ms or 1.02s
   awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
@@ -33,20 +40,34 @@ to_ms() { # wrk prints 812.00us, 1.23ms or 1.02s
 
 measure() { # name, path, token, [lua env...]
   local name="$1" path="$2" token="$3"; shift 3
-  local out
-  if [ $# -gt 0 ]; then
-    out=$(env "$@" TOKEN="$token" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/load.lua "http://127.0.0.1:$PORT$path")
-  else
-    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Token $token" "http://127.0.0.1:$PORT$path")
-  fi
-  local rps p50 p99 non2xx
-  rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
-  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
-  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
-  non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
+  local i wrk_pids=()
+  for ((i = 0; i < n; i++)); do
+    if [ $# -gt 0 ]; then
+      env "$@" TOKEN="$token" PROCESS="$i" wrk -t"$threads" -c"$((CONNS / n))" -d"$DURATION" --latency \
+        -s bench/load.lua "http://127.0.0.1:$((PORT + i))$path" > "$work/wrk.$i" &
+    else
+      wrk -t"$threads" -c"$((CONNS / n))" -d"$DURATION" --latency -H "Authorization: Token $token" \
+        "http://127.0.0.1:$((PORT + i))$path" > "$work/wrk.$i" &
+    fi
+    wrk_pids+=($!)
+  done
+  wait "${wrk_pids[@]}"
+  local rps=0 p50=0 p99=0 non2xx=0 out
+  for ((i = 0; i < n; i++)); do
+    out=$(cat "$work/wrk.$i")
+    rps=$(awk -v a="$rps" -v b="$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')" 'BEGIN { print a + b }')
+    p50=$(awk -v a="$p50" -v b="$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")" 'BEGIN { print (b > a ? b : a) }')
+    p99=$(awk -v a="$p99" -v b="$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")" 'BEGIN { print (b > a ? b : a) }')
+    non2xx=$((non2xx + $(echo "$out" | awk '/Non-2xx/ { n = $NF } END { print n + 0 }')))
+  done
   [ -z "$CEILING" ] && CEILING="$rps"
-  printf '| %s | %s | %.0f | %s | %s | %.0f%% |%s\n' "$BACKEND" "$name" "$rps" "$p50" "$p99" \
-    "$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { print 100 * a / b }')" "${non2xx:+ non-2xx: $non2xx}"
+  printf '| %s | %s | %.0f | %.2f | %.2f | %.0f%% |%s\n' "$label" "$name" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { print 100 * a / b }')" "$([ "$non2xx" = 0 ] || echo " non-2xx: $non2xx")"
+}
+
+peak_rss() { # the servers' peak RSS in MB, one figure per instance
+  local p
+  for p in "${pids[@]}"; do printf '%s ' "$(( $(awk '/VmHWM/ { print $2 }' "/proc/$p/status") / 1024 ))"; done
 }
 
 # After a bulk load, measure the steady state: without this, PostgreSQL's autovacuum and
@@ -68,10 +89,15 @@ for BACKEND in sqlite postgres; do
     psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     url="${PG_URL%/*}/$db"
   fi
+  n=1; [ "$BACKEND" = postgres ] && n=$INSTANCES
+  threads=$(( n > 1 ? 1 : 2 )) # two wrk threads in all, on the machine's two cores
+  label=$BACKEND; [ "$n" -gt 1 ] && label="$BACKEND ×$n"
   staff=$(METERGUARD_PASSWORD=bench DATABASE_URL="$url" $BIN create-staff-user --username bench-staff | tail -n1)
-  RUST_LOG=warn DATABASE_URL="$url" $BIN serve --listen "127.0.0.1:$PORT" > "$work/$BACKEND.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/" >/dev/null && break; sleep 0.2; done
+  for ((i = 0; i < n; i++)); do
+    RUST_LOG=warn DATABASE_URL="$url" $BIN serve --listen "127.0.0.1:$((PORT + i))" > "$work/$BACKEND.$i.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((PORT + i))/health/" >/dev/null && break; sleep 0.2; done
+  done
   python3 bench/seed.py --base-url "http://127.0.0.1:$PORT" --staff-token "$staff" --customers "$CUSTOMERS" > "$work/seed.json"
   settle
   owner=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["owner_token"])' "$work/seed.json")
@@ -89,8 +115,7 @@ for BACKEND in sqlite postgres; do
     measure "retrieve" "/api/marketplace-customer-component-usage-policies/$one/" "$staff"
     measure "create" "/" "$staff" MODE=create BODY="$body"
     measure "PATCH" "/" "$staff" MODE=patch UUIDS="$work/uuids.txt"
-    rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-    echo "| $BACKEND | peak RSS of the server after the policy cases | $((rss / 1024)) MB | | | |"
+    echo "| $label | peak RSS of the server after the policy cases | $(peak_rss)MB | | | |"
   fi
 
   # set_usage against a realistic table: 1,000,000 component_usages rows (40,000 resources x 25
@@ -120,13 +145,12 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
   CEILING=""
   measure "ceiling again: GET /health/" "/health/" "$staff"
   measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk -v b="$BACKEND" '
-    $1 == "meterguard_report_batch_size_sum" { n = $2 } $1 == "meterguard_report_batch_size_count" { c = $2 }
-    $1 == "meterguard_report_batch_duration_seconds_sum" { t = $2 }
+  for ((i = 0; i < n; i++)); do curl -s "http://127.0.0.1:$((PORT + i))/metrics"; done | awk -v b="$label" '
+    $1 == "meterguard_report_batch_size_sum" { n += $2 } $1 == "meterguard_report_batch_size_count" { c += $2 }
+    $1 == "meterguard_report_batch_duration_seconds_sum" { t += $2 }
     END { if (c) printf "| %s | set_usage write batches: %.1f reports, %.2f ms each on average | | | | |\n", b, n / c, 1000 * t / c }'
-  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-  echo "| $BACKEND | peak RSS of the server after set_usage | $((rss / 1024)) MB | | | |"
+  echo "| $label | peak RSS of the server after set_usage | $(peak_rss)MB | | | |"
   fi
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  stop_servers || true
   [ "$BACKEND" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 done

@@ -100,8 +100,13 @@ impl ActionSet {
 
 impl fmt::Display for ActionSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = self.0.iter().map(|a| a.name()).collect();
-        f.write_str(&names.join(","))
+        for (i, action) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(action.name())?;
+        }
+        Ok(())
     }
 }
 

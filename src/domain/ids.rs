@@ -26,19 +26,18 @@ impl FromStr for Uuid32 {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        // Only the two forms Waldur accepts; `uuid` would also take braces and URNs.
-        let ok_shape = (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            || (s.len() == 36 && uuid::Uuid::try_parse(s).is_ok());
-        if !ok_shape {
-            return Err(InvalidUuid);
+        // Only the two forms Waldur accepts, 32 hex digits or the hyphenated 36; `uuid` would
+        // also take braces (38) and URNs (45). Every uuid a list decodes comes through here.
+        match s.len() {
+            32 | 36 => uuid::Uuid::try_parse(s).map(Self).map_err(|_| InvalidUuid),
+            _ => Err(InvalidUuid),
         }
-        uuid::Uuid::try_parse(s).map(Self).map_err(|_| InvalidUuid)
     }
 }
 
 impl fmt::Display for Uuid32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.simple())
+        f.write_str(self.0.simple().encode_lower(&mut uuid::Uuid::encode_buffer()))
     }
 }
 
@@ -72,6 +71,9 @@ mod tests {
             "xyz",
             "{01234567-89ab-cdef-0123-456789abcdef}",
             "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdeg",
+            "0123456789abcdef0123456789abcdef----",
+            "urn:uuid:01234567-89ab-cdef-0123-456789abcdef",
         ] {
             assert!(bad.parse::<Uuid32>().is_err(), "{bad}");
         }
