@@ -144,7 +144,21 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
   # The ceiling again, right before: minutes have passed and other work on the machine may differ.
   CEILING=""
   measure "ceiling again: GET /health/" "/health/" "$staff"
+  # PostgreSQL: what the reports write besides their rows. WAL bytes per report and the share of
+  # HOT updates (no new index entries) do not depend on how busy the machine is.
+  pg_counters() {
+    psql "$url" -Atc "SELECT pg_current_wal_lsn() - '0/0', \
+      (SELECT sum(n_tup_upd) || ' ' || sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE relname = 'component_usages')" \
+      | tr '|' ' '
+  }
+  [ "$BACKEND" = postgres ] && read -r wal0 upd0 hot0 <<< "$(pg_counters)"
   measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
+  if [ "$BACKEND" = postgres ]; then
+    sleep 1 # the statistics collector reports table counters within about a second
+    read -r wal1 upd1 hot1 <<< "$(pg_counters)"
+    awk -v w="$((wal1 - wal0))" -v u="$((upd1 - upd0))" -v h="$((hot1 - hot0))" -v b="$label" \
+      'BEGIN { if (u > 0) printf "| %s | set_usage: %.0f bytes of WAL per updated usage row, %.0f%% of the updates HOT | | | | |\n", b, w / u, 100 * h / u }'
+  fi
   for ((i = 0; i < n; i++)); do curl -s "http://127.0.0.1:$((PORT + i))/metrics"; done | awk -v b="$label" '
     $1 == "meterguard_report_batch_size_sum" { n += $2 } $1 == "meterguard_report_batch_size_count" { c += $2 }
     $1 == "meterguard_report_batch_duration_seconds_sum" { t += $2 }
