@@ -59,13 +59,14 @@ pub struct ProviderResourceOut {
     backend_metadata: Value,
     error_message: String,
     error_traceback: String,
-    /// When the agent last synced the resource.
+    /// When the agent last synced the resource; its creation until the first sync, as upstream.
     #[schema(format = DateTime)]
-    last_sync: Option<String>,
+    last_sync: String,
 }
 
 impl ProviderResourceOut {
     fn render(links: &Links, r: ProviderResource) -> Self {
+        let last_sync = time::render(r.sync.last_sync.unwrap_or(r.resource.created));
         Self {
             resource: ResourceOut::render(links, r.resource),
             project_slug: r.sync.project_slug,
@@ -73,7 +74,7 @@ impl ProviderResourceOut {
             backend_metadata: object(&r.sync.backend_metadata),
             error_message: r.sync.error_message,
             error_traceback: r.sync.error_traceback,
-            last_sync: r.sync.last_sync.map(time::render),
+            last_sync,
         }
     }
 }
