@@ -127,7 +127,11 @@ async fn list(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|u| OfferingUserOut::render(&links, u)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|u| OfferingUserOut::render(&links, u))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -200,7 +204,9 @@ impl OfferingUserRequest {
         let user = named(&mut input, "user", &["users"]);
         let username = match input.raw("username") {
             None | Some(serde_json::Value::Null) => None,
-            Some(_) => input.text("username", Text::OPTIONAL.max(100)).filter(|u| !u.is_empty()),
+            Some(_) => input
+                .text("username", Text::OPTIONAL.max(100))
+                .filter(|u| !u.is_empty()),
         };
         input.finish()?;
         match (offering, user) {
@@ -209,7 +215,9 @@ impl OfferingUserRequest {
                 user,
                 username,
             }),
-            _ => Err(ApiError::Internal(anyhow::anyhow!("offering user passed validation unset"))),
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "offering user passed validation unset"
+            ))),
         }
     }
 }
@@ -234,5 +242,8 @@ async fn create(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, retrieve, create), components(schemas(OfferingUserOut, OfferingUserRequest)))]
+#[openapi(
+    paths(list, retrieve, create),
+    components(schemas(OfferingUserOut, OfferingUserRequest))
+)]
 pub struct Doc;

@@ -44,7 +44,10 @@ pub fn router() -> Router<AppState> {
         .route(&item("set_as_erred/"), post(set_as_erred))
         .route(&item("refresh_last_sync/"), post(refresh_last_sync))
         .route(&item("team/"), get(team))
-        .route(&item("set_membership_sync_statuses/"), post(set_membership_sync_statuses))
+        .route(
+            &item("set_membership_sync_statuses/"),
+            post(set_membership_sync_statuses),
+        )
 }
 
 /// A resource as its provider sees it: the consumer's fields, and what the provider recorded.
@@ -120,7 +123,11 @@ async fn list(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|r| ProviderResourceOut::render(&links, r)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|r| ProviderResourceOut::render(&links, r))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -293,8 +300,12 @@ async fn set_as_erred(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw, NOT_FOUND)?;
-    let message = input.text("error_message", Text::OPTIONAL.max(100_000)).unwrap_or_default();
-    let traceback = input.text("error_traceback", Text::OPTIONAL.max(1_000_000)).unwrap_or_default();
+    let message = input
+        .text("error_message", Text::OPTIONAL.max(100_000))
+        .unwrap_or_default();
+    let traceback = input
+        .text("error_traceback", Text::OPTIONAL.max(1_000_000))
+        .unwrap_or_default();
     let checked = deferred(input.finish().map(|()| (message, traceback)))?;
     service::set_as_erred(&state.db, &user, &uuid, checked, state.clock.now_micros()).await?;
     Ok(StatusCode::OK)
@@ -379,7 +390,11 @@ async fn team(
     let request = PageRequest::from_query(&q)?;
     let listed = service::team(&state.db, &user, &uuid, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|m| ProjectUserOut::render(&links, m)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|m| ProjectUserOut::render(&links, m))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -430,7 +445,9 @@ fn choice<T: Copy>(input: &mut Input, field: &str, all: &[T], name: fn(T) -> &'s
 
 impl MemberSyncStatusEntryRequest {
     fn parse(mut input: Input) -> ApiResult<SyncStatus> {
-        let username = input.text("username", Text::OPTIONAL.max(128)).filter(|u| !u.is_empty());
+        let username = input
+            .text("username", Text::OPTIONAL.max(128))
+            .filter(|u| !u.is_empty());
         let user_uuid = input.uuid("user_uuid", Need::Optional);
         let scope = choice(&mut input, "scope_type", &SyncScope::ALL, SyncScope::as_str);
         input.uuid("resource_project_uuid", Need::Optional);
@@ -438,7 +455,9 @@ impl MemberSyncStatusEntryRequest {
         let state = choice(&mut input, "state", &SyncState::ALL, SyncState::as_str);
         let message = input.text("message", Text::OPTIONAL.max(10_000)).unwrap_or_default();
         if username.is_none() && !input.has("user_uuid") {
-            input.errors.add("non_field_errors", "Either username or user_uuid must be provided.");
+            input
+                .errors
+                .add("non_field_errors", "Either username or user_uuid must be provided.");
         }
         input.finish()?;
         match (scope, role_name, state) {
@@ -476,7 +495,12 @@ async fn set_membership_sync_statuses(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<Json<MemberSyncStatusReportResult>> {
     let uuid: Uuid32 = path_uuid(&raw, NOT_FOUND)?;
-    let statuses = list_of(&mut input, "statuses", Need::Required, MemberSyncStatusEntryRequest::parse);
+    let statuses = list_of(
+        &mut input,
+        "statuses",
+        Need::Required,
+        MemberSyncStatusEntryRequest::parse,
+    );
     let checked = deferred(input.finish().map(|()| statuses.unwrap_or_default()))?;
     let result =
         service::set_membership_sync_statuses(&state.db, &user, &uuid, checked, state.clock.now_micros()).await?;

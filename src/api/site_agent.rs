@@ -36,15 +36,24 @@ const ACTIVE: &str = "Active";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(&format!("/api/{IDENTITIES}/"), get(list_identities).post(create_identity))
+        .route(
+            &format!("/api/{IDENTITIES}/"),
+            get(list_identities).post(create_identity),
+        )
         .route(
             &format!("/api/{IDENTITIES}/{{uuid}}/"),
             get(retrieve_identity).put(update_identity).delete(destroy_identity),
         )
-        .route(&format!("/api/{IDENTITIES}/{{uuid}}/register_service/"), post(register_service))
+        .route(
+            &format!("/api/{IDENTITIES}/{{uuid}}/register_service/"),
+            post(register_service),
+        )
         .route(&format!("/api/{SERVICES}/"), get(list_services))
         .route(&format!("/api/{SERVICES}/{{uuid}}/"), get(retrieve_service))
-        .route(&format!("/api/{SERVICES}/{{uuid}}/register_processor/"), post(register_processor))
+        .route(
+            &format!("/api/{SERVICES}/{{uuid}}/register_processor/"),
+            post(register_processor),
+        )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,7 +108,11 @@ impl AgentIdentityOut {
             last_restarted: i.last_restarted.map(time::render),
             created: time::render(i.created),
             modified: time::render(i.modified),
-            services: i.services.into_iter().map(|s| NestedServiceOut::render(links, s)).collect(),
+            services: i
+                .services
+                .into_iter()
+                .map(|s| NestedServiceOut::render(links, s))
+                .collect(),
         }
     }
 }
@@ -165,7 +178,11 @@ impl AgentServiceOut {
             state: ACTIVE,
             created: time::render(s.created),
             modified: time::render(s.modified),
-            processors: s.processors.into_iter().map(|p| NestedProcessorOut::render(links, p)).collect(),
+            processors: s
+                .processors
+                .into_iter()
+                .map(|p| NestedProcessorOut::render(links, p))
+                .collect(),
         }
     }
 }
@@ -280,7 +297,12 @@ pub(super) fn datetime(input: &mut Input, field: &str) -> Option<i64> {
 
 /// Each item of a list field read by `parse` from its own object, or DRF's nested errors: one
 /// object per item, empty for the good ones. `None` (with the field's errors) when it fails.
-pub(super) fn list_of<T>(input: &mut Input, field: &str, need: Need, parse: impl Fn(Input) -> ApiResult<T>) -> Option<Vec<T>> {
+pub(super) fn list_of<T>(
+    input: &mut Input,
+    field: &str,
+    need: Need,
+    parse: impl Fn(Input) -> ApiResult<T>,
+) -> Option<Vec<T>> {
     let value = input.present(field, need)?;
     let Value::Array(items) = value else {
         input.errors.add(
@@ -437,7 +459,11 @@ async fn list_identities(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list_identities(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|i| AgentIdentityOut::render(&links, i)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|i| AgentIdentityOut::render(&links, i))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -551,7 +577,10 @@ async fn register_service(
     let request = deferred(AgentServiceCreateRequest::parse(input))?;
     let (registered, created) =
         service::register_service(&state.db, &user, &uuid, request, state.clock.now_micros()).await?;
-    Ok((created_or_ok(created), Json(AgentServiceOut::render(&links, registered))))
+    Ok((
+        created_or_ok(created),
+        Json(AgentServiceOut::render(&links, registered)),
+    ))
 }
 
 fn created_or_ok(created: bool) -> StatusCode {
@@ -591,7 +620,11 @@ async fn list_services(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list_services(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|s| AgentServiceOut::render(&links, s)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|s| AgentServiceOut::render(&links, s))
+            .collect(),
         page: listed.page,
         links,
         uri,

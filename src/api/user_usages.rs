@@ -30,12 +30,21 @@ const LIMITS: &str = "component-user-usage-limits";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/marketplace-component-usages/{uuid}/set_user_usage/", post(set_user_usage))
-        .route("/api/marketplace-component-usages/{uuid}/set_user_usages/", post(set_user_usages))
+        .route(
+            "/api/marketplace-component-usages/{uuid}/set_user_usage/",
+            post(set_user_usage),
+        )
+        .route(
+            "/api/marketplace-component-usages/{uuid}/set_user_usages/",
+            post(set_user_usages),
+        )
         .route(&format!("/api/{USER_USAGES}/"), get(list))
         .route(&format!("/api/{USER_USAGES}/{{uuid}}/"), get(retrieve))
         .route(&format!("/api/{LIMITS}/"), get(list_limits).post(create_limit))
-        .route(&format!("/api/{LIMITS}/{{uuid}}/"), get(retrieve_limit).delete(destroy_limit))
+        .route(
+            &format!("/api/{LIMITS}/{{uuid}}/"),
+            get(retrieve_limit).delete(destroy_limit),
+        )
 }
 
 /// One user's amount of a component usage row.
@@ -88,7 +97,9 @@ impl ComponentUserUsageCreateRequest {
                 offering_user,
                 date,
             }),
-            _ => Err(ApiError::Internal(anyhow::anyhow!("user usage passed validation unset"))),
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "user usage passed validation unset"
+            ))),
         }
     }
 }
@@ -142,7 +153,12 @@ async fn set_user_usages(
     JsonBody(mut input): JsonBody,
 ) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw, service::USAGE_NOT_FOUND)?;
-    let items = list_of(&mut input, "usages", Need::Required, ComponentUserUsageCreateRequest::parse);
+    let items = list_of(
+        &mut input,
+        "usages",
+        Need::Required,
+        ComponentUserUsageCreateRequest::parse,
+    );
     let items = deferred(input.finish().map(|()| items.unwrap_or_default()))?;
     service::report(&state.db, &user, &uuid, items, state.clock.now_micros()).await?;
     Ok(StatusCode::CREATED)
@@ -261,7 +277,11 @@ async fn list(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|u| ComponentUserUsageOut::render(&links, u)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|u| ComponentUserUsageOut::render(&links, u))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -361,7 +381,9 @@ impl ComponentUserUsageLimitRequest {
                 username,
                 limit,
             }),
-            _ => Err(ApiError::Internal(anyhow::anyhow!("user limit passed validation unset"))),
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "user limit passed validation unset"
+            ))),
         }
     }
 }
@@ -395,7 +417,11 @@ async fn list_limits(
     let request = PageRequest::from_query(&q)?;
     let listed = service::list_limits(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
-        items: listed.items.into_iter().map(|l| ComponentUserUsageLimitOut::render(&links, l)).collect(),
+        items: listed
+            .items
+            .into_iter()
+            .map(|l| ComponentUserUsageLimitOut::render(&links, l))
+            .collect(),
         page: listed.page,
         links,
         uri,
@@ -437,7 +463,10 @@ async fn create_limit(
 ) -> ApiResult<(StatusCode, Json<ComponentUserUsageLimitOut>)> {
     let new = ComponentUserUsageLimitRequest::parse(input)?;
     let limit = service::set_limit(&state.db, &user, new, state.clock.now_micros()).await?;
-    Ok((StatusCode::CREATED, Json(ComponentUserUsageLimitOut::render(&links, limit))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ComponentUserUsageLimitOut::render(&links, limit)),
+    ))
 }
 
 #[utoipa::path(

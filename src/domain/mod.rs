@@ -29,8 +29,8 @@ pub mod site_agent;
 pub mod slug;
 pub mod time;
 pub mod usage;
-pub mod user_usage;
 pub mod user;
+pub mod user_usage;
 
 pub use actions::{Action, ActionSet};
 pub use amount::Amount;

@@ -8,9 +8,7 @@ use super::site_agent::no_such_object;
 use super::{access, ServiceError, ServiceResult};
 use crate::authz::{Principal, Visibility};
 use crate::domain::page::{Listed, PageRequest};
-use crate::domain::user_usage::{
-    UserUsage, UserUsageFilter, UserUsageItem, UserUsageLimit, UserUsageLimitFilter,
-};
+use crate::domain::user_usage::{UserUsage, UserUsageFilter, UserUsageItem, UserUsageLimit, UserUsageLimitFilter};
 use crate::domain::{Amount, Uuid32};
 use crate::store::{self, Db};
 
@@ -113,13 +111,18 @@ pub async fn set_limit(db: &Db, caller: &Principal, new: NewLimit, now: i64) -> 
         return Err(ServiceError::Forbidden);
     }
     let mut tx = db.begin().await?;
-    let Some(component) = store::offerings::component_in_offering(&mut tx, resource.offering_id, &new.component).await?
+    let Some(component) =
+        store::offerings::component_in_offering(&mut tx, resource.offering_id, &new.component).await?
     else {
         return Err(ServiceError::Field("component", no_such_object(&new.component)));
     };
-    let Some(offering_user) = store::offering_users::id_by_username(&mut tx, resource.offering_id, &new.username).await?
+    let Some(offering_user) =
+        store::offering_users::id_by_username(&mut tx, resource.offering_id, &new.username).await?
     else {
-        return Err(ServiceError::Field("user", format!("Object with username={} does not exist.", new.username)));
+        return Err(ServiceError::Field(
+            "user",
+            format!("Object with username={} does not exist.", new.username),
+        ));
     };
     let uuid = store::user_usages::upsert_limit(
         &mut tx,

@@ -20,8 +20,8 @@ pub mod resource_sync;
 pub mod resources;
 pub mod roles;
 pub mod site_agent;
-pub mod user_usages;
 pub mod usages;
+pub mod user_usages;
 pub mod users;
 pub mod visibility;
 

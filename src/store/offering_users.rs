@@ -67,7 +67,10 @@ const FROM: &str = "FROM offering_users ou JOIN offerings o ON o.id = ou.offerin
 fn visible(vis: Visibility, u: &str, n: &str) -> String {
     match vis {
         Visibility::All => "TRUE".into(),
-        Visibility::Roles { .. } => format!("(ou.user_id = {u} OR {})", sql::customer_role(vis, "o.customer_id", u, n)),
+        Visibility::Roles { .. } => format!(
+            "(ou.user_id = {u} OR {})",
+            sql::customer_role(vis, "o.customer_id", u, n)
+        ),
     }
 }
 

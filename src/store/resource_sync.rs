@@ -4,8 +4,8 @@
 
 use super::rows::uuid;
 use super::{in_list, placeholders, Result, Tx};
-use crate::domain::provider_resource::{ResourceSync, SyncStatus, TeamMember};
 use crate::domain::offering_user::OfferingUserState;
+use crate::domain::provider_resource::{ResourceSync, SyncStatus, TeamMember};
 use crate::domain::Role;
 use sqlx::{AnyPool, FromRow};
 use std::collections::HashMap;

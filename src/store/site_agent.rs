@@ -103,7 +103,10 @@ pub async fn list_identities(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let mut identities = rows.into_iter().map(AgentIdentity::try_from).collect::<Result<Vec<_>>>()?;
+    let mut identities = rows
+        .into_iter()
+        .map(AgentIdentity::try_from)
+        .collect::<Result<Vec<_>>>()?;
     attach_services(pool, &mut identities).await?;
     Ok(identities)
 }
@@ -132,7 +135,12 @@ async fn attach_services(pool: &AnyPool, identities: &mut [AgentIdentity]) -> Re
         return Ok(());
     }
     let ids: Vec<i64> = identities.iter().map(|i| i.id).collect();
-    let mut services = services_where(pool, &format!("s.identity_id IN ({})", placeholders(1, ids.len())), &ids).await?;
+    let mut services = services_where(
+        pool,
+        &format!("s.identity_id IN ({})", placeholders(1, ids.len())),
+        &ids,
+    )
+    .await?;
     for identity in identities.iter_mut() {
         let (mine, rest): (Vec<_>, Vec<_>) = services.into_iter().partition(|s| s.identity_uuid == identity.uuid);
         identity.services = mine;
@@ -292,22 +300,23 @@ pub async fn list_services(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let mut services = rows.into_iter().map(AgentService::try_from).collect::<Result<Vec<_>>>()?;
+    let mut services = rows
+        .into_iter()
+        .map(AgentService::try_from)
+        .collect::<Result<Vec<_>>>()?;
     attach_processors(pool, &mut services).await?;
     Ok(services)
 }
 
 pub async fn visible_service(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<AgentService>> {
     let (user, now) = vis.binds();
-    let row: Option<ServiceRow> = sqlx::query_as(&format!(
-        "{SERVICE} WHERE s.uuid = $3 AND {}",
-        visible(vis, "$1", "$2")
-    ))
-    .bind(user)
-    .bind(now)
-    .bind(uuid.to_string())
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<ServiceRow> =
+        sqlx::query_as(&format!("{SERVICE} WHERE s.uuid = $3 AND {}", visible(vis, "$1", "$2")))
+            .bind(user)
+            .bind(now)
+            .bind(uuid.to_string())
+            .fetch_optional(pool)
+            .await?;
     let Some(service) = row.map(AgentService::try_from).transpose()? else {
         return Ok(None);
     };
@@ -318,7 +327,13 @@ pub async fn visible_service(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
 
 /// Registers the service under the identity, or refreshes the one of that name; answers its
 /// uuid and whether it is new.
-pub async fn upsert_service(tx: &mut Tx, identity_id: i64, name: &str, mode: Option<&str>, now: i64) -> Result<(Uuid32, bool)> {
+pub async fn upsert_service(
+    tx: &mut Tx,
+    identity_id: i64,
+    name: &str,
+    mode: Option<&str>,
+    now: i64,
+) -> Result<(Uuid32, bool)> {
     let existing: Option<String> =
         sqlx::query_scalar("SELECT uuid FROM site_agent_services WHERE identity_id = $1 AND name = $2")
             .bind(identity_id)

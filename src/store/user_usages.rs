@@ -175,7 +175,13 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &UserUsageFilter) -> Resu
     bind_filter!(sqlx::query_scalar(&sql), vis, f).fetch_one(pool).await
 }
 
-pub async fn list(pool: &AnyPool, vis: Visibility, f: &UserUsageFilter, limit: i64, offset: i64) -> Result<Vec<UserUsage>> {
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &UserUsageFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UserUsage>> {
     let sql = format!(
         "{SELECT} {FROM} WHERE {} AND {FILTER} ORDER BY uu.date DESC, uu.username, uu.id LIMIT $11 OFFSET $12",
         visible(vis, "$1", "$2")
