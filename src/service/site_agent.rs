@@ -77,10 +77,11 @@ pub async fn create_identity(
     let offering_id = agent_offering(db, caller, &request.offering, now).await?;
     let uuid = Uuid32::new_v4();
     let mut tx = db.begin().await?;
-    if store::site_agent::name_taken(&mut tx, offering_id, &request.fields.name, None).await? {
-        return Err(ServiceError::Rejected(NAME_TAKEN.into()));
+    match store::site_agent::insert_identity(&mut tx, &uuid, offering_id, &request.fields, caller.id, now).await {
+        // The name is unique within the offering (the table's index says so).
+        Err(e) if store::is_unique_violation(&e) => return Err(ServiceError::Rejected(NAME_TAKEN.into())),
+        other => other?,
     }
-    store::site_agent::insert_identity(&mut tx, &uuid, offering_id, &request.fields, caller.id, now).await?;
     tx.commit().await?;
     retrieve_identity(db, caller, &uuid, now).await
 }
@@ -99,10 +100,10 @@ pub async fn update_identity(
     let request = verdict(request)?;
     let offering_id = agent_offering(db, caller, &request.offering, now).await?;
     let mut tx = db.begin().await?;
-    if store::site_agent::name_taken(&mut tx, offering_id, &request.fields.name, Some(identity.id)).await? {
-        return Err(ServiceError::Rejected(NAME_TAKEN.into()));
+    match store::site_agent::update_identity(&mut tx, identity.id, offering_id, &request.fields, now).await {
+        Err(e) if store::is_unique_violation(&e) => return Err(ServiceError::Rejected(NAME_TAKEN.into())),
+        other => other?,
     }
-    store::site_agent::update_identity(&mut tx, identity.id, offering_id, &request.fields, now).await?;
     tx.commit().await?;
     retrieve_identity(db, caller, uuid, now).await
 }

@@ -326,7 +326,7 @@ pub async fn visible_service(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> 
 }
 
 /// Registers the service under the identity, or refreshes the one of that name; answers its
-/// uuid and whether it is new.
+/// uuid and whether it is new. One statement, so two agents registering at once both succeed.
 pub async fn upsert_service(
     tx: &mut Tx,
     identity_id: i64,
@@ -334,35 +334,21 @@ pub async fn upsert_service(
     mode: Option<&str>,
     now: i64,
 ) -> Result<(Uuid32, bool)> {
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT uuid FROM site_agent_services WHERE identity_id = $1 AND name = $2")
-            .bind(identity_id)
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some(found) = existing {
-        sqlx::query("UPDATE site_agent_services SET mode = $1, modified = $2 WHERE identity_id = $3 AND name = $4")
-            .bind(mode)
-            .bind(now)
-            .bind(identity_id)
-            .bind(name)
-            .execute(&mut **tx)
-            .await?;
-        return Ok((uuid("site_agent_services.uuid", &found)?, false));
-    }
     let new = Uuid32::new_v4();
-    sqlx::query(
+    let stored: String = sqlx::query_scalar(
         "INSERT INTO site_agent_services (uuid, identity_id, name, mode, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (identity_id, name) \
+         DO UPDATE SET mode = excluded.mode, modified = excluded.modified RETURNING uuid",
     )
     .bind(new.to_string())
     .bind(identity_id)
     .bind(name)
     .bind(mode)
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok((new, true))
+    let stored = uuid("site_agent_services.uuid", &stored)?;
+    Ok((stored, stored == new))
 }
 
 #[derive(FromRow)]
@@ -422,32 +408,14 @@ async fn attach_processors(pool: &AnyPool, services: &mut [AgentService]) -> Res
 }
 
 /// Registers the processor under the service, or refreshes the one of that name; either way it
-/// has just run. Answers its uuid and whether it is new.
+/// has just run. Answers its uuid and whether it is new, in one statement as services.
 pub async fn upsert_processor(tx: &mut Tx, service_id: i64, f: &ProcessorFields, now: i64) -> Result<(Uuid32, bool)> {
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT uuid FROM site_agent_processors WHERE service_id = $1 AND name = $2")
-            .bind(service_id)
-            .bind(&f.name)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some(found) = existing {
-        sqlx::query(
-            "UPDATE site_agent_processors SET backend_type = $1, backend_version = $2, last_run = $3, \
-             modified = $3 WHERE service_id = $4 AND name = $5",
-        )
-        .bind(&f.backend_type)
-        .bind(f.backend_version.clone())
-        .bind(now)
-        .bind(service_id)
-        .bind(&f.name)
-        .execute(&mut **tx)
-        .await?;
-        return Ok((uuid("site_agent_processors.uuid", &found)?, false));
-    }
     let new = Uuid32::new_v4();
-    sqlx::query(
+    let stored: String = sqlx::query_scalar(
         "INSERT INTO site_agent_processors (uuid, service_id, name, backend_type, backend_version, last_run, \
-         created, modified) VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+         created, modified) VALUES ($1, $2, $3, $4, $5, $6, $6, $6) ON CONFLICT (service_id, name) \
+         DO UPDATE SET backend_type = excluded.backend_type, backend_version = excluded.backend_version, \
+         last_run = excluded.last_run, modified = excluded.modified RETURNING uuid",
     )
     .bind(new.to_string())
     .bind(service_id)
@@ -455,9 +423,10 @@ pub async fn upsert_processor(tx: &mut Tx, service_id: i64, f: &ProcessorFields,
     .bind(&f.backend_type)
     .bind(f.backend_version.clone())
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok((new, true))
+    let stored = uuid("site_agent_processors.uuid", &stored)?;
+    Ok((stored, stored == new))
 }
 
 /// The processor as stored, for the answer to its registration.
@@ -471,17 +440,4 @@ pub async fn processor_by_uuid(pool: &AnyPool, uuid: &Uuid32) -> Result<Option<A
     .await?
     .map(AgentProcessor::try_from)
     .transpose()
-}
-
-/// Whether another identity of the offering has this name.
-pub async fn name_taken(tx: &mut Tx, offering_id: i64, name: &str, except: Option<i64>) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM site_agent_identities WHERE offering_id = $1 AND name = $2 AND ($3 IS NULL OR id <> $3)",
-    )
-    .bind(offering_id)
-    .bind(name)
-    .bind(except)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(n > 0)
 }
