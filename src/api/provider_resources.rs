@@ -500,7 +500,7 @@ async fn set_membership_sync_statuses(
         "statuses",
         Need::Required,
         MemberSyncStatusEntryRequest::parse,
-    );
+    )?;
     let checked = deferred(input.finish().map(|()| statuses.unwrap_or_default()))?;
     let result =
         service::set_membership_sync_statuses(&state.db, &user, &uuid, checked, state.clock.now_micros()).await?;

@@ -5,7 +5,7 @@
 
 use super::auth::CurrentUser;
 use super::body::JsonBody;
-use super::errors::{ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
+use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{python_type, Input, Need, Text};
 use super::links::Links;
 use super::pagination::Paginated;
@@ -296,29 +296,31 @@ pub(super) fn datetime(input: &mut Input, field: &str) -> Option<i64> {
 }
 
 /// Each item of a list field read by `parse` from its own object, or DRF's nested errors: one
-/// object per item, empty for the good ones. `None` (with the field's errors) when it fails.
+/// object per item, empty for the good ones. `Ok(None)` (with the field's errors) when it fails.
 pub(super) fn list_of<T>(
     input: &mut Input,
     field: &str,
     need: Need,
     parse: impl Fn(Input) -> ApiResult<T>,
-) -> Option<Vec<T>> {
-    let value = input.present(field, need)?;
+) -> ApiResult<Option<Vec<T>>> {
+    let Some(value) = input.present(field, need) else {
+        return Ok(None);
+    };
     let Value::Array(items) = value else {
         input.errors.add(
             field,
             format!("Expected a list of items but got type \"{}\".", python_type(&value)),
         );
-        return None;
+        return Ok(None);
     };
     let mut parsed = Vec::new();
     let mut errors = Vec::new();
     for item in items {
         let outcome = match item {
-            Value::Object(map) => parse(Input::new(map)).map_err(|e| match e {
-                super::errors::ApiError::Validation(body) => body,
-                other => json!({"non_field_errors": [other.to_string()]}),
-            }),
+            Value::Object(map) => match parse(Input::new(map)) {
+                Err(ApiError::Validation(body)) => Err(body),
+                other => Ok(other?),
+            },
             other => Err(json!({"non_field_errors": [format!(
                 "Invalid data. Expected a dictionary, but got {}.", python_type(&other)
             )]})),
@@ -332,10 +334,10 @@ pub(super) fn list_of<T>(
         }
     }
     if parsed.len() == errors.len() {
-        Some(parsed)
+        Ok(Some(parsed))
     } else {
         input.errors.set(field, Value::Array(errors));
-        None
+        Ok(None)
     }
 }
 
@@ -354,7 +356,7 @@ impl AgentIdentityRequest {
                     package: package.unwrap_or_default(),
                     version: version.unwrap_or_default(),
                 })
-            }),
+            })?,
         };
         let config_file_path = nullable_text(&mut input, "config_file_path", 255);
         let config_file_content = match input.raw("config_file_content").cloned() {
@@ -364,9 +366,7 @@ impl AgentIdentityRequest {
         let last_restarted = datetime(&mut input, "last_restarted");
         input.finish()?;
         let (Some(offering), Some(name)) = (offering, name) else {
-            return Err(super::errors::ApiError::Internal(anyhow::anyhow!(
-                "identity passed validation unset"
-            )));
+            return Err(ApiError::Internal(anyhow::anyhow!("identity passed validation unset")));
         };
         Ok(IdentityRequest {
             offering,

@@ -158,7 +158,7 @@ async fn set_user_usages(
         "usages",
         Need::Required,
         ComponentUserUsageCreateRequest::parse,
-    );
+    )?;
     let items = deferred(input.finish().map(|()| items.unwrap_or_default()))?;
     service::report(&state.db, &user, &uuid, items, state.clock.now_micros()).await?;
     Ok(StatusCode::CREATED)

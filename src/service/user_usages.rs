@@ -28,7 +28,7 @@ pub async fn report(
 ) -> ServiceResult<()> {
     let vis = Visibility::of(caller, now);
     let parent = match store::user_usages::parent(db.reader(), component_usage, vis).await? {
-        Some(p) if p.visible || caller.sees_everything() => p,
+        Some(p) if p.visible => p,
         _ => return Err(ServiceError::NotFound(USAGE_NOT_FOUND)),
     };
     if !access::may_act_for_provider(db, caller, parent.provider_customer_id, now).await? {
