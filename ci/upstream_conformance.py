@@ -672,6 +672,59 @@ def scenario(api, seeded):
         done = order(("approve_by_consumer", {}), ("approve_by_provider", {}), ("set_state_done", {}))
         api.call("POST", f"/api/marketplace-resources/{done['marketplace_resource_uuid']}/terminate/", {})
 
+    @step
+    def site_agent():
+        # What the Waldur Site Agent calls (docs/site-agent.md), as staff.
+        identities = "/api/marketplace-site-agent-identities/"
+        body = {"offering": offering_uuid, "name": f"agent-{tag}", "version": "1.0.7",
+                "dependencies": [{"package": "waldur-api-client", "version": "8.1.2"}],
+                "last_restarted": "2026-01-05T10:00:00Z"}
+        identity = api.call("POST", identities, body)
+        path = f"{identities}{identity['uuid']}/"
+        api.call("GET", identities)
+        api.call("GET", path)
+        api.call("PUT", path, {**body, "version": "1.0.8"})
+        service = api.call("POST", f"{path}register_service/", {"name": "report", "mode": "report"})
+        services = "/api/marketplace-site-agent-services/"
+        api.call("POST", f"{services}{service['uuid']}/register_processor/",
+                 {"name": "OfferingReportProcessor", "backend_type": "mock", "backend_version": "1"})
+        api.call("GET", services)
+        api.call("GET", f"{services}{service['uuid']}/")
+        gone = api.call("POST", identities, {**body, "name": f"gone-{tag}"})
+        api.call("DELETE", f"{identities}{gone['uuid']}/")
+        resources = "/api/marketplace-provider-resources/"
+        path = f"{resources}{resource_uuid}/"
+        api.call("GET", f"{resources}?offering_uuid={offering_uuid}&state=OK")
+        api.call("GET", path)
+        api.call("POST", f"{path}set_backend_id/", {"backend_id": f"account-{tag}"})
+        api.call("POST", f"{path}set_limits/", {"limits": {"cpu_hours": 100}})
+        api.call("POST", f"{path}set_backend_metadata/", {"backend_metadata": {"qos": "normal"}})
+        api.call("POST", f"{path}set_as_erred/", {"error_message": "conformance", "error_traceback": ""})
+        api.call("POST", f"{path}set_as_ok/")
+        api.call("POST", f"{path}refresh_last_sync/")
+        api.call("GET", f"{path}team/")
+        offering_users = "/api/marketplace-offering-users/"
+        account = api.call("POST", offering_users, {"offering_uuid": offering_uuid,
+                                                    "user_uuid": seeded["user"]["uuid"], "username": f"u-{tag}"})
+        api.call("GET", offering_users)
+        api.call("GET", f"{offering_users}{account['uuid']}/")
+        usage = api.call("GET", f"/api/marketplace-component-usages/?resource_uuid={resource_uuid}")[0]
+        api.call("POST", f"/api/marketplace-component-usages/{usage['uuid']}/set_user_usage/",
+                 {"username": f"u-{tag}", "usage": "1.5", "user": f"{base}{offering_users}{account['uuid']}/"})
+        user_usages = api.call("GET", "/api/marketplace-component-user-usages/")
+        api.call("GET", f"/api/marketplace-component-user-usages/{user_usages[0]['uuid']}/")
+        limits = "/api/component-user-usage-limits/"
+        made = api.call("POST", limits, {"resource": f"{base}/api/marketplace-resources/{resource_uuid}/",
+                                         "component": usage_component(), "user": f"u-{tag}", "limit": "10"})
+        api.call("GET", limits)
+        api.call("GET", f"{limits}{made['uuid']}/")
+        api.call("DELETE", f"{limits}{made['uuid']}/")
+        api.call("GET", "/api/version/")
+
+    def usage_component():
+        offering = api.call("GET", f"/api/marketplace-provider-offerings/{offering_uuid}/")
+        return next(c["uuid"] for c in offering["components"] if c["type"] == "cpu_hours")
+
     failed = []
     for fn in steps:
         try:

@@ -16,6 +16,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "waldur-api-client==8.1.3"
 fi
+# The real Waldur Site Agent, driven by ci/site_agent_test.py with its own mock backend.
+AGENT_VENV=target/agent-venv
+if ! "$AGENT_VENV/bin/python" -c 'import importlib.metadata as m; assert m.version("waldur-site-agent") == "1.0.7"' 2>/dev/null; then
+  python3 -m venv "$AGENT_VENV"
+  "$AGENT_VENV/bin/pip" install --quiet --disable-pip-version-check "waldur-site-agent==1.0.7"
+fi
 FUZZ_VENV=target/fuzz-venv
 if [ ! -x "$FUZZ_VENV/bin/st" ]; then
   python3 -m venv "$FUZZ_VENV"
@@ -58,6 +64,8 @@ run_against() {
   local status=0
   timed "real client on $name" - "" \
     "$VENV/bin/python" ci/real_client_test.py --base-url "http://127.0.0.1:$port" --staff-token "$token" || status=1
+  timed "site agent on $name" "$name-site-agent.log" '(PASS|FAIL) |passed' \
+    "$AGENT_VENV/bin/python" ci/site_agent_test.py --base-url "http://127.0.0.1:$port" --staff-token "$token" || status=1
   timed "upstream's schema on $name" "$name-conformance.log" 'operations exercised' \
     "$FUZZ_VENV/bin/python" ci/upstream_conformance.py --base-url "http://127.0.0.1:$port" --staff-token "$token" \
     || status=1

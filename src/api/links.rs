@@ -83,6 +83,7 @@ const COLLECTIONS: &[&str] = &[
     "marketplace-orders",
     "marketplace-component-usages",
     "marketplace-customer-component-usage-policies",
+    "marketplace-offering-users",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,11 +14,13 @@ mod compat;
 mod customers;
 mod events;
 mod health;
+mod offering_users;
 mod offerings;
 mod orders;
 mod policies;
 mod policy_status;
 mod projects;
+mod provider_resources;
 mod providers;
 mod public_offerings;
 mod query;
@@ -26,9 +28,12 @@ mod request;
 mod resources;
 mod roles;
 mod schema;
+mod site_agent;
 mod unread_body;
 mod usages;
+mod user_usages;
 mod users;
+mod version;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -88,6 +93,11 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router())
         .merge(usages::router())
         .merge(events::router())
+        .merge(site_agent::router())
+        .merge(provider_resources::router())
+        .merge(user_usages::router())
+        .merge(offering_users::router())
+        .merge(version::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
         // A panic anywhere in a request answers 500 with a DRF body and ends only that request;

@@ -83,7 +83,7 @@ pub struct ResourceOut {
 }
 
 impl ResourceOut {
-    fn render(links: &Links, r: Resource) -> Self {
+    pub(super) fn render(links: &Links, r: Resource) -> Self {
         let offering_uuid = r.offering_uuid.to_string();
         let plan_uuid = r.plan_uuid.map(|p| p.to_string());
         Self {

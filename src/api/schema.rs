@@ -52,6 +52,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::projects::Doc::openapi());
     doc.merge(super::usages::Doc::openapi());
     doc.merge(super::health::Doc::openapi());
+    doc.merge(super::site_agent::Doc::openapi());
+    doc.merge(super::provider_resources::Doc::openapi());
+    doc.merge(super::user_usages::Doc::openapi());
+    doc.merge(super::offering_users::Doc::openapi());
+    doc.merge(super::version::Doc::openapi());
     add_counts(&mut doc);
     doc
 }

@@ -20,20 +20,24 @@ pub mod evaluation;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod offering_users;
 pub mod offerings;
 pub mod orders;
 pub mod parsed;
 pub mod policies;
 pub mod policy_status;
 pub mod projects;
+pub mod provider_resources;
 pub mod providers;
 pub mod report_batch;
 pub mod resources;
 pub mod retention;
 pub mod roles;
 pub mod scheduler;
+pub mod site_agent;
 pub mod sweep;
 pub mod usage;
+pub mod user_usages;
 pub mod users;
 
 /// What a use case can fail with: a client mistake (rendered as a DRF body by the API) or an

@@ -440,6 +440,79 @@ pub async fn release_policy(tx: &mut Tx, policy_id: i64, flag: Flag) -> Result<(
     Ok(())
 }
 
+/// The provider view (docs/site-agent.md): resources of offerings whose customer the caller holds
+/// a role in (staff and support: all).
+fn provider_visible(vis: Visibility, v: (&str, &str)) -> String {
+    sql::customer_role(vis, "o.customer_id", v.0, v.1)
+}
+
+pub async fn provider_visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Resource>> {
+    let (user, now) = vis.binds();
+    let row: Option<ResourceRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE r.uuid = $1 AND {}",
+        provider_visible(vis, ("$2", "$3"))
+    ))
+    .bind(uuid.to_string())
+    .bind(user)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(Resource::try_from).transpose()
+}
+
+pub async fn provider_count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Result<i64> {
+    let (user, now) = vis.binds();
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM resources r JOIN projects p ON p.id = r.project_id \
+         JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = r.offering_id \
+         WHERE {} AND {FILTER}",
+        provider_visible(vis, ("$1", "$2"))
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.project_uuid.clone())
+    .bind(f.offering_uuid.clone())
+    .bind(states(f))
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn provider_list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &ResourceFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Resource>> {
+    let (user, now) = vis.binds();
+    let rows: Vec<ResourceRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
+        provider_visible(vis, ("$1", "$2"))
+    ))
+    .bind(user)
+    .bind(now)
+    .bind(f.customer_uuid.clone())
+    .bind(f.project_uuid.clone())
+    .bind(f.offering_uuid.clone())
+    .bind(states(f))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Resource::try_from).collect()
+}
+
+pub async fn set_backend_id(tx: &mut Tx, id: i64, backend_id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE resources SET backend_id = $1, modified = $2 WHERE id = $3")
+        .bind(backend_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

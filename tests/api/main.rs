@@ -13,5 +13,6 @@ mod permissions;
 mod policies;
 #[path = "../common/sinks.rs"]
 mod sinks;
+mod site_agent;
 mod structure;
 mod usage;
