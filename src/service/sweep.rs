@@ -37,8 +37,9 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     for firing in &firings {
         let policy_rules = rules.get(&firing.policy_id).map(Vec::as_slice).unwrap_or(&[]);
         let customer_totals = totals.get(&firing.customer_id).map(Vec::as_slice).unwrap_or(&[]);
-        let over = engine::evaluate(policy_rules, customer_totals, current).over();
-        if engine::decide(firing.has_fired, over) != Transition::Stay {
+        let evaluation = engine::evaluate(policy_rules, customer_totals, current);
+        let (transition, level) = evaluation::judge(firing.has_fired, &firing.ladder, &evaluation);
+        if transition != Transition::Stay || level != firing.ladder.warning_level {
             candidates.push((firing.customer_id, firing.policy_id));
         }
     }
