@@ -12,9 +12,9 @@ pub mod warnings;
 pub mod webhooks;
 
 use crate::config::Settings;
-use crate::domain::evaluation::PolicyState;
+use crate::domain::evaluation::{ComponentLimit, PolicyState};
 use crate::domain::{time, Action};
-use crate::engine::{ladder, Assessment, Effect, Transition, TransitionCount};
+use crate::engine::{ladder, Assessment, Effect, RowOutcome, Transition, TransitionCount};
 use crate::store::{self, events::NewEvent, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -140,19 +140,19 @@ impl TransitionCtx<'_> {
     /// The rows over their limit, as the `policy_fired` event and webhook list them
     /// (docs/actions.md §6.2).
     pub fn exceeded(&self) -> Value {
-        self.assessment
-            .exceeded()
-            .map(|(l, row)| {
-                json!({
-                    "component": l.component_uuid.to_string(),
-                    "type": l.component_type,
-                    "period": l.period.code(),
-                    "usage": row.usage.to_string(),
-                    "limit": l.limit,
-                })
-            })
-            .collect()
+        self.assessment.exceeded().map(|(l, row)| row_json(l, row)).collect()
     }
+}
+
+/// A limit row as events and webhooks name it.
+pub fn row_json(l: &ComponentLimit, row: &RowOutcome) -> Value {
+    json!({
+        "component": l.component_uuid.to_string(),
+        "type": l.component_type,
+        "period": l.period.code(),
+        "usage": row.usage.to_string(),
+        "limit": l.limit,
+    })
 }
 
 /// What a transition does inside its transaction: its event, then the effects the engine chose

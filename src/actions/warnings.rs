@@ -2,7 +2,7 @@
 //! `policy_warning` event, one email to each recipient of the policy's notify actions, and one
 //! `policy.warning` webhook, queued in the outbox like a transition's.
 
-use super::{notify, webhooks, ActionsConfig, TransitionCtx};
+use super::{notify, row_json, webhooks, ActionsConfig, TransitionCtx};
 use crate::domain::{time, Action, Amount};
 use crate::engine::headroom::percent;
 use crate::engine::ladder::over_percent;
@@ -20,14 +20,9 @@ pub async fn warn(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, thr
     };
     let rows: Value = reached()
         .map(|(l, row)| {
-            json!({
-                "component": l.component_uuid.to_string(),
-                "type": l.component_type,
-                "period": l.period.code(),
-                "usage": row.usage.to_string(),
-                "limit": l.limit,
-                "percent": percent(row.usage, l.limit).and_then(hundredths_number),
-            })
+            let mut json = row_json(l, row);
+            json["percent"] = json!(percent(row.usage, l.limit).and_then(hundredths_number));
+            json
         })
         .collect();
     let message = format!(
