@@ -60,14 +60,18 @@ impl ActionsConfig {
         }
     }
 
-    /// After a commit: counts its transitions (a transaction rolled back and retried counts
-    /// once), and wakes the delivery worker when it made any, the only writes that queue
-    /// deliveries (waking it on every report would double the writes of a report stream).
+    /// After a commit: counts its transitions and warnings (a transaction rolled back and
+    /// retried counts once), and wakes the delivery worker when it made any, the only writes
+    /// that queue deliveries (waking it on every report would double the writes of a report
+    /// stream); after a fire, rings the scheduler, which may have an action to wait for.
     pub fn after_commit(&self, made: TransitionCount) {
         for (direction, n) in [("fire", made.fired), ("reset", made.reset)] {
             if n > 0 {
                 metrics::counter!("meterguard_transitions_total", "direction" => direction).increment(n as u64);
             }
+        }
+        if made.warned > 0 {
+            metrics::counter!("meterguard_warnings_total").increment(made.warned as u64);
         }
         if made.total() + made.warned > 0 {
             self.outbox_ready.notify_one();
