@@ -69,8 +69,8 @@ pub async fn after_usage_changes(
             }
             metrics::counter!("meterguard_evaluations_total").increment(1);
             let evaluation = engine::evaluate(&policy.rules, &customer_totals, current);
-            let (transition, level) = judge(policy.has_fired, &policy.ladder, &evaluation);
-            if transition == Transition::Stay && level == policy.ladder.warning_level {
+            let decision = judge(policy.has_fired, &policy.ladder, &evaluation);
+            if !decision.changes(policy.ladder.warning_level) {
                 continue;
             }
             // Rare: read what the transition's event and actions tell about the policy.
@@ -79,11 +79,11 @@ pub async fn after_usage_changes(
             };
             let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
             let assessment = Assessment::of(limits, &customer_totals, current);
-            let done = make(tx, db, cfg, &state, transition, level, &assessment, change.now).await?;
+            let done = make(tx, db, cfg, &state, decision, &assessment, change.now).await?;
             if done.fired + done.reset > 0 {
-                policy.has_fired = transition == Transition::Fire;
+                policy.has_fired = decision.transition == Transition::Fire;
             }
-            policy.ladder.warning_level = level;
+            policy.ladder.warning_level = decision.level;
             made += done;
         }
     }
@@ -209,8 +209,8 @@ pub async fn policies(
     let mut made = TransitionCount::default();
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
-        let (transition, level) = judge(policy.has_fired, &policy.ladder, &assessment.evaluation);
-        made += make(tx, db, cfg, policy, transition, level, &assessment, now).await?;
+        let decision = judge(policy.has_fired, &policy.ladder, &assessment.evaluation);
+        made += make(tx, db, cfg, policy, decision, &assessment, now).await?;
     }
     Ok(made)
 }
@@ -299,24 +299,38 @@ async fn assessments(
         .collect())
 }
 
-/// What the engine decides for a policy on its evaluation: its transition, with the hysteresis
-/// of its reset percentage, and its warning level (docs/ladder.md §2, §3).
-pub fn judge(has_fired: bool, ladder: &Ladder, evaluation: &Evaluation) -> (Transition, Option<u8>) {
+/// What the engine decides for a policy on its evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// With the hysteresis of its reset percentage (docs/ladder.md §3).
+    pub transition: Transition,
+    /// Its warning level (docs/ladder.md §2).
+    pub level: Option<u8>,
+}
+
+impl Decision {
+    /// Whether it changes anything for a policy whose stored level is `stored_level`.
+    pub fn changes(self, stored_level: Option<u8>) -> bool {
+        self.transition != Transition::Stay || self.level != stored_level
+    }
+}
+
+pub fn judge(has_fired: bool, ladder: &Ladder, evaluation: &Evaluation) -> Decision {
     let settled = evaluation.settled(ladder.reset_below.percent());
-    let transition = engine::decide(has_fired, evaluation.over(), settled);
-    (transition, evaluation.warning_level(ladder.thresholds.percents()))
+    Decision {
+        transition: engine::decide(has_fired, evaluation.over(), settled),
+        level: evaluation.warning_level(ladder.thresholds.percents()),
+    }
 }
 
 /// Makes what the engine decided for a policy read under its customer's lock: a warning when
 /// its level rose (the level stored whichever way it moved), then its transition.
-#[allow(clippy::too_many_arguments)]
 async fn make(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
     policy: &PolicyState,
-    transition: Transition,
-    level: Option<u8>,
+    Decision { transition, level }: Decision,
     assessment: &Assessment,
     now: DateTime<Utc>,
 ) -> store::Result<TransitionCount> {
@@ -446,6 +460,23 @@ mod tests {
             period,
         };
         (firing, limit)
+    }
+
+    #[test]
+    fn a_decision_changes_a_policy_when_it_moves_it_or_its_level() {
+        let stay = |level| Decision {
+            transition: Transition::Stay,
+            level,
+        };
+        assert!(!stay(None).changes(None));
+        assert!(!stay(Some(80)).changes(Some(80)));
+        assert!(stay(Some(90)).changes(Some(80)));
+        assert!(stay(None).changes(Some(80)));
+        let fire = Decision {
+            transition: Transition::Fire,
+            level: None,
+        };
+        assert!(fire.changes(None));
     }
 
     #[test]
