@@ -430,11 +430,9 @@ impl PatchedPolicyRequest {
         }
 
         if let Some(value) = input.present("reset_below_percent", Need::Optional) {
-            match check_integer(&value, 1, 100).map(ResetBelow::new) {
-                Ok(Some(percent)) => fields.reset_below_percent = Some(percent),
-                Ok(None) => input
-                    .errors
-                    .add("reset_below_percent", "Ensure this value is less than or equal to 100."),
+            // In range once checked, so `new` keeps it.
+            match check_integer(&value, 1, 100) {
+                Ok(percent) => fields.reset_below_percent = ResetBelow::new(percent),
                 Err(e) => input.errors.add("reset_below_percent", e),
             }
         }
