@@ -172,6 +172,7 @@ async fn bench(name: &str, url: &str, shape: &Shape) -> anyhow::Result<()> {
         backoff_ms: 1000,
         lease_seconds: 60,
         outbox_ready: Default::default(),
+        pending_added: Default::default(),
     };
     db.migrate().await?;
     let now = Utc::now();

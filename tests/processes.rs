@@ -8,6 +8,8 @@
 //!
 //! - Emails and webhooks (`deliveries`): a kill -9 before delivery loses none, and two instances
 //!   on one outbox deliver each transition's messages once.
+//! - Actions waiting out a grace period (`grace`): applied once by two instances due at the same
+//!   moment, and after a restart by an instance that was down at the due time.
 //! - A database outage (`outage`): 503 with `Retry-After` while PostgreSQL is down, recovery when
 //!   it returns, and no acknowledged report lost.
 //!
@@ -17,6 +19,8 @@
 mod client;
 #[path = "processes/deliveries.rs"]
 mod deliveries;
+#[path = "processes/grace.rs"]
+mod grace;
 #[path = "processes/harness.rs"]
 mod harness;
 #[path = "processes/outage.rs"]

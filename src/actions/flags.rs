@@ -4,6 +4,7 @@
 use super::TransitionCtx;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::Action;
+use crate::engine::ladder::held_by_others;
 use crate::store::{self, resources::Flag, Tx};
 use serde_json::{json, Value};
 
@@ -70,13 +71,20 @@ pub fn allowed(plugin_options: &str, gate: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Sets (or clears) the flag on every eligible resource of the customer that differs, with one
-/// event per changed resource. Which policy holds a flag is recorded in its own table, never in
-/// the resource's `attributes`: those are the client's, stored as sent and never read here.
+/// Sets the flag on every eligible resource of the customer (`value` true), the policy holding
+/// it on each; or lets go of the policy's holds (`value` false), clearing the flag where no other
+/// fired policy still holds it (docs/ladder.md §5). One event per changed resource. Holds live in
+/// their own table, never in the resource's `attributes`: those are the client's, stored as sent
+/// and never read here.
 pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
     let targets = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
     let flag = kind.flag();
     let event_type = kind.event_type(value);
+    let holds = if value {
+        Vec::new()
+    } else {
+        store::restrictions::of_customer(tx, ctx.policy.customer_id, flag).await?
+    };
     for r in targets {
         if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(r.state) {
             continue;
@@ -85,11 +93,8 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
         if value {
             // Every fired policy with the action holds the flag, also one that found it set.
             store::resources::hold(tx, r.id, flag, ctx.policy.id, ctx.stamp()).await?;
-        } else if current {
-            // A reset clears the flag whoever set it, so no hold on it is left.
-            store::resources::release_flag(tx, r.id, flag).await?;
         }
-        if current == value {
+        if current == value || (!value && held_by_others(&holds, r.id, ctx.policy.id)) {
             continue;
         }
         store::resources::set_flag(tx, r.id, flag, value, ctx.stamp()).await?;
@@ -106,8 +111,8 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
         .await?;
     }
     if !value {
-        // The policy no longer holds the flag anywhere, also where the reset left it set
-        // (a resource that stopped being eligible).
+        // The policy no longer holds the flag anywhere, also where it left it set (another
+        // policy holds it, or the resource stopped being eligible).
         store::resources::release_policy(tx, ctx.policy.id, flag).await?;
     }
     Ok(())

@@ -8,12 +8,13 @@ pub mod delivery;
 pub mod flags;
 pub mod notify;
 pub mod terminate;
+pub mod warnings;
 pub mod webhooks;
 
 use crate::config::Settings;
-use crate::domain::evaluation::PolicyState;
+use crate::domain::evaluation::{ComponentLimit, PolicyState};
 use crate::domain::{time, Action};
-use crate::engine::{Assessment, Effect, Transition, TransitionCount};
+use crate::engine::{ladder, Assessment, Effect, RowOutcome, Transition, TransitionCount};
 use crate::store::{self, events::NewEvent, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -33,6 +34,9 @@ pub struct ActionsConfig {
     pub backoff_ms: i64,
     pub lease_seconds: i64,
     pub outbox_ready: Arc<Notify>,
+    /// Rung when a fire leaves actions waiting out a grace period, so the scheduler looks again
+    /// at when the next one is due.
+    pub pending_added: Arc<Notify>,
 }
 
 impl ActionsConfig {
@@ -52,20 +56,28 @@ impl ActionsConfig {
             backoff_ms: s.delivery_backoff_ms.max(1),
             lease_seconds: s.delivery_lease_seconds.max(1),
             outbox_ready: Arc::new(Notify::new()),
+            pending_added: Arc::new(Notify::new()),
         }
     }
 
-    /// After a commit: counts its transitions (a transaction rolled back and retried counts
-    /// once), and wakes the delivery worker when it made any, the only writes that queue
-    /// deliveries (waking it on every report would double the writes of a report stream).
+    /// After a commit: counts its transitions and warnings (a transaction rolled back and
+    /// retried counts once), and wakes the delivery worker when it made any, the only writes
+    /// that queue deliveries (waking it on every report would double the writes of a report
+    /// stream); after a fire, rings the scheduler, which may have an action to wait for.
     pub fn after_commit(&self, made: TransitionCount) {
         for (direction, n) in [("fire", made.fired), ("reset", made.reset)] {
             if n > 0 {
                 metrics::counter!("meterguard_transitions_total", "direction" => direction).increment(n as u64);
             }
         }
-        if made.total() > 0 {
+        if made.warned > 0 {
+            metrics::counter!("meterguard_warnings_total").increment(made.warned as u64);
+        }
+        if made.total() + made.warned > 0 {
             self.outbox_ready.notify_one();
+        }
+        if made.fired > 0 {
+            self.pending_added.notify_one();
         }
     }
 }
@@ -132,23 +144,25 @@ impl TransitionCtx<'_> {
     /// The rows over their limit, as the `policy_fired` event and webhook list them
     /// (docs/actions.md §6.2).
     pub fn exceeded(&self) -> Value {
-        self.assessment
-            .exceeded()
-            .map(|(l, row)| {
-                json!({
-                    "component": l.component_uuid.to_string(),
-                    "type": l.component_type,
-                    "period": l.period.code(),
-                    "usage": row.usage.to_string(),
-                    "limit": l.limit,
-                })
-            })
-            .collect()
+        self.assessment.exceeded().map(|(l, row)| row_json(l, row)).collect()
     }
 }
 
+/// A limit row as events and webhooks name it.
+pub fn row_json(l: &ComponentLimit, row: &RowOutcome) -> Value {
+    json!({
+        "component": l.component_uuid.to_string(),
+        "type": l.component_type,
+        "period": l.period.code(),
+        "usage": row.usage.to_string(),
+        "limit": l.limit,
+    })
+}
+
 /// What a transition does inside its transaction: its event, then the effects the engine chose
-/// for it on meterguard's own data and the deliveries they queue, then its webhooks.
+/// for it on meterguard's own data and the deliveries they queue, then its webhooks. A fire
+/// leaves the actions with a grace period waiting; a reset drops those still waiting and undoes
+/// only what ran (docs/ladder.md §4).
 pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> store::Result<()> {
     let policy = ctx.policy;
     let (event_type, message) = match ctx.transition {
@@ -172,20 +186,93 @@ pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
         extra["exceeded"] = ctx.exceeded();
     }
     ctx.event(tx, event_type, &message, extra).await?;
-    for effect in crate::engine::effects(&policy.actions, ctx.transition) {
-        let (action, run) = match effect {
-            Effect::Run(action) => (action, true),
-            Effect::Undo(action) => (action, false),
-        };
-        match (flags::Kind::of(action), action) {
-            (Some(kind), _) => flags::set(tx, ctx, kind, run).await?,
-            (None, Action::TerminateResources) if run => terminate::run(tx, ctx).await?,
-            (None, _) if run => notify::queue(tx, cfg, ctx, action).await?,
-            // Only the flag actions can be undone; the engine asks for nothing else.
-            (None, _) => {}
+    let effects = match ctx.transition {
+        Transition::Fire => {
+            let plan = ladder::plan_fire(&policy.actions, |a| policy.options.grace_minutes(a));
+            for (action, minutes) in plan.waiting {
+                let due = ladder::due(ctx.stamp(), minutes);
+                store::pending_actions::add(tx, policy.id, action, due, ctx.stamp()).await?;
+            }
+            plan.now
         }
+        Transition::Reset => {
+            let dropped = cancel_waiting(tx, ctx, None).await?;
+            ladder::reset_effects(policy.actions.iter(), &dropped)
+        }
+        Transition::Stay => Vec::new(),
+    };
+    for effect in effects {
+        run(tx, cfg, ctx, effect).await?;
     }
     webhooks::queue(tx, cfg, ctx).await?;
     tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, direction = %ctx.direction(), at = %time::render(ctx.stamp()), "policy transition");
+    Ok(())
+}
+
+/// Runs one effect on meterguard's own data, or queues its deliveries.
+async fn run(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, effect: Effect) -> store::Result<()> {
+    let (action, run) = match effect {
+        Effect::Run(action) => (action, true),
+        Effect::Undo(action) => (action, false),
+    };
+    match (flags::Kind::of(action), action) {
+        (Some(kind), _) => flags::set(tx, ctx, kind, run).await,
+        (None, Action::TerminateResources) if run => terminate::run(tx, ctx).await,
+        (None, _) if run => notify::queue(tx, cfg, ctx, action).await,
+        // Only the flag actions can be undone; the engine asks for nothing else.
+        (None, _) => Ok(()),
+    }
+}
+
+/// Drops the policy's actions still waiting among `only` (all for `None`), each with its
+/// `policy_action_canceled` event; returns them.
+async fn cancel_waiting(tx: &mut Tx, ctx: &TransitionCtx<'_>, only: Option<&[Action]>) -> store::Result<Vec<Action>> {
+    let dropped = store::pending_actions::cancel(tx, ctx.policy.id, only).await?;
+    for action in &dropped {
+        let message = format!(
+            "Usage policy {} dropped {} before its grace period ended.",
+            ctx.policy.uuid,
+            action.name()
+        );
+        ctx.event(tx, "policy_action_canceled", &message, json!({"action": action.name()}))
+            .await?;
+    }
+    Ok(dropped)
+}
+
+/// Applies an action whose grace period has ended, the policy still fired by the crossing that
+/// left it waiting (its row already claimed by the caller): what the action does, and a
+/// `policy_action_applied` event. A block does nothing here: it holds from now on.
+pub async fn apply_waiting(
+    tx: &mut Tx,
+    cfg: &ActionsConfig,
+    ctx: &TransitionCtx<'_>,
+    action: Action,
+) -> store::Result<()> {
+    let message = format!(
+        "Usage policy {} applied {} after its grace period.",
+        ctx.policy.uuid,
+        action.name()
+    );
+    ctx.event(tx, "policy_action_applied", &message, json!({"action": action.name()}))
+        .await?;
+    if crate::engine::transition::is_immediate(action) {
+        run(tx, cfg, ctx, Effect::Run(action)).await?;
+    }
+    Ok(())
+}
+
+/// A fired policy no longer names `dropped`: the holds and waits of those actions end as a
+/// reset would end them (docs/ladder.md §5).
+pub async fn drop_actions(
+    tx: &mut Tx,
+    cfg: &ActionsConfig,
+    ctx: &TransitionCtx<'_>,
+    dropped: &[Action],
+) -> store::Result<()> {
+    let waiting = cancel_waiting(tx, ctx, Some(dropped)).await?;
+    for effect in ladder::reset_effects(dropped.iter().copied(), &waiting) {
+        run(tx, cfg, ctx, effect).await?;
+    }
     Ok(())
 }

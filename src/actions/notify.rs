@@ -2,7 +2,9 @@
 //! in the outbox (docs/actions.md §2; upstream's cost-flavoured email crashes: docs/differences.md §3).
 
 use super::{ActionsConfig, TransitionCtx};
+use crate::domain::evaluation::ComponentLimit;
 use crate::domain::Action;
+use crate::engine::RowOutcome;
 use crate::store::{self, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,14 +27,26 @@ pub struct Email {
 /// Subject and bodies naming each exceeded limit.
 pub fn compose(cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> (String, String, String) {
     let customer = &ctx.policy.customer_name;
+    let subject = format!("Usage of {customer} has exceeded a limit");
+    let (text, html) = bodies(cfg, ctx, "has exceeded a limit", ctx.assessment.exceeded());
+    (subject, text, html)
+}
+
+/// The text and HTML bodies: `Usage of <customer> <what> set by usage policy <uuid>:`, one line
+/// per row as docs/actions.md §2 writes it, and a link to the customer.
+pub fn bodies<'a>(
+    cfg: &ActionsConfig,
+    ctx: &TransitionCtx<'_>,
+    what: &str,
+    rows: impl Iterator<Item = (&'a ComponentLimit, &'a RowOutcome)>,
+) -> (String, String) {
+    let customer = &ctx.policy.customer_name;
     let link = format!(
         "{}/api/customers/{}/",
         cfg.public_url.trim_end_matches('/'),
         ctx.policy.customer_uuid
     );
-    let lines: Vec<String> = ctx
-        .assessment
-        .exceeded()
+    let lines: Vec<String> = rows
         .map(|(l, row)| {
             let period = l.period.name();
             let unit = if l.measured_unit.is_empty() {
@@ -46,20 +60,19 @@ pub fn compose(cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> (String, String,
             )
         })
         .collect();
-    let subject = format!("Usage of {customer} has exceeded a limit");
     let text = format!(
-        "Hello!\n\nUsage of {customer} has exceeded a limit set by usage policy {}:\n\n{}\n\n{link}\n",
+        "Hello!\n\nUsage of {customer} {what} set by usage policy {}:\n\n{}\n\n{link}\n",
         ctx.policy.uuid,
         lines.join("\n")
     );
     let items: String = lines.iter().map(|l| format!("<li>{}</li>", escape(l))).collect();
     let html = format!(
-        "<p>Hello!</p><p>Usage of <a href=\"{}\">{}</a> has exceeded a limit set by usage policy {}:</p><ul>{items}</ul>",
+        "<p>Hello!</p><p>Usage of <a href=\"{}\">{}</a> {what} set by usage policy {}:</p><ul>{items}</ul>",
         escape(&link),
         escape(customer),
         ctx.policy.uuid
     );
-    (subject, text, html)
+    (text, html)
 }
 
 fn escape(s: &str) -> String {
@@ -69,15 +82,24 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Queues one email per recipient and records that the notification was scheduled.
-pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, action: Action) -> store::Result<()> {
-    let recipients = match action {
-        Action::NotifyOrganizationOwners => store::roles::owner_emails(tx, ctx.policy.customer_id, ctx.stamp()).await?,
-        Action::NotifyExternalUser => ctx.policy.options.external_emails(),
-        _ => return Ok(()),
-    };
-    let (subject, text, html) = compose(cfg, ctx);
-    for to in &recipients {
+/// The recipients of a notify action: the customer's owners, or the policy's external addresses.
+pub async fn recipients(tx: &mut Tx, ctx: &TransitionCtx<'_>, action: Action) -> store::Result<Vec<String>> {
+    match action {
+        Action::NotifyOrganizationOwners => store::roles::owner_emails(tx, ctx.policy.customer_id, ctx.stamp()).await,
+        Action::NotifyExternalUser => Ok(ctx.policy.options.external_emails()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Queues one email to each recipient; `key` names each delivery by its recipient.
+pub async fn enqueue(
+    tx: &mut Tx,
+    ctx: &TransitionCtx<'_>,
+    recipients: &[String],
+    (subject, text, html): (String, String, String),
+    key: impl Fn(&str) -> String,
+) -> store::Result<()> {
+    for to in recipients {
         let email = Email {
             to: to.clone(),
             subject: subject.clone(),
@@ -89,8 +111,21 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, ac
             customer_id: ctx.policy.customer_id,
         };
         let payload = serde_json::to_string(&email).unwrap_or_default();
-        store::outbox::enqueue(tx, &ctx.delivery_key(action.name(), to), "email", &payload, ctx.stamp()).await?;
+        store::outbox::enqueue(tx, &key(to), "email", &payload, ctx.stamp()).await?;
     }
+    Ok(())
+}
+
+/// Queues one email per recipient and records that the notification was scheduled.
+pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, action: Action) -> store::Result<()> {
+    if !matches!(action, Action::NotifyOrganizationOwners | Action::NotifyExternalUser) {
+        return Ok(());
+    }
+    let recipients = recipients(tx, ctx, action).await?;
+    enqueue(tx, ctx, &recipients, compose(cfg, ctx), |to| {
+        ctx.delivery_key(action.name(), to)
+    })
+    .await?;
     let whom = if action == Action::NotifyOrganizationOwners {
         "organization owners"
     } else {

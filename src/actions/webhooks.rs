@@ -39,10 +39,8 @@ pub fn label(index: usize, url: &str) -> String {
     }
 }
 
+/// Queues the transition's webhook to every configured URL.
 pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) -> store::Result<()> {
-    if cfg.webhook_urls.is_empty() {
-        return Ok(());
-    }
     let event = if ctx.transition == Transition::Fire {
         "policy_fired"
     } else {
@@ -59,10 +57,24 @@ pub async fn queue(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
     if ctx.transition == Transition::Fire {
         body["exceeded"] = ctx.exceeded();
     }
+    send(tx, cfg, ctx, body, |index| {
+        ctx.delivery_key("webhook", &format!("#{index}"))
+    })
+    .await
+}
+
+/// Queues `body` to every configured URL, each with its delivery key (`key` of the URL's place).
+pub async fn send(
+    tx: &mut Tx,
+    cfg: &ActionsConfig,
+    ctx: &TransitionCtx<'_>,
+    body: Value,
+    key: impl Fn(usize) -> String,
+) -> store::Result<()> {
     for (index, url) in (1..).zip(&cfg.webhook_urls) {
         // The key is sent to the receiver and written to events: it names the webhook by its
         // place in the list, not by its URL.
-        let key = ctx.delivery_key("webhook", &format!("#{index}"));
+        let key = key(index);
         let mut with_key = body.clone();
         with_key["delivery_key"] = json!(key);
         let payload = serde_json::to_string(&Webhook {

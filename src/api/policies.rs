@@ -10,6 +10,7 @@ use super::pagination::Paginated;
 use super::query::path_uuid;
 use super::query::uuid_param;
 use super::AppState;
+use crate::domain::ladder::{ResetBelow, WarningThresholds};
 use crate::domain::options::PolicyOptions;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{PolicyFilter, PolicyLimit, PolicyView};
@@ -58,6 +59,20 @@ pub struct PolicyOut {
     options: Value,
     affected_resources_count: i64,
     component_limits_set: Vec<LimitOut>,
+    /// Percentages of each limit at which the policy warns, ascending (docs/ladder.md §1).
+    /// This and the next two are shown for a policy that uses the ladder, so an upstream client
+    /// sees upstream's fields only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    warning_thresholds: Option<Vec<u8>>,
+    /// A fired policy resets once every row is at or under this percentage of its limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, minimum = 1, maximum = 100)]
+    reset_below_percent: Option<u8>,
+    /// The highest threshold reached; `null` for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u8>, required = false)]
+    warning_level: Option<Option<u8>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +90,7 @@ impl PolicyOut {
             policy,
             affected_resources,
         } = view;
+        let ladder = !policy.ladder.is_upstream();
         // Empty strings once the creator is deleted, as upstream renders a missing user.
         let (created_by_full_name, created_by_username) = match &policy.created_by {
             Some(author) => (author.full_name(), author.username.clone()),
@@ -95,6 +111,9 @@ impl PolicyOut {
             options: Value::Object(policy.options),
             affected_resources_count: affected_resources,
             component_limits_set: policy.limits.into_iter().map(LimitOut::render).collect(),
+            warning_thresholds: ladder.then(|| policy.ladder.thresholds.percents().to_vec()),
+            reset_below_percent: ladder.then(|| policy.ladder.reset_below.percent()),
+            warning_level: ladder.then_some(policy.ladder.warning_level),
         }
     }
 }
@@ -287,6 +306,12 @@ pub struct PolicyRequest {
     #[schema(value_type = Object, required = false)]
     options: Option<PolicyOptions>,
     component_limits_set: Vec<LimitRequest>,
+    /// Distinct integers in 1..99, at most 5; kept as they are when not sent (docs/ladder.md §1).
+    #[schema(value_type = Vec<u8>, required = false, max_items = 5)]
+    warning_thresholds: Option<WarningThresholds>,
+    /// 1..100, 100 when never sent; kept as it is when not sent.
+    #[schema(value_type = u8, required = false, minimum = 1, maximum = 100)]
+    reset_below_percent: Option<ResetBelow>,
 }
 
 /// The body of a partial update: any of the fields, each checked as in `PolicyRequest`.
@@ -302,6 +327,11 @@ pub struct PatchedPolicyRequest {
     options: Option<PolicyOptions>,
     #[schema(value_type = Vec<LimitRequest>, required = false)]
     component_limits_set: Option<Vec<LimitRequest>>,
+    /// Distinct integers in 1..99, at most 5 (docs/ladder.md §1).
+    #[schema(value_type = Vec<u8>, required = false, max_items = 5)]
+    warning_thresholds: Option<WarningThresholds>,
+    #[schema(value_type = u8, required = false, minimum = 1, maximum = 100)]
+    reset_below_percent: Option<ResetBelow>,
 }
 
 /// One item of `component_limits_set`.
@@ -326,11 +356,15 @@ impl PolicyRequest {
                 actions: Some(actions),
                 options,
                 component_limits_set: Some(component_limits_set),
+                warning_thresholds,
+                reset_below_percent,
             } if input.errors.is_empty() => Ok(Self {
                 scope,
                 actions,
                 options,
                 component_limits_set,
+                warning_thresholds,
+                reset_below_percent,
             }),
             PatchedPolicyRequest { scope, .. } => Err(invalid(scope, input)),
         }
@@ -387,8 +421,39 @@ impl PatchedPolicyRequest {
                 Err(errors) => input.errors.set("component_limits_set", errors),
             }
         }
+
+        if let Some(value) = input.present("warning_thresholds", Need::Optional) {
+            match parse_thresholds(&value) {
+                Ok(thresholds) => fields.warning_thresholds = Some(thresholds),
+                Err(e) => input.errors.add("warning_thresholds", e),
+            }
+        }
+
+        if let Some(value) = input.present("reset_below_percent", Need::Optional) {
+            // In range once checked, so `new` keeps it.
+            match check_integer(&value, 1, 100) {
+                Ok(percent) => fields.reset_below_percent = ResetBelow::new(percent),
+                Err(e) => input.errors.add("reset_below_percent", e),
+            }
+        }
         fields
     }
+}
+
+/// A list of integers in 1..99, distinct, at most five, as DRF's ListField of IntegerFields
+/// words its errors (the first one found).
+fn parse_thresholds(value: &Value) -> Result<WarningThresholds, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "Expected a list of items but got type \"{}\".",
+            python_type(value)
+        ));
+    };
+    let values = items
+        .iter()
+        .map(|item| check_integer(item, 1, 99))
+        .collect::<Result<Vec<i64>, String>>()?;
+    WarningThresholds::new(&values)
 }
 
 /// A refused body: the errors collected in `input`, and the scope if it parsed.
@@ -407,6 +472,8 @@ impl From<PolicyRequest> for NewPolicy {
             actions: request.actions,
             options: request.options,
             limits: request.component_limits_set.into_iter().map(LimitDraft::from).collect(),
+            thresholds: request.warning_thresholds,
+            reset_below: request.reset_below_percent,
         }
     }
 }
@@ -419,6 +486,8 @@ impl From<PolicyRequest> for PolicyChanges {
             actions: Some(request.actions),
             options: request.options,
             limits: Some(request.component_limits_set.into_iter().map(LimitDraft::from).collect()),
+            thresholds: request.warning_thresholds,
+            reset_below: request.reset_below_percent,
         }
     }
 }
@@ -432,6 +501,8 @@ impl From<PatchedPolicyRequest> for PolicyChanges {
             limits: request
                 .component_limits_set
                 .map(|limits| limits.into_iter().map(LimitDraft::from).collect()),
+            thresholds: request.warning_thresholds,
+            reset_below: request.reset_below_percent,
         }
     }
 }
@@ -558,7 +629,8 @@ fn parse_period(value: &Value) -> Result<Period, String> {
         PatchedPolicyRequest,
         LimitRequest,
         super::policy_status::PolicyStatus,
-        super::policy_status::LimitStatus
+        super::policy_status::LimitStatus,
+        super::policy_status::PendingActionStatus
     ))
 )]
 pub struct Doc;

@@ -18,6 +18,14 @@ pub struct PolicyStatus {
     fired_datetime: Option<String>,
     evaluated_at: String,
     limits: Vec<LimitStatus>,
+    /// Actions waiting out their grace period, the earliest due first (docs/ladder.md §4).
+    pending_actions: Vec<PendingActionStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingActionStatus {
+    action: &'static str,
+    due: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +49,9 @@ pub struct LimitStatus {
     percent: Option<serde_json::Number>,
     over: bool,
     projected_crossing_date: Option<String>,
+    /// `limit × reset_below_percent / 100`, two places: a fired policy resets once every row's
+    /// usage is at or under it (docs/ladder.md §3).
+    reset_below: String,
 }
 
 #[utoipa::path(
@@ -72,6 +83,14 @@ impl PolicyStatus {
             fired_datetime: status.policy.fired_at.map(time::render),
             evaluated_at: time::render(status.evaluated_at.timestamp_micros()),
             limits: status.limits.into_iter().map(LimitStatus::render).collect(),
+            pending_actions: status
+                .pending_actions
+                .into_iter()
+                .map(|p| PendingActionStatus {
+                    action: p.action.name(),
+                    due: time::render(p.due),
+                })
+                .collect(),
         }
     }
 }
@@ -94,6 +113,7 @@ impl LimitStatus {
             percent: h.percent_hundredths.and_then(hundredths_number),
             over: h.over,
             projected_crossing_date: h.projected_crossing.map(|d| d.to_string()),
+            reset_below: limit.reset_below.to_string(),
         }
     }
 }

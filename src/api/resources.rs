@@ -14,7 +14,7 @@ use super::request::deferred;
 use super::AppState;
 use crate::domain::marketplace::{ResourceState, RESOURCE_NAME_MAX};
 use crate::domain::page::PageRequest;
-use crate::domain::resource::{Resource, ResourceFilter, ResourcePatch};
+use crate::domain::resource::{Resource, ResourceFilter, ResourcePatch, RestrictedFlag, Restriction};
 use crate::domain::{time, ResourceLimits};
 use crate::service::resources as service;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -80,6 +80,41 @@ pub struct ResourceOut {
     created: String,
     #[schema(format = DateTime)]
     modified: String,
+    /// The fired policies holding each flag (docs/ladder.md §5).
+    restrictions: RestrictionsOut,
+}
+
+/// The holders of each flag; a flag clears when its last holder lets go.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct RestrictionsOut {
+    paused: Vec<HolderOut>,
+    downscaled: Vec<HolderOut>,
+    restrict_member_access: Vec<HolderOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HolderOut {
+    policy_uuid: String,
+    #[schema(format = DateTime)]
+    since: String,
+}
+
+impl RestrictionsOut {
+    fn render(restrictions: Vec<Restriction>) -> Self {
+        let mut out = Self::default();
+        for r in restrictions {
+            let holders = match r.flag {
+                RestrictedFlag::Paused => &mut out.paused,
+                RestrictedFlag::Downscaled => &mut out.downscaled,
+                RestrictedFlag::RestrictMemberAccess => &mut out.restrict_member_access,
+            };
+            holders.push(HolderOut {
+                policy_uuid: r.policy_uuid.to_string(),
+                since: time::render(r.since),
+            });
+        }
+        out
+    }
 }
 
 impl ResourceOut {
@@ -121,6 +156,7 @@ impl ResourceOut {
             restrict_member_access: r.restrict_member_access,
             created: time::render(r.created),
             modified: time::render(r.modified),
+            restrictions: RestrictionsOut::render(r.restrictions),
         }
     }
 }
@@ -403,6 +439,8 @@ impl ResourceTerminateRequest {
     paths(list, retrieve, update, partial_update, update_limits, terminate),
     components(schemas(
         ResourceOut,
+        RestrictionsOut,
+        HolderOut,
         OrderUuidOut,
         ResourceUpdateRequest,
         PatchedResourceUpdateRequest,

@@ -1,16 +1,19 @@
 //! What evaluating policies reads, decoded where it is read (`store::evaluation`): a policy's
 //! state, its limit rows, and its customer's monthly totals (docs/evaluation.md §2-§5).
 
+use super::ladder::Ladder;
 use super::options::PolicyOptions;
+use super::time::Micros;
 use super::{ActionSet, Amount, Month, Period, Uuid32};
 
 /// Whether a policy has fired, and whose it is: what deciding its transition needs of it
 /// besides its limit rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Firing {
     pub policy_id: i64,
     pub customer_id: i64,
     pub has_fired: bool,
+    pub ladder: Ladder,
 }
 
 /// A limit row: the customer's usage of a component over `period` may not exceed `limit`.
@@ -57,4 +60,7 @@ pub struct PolicyState {
     pub actions: ActionSet,
     pub options: PolicyOptions,
     pub has_fired: bool,
+    /// The last crossing.
+    pub fired_at: Option<Micros>,
+    pub ladder: Ladder,
 }

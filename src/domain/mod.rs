@@ -10,6 +10,7 @@ pub mod email;
 pub mod evaluation;
 pub mod event;
 pub mod ids;
+pub mod ladder;
 pub mod limits;
 pub mod marketplace;
 pub mod month;

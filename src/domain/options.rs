@@ -1,5 +1,6 @@
 //! The `options` object of a policy: extra data per action, keyed by action name.
 
+use super::ladder::{may_wait, MAX_GRACE_MINUTES};
 use super::Action;
 use serde_json::{Map, Value};
 
@@ -37,7 +38,12 @@ impl PolicyOptions {
         };
         for (key, option) in map {
             let action = Action::parse(key).ok_or_else(|| OptionsError::UnknownAction(key.clone()))?;
-            if action == Action::NotifyExternalUser && !is_email_list(option) {
+            let valid = match action {
+                Action::NotifyExternalUser => is_email_list(option),
+                a if may_wait(a) => is_grace(option),
+                _ => true,
+            };
+            if !valid {
                 return Err(OptionsError::Invalid(key.clone()));
             }
         }
@@ -62,6 +68,20 @@ impl PolicyOptions {
         }
     }
 
+    /// How many minutes `action` waits after a fire before it runs (docs/ladder.md §4); 0 for
+    /// the notify actions, which never wait, and for options without a grace period.
+    pub fn grace_minutes(&self, action: Action) -> u32 {
+        if !may_wait(action) {
+            return 0;
+        }
+        self.0
+            .get(action.name())
+            .and_then(|o| o.get("grace_minutes"))
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0)
+    }
+
     pub fn to_value(&self) -> Value {
         Value::Object(self.0.clone())
     }
@@ -77,6 +97,20 @@ fn is_falsy(value: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
     }
+}
+
+/// The options of an action that may wait: an object is a grace period, `{"grace_minutes": N}`
+/// with N a whole number of minutes up to thirty days; any other value is upstream's free-form
+/// option, which meterguard keeps and never reads (docs/ladder.md §1).
+fn is_grace(value: &Value) -> bool {
+    let Value::Object(map) = value else {
+        return true;
+    };
+    map.len() == 1
+        && map
+            .get("grace_minutes")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| m <= u64::from(MAX_GRACE_MINUTES))
 }
 
 fn split_emails(s: &str) -> Vec<String> {
@@ -146,6 +180,41 @@ mod tests {
         assert_eq!(opts.external_emails(), vec!["a@b.org"]);
         assert_eq!(PolicyOptions::parse(&json!("{nope")), Err(OptionsError::NotJson));
         assert_eq!(PolicyOptions::parse(&json!("[1]")), Err(OptionsError::NotObject));
+    }
+
+    #[test]
+    fn grace_periods_are_whole_minutes_up_to_thirty_days() {
+        let opts = PolicyOptions::parse(&json!({
+            "request_pausing": {"grace_minutes": 60},
+            "block_creation_of_new_resources": {"grace_minutes": 43200},
+            "terminate_resources": {"grace_minutes": 0},
+        }))
+        .unwrap();
+        assert_eq!(opts.grace_minutes(Action::RequestPausing), 60);
+        assert_eq!(opts.grace_minutes(Action::BlockCreationOfNewResources), 43_200);
+        assert_eq!(opts.grace_minutes(Action::TerminateResources), 0);
+        assert_eq!(opts.grace_minutes(Action::RestrictMembers), 0);
+        for bad in [
+            json!({"grace_minutes": 43201}),
+            json!({"grace_minutes": -1}),
+            json!({"grace_minutes": 1.5}),
+            json!({"grace_minutes": "5"}),
+            json!({"grace_minutes": 5, "other": 1}),
+            json!({}),
+        ] {
+            let options = json!({"request_downscaling": bad});
+            assert_eq!(
+                PolicyOptions::parse(&options),
+                Err(OptionsError::Invalid("request_downscaling".into())),
+                "{options}"
+            );
+        }
+        // Upstream's free-form values are kept and mean no grace.
+        let upstream = PolicyOptions::parse(&json!({"request_pausing": true})).unwrap();
+        assert_eq!(upstream.grace_minutes(Action::RequestPausing), 0);
+        // The notify actions never wait, whatever is stored.
+        let stored = PolicyOptions::from_stored(r#"{"notify_organization_owners": {"grace_minutes": 5}}"#).unwrap();
+        assert_eq!(stored.grace_minutes(Action::NotifyOrganizationOwners), 0);
     }
 
     #[test]

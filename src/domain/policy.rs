@@ -1,6 +1,7 @@
 //! A customer component usage policy as it is stored, every column decoded: what a policy read
 //! hands from `store` through `service` to the API.
 
+use super::ladder::Ladder;
 use super::time::Micros;
 use super::{ActionSet, Period, Uuid32};
 use serde_json::{Map, Value};
@@ -16,6 +17,8 @@ pub struct Policy {
     pub options: Map<String, Value>,
     pub has_fired: bool,
     pub fired_at: Option<Micros>,
+    /// Warnings, hysteresis and the warning level (docs/ladder.md).
+    pub ladder: Ladder,
     pub created: Micros,
     /// `None` once the user who created it is deleted.
     pub created_by: Option<Author>,

@@ -43,6 +43,42 @@ pub struct Resource {
     pub plan_id: Option<i64>,
     pub plan_uuid: Option<Uuid32>,
     pub plan_name: Option<String>,
+    /// The policies holding its flags, oldest first (docs/ladder.md §5); filled by the reads
+    /// that show resources.
+    pub restrictions: Vec<Restriction>,
+}
+
+/// A resource flag a policy action sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestrictedFlag {
+    Paused,
+    Downscaled,
+    RestrictMemberAccess,
+}
+
+impl RestrictedFlag {
+    pub const ALL: [RestrictedFlag; 3] = [Self::Paused, Self::Downscaled, Self::RestrictMemberAccess];
+
+    /// The resource field, and the column, that holds the flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Paused => "paused",
+            Self::Downscaled => "downscaled",
+            Self::RestrictMemberAccess => "restrict_member_access",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// A fired policy holding a flag of a resource since a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restriction {
+    pub flag: RestrictedFlag,
+    pub policy_uuid: Uuid32,
+    pub since: Micros,
 }
 
 /// Which resources a list shows (besides what the caller may see); uuids are hex.
@@ -121,6 +157,7 @@ mod tests {
             plan_id: None,
             plan_uuid: None,
             plan_name: None,
+            restrictions: Vec::new(),
         }
     }
 

@@ -55,6 +55,8 @@ impl From<&CustomerTotal> for MonthlyTotal<i64> {
 pub struct RowOutcome {
     pub window: Window,
     pub usage: Amount,
+    /// The row's limit, whole units.
+    pub limit: i64,
     /// Strictly greater than the limit; equal is not over.
     pub over: bool,
 }
@@ -70,6 +72,16 @@ impl Evaluation {
     pub fn over(&self) -> bool {
         self.rows.iter().any(|r| r.over)
     }
+
+    /// Every row at or under `percent` % of its limit (docs/ladder.md §3).
+    pub fn settled(&self, percent: u8) -> bool {
+        super::ladder::settled(&self.rows, percent)
+    }
+
+    /// The highest of `thresholds` some row is strictly over (docs/ladder.md §2).
+    pub fn warning_level(&self, thresholds: &[u8]) -> Option<u8> {
+        super::ladder::warning_level(thresholds, &self.rows)
+    }
 }
 
 pub fn evaluate<C: PartialEq>(rules: &[LimitRule<C>], totals: &[MonthlyTotal<C>], current: Month) -> Evaluation {
@@ -84,6 +96,7 @@ pub fn evaluate<C: PartialEq>(rules: &[LimitRule<C>], totals: &[MonthlyTotal<C>]
             RowOutcome {
                 window,
                 usage,
+                limit: rule.limit,
                 over: usage > Amount::from_units(rule.limit),
             }
         })

@@ -41,7 +41,9 @@ pub fn headroom(limit: i64, row: &RowOutcome, month_usage: Amount, today: NaiveD
     }
 }
 
-fn percent(usage: Amount, limit: i64) -> Option<i64> {
+/// `usage / limit × 100` in hundredths of a percent, rounded half away from zero; `None` when the
+/// limit is not positive.
+pub fn percent(usage: Amount, limit: i64) -> Option<i64> {
     if limit <= 0 {
         return None;
     }
@@ -100,6 +102,7 @@ mod tests {
         RowOutcome {
             window: Window::of(period, Month::of(today)),
             usage,
+            limit,
             over: usage > Amount::from_units(limit),
         }
     }

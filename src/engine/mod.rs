@@ -5,10 +5,11 @@
 pub mod assessment;
 pub mod evaluate;
 pub mod headroom;
+pub mod ladder;
 pub mod transition;
 pub mod window;
 
 pub use assessment::Assessment;
 pub use evaluate::{evaluate, Evaluation, LimitRule, MonthlyTotal, RowOutcome};
-pub use transition::{decide, effects, Effect, Transition, TransitionCount};
+pub use transition::{decide, Effect, Transition, TransitionCount};
 pub use window::{earliest, Window};

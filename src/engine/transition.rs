@@ -1,12 +1,12 @@
 //! Fire and reset decisions, and which actions they run (docs/evaluation.md §5, docs/actions.md §1).
 
-use crate::domain::{Action, ActionSet};
+use crate::domain::Action;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     /// Not fired → fired: a crossing.
     Fire,
-    /// Fired → not fired: usage fell back under every limit.
+    /// Fired → not fired: usage fell back to the reset percentage of every limit.
     Reset,
     /// Nothing changes, whichever side of the limits the policy is on.
     Stay,
@@ -17,6 +17,8 @@ pub enum Transition {
 pub struct TransitionCount {
     pub fired: usize,
     pub reset: usize,
+    /// Warnings made (docs/ladder.md §2): not transitions, but they queue deliveries too.
+    pub warned: usize,
 }
 
 impl TransitionCount {
@@ -37,13 +39,17 @@ impl std::ops::AddAssign for TransitionCount {
     fn add_assign(&mut self, other: Self) {
         self.fired += other.fired;
         self.reset += other.reset;
+        self.warned += other.warned;
     }
 }
 
-pub fn decide(has_fired: bool, over: bool) -> Transition {
-    match (has_fired, over) {
-        (false, true) => Transition::Fire,
-        (true, false) => Transition::Reset,
+/// A policy not fired fires when it is `over` a limit; a fired one resets once it has
+/// `settled` (every row at or under its reset percentage, docs/ladder.md §3), which at 100 %
+/// is exactly when it is no longer over.
+pub fn decide(has_fired: bool, over: bool, settled: bool) -> Transition {
+    match (has_fired, over, settled) {
+        (false, true, _) => Transition::Fire,
+        (true, _, true) => Transition::Reset,
         _ => Transition::Stay,
     }
 }
@@ -74,15 +80,6 @@ pub fn has_reset(action: Action) -> bool {
     )
 }
 
-/// The effects of a transition, in the policy's action order; each action at most once.
-pub fn effects(actions: &ActionSet, transition: Transition) -> Vec<Effect> {
-    match transition {
-        Transition::Fire => actions.iter().filter(|a| is_immediate(*a)).map(Effect::Run).collect(),
-        Transition::Reset => actions.iter().filter(|a| has_reset(*a)).map(Effect::Undo).collect(),
-        Transition::Stay => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,48 +90,31 @@ mod tests {
         for t in [Transition::Fire, Transition::Stay, Transition::Reset, Transition::Fire] {
             made.count(t);
         }
-        made += TransitionCount { fired: 0, reset: 2 };
-        assert_eq!(made, TransitionCount { fired: 2, reset: 3 });
+        made += TransitionCount {
+            fired: 0,
+            reset: 2,
+            warned: 1,
+        };
+        assert_eq!(
+            made,
+            TransitionCount {
+                fired: 2,
+                reset: 3,
+                warned: 1
+            }
+        );
         assert_eq!(made.total(), 5);
     }
 
     #[test]
     fn fires_once_per_crossing_and_resets_when_back_under() {
-        assert_eq!(decide(false, true), Transition::Fire);
-        assert_eq!(decide(true, true), Transition::Stay);
-        assert_eq!(decide(true, false), Transition::Reset);
-        assert_eq!(decide(false, false), Transition::Stay);
-    }
-
-    #[test]
-    fn fire_runs_immediate_actions_in_order_and_reset_undoes_what_can_be_undone() {
-        let all = ActionSet::parse(
-            "block_creation_of_new_resources,request_pausing,notify_organization_owners,\
-             terminate_resources,restrict_members,block_modification_of_existing_resources,\
-             notify_external_user,request_downscaling",
-        )
-        .unwrap();
-        assert_eq!(
-            effects(&all, Transition::Fire),
-            [
-                Effect::Run(Action::RequestPausing),
-                Effect::Run(Action::NotifyOrganizationOwners),
-                Effect::Run(Action::TerminateResources),
-                Effect::Run(Action::RestrictMembers),
-                Effect::Run(Action::NotifyExternalUser),
-                Effect::Run(Action::RequestDownscaling),
-            ]
-        );
-        assert_eq!(
-            effects(&all, Transition::Reset),
-            [
-                Effect::Undo(Action::RequestPausing),
-                Effect::Undo(Action::RestrictMembers),
-                Effect::Undo(Action::RequestDownscaling),
-            ]
-        );
-        assert!(effects(&all, Transition::Stay).is_empty());
-        let blocks_only = ActionSet::parse("block_creation_of_new_resources").unwrap();
-        assert!(effects(&blocks_only, Transition::Fire).is_empty());
+        assert_eq!(decide(false, true, false), Transition::Fire);
+        assert_eq!(decide(true, true, false), Transition::Stay);
+        assert_eq!(decide(true, false, true), Transition::Reset);
+        assert_eq!(decide(false, false, true), Transition::Stay);
+        // Between the reset percentage and the limit a fired policy stays fired, and one that
+        // has not fired does not fire.
+        assert_eq!(decide(true, false, false), Transition::Stay);
+        assert_eq!(decide(false, false, false), Transition::Stay);
     }
 }

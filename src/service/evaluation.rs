@@ -7,8 +7,9 @@
 
 use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
-use crate::domain::{Amount, Month};
-use crate::engine::{self, Assessment, LimitRule, MonthlyTotal, Transition, TransitionCount};
+use crate::domain::ladder::{Ladder, PendingAction};
+use crate::domain::{ActionSet, Amount, Month};
+use crate::engine::{self, ladder, Assessment, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -67,9 +68,9 @@ pub async fn after_usage_changes(
                 continue;
             }
             metrics::counter!("meterguard_evaluations_total").increment(1);
-            let over = engine::evaluate(&policy.rules, &customer_totals, current).over();
-            let transition = engine::decide(policy.has_fired, over);
-            if transition == Transition::Stay {
+            let evaluation = engine::evaluate(&policy.rules, &customer_totals, current);
+            let decision = judge(policy.has_fired, &policy.ladder, &evaluation);
+            if !decision.changes(policy.ladder.warning_level) {
                 continue;
             }
             // Rare: read what the transition's event and actions tell about the policy.
@@ -78,10 +79,12 @@ pub async fn after_usage_changes(
             };
             let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
             let assessment = Assessment::of(limits, &customer_totals, current);
-            if apply_transition(tx, db, cfg, &state, transition, &assessment, change.now).await? {
-                policy.has_fired = transition == Transition::Fire;
-                made.count(transition);
+            let done = make(tx, db, cfg, &state, decision, &assessment, change.now).await?;
+            if done.fired + done.reset > 0 {
+                policy.has_fired = decision.transition == Transition::Fire;
             }
+            policy.ladder.warning_level = decision.level;
+            made += done;
         }
     }
     Ok(made)
@@ -92,6 +95,7 @@ struct PolicyRules {
     id: i64,
     customer_id: i64,
     has_fired: bool,
+    ladder: Ladder,
     rules: Vec<LimitRule<i64>>,
 }
 
@@ -105,6 +109,7 @@ impl PolicyRules {
                     id: firing.policy_id,
                     customer_id: firing.customer_id,
                     has_fired: firing.has_fired,
+                    ladder: firing.ladder.clone(),
                     rules: Vec::new(),
                 });
             }
@@ -204,10 +209,8 @@ pub async fn policies(
     let mut made = TransitionCount::default();
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
-        let transition = engine::decide(policy.has_fired, assessment.evaluation.over());
-        if apply_transition(tx, db, cfg, policy, transition, &assessment, now).await? {
-            made.count(transition);
-        }
+        let decision = judge(policy.has_fired, &policy.ladder, &assessment.evaluation);
+        made += make(tx, db, cfg, policy, decision, &assessment, now).await?;
     }
     Ok(made)
 }
@@ -296,6 +299,123 @@ async fn assessments(
         .collect())
 }
 
+/// What the engine decides for a policy on its evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// With the hysteresis of its reset percentage (docs/ladder.md §3).
+    pub transition: Transition,
+    /// Its warning level (docs/ladder.md §2).
+    pub level: Option<u8>,
+}
+
+impl Decision {
+    /// Whether it changes anything for a policy whose stored level is `stored_level`.
+    pub fn changes(self, stored_level: Option<u8>) -> bool {
+        self.transition != Transition::Stay || self.level != stored_level
+    }
+}
+
+pub fn judge(has_fired: bool, ladder: &Ladder, evaluation: &Evaluation) -> Decision {
+    let settled = evaluation.settled(ladder.reset_below.percent());
+    Decision {
+        transition: engine::decide(has_fired, evaluation.over(), settled),
+        level: evaluation.warning_level(ladder.thresholds.percents()),
+    }
+}
+
+/// Makes what the engine decided for a policy read under its customer's lock: a warning when
+/// its level rose (the level stored whichever way it moved), then its transition.
+async fn make(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policy: &PolicyState,
+    Decision { transition, level }: Decision,
+    assessment: &Assessment,
+    now: DateTime<Utc>,
+) -> store::Result<TransitionCount> {
+    let mut made = TransitionCount::default();
+    if level != policy.ladder.warning_level {
+        store::ladder::set_warning_level(tx, policy.id, level).await?;
+        if let Some(threshold) = ladder::warning(policy.ladder.warning_level, level) {
+            let ctx = context(tx, db, policy, Transition::Stay, assessment, now).await?;
+            actions::warnings::warn(tx, cfg, &ctx, threshold).await?;
+            made.warned += 1;
+        }
+    }
+    if apply_transition(tx, db, cfg, policy, transition, assessment, now).await? {
+        made.count(transition);
+    }
+    Ok(made)
+}
+
+async fn context<'a>(
+    tx: &mut Tx,
+    db: &Db,
+    policy: &'a PolicyState,
+    transition: Transition,
+    assessment: &'a Assessment,
+    now: DateTime<Utc>,
+) -> store::Result<TransitionCtx<'a>> {
+    Ok(TransitionCtx {
+        policy,
+        transition,
+        assessment,
+        now,
+        system_user: db.system_user_id(tx).await?,
+    })
+}
+
+/// Applies an action whose grace period ended, under its customer's lock (docs/ladder.md §4):
+/// only the transaction that claims its row applies it, and only while the policy is still fired
+/// by the crossing that left it waiting; a row left over from an earlier crossing is dropped.
+/// True when it was applied.
+pub async fn apply_waiting(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    pending: &PendingAction,
+    now: DateTime<Utc>,
+) -> store::Result<bool> {
+    lock_customers(tx, &[pending.customer_id]).await?;
+    let Some(policy) = store::evaluation::policy(tx, pending.policy_id).await? else {
+        return Ok(false);
+    };
+    // Moved meanwhile: the path that moved it reset it, and dropped what waited.
+    if policy.customer_id != pending.customer_id || !store::pending_actions::claim(tx, pending).await? {
+        return Ok(false);
+    }
+    if !policy.has_fired || policy.fired_at != Some(pending.fired_at) {
+        return Ok(false);
+    }
+    let assessment = Assessment::of(Vec::new(), &[], Month::of(now.date_naive()));
+    let ctx = context(tx, db, &policy, Transition::Fire, &assessment, now).await?;
+    actions::apply_waiting(tx, cfg, &ctx, pending.action).await?;
+    Ok(true)
+}
+
+/// A fired policy's `actions` are about to become `after`: what the actions it drops hold or
+/// wait for ends now, as its reset would end it (docs/ladder.md §5). Its customer is locked.
+pub async fn drop_actions(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policy_id: i64,
+    after: &ActionSet,
+    now: DateTime<Utc>,
+) -> store::Result<()> {
+    let Some(policy) = store::evaluation::policy(tx, policy_id).await? else {
+        return Ok(());
+    };
+    let dropped = ladder::dropped(&policy.actions, after);
+    if !policy.has_fired || dropped.is_empty() {
+        return Ok(());
+    }
+    let assessment = Assessment::of(Vec::new(), &[], Month::of(now.date_naive()));
+    let ctx = context(tx, db, &policy, Transition::Reset, &assessment, now).await?;
+    actions::drop_actions(tx, cfg, &ctx, &dropped).await
+}
+
 /// Makes a transition the engine decided: the conditional update, then what the transition
 /// does (`actions::apply`). False when there was nothing to make (`Stay`, or the policy was
 /// already there).
@@ -314,13 +434,7 @@ async fn apply_transition(
         Transition::Stay => false,
     };
     if made {
-        let ctx = TransitionCtx {
-            policy,
-            transition,
-            assessment,
-            now,
-            system_user: db.system_user_id(tx).await?,
-        };
+        let ctx = context(tx, db, policy, transition, assessment, now).await?;
         actions::apply(tx, cfg, &ctx).await?;
     }
     Ok(made)
@@ -336,6 +450,7 @@ mod tests {
             policy_id,
             customer_id: 10 + policy_id,
             has_fired,
+            ladder: Ladder::default(),
         };
         let period = Period::Month3;
         let limit = LimitRow {
@@ -345,6 +460,23 @@ mod tests {
             period,
         };
         (firing, limit)
+    }
+
+    #[test]
+    fn a_decision_changes_a_policy_when_it_moves_it_or_its_level() {
+        let stay = |level| Decision {
+            transition: Transition::Stay,
+            level,
+        };
+        assert!(!stay(None).changes(None));
+        assert!(!stay(Some(80)).changes(Some(80)));
+        assert!(stay(Some(90)).changes(Some(80)));
+        assert!(stay(None).changes(Some(80)));
+        let fire = Decision {
+            transition: Transition::Fire,
+            level: None,
+        };
+        assert!(fire.changes(None));
     }
 
     #[test]

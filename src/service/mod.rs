@@ -18,6 +18,7 @@ pub mod checked;
 pub mod customers;
 pub mod evaluation;
 pub mod events;
+pub mod grace;
 pub mod health;
 pub mod identity;
 pub mod offering_users;

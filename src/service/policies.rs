@@ -5,6 +5,7 @@
 use super::{checked, evaluation, ServiceError, ServiceResult};
 use crate::actions::{flags, ActionsConfig};
 use crate::authz::{Principal, Visibility};
+use crate::domain::ladder::{ResetBelow, WarningThresholds};
 use crate::domain::options::PolicyOptions;
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
@@ -35,6 +36,9 @@ pub struct NewPolicy {
     /// `None` saves `{}`.
     pub options: Option<PolicyOptions>,
     pub limits: Vec<LimitDraft>,
+    /// `None` saves upstream's behaviour: no thresholds, a reset at 100 %.
+    pub thresholds: Option<WarningThresholds>,
+    pub reset_below: Option<ResetBelow>,
 }
 
 /// A policy's writable fields to change; `None` leaves a field as it is.
@@ -44,6 +48,8 @@ pub struct PolicyChanges {
     pub actions: Option<ActionSet>,
     pub options: Option<PolicyOptions>,
     pub limits: Option<Vec<LimitDraft>>,
+    pub thresholds: Option<WarningThresholds>,
+    pub reset_below: Option<ResetBelow>,
 }
 
 /// A body that failed DRF's field checks: its field errors in the order they were found, and the
@@ -196,6 +202,7 @@ pub async fn create(
     .await?;
     let rows = resolve_limits(&mut tx, &new.limits).await?;
     store::policies::replace_limits(&mut tx, id, &rows).await?;
+    store::ladder::save_settings(&mut tx, id, new.thresholds.as_ref(), new.reset_below).await?;
     let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
@@ -243,7 +250,12 @@ pub async fn update(
             let rows = resolve_limits(&mut tx, limits).await?;
             store::policies::replace_limits(&mut tx, id, &rows).await?;
         }
+        // Actions it no longer names let go of what they hold or wait for (docs/ladder.md §5).
+        if let Some(actions) = &changes.actions {
+            evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
+        }
         let customer_id = moving_to.unwrap_or(current.customer_id);
+        store::ladder::save_settings(&mut tx, id, changes.thresholds.as_ref(), changes.reset_below).await?;
         store::policies::update(
             &mut tx,
             id,

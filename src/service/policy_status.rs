@@ -4,9 +4,11 @@
 use super::policies::NOT_FOUND;
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::authz::{Principal, Visibility};
+use crate::domain::ladder::PendingAction;
 use crate::domain::policy::Policy;
-use crate::domain::{Period, Uuid32};
+use crate::domain::{Amount, Period, Uuid32};
 use crate::engine::headroom::{headroom, Headroom};
+use crate::engine::ladder::reset_below;
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 
@@ -16,6 +18,8 @@ pub struct PolicyStatus {
     pub policy: Policy,
     pub evaluated_at: DateTime<Utc>,
     pub limits: Vec<LimitStatus>,
+    /// Actions waiting out their grace period, the earliest due first (docs/ladder.md §4).
+    pub pending_actions: Vec<PendingAction>,
 }
 
 /// One limit row: its component, its period and how far its window's usage is from the limit.
@@ -27,6 +31,8 @@ pub struct LimitStatus {
     pub measured_unit: String,
     pub period: Period,
     pub headroom: Headroom,
+    /// The usage the row must fall to for the fired policy to reset (docs/ladder.md §3).
+    pub reset_below: Amount,
 }
 
 /// The status of a policy the caller may see, as of `now`; reads only.
@@ -37,7 +43,9 @@ pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Ut
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     let mut conn = db.reader().acquire().await?;
     let assessment = evaluation::assess(&mut conn, policy.id, policy.customer.id, now).await?;
+    let pending_actions = store::pending_actions::of_policies(&mut conn, &[policy.id]).await?;
     drop(conn);
+    let reset_percent = policy.ladder.reset_below.percent();
     let today = now.date_naive();
     let limits = assessment
         .limits
@@ -51,11 +59,13 @@ pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Ut
             measured_unit: l.measured_unit.clone(),
             period: l.period,
             headroom: headroom(l.limit, row, *month_usage, today),
+            reset_below: reset_below(l.limit, reset_percent),
         })
         .collect();
     Ok(PolicyStatus {
         policy,
         evaluated_at: now,
         limits,
+        pending_actions,
     })
 }

@@ -27,14 +27,31 @@ pub async fn list(
     let vis = Visibility::of(caller, now);
     let page = request.resolve(store::resources::count(db.reader(), vis, filter).await?)?;
     let items = store::resources::list(db.reader(), vis, filter, page.limit(), page.offset()).await?;
+    let items = with_restrictions(db, items).await?;
     Ok(Listed { items, page })
 }
 
 /// The resource, if the caller sees it (a role on its customer or project; staff, support).
 pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32, now: i64) -> ServiceResult<Resource> {
+    let resource = visible(db, caller, uuid, now).await?;
+    Ok(with_restrictions(db, vec![resource]).await?.remove(0))
+}
+
+async fn visible(db: &Db, caller: &Principal, uuid: &Uuid32, now: i64) -> ServiceResult<Resource> {
     store::resources::visible_by_uuid(db.reader(), uuid, Visibility::of(caller, now))
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))
+}
+
+/// The resources with the policies holding their flags (docs/ladder.md §5), in one query.
+async fn with_restrictions(db: &Db, mut resources: Vec<Resource>) -> ServiceResult<Vec<Resource>> {
+    let ids: Vec<i64> = resources.iter().map(|r| r.id).collect();
+    for (id, restriction) in store::restrictions::of_resources(db.reader(), &ids).await? {
+        if let Some(r) = resources.iter_mut().find(|r| r.id == id) {
+            r.restrictions.push(restriction);
+        }
+    }
+    Ok(resources)
 }
 
 /// The resource, if the caller may change it; then the body's refusal (`Err` holds the API's 400
@@ -46,7 +63,7 @@ async fn manageable<T>(
     body: Result<T, Value>,
     now: i64,
 ) -> ServiceResult<(Resource, T)> {
-    let resource = retrieve(db, caller, uuid, now).await?;
+    let resource = visible(db, caller, uuid, now).await?;
     if !access::may_manage_consumer(db, caller, resource.customer_id, resource.project_id, now).await? {
         return Err(ServiceError::Forbidden);
     }
@@ -82,9 +99,10 @@ pub async fn edit(
         }
         tx.commit().await?;
     }
-    store::resources::by_id(db.reader(), resource.id)
+    let edited = store::resources::by_id(db.reader(), resource.id)
         .await?
-        .ok_or(ServiceError::NotFound(NOT_FOUND))
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    Ok(with_restrictions(db, vec![edited]).await?.remove(0))
 }
 
 /// Places an Update order with new limits (the resource must be OK); returns the order's uuid.

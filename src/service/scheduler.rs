@@ -1,8 +1,11 @@
 //! Wakes the sweep exactly at each month boundary (00:00 UTC on the 1st) and every
-//! `interval` in between. A failed sweep ends the run with its error; the supervisor starts it
-//! again after a short backoff, and a new run sweeps at once, so a failure is retried soon
-//! rather than at the next interval.
+//! `interval` in between, and applies the actions waiting out a grace period at their due time
+//! (docs/ladder.md §4), woken by the clock at the earliest one, or by a fire that adds one. A
+//! failed sweep or pass ends the run with its error; the supervisor starts it again after a
+//! short backoff, and a new run sweeps at once, so a failure is retried soon rather than at the
+//! next interval.
 
+use super::grace;
 use super::sweep::sweep;
 use crate::actions::ActionsConfig;
 use crate::clock::Clock;
@@ -43,6 +46,11 @@ impl Schedule {
         self.boundary.min(self.periodic)
     }
 
+    /// When to wake: the next sweep, or the next waiting action if it is due before.
+    fn wake_with(&self, next_action: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        next_action.map_or(self.wake(), |due| due.min(self.wake()))
+    }
+
     /// Marks what is due at `now` as about to be swept. A boundary passed while the previous
     /// sweep still ran is due at once, not at the next periodic sweep: that sweep evaluated the
     /// month before.
@@ -69,15 +77,24 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut schedule = Schedule::starting(clock.now(), interval);
     let mut now = clock.now();
+    let mut sweep_due = true;
     loop {
-        faults.pass(Site::Sweep)?;
-        let report = sweep(&db, &cfg, now).await?;
-        tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep");
+        if sweep_due {
+            faults.pass(Site::Sweep)?;
+            let report = sweep(&db, &cfg, now).await?;
+            tracing::info!(evaluated = report.evaluated, changed = report.changed, "sweep");
+        }
+        let (applied, next_action) = grace::apply_due(&db, &cfg, now).await?;
+        if applied > 0 {
+            tracing::info!(applied, "actions applied after their grace period");
+        }
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
-            _ = clock.sleep_until(schedule.wake()) => {}
+            _ = clock.sleep_until(schedule.wake_with(next_action)) => {}
+            _ = cfg.pending_added.notified() => {}
         }
         now = clock.now();
+        sweep_due = now >= schedule.wake();
         schedule.sweeping_at(now);
     }
 }
@@ -106,6 +123,25 @@ mod tests {
         s.sweeping_at(at("2026-02-01T00:00:00Z"));
         assert_eq!(s.wake(), at("2026-02-01T00:05:00Z"));
         assert_eq!(s.boundary, at("2026-03-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn a_waiting_action_due_before_the_next_sweep_wakes_the_scheduler() {
+        let s = Schedule::starting(at("2026-01-10T12:00:00Z"), Duration::minutes(10));
+        assert_eq!(s.wake_with(None), at("2026-01-10T12:10:00Z"));
+        assert_eq!(
+            s.wake_with(Some(at("2026-01-10T12:03:00Z"))),
+            at("2026-01-10T12:03:00Z")
+        );
+        assert_eq!(
+            s.wake_with(Some(at("2026-01-10T13:00:00Z"))),
+            at("2026-01-10T12:10:00Z")
+        );
+        // One already due wakes it at once.
+        assert_eq!(
+            s.wake_with(Some(at("2026-01-10T11:00:00Z"))),
+            at("2026-01-10T11:00:00Z")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::evaluation;
 use crate::actions::ActionsConfig;
 use crate::domain::Month;
-use crate::engine::{self, LimitRule, MonthlyTotal, Transition};
+use crate::engine::{self, LimitRule, MonthlyTotal};
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -37,8 +37,8 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     for firing in &firings {
         let policy_rules = rules.get(&firing.policy_id).map(Vec::as_slice).unwrap_or(&[]);
         let customer_totals = totals.get(&firing.customer_id).map(Vec::as_slice).unwrap_or(&[]);
-        let over = engine::evaluate(policy_rules, customer_totals, current).over();
-        if engine::decide(firing.has_fired, over) != Transition::Stay {
+        let evaluation = engine::evaluate(policy_rules, customer_totals, current);
+        if evaluation::judge(firing.has_fired, &firing.ladder, &evaluation).changes(firing.ladder.warning_level) {
             candidates.push((firing.customer_id, firing.policy_id));
         }
     }

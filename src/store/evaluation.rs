@@ -4,7 +4,7 @@
 
 use super::packed::{Select, NO_BINDS};
 use super::rows::{self, undecodable};
-use super::{in_list, placeholders, Result, RowLock, Tx};
+use super::{in_list, ladder, placeholders, Result, RowLock, Tx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
 use crate::domain::options::PolicyOptions;
 use crate::domain::{ActionSet, Amount, Month};
@@ -21,6 +21,10 @@ struct StateRow {
     actions: String,
     options: String,
     has_fired: i64,
+    fired_datetime: Option<i64>,
+    warning_thresholds: String,
+    reset_below_percent: i64,
+    warning_level: Option<i64>,
 }
 
 impl TryFrom<StateRow> for PolicyState {
@@ -37,12 +41,15 @@ impl TryFrom<StateRow> for PolicyState {
             options: PolicyOptions::from_stored(&row.options)
                 .ok_or_else(|| undecodable("policies.options", &row.options))?,
             has_fired: rows::flag("has_fired", row.has_fired)?,
+            fired_at: row.fired_datetime,
+            ladder: ladder::decode(&row.warning_thresholds, row.reset_below_percent, row.warning_level)?,
         })
     }
 }
 
 const STATE_COLUMNS: &str = "p.id, p.uuid, p.customer_id, c.uuid AS customer_uuid, c.name AS customer_name, \
-     p.actions, p.options, p.has_fired";
+     p.actions, p.options, p.has_fired, p.fired_datetime, p.warning_thresholds, p.reset_below_percent, \
+     p.warning_level";
 const STATE_FROM: &str = "FROM policies p JOIN customers c ON c.id = p.customer_id";
 
 /// Locks the customers' rows, in id order, as every path does before it writes or evaluates
@@ -138,6 +145,9 @@ const RULE_COLUMNS: &[&str] = &[
     "p.id AS policy_id",
     "p.customer_id",
     "p.has_fired",
+    "p.warning_thresholds",
+    "p.reset_below_percent",
+    "p.warning_level",
     "l.component_id",
     "l.limit_value",
     "l.period",
@@ -149,6 +159,9 @@ struct FiringLimitRow {
     policy_id: i64,
     customer_id: i64,
     has_fired: i64,
+    warning_thresholds: String,
+    reset_below_percent: i64,
+    warning_level: Option<i64>,
     component_id: i64,
     limit_value: i64,
     period: i64,
@@ -162,6 +175,7 @@ impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
             policy_id: row.policy_id,
             customer_id: row.customer_id,
             has_fired: rows::flag("has_fired", row.has_fired)?,
+            ladder: ladder::decode(&row.warning_thresholds, row.reset_below_percent, row.warning_level)?,
         };
         let limit = LimitRow {
             policy_id: row.policy_id,
@@ -314,15 +328,27 @@ const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month",
 
 /// Everything a full sweep needs, read in three queries: every policy's firing state,
 pub async fn all_firings(conn: &mut AnyConnection) -> Result<Vec<Firing>> {
-    let read: Vec<(i64, i64, i64)> = Select::new(&["id", "customer_id", "has_fired"], "FROM policies")
-        .fetch_all(conn, NO_BINDS)
-        .await?;
+    type Read = (i64, i64, i64, String, i64, Option<i64>);
+    let read: Vec<Read> = Select::new(
+        &[
+            "id",
+            "customer_id",
+            "has_fired",
+            "warning_thresholds",
+            "reset_below_percent",
+            "warning_level",
+        ],
+        "FROM policies",
+    )
+    .fetch_all(conn, NO_BINDS)
+    .await?;
     read.into_iter()
-        .map(|(policy_id, customer_id, has_fired)| {
+        .map(|(policy_id, customer_id, has_fired, thresholds, reset_below, level)| {
             Ok(Firing {
                 policy_id,
                 customer_id,
                 has_fired: rows::flag("policies.has_fired", has_fired)?,
+                ladder: ladder::decode(&thresholds, reset_below, level)?,
             })
         })
         .collect()

@@ -28,6 +28,9 @@ struct PolicyRow {
     has_fired: i64,
     fired_datetime: Option<i64>,
     created: i64,
+    warning_thresholds: String,
+    reset_below_percent: i64,
+    warning_level: Option<i64>,
     created_by_username: Option<String>,
     created_by_first_name: Option<String>,
     created_by_last_name: Option<String>,
@@ -49,6 +52,9 @@ const COLUMNS: &[&str] = &[
     "p.has_fired",
     "p.fired_datetime",
     "p.created",
+    "p.warning_thresholds",
+    "p.reset_below_percent",
+    "p.warning_level",
     "u.username AS created_by_username",
     "u.first_name AS created_by_first_name",
     "u.last_name AS created_by_last_name",
@@ -117,6 +123,7 @@ impl TryFrom<PolicyRow> for Policy {
             options,
             has_fired: flag("has_fired", row.has_fired)?,
             fired_at: row.fired_datetime,
+            ladder: super::ladder::decode(&row.warning_thresholds, row.reset_below_percent, row.warning_level)?,
             created: row.created,
             created_by,
             limits: Vec::new(),
@@ -382,7 +389,8 @@ pub struct Blocking {
     pub actions: String,
 }
 
-/// The first fired policy of the customer whose actions include `action`, if any.
+/// The first fired policy of the customer whose actions include `action`, if any; a block still
+/// waiting out its grace period does not hold yet (docs/ladder.md §4).
 pub async fn blocking<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     ex: E,
     customer_id: i64,
@@ -391,9 +399,11 @@ pub async fn blocking<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     let fired: Vec<Blocking> = sqlx::query_as(
         "SELECT p.uuid AS policy_uuid, c.uuid AS customer_uuid, c.name AS customer_name, p.actions \
          FROM policies p JOIN customers c ON c.id = p.customer_id \
-         WHERE p.customer_id = $1 AND p.has_fired = 1 ORDER BY p.id",
+         WHERE p.customer_id = $1 AND p.has_fired = 1 AND NOT EXISTS (SELECT 1 FROM policy_pending_actions a \
+         WHERE a.policy_id = p.id AND a.action = $2) ORDER BY p.id",
     )
     .bind(customer_id)
+    .bind(action)
     .fetch_all(ex)
     .await?;
     Ok(fired.into_iter().find(|b| b.actions.split(',').any(|a| a == action)))
@@ -419,6 +429,9 @@ mod tests {
             has_fired: 1,
             fired_datetime: Some(5),
             created: 3,
+            warning_thresholds: String::new(),
+            reset_below_percent: 100,
+            warning_level: None,
             created_by_username: None,
             created_by_first_name: None,
             created_by_last_name: None,

@@ -82,6 +82,7 @@ impl TryFrom<ResourceRow> for Resource {
             plan_id: row.plan_id,
             plan_uuid: row.plan_uuid.map(|t| uuid("plans.uuid", &t)).transpose()?,
             plan_name: row.plan_name,
+            restrictions: Vec::new(),
         })
     }
 }
@@ -417,16 +418,6 @@ pub async fn hold(tx: &mut Tx, resource_id: i64, flag: Flag, policy_id: i64, sin
     .bind(since)
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Drops every hold on the resource's flag, once the flag is cleared.
-pub async fn release_flag(tx: &mut Tx, resource_id: i64, flag: Flag) -> Result<()> {
-    sqlx::query("DELETE FROM resource_restrictions WHERE resource_id = $1 AND flag = $2")
-        .bind(resource_id)
-        .bind(flag.column())
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 

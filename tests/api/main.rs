@@ -7,6 +7,7 @@ mod bad_input;
 mod fixtures;
 mod hostile;
 mod identity;
+mod ladder;
 mod operations;
 mod orders;
 mod permissions;

@@ -53,9 +53,12 @@ api_test!(
             [
                 "uuid", "url", "scope", "scope_name", "scope_uuid", "actions", "created", "created_by_full_name",
                 "created_by_username", "has_fired", "fired_datetime", "options", "affected_resources_count",
-                "component_limits_set"
+                "component_limits_set", "warning_thresholds", "reset_below_percent", "warning_level"
             ]
         );
+        // The ladder's fields are shown only for a policy that uses the ladder (docs/ladder.md §1).
+        let required = schemas["PolicyOut"]["required"].as_array().unwrap();
+        assert!(!required.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("warning_") || r == "reset_below_percent")));
         let limit: Vec<&String> = schemas["LimitRequest"]["properties"].as_object().unwrap().keys().collect();
         assert_eq!(limit, ["limit", "period", "component"]);
         assert_eq!(schemas["LimitRequest"]["required"], json!(["limit", "component"]));
