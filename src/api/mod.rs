@@ -27,6 +27,7 @@ mod resources;
 mod roles;
 mod schema;
 mod unread_body;
+mod usage_reports;
 mod usages;
 mod users;
 
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::router())
         .merge(resources::router())
         .merge(usages::router())
+        .merge(usage_reports::router())
         .merge(events::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))

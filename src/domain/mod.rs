@@ -20,6 +20,7 @@ pub mod page;
 pub mod period;
 pub mod policy;
 pub mod project;
+pub mod report_log;
 pub mod resource;
 pub mod roles;
 pub mod service_provider;

@@ -28,6 +28,7 @@ pub mod policy_status;
 pub mod projects;
 pub mod providers;
 pub mod report_batch;
+pub mod report_log;
 pub mod resources;
 pub mod retention;
 pub mod roles;

@@ -15,6 +15,7 @@ pub mod packed;
 pub mod policies;
 pub mod projects;
 pub mod providers;
+pub mod report_log;
 pub mod resources;
 pub mod roles;
 pub mod usages;

@@ -11,6 +11,7 @@ mod operations;
 mod orders;
 mod permissions;
 mod policies;
+mod report_log;
 #[path = "../common/sinks.rs"]
 mod sinks;
 mod structure;
