@@ -30,6 +30,7 @@ mod roles;
 mod schema;
 mod site_agent;
 mod unread_body;
+mod usage_reports;
 mod usages;
 mod user_usages;
 mod users;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::router())
         .merge(resources::router())
         .merge(usages::router())
+        .merge(usage_reports::router())
         .merge(events::router())
         .merge(site_agent::router())
         .merge(provider_resources::router())

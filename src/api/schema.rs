@@ -51,6 +51,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::customers::Doc::openapi());
     doc.merge(super::projects::Doc::openapi());
     doc.merge(super::usages::Doc::openapi());
+    doc.merge(super::usage_reports::Doc::openapi());
     doc.merge(super::health::Doc::openapi());
     doc.merge(super::site_agent::Doc::openapi());
     doc.merge(super::provider_resources::Doc::openapi());

@@ -200,9 +200,9 @@ async fn retrieve(
         ForbiddenErrors, ObjectErrors, CommonErrors
     )
 )]
-async fn destroy(State(state): State<AppState>, Staff(_): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn destroy(State(state): State<AppState>, Staff(user): Staff, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let uuid = path_uuid(&raw, NOT_FOUND)?;
-    service::delete(&state.db, &state.actions, &uuid, state.clock.now()).await?;
+    service::delete(&state.db, &state.actions, &user, &uuid, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

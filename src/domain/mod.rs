@@ -23,6 +23,7 @@ pub mod period;
 pub mod policy;
 pub mod project;
 pub mod provider_resource;
+pub mod report_log;
 pub mod resource;
 pub mod roles;
 pub mod service_provider;

@@ -31,6 +31,7 @@ pub mod projects;
 pub mod provider_resources;
 pub mod providers;
 pub mod report_batch;
+pub mod report_log;
 pub mod resources;
 pub mod retention;
 pub mod roles;

@@ -12,6 +12,7 @@ use crate::domain::page::{Listed, PageRequest};
 use crate::domain::usage::{UsageFilter, UsageRecord};
 use crate::domain::{Amount, BillingType, Month, Uuid32};
 use crate::engine::TransitionCount;
+use crate::store::report_log::LogEntry;
 use crate::store::usages::{TotalDelta, UsageReport, UsageTarget};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -222,6 +223,23 @@ pub(super) async fn apply(
     }
     let rows: Vec<UsageReport> = latest.into_values().collect();
     let mut amounts = store::usages::replace_all(tx, &rows).await?;
+    // Every report is logged as it came, the repeats and the replaced amounts included
+    // (docs/api.md §8.4).
+    let logged: Vec<LogEntry> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.rows.iter().map(|(component_id, item)| LogEntry {
+                resource_id: plan.resource_id,
+                component_id: *component_id,
+                billing_month: plan.month.index(),
+                amount: item.amount.hundredths(),
+                reported_at: plan.now.timestamp_micros(),
+                reported_by: plan.user_id,
+                deleted: false,
+            })
+        })
+        .collect();
+    store::report_log::append(tx, &logged).await?;
     // Only totals that moved can change a decision: a report that repeats the month's amount
     // (providers often resend) writes its row and stops there.
     let mut changes = Vec::new();
@@ -281,13 +299,29 @@ async fn add_to_totals_and_evaluate(
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated
-/// (docs/evaluation.md §4.3).
-pub async fn delete(db: &Db, cfg: &ActionsConfig, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<()> {
+/// (docs/evaluation.md §4.3). The log records it as a report of 0 (docs/api.md §8.4).
+pub async fn delete(
+    db: &Db,
+    cfg: &ActionsConfig,
+    caller: &Principal,
+    uuid: &Uuid32,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
     let Some(key) = store::usages::key_for_delete(&mut tx, uuid).await? else {
         return Err(ServiceError::NotFound(NOT_FOUND));
     };
     store::usages::delete(&mut tx, key.id).await?;
+    let deletion = LogEntry {
+        resource_id: key.resource_id,
+        component_id: key.component_id,
+        billing_month: key.billing_month,
+        amount: 0,
+        reported_at: now.timestamp_micros(),
+        reported_by: caller.id,
+        deleted: true,
+    };
+    store::report_log::append(&mut tx, &[deletion]).await?;
     let mut changes = Vec::new();
     if key.usage != 0 {
         changes.push(UsageChange {

@@ -196,6 +196,7 @@ pub async fn add_to_totals(tx: &mut Tx, deltas: &[TotalDelta]) -> Result<()> {
 #[derive(Debug, Clone, FromRow)]
 pub struct UsageKey {
     pub id: i64,
+    pub resource_id: i64,
     pub customer_id: i64,
     pub component_id: i64,
     pub billing_month: i64,
@@ -206,7 +207,7 @@ pub struct UsageKey {
 pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<UsageKey>> {
     let lock = RowLock::Update.of(tx, "u");
     sqlx::query_as(&format!(
-        "SELECT u.id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
+        "SELECT u.id, u.resource_id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
          JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \
          WHERE u.uuid = $1 {lock}"
     ))

@@ -12,6 +12,7 @@ mod operations;
 mod orders;
 mod permissions;
 mod policies;
+mod report_log;
 #[path = "../common/sinks.rs"]
 mod sinks;
 mod site_agent;
