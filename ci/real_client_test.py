@@ -135,6 +135,9 @@ POLICY_KEYS = [  # upstream-reference §3.1, in order
     "created_by_username", "has_fired", "fired_datetime", "options", "affected_resources_count",
     "component_limits_set",
 ]
+# SPEC §8.1: meterguard's enforcement ladder adds three fields after upstream's, in every policy;
+# the client keeps them as additional properties.
+LADDER_KEYS = ["warning_thresholds", "reset_below_percent", "warning_level"]
 LIMIT_ITEM_KEYS = {"type", "limit", "period", "period_name", "component"}
 POLICIES_PATH = "/api/marketplace-customer-component-usage-policies/"
 NO_PERMISSION = {"detail": "You do not have permission to perform this action."}
@@ -315,7 +318,7 @@ def limits_set(policy):
 
 
 def check_policy_shape(p, ctx, scope_customer):
-    eq(list(p.keys()), POLICY_KEYS, "policy keys and their order")
+    eq(list(p.keys()), POLICY_KEYS + LADDER_KEYS, "policy keys and their order")
     check(HEX32.match(p["uuid"]), f"uuid is not 32 lowercase hex: {p['uuid']!r}")
     eq(path_of(p["url"]), f"{POLICIES_PATH}{p['uuid']}/", "url path")
     eq(path_of(p["scope"]), path_of(scope_customer["url"]), "scope path")

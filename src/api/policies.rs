@@ -59,20 +59,16 @@ pub struct PolicyOut {
     options: Value,
     affected_resources_count: i64,
     component_limits_set: Vec<LimitOut>,
-    /// Percentages of each limit at which the policy warns, ascending (docs/ladder.md §1).
-    /// This and the next two are shown for a policy that uses the ladder, so an upstream client
-    /// sees upstream's fields only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
-    warning_thresholds: Option<Vec<u8>>,
+    /// Percentages of each limit at which the policy warns, ascending; `[]` for none
+    /// (docs/ladder.md §1). This and the next two follow upstream's fields, which keep their
+    /// order: SPEC §8 adds them to every policy, and a client that knows only upstream's fields
+    /// reads those as before.
+    warning_thresholds: Vec<u8>,
     /// A fired policy resets once every row is at or under this percentage of its limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false, minimum = 1, maximum = 100)]
-    reset_below_percent: Option<u8>,
+    #[schema(minimum = 1, maximum = 100)]
+    reset_below_percent: u8,
     /// The highest threshold reached; `null` for none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u8>, required = false)]
-    warning_level: Option<Option<u8>>,
+    warning_level: Option<u8>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,7 +86,6 @@ impl PolicyOut {
             policy,
             affected_resources,
         } = view;
-        let ladder = !policy.ladder.is_upstream();
         // Empty strings once the creator is deleted, as upstream renders a missing user.
         let (created_by_full_name, created_by_username) = match &policy.created_by {
             Some(author) => (author.full_name(), author.username.clone()),
@@ -111,9 +106,9 @@ impl PolicyOut {
             options: Value::Object(policy.options),
             affected_resources_count: affected_resources,
             component_limits_set: policy.limits.into_iter().map(LimitOut::render).collect(),
-            warning_thresholds: ladder.then(|| policy.ladder.thresholds.percents().to_vec()),
-            reset_below_percent: ladder.then(|| policy.ladder.reset_below.percent()),
-            warning_level: ladder.then_some(policy.ladder.warning_level),
+            warning_thresholds: policy.ladder.thresholds.percents().to_vec(),
+            reset_below_percent: policy.ladder.reset_below.percent(),
+            warning_level: policy.ladder.warning_level,
         }
     }
 }

@@ -88,13 +88,6 @@ pub struct Ladder {
     pub warning_level: Option<u8>,
 }
 
-impl Ladder {
-    /// Whether the policy uses anything beyond upstream's behaviour.
-    pub fn is_upstream(&self) -> bool {
-        self.thresholds.is_empty() && self.reset_below == ResetBelow::UPSTREAM && self.warning_level.is_none()
-    }
-}
-
 /// The longest grace period: thirty days.
 pub const MAX_GRACE_MINUTES: u32 = 43_200;
 

@@ -99,12 +99,11 @@ fn is_falsy(value: &Value) -> bool {
     }
 }
 
-/// The options of an action that may wait: an object is a grace period, `{"grace_minutes": N}`
-/// with N a whole number of minutes up to thirty days; any other value is upstream's free-form
-/// option, which meterguard keeps and never reads (docs/ladder.md §1).
+/// The options of an action that may wait are a grace period and nothing else:
+/// `{"grace_minutes": N}` with N a whole number of minutes up to thirty days (docs/ladder.md §1).
 fn is_grace(value: &Value) -> bool {
     let Value::Object(map) = value else {
-        return true;
+        return false;
     };
     map.len() == 1
         && map
@@ -201,6 +200,11 @@ mod tests {
             json!({"grace_minutes": "5"}),
             json!({"grace_minutes": 5, "other": 1}),
             json!({}),
+            // Upstream keeps any value under these keys; SPEC §8.1 gives them one meaning.
+            json!(true),
+            json!(60),
+            json!("60"),
+            json!(null),
         ] {
             let options = json!({"request_downscaling": bad});
             assert_eq!(
@@ -209,9 +213,6 @@ mod tests {
                 "{options}"
             );
         }
-        // Upstream's free-form values are kept and mean no grace.
-        let upstream = PolicyOptions::parse(&json!({"request_pausing": true})).unwrap();
-        assert_eq!(upstream.grace_minutes(Action::RequestPausing), 0);
         // The notify actions never wait, whatever is stored.
         let stored = PolicyOptions::from_stored(r#"{"notify_organization_owners": {"grace_minutes": 5}}"#).unwrap();
         assert_eq!(stored.grace_minutes(Action::NotifyOrganizationOwners), 0);

@@ -68,7 +68,8 @@ mod tests {
         assert_eq!(ladder.thresholds.percents(), [80, 90]);
         assert_eq!(ladder.reset_below.percent(), 90);
         assert_eq!(ladder.warning_level, Some(80));
-        assert!(decode("", 100, None).unwrap().is_upstream());
+        let upstream = decode("", 100, None).unwrap();
+        assert!(upstream.thresholds.is_empty() && upstream.reset_below == ResetBelow::UPSTREAM);
         for (t, r, l) in [
             ("90,80", 100, None),
             ("", 0, None),

@@ -56,9 +56,11 @@ api_test!(
                 "component_limits_set", "warning_thresholds", "reset_below_percent", "warning_level"
             ]
         );
-        // The ladder's fields are shown only for a policy that uses the ladder (docs/ladder.md §1).
+        // The ladder's fields are in every policy (docs/ladder.md §1).
         let required = schemas["PolicyOut"]["required"].as_array().unwrap();
-        assert!(!required.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("warning_") || r == "reset_below_percent")));
+        for field in ["warning_thresholds", "reset_below_percent"] {
+            assert!(required.contains(&json!(field)), "{field} is required");
+        }
         let limit: Vec<&String> = schemas["LimitRequest"]["properties"].as_object().unwrap().keys().collect();
         assert_eq!(limit, ["limit", "period", "component"]);
         assert_eq!(schemas["LimitRequest"]["required"], json!(["limit", "component"]));

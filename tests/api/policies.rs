@@ -40,9 +40,14 @@ api_test!(
             [
                 "uuid", "url", "scope", "scope_name", "scope_uuid", "actions", "created",
                 "created_by_full_name", "created_by_username", "has_fired", "fired_datetime",
-                "options", "affected_resources_count", "component_limits_set"
+                "options", "affected_resources_count", "component_limits_set",
+                // SPEC §8.1: the ladder's fields, after upstream's, in every policy.
+                "warning_thresholds", "reset_below_percent", "warning_level"
             ]
         );
+        assert_eq!(policy["warning_thresholds"], json!([]));
+        assert_eq!(policy["reset_below_percent"], 100);
+        assert_eq!(policy["warning_level"], Value::Null);
         let uuid = policy["uuid"].as_str().unwrap();
         assert_eq!(uuid.len(), 32);
         assert_eq!(policy["url"], format!("{}{}", app.address, detail(uuid)));
@@ -146,9 +151,13 @@ api_test!(
         b["options"] = json!({"notify_external_user": " a@b.org , ,c@d.org"});
         let policy = app.post(BASE, app.staff(), b.clone()).await.expect(201);
         assert_eq!(policy["options"], json!({"notify_external_user": " a@b.org , ,c@d.org"}));
+        // An enforcing action's options are its grace period and nothing else (SPEC §8.1).
         b["options"] = json!("{\"request_pausing\": true}");
+        let err = app.post(BASE, app.staff(), b.clone()).await.expect(400);
+        assert_eq!(err, json!({"options": ["Options for request_pausing are invalid."]}));
+        b["options"] = json!("{\"request_pausing\": {\"grace_minutes\": 30}}");
         let policy = app.post(BASE, app.staff(), b.clone()).await.expect(201);
-        assert_eq!(policy["options"], json!({"request_pausing": true}));
+        assert_eq!(policy["options"], json!({"request_pausing": {"grace_minutes": 30}}));
         b["options"] = json!([]);
         assert_eq!(app.post(BASE, app.staff(), b).await.expect(201)["options"], json!({}));
     }
