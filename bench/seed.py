@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Seeds a running meterguard through its API for the load benchmark: one provider offering with a
 metered component, N customers with P policies each, and an owner user on the first customer.
+Every second policy has warning thresholds (50, 80 and 90%, docs/ladder.md), so that the report
+path judges the ladder as well as the limit; a server that predates them ignores the field.
 Prints a JSON object with what the load script needs."""
 
 import argparse
@@ -43,10 +45,13 @@ def main():
         c = call(base, staff, "POST", "/api/customers/", {"name": f"Bench customer {i:05d}"})
         uuids = []
         for j in range(a.policies_per_customer):
-            policy = call(base, staff, "POST", "/api/marketplace-customer-component-usage-policies/", {
+            body = {
                 "scope": c["url"], "actions": "notify_organization_owners,request_pausing",
                 "component_limits_set": [{"component": component, "limit": 1000 + j, "period": 2}],
-            })
+            }
+            if j % 2:
+                body["warning_thresholds"] = [50, 80, 90]
+            policy = call(base, staff, "POST", "/api/marketplace-customer-component-usage-policies/", body)
             uuids.append(policy["uuid"])
         return c, uuids
 
