@@ -2,7 +2,7 @@
 //! came (docs/api.md §8.4).
 
 use super::auth::CurrentUser;
-use super::errors::{ApiError, ApiResult, CommonErrors, InputErrors};
+use super::errors::{ApiError, ApiResult, CommonErrors, InputErrors, ObjectErrors};
 use super::links::Links;
 use super::pagination::Paginated;
 use super::query::{text_param, uuid_param};
@@ -108,7 +108,7 @@ fn instant_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<i64
     ),
     responses(
         (status = 200, body = Vec<UsageReportOut>, headers(("x-result-count" = i64))),
-        InputErrors, CommonErrors
+        InputErrors, ObjectErrors, CommonErrors
     )
 )]
 async fn list(
