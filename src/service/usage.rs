@@ -222,7 +222,6 @@ pub(super) async fn apply(
         }
     }
     let rows: Vec<UsageReport> = latest.into_values().collect();
-    let mut amounts = store::usages::replace_all(tx, &rows).await?;
     // Every report is logged as it came, the repeats and the replaced amounts included
     // (docs/api.md §8.4).
     let logged: Vec<LogEntry> = plans
@@ -239,7 +238,7 @@ pub(super) async fn apply(
             })
         })
         .collect();
-    store::report_log::append(tx, &logged).await?;
+    let mut amounts = store::usages::replace_all(tx, &rows, &logged).await?;
     // Only totals that moved can change a decision: a report that repeats the month's amount
     // (providers often resend) writes its row and stops there.
     let mut changes = Vec::new();

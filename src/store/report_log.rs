@@ -7,7 +7,7 @@ use super::{placeholders, Result, Tx};
 use crate::authz::Visibility;
 use crate::domain::report_log::{LoggedReport, ReportLogFilter, Reporter};
 use crate::domain::{Amount, Month};
-use sqlx::{AnyPool, FromRow};
+use sqlx::{AnyPool, Executor, FromRow};
 
 /// A report of one component to append.
 #[derive(Debug, Clone, Copy)]
@@ -22,32 +22,52 @@ pub struct LogEntry {
     pub deleted: bool,
 }
 
-/// Rows per statement, well under both backends' limits on bound parameters.
-const ROWS_PER_STATEMENT: usize = 200;
+/// Entries per statement: 7 parameters each, well under both backends' limits on bound
+/// parameters, also with the usage rows a report batch sends along (`store::usages`).
+pub(super) const ENTRIES_PER_STATEMENT: usize = 1000;
 
-/// Appends the entries, in their order, in one statement per 200.
+/// The INSERT of `n` entries, its parameters numbered from `$first`.
+pub(super) fn insert_sql(first: usize, n: usize) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|i| format!("({})", placeholders(first + i * PARAMETERS, PARAMETERS)))
+        .collect();
+    format!(
+        "INSERT INTO usage_report_log (resource_id, component_id, billing_month, amount, reported_at, \
+         reported_by_id, deleted) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// Parameters an entry takes.
+pub(super) const PARAMETERS: usize = 7;
+
+/// Binds the entries' values in the order `insert_sql` numbers them.
+pub(super) fn bind<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    entries: &[LogEntry],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for e in entries {
+        q = q
+            .bind(e.resource_id)
+            .bind(e.component_id)
+            .bind(e.billing_month)
+            .bind(e.amount)
+            .bind(e.reported_at)
+            .bind(e.reported_by)
+            .bind(i64::from(e.deleted));
+    }
+    q
+}
+
+/// Appends the entries, in their order. A report batch's entries go with its usage rows
+/// instead, in the same round trip (`store::usages::replace_all`).
 pub async fn append(tx: &mut Tx, entries: &[LogEntry]) -> Result<()> {
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 7 + 1, 7)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_report_log (resource_id, component_id, billing_month, amount, reported_at, \
-             reported_by_id, deleted) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q
-                .bind(e.resource_id)
-                .bind(e.component_id)
-                .bind(e.billing_month)
-                .bind(e.amount)
-                .bind(e.reported_at)
-                .bind(e.reported_by)
-                .bind(i64::from(e.deleted));
-        }
-        q.execute(&mut **tx).await?;
+    for chunk in entries.chunks(ENTRIES_PER_STATEMENT) {
+        let sql = insert_sql(1, chunk.len());
+        // No row comes back, so the row type is never decoded.
+        (&mut **tx)
+            .execute(bind(sqlx::query_as::<_, (i64,)>(&sql), chunk))
+            .await?;
     }
     Ok(())
 }
