@@ -12,6 +12,7 @@ mod auth_password;
 mod categories;
 mod compat;
 mod customers;
+mod dashboard;
 mod events;
 mod health;
 mod offerings;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router())
         .merge(usages::router())
         .merge(events::router())
+        .merge(dashboard::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
         // A panic anywhere in a request answers 500 with a DRF body and ends only that request;
