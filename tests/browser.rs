@@ -1,14 +1,14 @@
 //! The dashboard (docs/dashboard.md) in a real browser: a headless Chromium, driven through
 //! WebDriver, against a real server on each backend. Screenshots go to target/dashboard/.
 
+#[path = "browser/driver.rs"]
+mod driver;
 #[allow(dead_code)]
 #[path = "api/fixtures.rs"]
 mod fixtures;
 #[allow(dead_code, unused_macros)]
 #[path = "api/helpers.rs"]
 mod helpers;
-#[path = "browser/driver.rs"]
-mod driver;
 
 use driver::{Browser, NARROW, WIDE};
 use fixtures::{marketplace, Marketplace};
@@ -55,9 +55,19 @@ async fn physics(app: &TestApp, m: &Marketplace) -> (Value, String) {
 
 async fn sign_in(browser: &Browser, app: &TestApp, username: &str, password: &str) {
     browser.open(app, "#/").await;
-    browser.element("#username").await.send_keys(username).await.expect("username");
-    browser.element("#password").await.send_keys(password).await.expect("password");
-    browser.element("#sign-in-form button[type=submit]").await.click().await.expect("submit");
+    browser
+        .element("#username")
+        .await
+        .send_keys(username)
+        .await
+        .expect("username");
+    browser
+        .element("#password")
+        .await
+        .send_keys(password)
+        .await
+        .expect("password");
+    browser.click("#sign-in-form button[type=submit]").await;
     browser.view("loaded").await;
 }
 
@@ -96,7 +106,9 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         })
         .await;
     browser
-        .text_when(&format!("{row} .badge.fired"), "the fired badge", |t| t.starts_with("Fired"))
+        .text_when(&format!("{row} .badge.fired"), "the fired badge", |t| {
+            t.starts_with("Fired")
+        })
         .await;
     browser
         .text_when(&format!("[data-resource=\"{vm}\"]"), "the held restriction", |t| {
@@ -107,14 +119,19 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
 
     // The customer's page: its policy's chart with the limit line, and the fire in its events.
     browser
-        .element(&format!("a[href=\"#/customers/{}\"]", m.customer_uuid()))
-        .await
-        .click()
-        .await
-        .expect("open the customer");
-    browser.text_when("#content h1", "the customer's name", |t| t == "Consumer Org").await;
-    browser.element(&format!("article[data-policy=\"{policy}\"] svg .limit-line")).await;
-    assert_eq!(browser.count("svg .bar.over").await, 1, "this month's bar is over the limit");
+        .click(&format!("a[href=\"#/customers/{}\"]", m.customer_uuid()))
+        .await;
+    browser
+        .text_when("#content h1", "the customer's name", |t| t == "Consumer Org")
+        .await;
+    browser
+        .element(&format!("article[data-policy=\"{policy}\"] svg .limit-line"))
+        .await;
+    assert_eq!(
+        browser.count("svg .bar.over").await,
+        1,
+        "this month's bar is over the limit"
+    );
     browser
         .text_when(".timeline", "the pausing event", |t| t.contains("request_pausing"))
         .await;
@@ -131,12 +148,14 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     assert!(!hidden.contains("Physics"), "{hidden}");
 
     // Staff see every customer; fullest first puts the fired one on top.
-    browser.element("#sign-out").await.click().await.expect("sign out");
+    browser.click("#sign-out").await;
     browser.view("sign-in").await;
     sign_in(&browser, &app, "staff", "staff-password").await;
     assert_eq!(browser.count("section.customer").await, 3, "staff see every customer");
     browser
-        .text_when("section.customer h2", "names in order", |t| t.starts_with("Astrophysics"))
+        .text_when("section.customer h2", "names in order", |t| {
+            t.starts_with("Astrophysics")
+        })
         .await;
     browser
         .element("#sort")
@@ -144,9 +163,11 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         .select_by_value("percent")
         .await
         .expect("order");
-    browser.element("#overview-controls button").await.click().await.expect("apply");
+    browser.click("#overview-controls button").await;
     browser
-        .text_when("section.customer h2", "the fullest customer first", |t| t.starts_with("Consumer Org"))
+        .text_when("section.customer h2", "the fullest customer first", |t| {
+            t.starts_with("Consumer Org")
+        })
         .await;
     browser
         .text_when(
@@ -163,19 +184,25 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     // The filter box narrows the customers by name.
     let filter = browser.element("#filter").await;
     filter.send_keys("physics").await.expect("filter");
-    browser.element("#overview-controls button").await.click().await.expect("apply");
+    browser.click("#overview-controls button").await;
     browser
         .text_when("p.meta", "one customer", |t| t.starts_with("1 customer ·"))
         .await;
     browser
-        .text_when("section.customer h2", "Physics", |t| t.starts_with("Astrophysics Department"))
+        .text_when("section.customer h2", "Physics", |t| {
+            t.starts_with("Astrophysics Department")
+        })
         .await;
 
     // Staff open the customer the owner could not.
     browser.open(&app, &format!("#/customers/{physics_uuid}")).await;
     browser.view("loaded").await;
-    browser.text_when("#content h1", "Physics", |t| t == "Astrophysics Department").await;
-    browser.element(&format!("article[data-policy=\"{physics_policy}\"] svg")).await;
+    browser
+        .text_when("#content h1", "Physics", |t| t == "Astrophysics Department")
+        .await;
+    browser
+        .element(&format!("article[data-policy=\"{physics_policy}\"] svg"))
+        .await;
     browser.close().await;
     assert!(wide.exists());
 }

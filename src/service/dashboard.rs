@@ -104,7 +104,12 @@ pub enum OverviewOrder {
 
 /// The customers the caller may see (staff and support: all; others: where they hold a role)
 /// that `query` selects, with their policies' gauges as of `now`.
-pub async fn overview(db: &Db, caller: &Principal, query: &OverviewQuery, now: DateTime<Utc>) -> ServiceResult<Overview> {
+pub async fn overview(
+    db: &Db,
+    caller: &Principal,
+    query: &OverviewQuery,
+    now: DateTime<Utc>,
+) -> ServiceResult<Overview> {
     let vis = Visibility::of(caller, now.timestamp_micros());
     let pool = db.reader();
     let filter = CustomerFilter {
@@ -151,7 +156,9 @@ pub async fn overview(db: &Db, caller: &Principal, query: &OverviewQuery, now: D
 fn by_percent(customers: &mut [CustomerGauges]) {
     for customer in customers.iter_mut() {
         for policy in &mut customer.policies {
-            policy.limits.sort_by_key(|l| std::cmp::Reverse(l.headroom.percent_hundredths));
+            policy
+                .limits
+                .sort_by_key(|l| std::cmp::Reverse(l.headroom.percent_hundredths));
         }
         customer.policies.sort_by_key(|p| std::cmp::Reverse(p.fullest()));
     }
@@ -292,7 +299,9 @@ async fn history(
     let earliest = engine::earliest(limits.values().flatten().map(|l| l.period), first);
     let mut totals = totals(&mut conn, &[customer_id], &limits, earliest, current).await?;
     let totals = totals.remove(&customer_id).unwrap_or_default();
-    let months: Vec<Month> = (0..HISTORY_MONTHS).map(|back| current.minus(HISTORY_MONTHS - 1 - back)).collect();
+    let months: Vec<Month> = (0..HISTORY_MONTHS)
+        .map(|back| current.minus(HISTORY_MONTHS - 1 - back))
+        .collect();
     Ok(ids
         .iter()
         .map(|id| {
@@ -303,7 +312,10 @@ async fn history(
                     engine::evaluate(&rules, &totals, month)
                         .rows
                         .into_iter()
-                        .map(|row| MonthUsage { month, usage: row.usage })
+                        .map(|row| MonthUsage {
+                            month,
+                            usage: row.usage,
+                        })
                         .collect()
                 })
                 .collect();

@@ -19,8 +19,20 @@ pub const NARROW: (u32, u32) = (390, 844);
 /// One chromedriver with one browser session; dropping it stops the driver and its browser.
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
+}
+
+/// The chromedriver process, in a process group of its own with the browser it starts: dropping
+/// it stops both, whether the test passed or panicked.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
 }
 
 fn program(env: &str, default: &str) -> PathBuf {
@@ -54,13 +66,15 @@ impl Browser {
             .stderr(Stdio::null());
         // Its own process group, so stopping it stops the browser it started too.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("chromedriver ({}) could not be started: {e}", chromedriver.display()));
+        let driver = Driver(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("chromedriver ({}) could not be started: {e}", chromedriver.display())),
+        );
         let profile = tempfile::tempdir().expect("browser profile dir");
         let browser = Browser {
             client: connect(port, &chromium, &profile).await,
-            driver,
+            _driver: driver,
             _profile: profile,
         };
         browser.resize(WIDE).await;
@@ -82,7 +96,10 @@ impl Browser {
             )
             .await
             .expect("mark the view stale");
-        self.client.goto(&app.url(&format!("/dashboard/{route}"))).await.expect("navigate");
+        self.client
+            .goto(&app.url(&format!("/dashboard/{route}")))
+            .await
+            .expect("navigate");
     }
 
     /// The first element `css` selects, once it is there.
@@ -94,6 +111,15 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no element {css} within {PATIENCE:?}: {e}"))
+    }
+
+    /// Clicks the first element `css` selects, once it is there.
+    pub async fn click(&self, css: &str) {
+        self.element(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("could not click {css}: {e}"));
     }
 
     /// The text of the first element `css` selects once it satisfies `ready`; panics with the
@@ -129,35 +155,22 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("dashboard");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("dashboard");
         std::fs::create_dir_all(&dir).expect("target/dashboard");
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");
         path
     }
 
-    pub async fn close(mut self) {
-        let client = self.client.clone();
-        client.close().await.expect("close the browser");
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let group = format!("-{}", self.driver.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.driver.wait();
+    /// Ends the session, so the browser exits before its driver is stopped.
+    pub async fn close(self) {
+        self.client.clone().close().await.expect("close the browser");
     }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if let Ok(None) = self.driver.try_wait() {
-            self.stop();
-        }
-    }
-}
-
-/// A session on the chromedriver at `port`, retried while the driver starts.
+/// A session on the chromedriver at `port`, once it listens.
 async fn connect(port: u16, chromium: &std::path::Path, profile: &tempfile::TempDir) -> Client {
     let mut capabilities = Map::new();
     capabilities.insert(
@@ -180,18 +193,22 @@ async fn connect(port: u16, chromium: &std::path::Path, profile: &tempfile::Temp
         }),
     );
     capabilities.insert("pageLoadStrategy".into(), Value::from("normal"));
-    let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + PATIENCE;
-    loop {
-        match ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(client) => return client,
-            // Refused while chromedriver starts.
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
-            Err(e) => panic!("Chromium could not be started through chromedriver within {PATIENCE:?}: {e}"),
-        }
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on port {port} within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "Chromium ({}) could not be started through chromedriver: {e}",
+                chromium.display()
+            )
+        })
 }

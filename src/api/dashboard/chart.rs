@@ -11,7 +11,9 @@ const LEFT: f64 = 16.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 20.0;
 const BOTTOM: f64 = 40.0;
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// What one chart shows: `months` oldest first, each the usage the row's window held then.
 pub struct Chart<'a> {
@@ -59,7 +61,7 @@ impl Chart<'_> {
                         }
                     }
                     line class="limit-line" x1=(LEFT) x2=(WIDTH - RIGHT) y1=(fmt(limit_y)) y2=(fmt(limit_y)) {}
-                    text class="limit-label" x=(WIDTH - RIGHT) y=(fmt(limit_y - 5.0)) text-anchor="end" {
+                    text class="limit-label" x=(LEFT + 4.0) y=(fmt(limit_y - 5.0)) {
                         "limit " (self.limit) (PreEscaped("&#160;")) (self.unit)
                     }
                 }
