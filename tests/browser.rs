@@ -15,6 +15,8 @@ use fixtures::{marketplace, Marketplace};
 use helpers::{spawn_app, Backend, TestApp};
 use serde_json::{json, Value};
 
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
 const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
 /// A period of one calendar month (docs/api.md).
@@ -53,21 +55,11 @@ async fn physics(app: &TestApp, m: &Marketplace) -> (Value, String) {
     (customer, policy["uuid"].as_str().expect("uuid").to_string())
 }
 
+/// Signs in with the keyboard only: typing, then Enter in the password field.
 async fn sign_in(browser: &Browser, app: &TestApp, username: &str, password: &str) {
     browser.open(app, "#/").await;
-    browser
-        .element("#username")
-        .await
-        .send_keys(username)
-        .await
-        .expect("username");
-    browser
-        .element("#password")
-        .await
-        .send_keys(password)
-        .await
-        .expect("password");
-    browser.click("#sign-in-form button[type=submit]").await;
+    browser.type_into("#username", username).await;
+    browser.type_into("#password", &format!("{password}{ENTER}")).await;
     browser.view("loaded").await;
 }
 
@@ -178,12 +170,12 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         .await;
     let wide = browser.screenshot(&format!("overview-{tag}")).await;
     browser.resize(NARROW).await;
+    assert!(browser.fits_its_width().await, "at 390 px nothing scrolls sideways");
     browser.screenshot(&format!("overview-390-{tag}")).await;
     browser.resize(WIDE).await;
 
     // The filter box narrows the customers by name.
-    let filter = browser.element("#filter").await;
-    filter.send_keys("physics").await.expect("filter");
+    browser.type_into("#filter", "physics").await;
     browser.click("#overview-controls button").await;
     browser
         .text_when("p.meta", "one customer", |t| t.starts_with("1 customer ·"))
@@ -203,6 +195,9 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     browser
         .element(&format!("article[data-policy=\"{physics_policy}\"] svg"))
         .await;
+    browser.resize(NARROW).await;
+    assert!(browser.fits_its_width().await, "a customer's page fits 390 px too");
+    browser.screenshot(&format!("customer-390-{tag}")).await;
     browser.close().await;
     assert!(wide.exists());
 }

@@ -113,6 +113,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no element {css} within {PATIENCE:?}: {e}"))
     }
 
+    /// Types `keys` into the first element `css` selects, once it is there.
+    pub async fn type_into(&self, css: &str, keys: &str) {
+        self.element(css)
+            .await
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("could not type into {css}: {e}"));
+    }
+
+    /// Whether the page is no wider than the window (nothing to scroll sideways).
+    pub async fn fits_its_width(&self) -> bool {
+        let fits = self
+            .client
+            .execute(
+                "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;",
+                vec![],
+            )
+            .await
+            .expect("measure the page");
+        fits == Value::Bool(true)
+    }
+
     /// Clicks the first element `css` selects, once it is there.
     pub async fn click(&self, css: &str) {
         self.element(css)

@@ -94,3 +94,57 @@ fn month_name(m: &MonthUsage) -> String {
 fn fmt(v: f64) -> String {
     format!("{v:.1}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Month;
+
+    fn months(usages: &[i64]) -> Vec<MonthUsage> {
+        let first = Month::new(2025, 11).unwrap();
+        let mut month = first;
+        usages
+            .iter()
+            .map(|&units| {
+                let m = MonthUsage {
+                    month,
+                    usage: Amount::from_units(units),
+                };
+                month = month.next();
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bars_over_the_limit_are_marked_and_the_limit_line_sits_at_the_limit() {
+        let months = months(&[50, 150, 100]);
+        let svg = Chart {
+            id: "c",
+            title: "CPU hours",
+            unit: "hours",
+            limit: 100,
+            months: &months,
+        }
+        .render()
+        .into_string();
+        assert_eq!(
+            svg.matches("class=\"bar over\"").count(),
+            1,
+            "only 150 is over 100: {svg}"
+        );
+        assert_eq!(svg.matches("class=\"bar\"").count(), 2);
+        // The scale's top is 150 × 1.15; the plot is 160 high from y = 20.
+        let limit_y = 20.0 + 160.0 - 100.0 / 172.5 * 160.0;
+        assert!(
+            svg.contains(&format!(
+                "class=\"limit-line\" x1=\"16\" x2=\"624\" y1=\"{limit_y:.1}\""
+            )),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">Dec<") && svg.contains(">2025<") && svg.contains(">2026<"),
+            "{svg}"
+        );
+    }
+}
