@@ -58,7 +58,7 @@ async fn physics(app: &TestApp, m: &Marketplace) -> (Value, String) {
 /// Signs in with the keyboard only: typing, then Enter in the password field.
 async fn sign_in(browser: &Browser, app: &TestApp, username: &str, password: &str) {
     browser.open(app, "#/").await;
-    browser.type_into("#username", username).await;
+    browser.type_into("#sign-in:not([hidden]) #username", username).await;
     browser.type_into("#password", &format!("{password}{ENTER}")).await;
     browser.view("loaded").await;
 }
@@ -87,6 +87,23 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     assert!(gauge.contains("Within limit"), "the state is said in words: {gauge:?}");
     assert_eq!(browser.count("section.customer").await, 1, "only the owner's customer");
     assert_eq!(browser.count(&format!("[data-customer=\"{physics_uuid}\"]")).await, 0);
+
+    // Everything the page loaded came from the server's own origin.
+    let foreign = browser
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)\
+             .filter(n => new URL(n).origin !== location.origin);",
+            vec![],
+        )
+        .await
+        .expect("resources loaded");
+    assert_eq!(foreign, json!([]), "requests that left the origin");
+    // The views need the token: without it a fragment answers 401, as the API does.
+    let anonymous = app
+        .call(reqwest::Method::GET, "/dashboard/fragments/overview/", None, None)
+        .await;
+    assert_eq!(anonymous.status, 401);
 
     // Over the limit: after a reload the policy is fired and the resource paused.
     report(&app, &m, &vm, "120").await;
