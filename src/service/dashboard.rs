@@ -50,7 +50,8 @@ pub struct PolicyGauges {
     pub limits: Vec<LimitStatus>,
 }
 
-/// A resource of the customer that a fired policy's action restricts now.
+/// A resource of the customer with a restriction flag set now: by a fired policy's action, or
+/// (shown on the customer's page only) by its provider.
 #[derive(Debug, Clone)]
 pub struct HeldRestriction {
     pub resource_uuid: Uuid32,
@@ -354,4 +355,86 @@ async fn held_restrictions(db: &Db, customer_id: i64, vis: Visibility) -> Servic
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();
     ids.filter(|id| seen.insert(*id)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::PolicyCustomer;
+    use crate::domain::{ActionSet, Period};
+    use crate::engine::headroom::Headroom;
+    use chrono::NaiveDate;
+
+    fn row(percent: Option<i64>) -> LimitStatus {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        LimitStatus {
+            component_uuid: String::new(),
+            component_type: format!("{percent:?}"),
+            component_name: String::new(),
+            measured_unit: String::new(),
+            period: Period::Month1,
+            headroom: Headroom {
+                window_start: None,
+                window_end: day,
+                usage: Amount::ZERO,
+                limit: 100,
+                remaining: Amount::ZERO,
+                percent_hundredths: percent,
+                over: false,
+                projected_crossing: None,
+            },
+        }
+    }
+
+    fn customer(name: &str, policies: &[&[Option<i64>]]) -> CustomerGauges {
+        let policies = policies
+            .iter()
+            .enumerate()
+            .map(|(i, rows)| PolicyGauges {
+                policy: Policy {
+                    id: i as i64,
+                    uuid: Uuid32::new_v4(),
+                    customer: PolicyCustomer {
+                        id: 1,
+                        uuid: Uuid32::new_v4(),
+                        name: name.into(),
+                    },
+                    actions: ActionSet::parse("notify_organization_owners").unwrap(),
+                    options: Default::default(),
+                    has_fired: false,
+                    fired_at: None,
+                    created: 0,
+                    created_by: None,
+                    limits: Vec::new(),
+                },
+                limits: rows.iter().map(|&p| row(p)).collect(),
+            })
+            .collect();
+        CustomerGauges {
+            uuid: Uuid32::new_v4(),
+            name: name.into(),
+            policies,
+            restrictions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fullest_first_at_every_level_and_rows_without_a_percent_last() {
+        let mut customers = vec![
+            customer("a", &[&[Some(1_000)]]),
+            customer("b", &[&[None, Some(2_000)], &[Some(9_000), Some(500)]]),
+            customer("c", &[]),
+            customer("d", &[&[Some(9_000)]]),
+        ];
+        by_percent(&mut customers);
+        let names: Vec<&str> = customers.iter().map(|c| c.name.as_str()).collect();
+        // b and d tie at 90 %: they keep their order by name.
+        assert_eq!(names, ["b", "d", "a", "c"]);
+        let b: Vec<Vec<Option<i64>>> = customers[0]
+            .policies
+            .iter()
+            .map(|p| p.limits.iter().map(|l| l.headroom.percent_hundredths).collect())
+            .collect();
+        assert_eq!(b, [vec![Some(9_000), Some(500)], vec![Some(2_000), None]]);
+    }
 }
