@@ -27,7 +27,7 @@ use meterguard::domain::user::UserFields;
 use meterguard::domain::Month;
 use meterguard::service;
 use meterguard::startup::Application;
-use meterguard::store::{Backend, Db};
+use meterguard::store::Db;
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 
@@ -90,16 +90,7 @@ async fn seed(db: &Db, customers: usize, policies: usize) -> anyhow::Result<()> 
              FROM {tfrom}"
         ),
     ];
-    let mut tx = db.begin().await?;
-    for sql in &statements {
-        sqlx::query(sql).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    if b == Backend::Postgres {
-        let mut conn = db.reader().acquire().await?;
-        sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
-    }
-    Ok(())
+    seed_sql::run(db, &statements).await
 }
 
 fn ms(d: Duration) -> f64 {

@@ -27,7 +27,7 @@ use meterguard::actions::ActionsConfig;
 use meterguard::config::DatabaseSettings;
 use meterguard::domain::Month;
 use meterguard::service::sweep::sweep;
-use meterguard::store::{self, Backend, Db};
+use meterguard::store::{self, Db};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 
@@ -94,17 +94,7 @@ async fn seed(db: &Db, shape: &Shape, now: DateTime<Utc>) -> anyhow::Result<()> 
          SELECT (i - 1) / 24 + 1, ((i - 1) % 24) / 12 + 1, {current} - (i - 1) % 12, 1000 + ((i - 1) * 37) % 5000 \
          FROM {from}"
     ));
-    let mut tx = db.begin().await?;
-    for sql in &statements {
-        sqlx::query(sql).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    if b == Backend::Postgres {
-        // What autovacuum would have done by the time a sweep runs on a real database.
-        let mut conn = db.reader().acquire().await?;
-        sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
-    }
-    Ok(())
+    seed_sql::run(db, &statements).await
 }
 
 struct Reads {

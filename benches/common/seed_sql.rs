@@ -1,6 +1,6 @@
 //! SQL pieces the benches seed their data with, on either backend.
 
-use meterguard::store::Backend;
+use meterguard::store::{Backend, Db};
 
 /// `(prefix, source)` of a query over i = 1..=n: a recursive CTE on SQLite, generate_series on
 /// PostgreSQL.
@@ -20,4 +20,19 @@ pub fn uuid_sql(backend: Backend, kind: u32, expr: &str) -> String {
         Backend::Sqlite => format!("printf('%08x%024x', {kind}, {expr})"),
         Backend::Postgres => format!("'{kind:08x}' || lpad(to_hex({expr}), 24, '0')"),
     }
+}
+
+/// Runs the seeding statements in one transaction; on PostgreSQL then does what autovacuum would
+/// have done by the time the measured work runs on a real database.
+pub async fn run(db: &Db, statements: &[String]) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    for sql in statements {
+        sqlx::query(sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    if db.backend() == Backend::Postgres {
+        let mut conn = db.reader().acquire().await?;
+        sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
+    }
+    Ok(())
 }
