@@ -215,6 +215,23 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     browser.resize(NARROW).await;
     assert!(browser.fits_its_width().await, "a customer's page fits 390 px too");
     browser.screenshot(&format!("customer-390-{tag}")).await;
+    browser.resize(WIDE).await;
+
+    // Global support see every customer too.
+    let (support, _) = app.user("helpdesk").await;
+    app.patch(
+        &format!("/api/users/{support}/"),
+        app.staff(),
+        json!({"is_support": true}),
+    )
+    .await
+    .expect(200);
+    browser.click("#sign-out").await;
+    browser.view("sign-in").await;
+    sign_in(&browser, &app, "helpdesk", "pass-1234").await;
+    browser
+        .text_when("p.meta", "every customer", |t| t.starts_with("3 customers"))
+        .await;
     browser.close().await;
     assert!(wide.exists());
 }
