@@ -54,23 +54,46 @@ fn free_port() -> u16 {
         .port()
 }
 
+impl Driver {
+    /// A chromedriver listening on a free port. The port is free when picked but may be taken
+    /// before chromedriver binds it; a driver that exits at once is started again on another.
+    async fn start(program: &std::path::Path) -> (Driver, u16) {
+        for _ in 0..3 {
+            let port = free_port();
+            let mut command = Command::new(program);
+            command
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // Its own process group, so stopping it stops the browser it started too.
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            let child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("chromedriver ({}) could not be started: {e}", program.display()));
+            let mut driver = Driver(child);
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    return (driver, port);
+                }
+                if !matches!(driver.0.try_wait(), Ok(None)) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "chromedriver did not listen on port {port} within {PATIENCE:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("chromedriver ({}) exited at start three times", program.display())
+    }
+}
+
 impl Browser {
     pub async fn start() -> Browser {
         let chromium = program("CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = program("CHROMEDRIVER", "/usr/bin/chromedriver");
-        let port = free_port();
-        let mut command = Command::new(&chromedriver);
-        command
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Its own process group, so stopping it stops the browser it started too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = Driver(
-            command
-                .spawn()
-                .unwrap_or_else(|e| panic!("chromedriver ({}) could not be started: {e}", chromedriver.display())),
-        );
+        let (driver, port) = Driver::start(&program("CHROMEDRIVER", "/usr/bin/chromedriver")).await;
         let profile = tempfile::tempdir().expect("browser profile dir");
         let browser = Browser {
             client: connect(port, &chromium, &profile).await,
@@ -192,7 +215,7 @@ impl Browser {
     }
 }
 
-/// A session on the chromedriver at `port`, once it listens.
+/// A session on the chromedriver listening at `port`.
 async fn connect(port: u16, chromium: &std::path::Path, profile: &tempfile::TempDir) -> Client {
     let mut capabilities = Map::new();
     capabilities.insert(
@@ -215,14 +238,6 @@ async fn connect(port: u16, chromium: &std::path::Path, profile: &tempfile::Temp
         }),
     );
     capabilities.insert("pageLoadStrategy".into(), Value::from("normal"));
-    let deadline = Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not listen on port {port} within {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
