@@ -27,9 +27,13 @@ use meterguard::actions::ActionsConfig;
 use meterguard::config::DatabaseSettings;
 use meterguard::domain::Month;
 use meterguard::service::sweep::sweep;
-use meterguard::store::{self, Backend, Db};
+use meterguard::store::{self, Db};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
+
+#[path = "common/seed_sql.rs"]
+mod seed_sql;
+use seed_sql::{series, uuid_sql};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -39,26 +43,6 @@ struct Shape {
     customers: usize,
     policies: usize,
     runs: usize,
-}
-
-/// `(prefix, source)` of a query over i = 1..=n: a recursive CTE on SQLite, generate_series on
-/// PostgreSQL.
-fn series(backend: Backend, n: usize) -> (String, String) {
-    match backend {
-        Backend::Sqlite => (
-            format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "),
-            "n".into(),
-        ),
-        Backend::Postgres => (String::new(), format!("generate_series(1, {n}) AS n(i)")),
-    }
-}
-
-/// A deterministic 32-hex uuid: 8 hex digits of `kind`, 24 of `expr`.
-fn uuid_sql(backend: Backend, kind: u32, expr: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("printf('%08x%024x', {kind}, {expr})"),
-        Backend::Postgres => format!("'{kind:08x}' || lpad(to_hex({expr}), 24, '0')"),
-    }
 }
 
 async fn seed(db: &Db, shape: &Shape, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -110,17 +94,7 @@ async fn seed(db: &Db, shape: &Shape, now: DateTime<Utc>) -> anyhow::Result<()> 
          SELECT (i - 1) / 24 + 1, ((i - 1) % 24) / 12 + 1, {current} - (i - 1) % 12, 1000 + ((i - 1) * 37) % 5000 \
          FROM {from}"
     ));
-    let mut tx = db.begin().await?;
-    for sql in &statements {
-        sqlx::query(sql).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    if b == Backend::Postgres {
-        // What autovacuum would have done by the time a sweep runs on a real database.
-        let mut conn = db.reader().acquire().await?;
-        sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
-    }
-    Ok(())
+    seed_sql::run(db, &statements).await
 }
 
 struct Reads {

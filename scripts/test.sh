@@ -33,7 +33,17 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
-step "unit and API tests (SQLite and PostgreSQL)"
+step "Chromium and chromedriver for the dashboard's browser tests"
+# Debian's packages; apt runs only when one is missing. tests/browser.rs fails when they cannot
+# be found, it never skips.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium chromium-driver
+fi
+chromium --version && chromedriver --version
+
+step "unit, API and browser tests (SQLite and PostgreSQL)"
 cargo test --locked --no-fail-fast
 
 step "from outside: the real client (waldur-api-client) and schemathesis"

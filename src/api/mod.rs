@@ -12,6 +12,7 @@ mod auth_password;
 mod categories;
 mod compat;
 mod customers;
+mod dashboard;
 mod events;
 mod health;
 mod offering_users;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(user_usages::router())
         .merge(offering_users::router())
         .merge(version::router())
+        .merge(dashboard::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
         // A panic anywhere in a request answers 500 with a DRF body and ends only that request;

@@ -16,6 +16,7 @@ pub mod blocks;
 pub mod categories;
 pub mod checked;
 pub mod customers;
+pub mod dashboard;
 pub mod evaluation;
 pub mod events;
 pub mod grace;

@@ -7,10 +7,11 @@ use crate::authz::{Principal, Visibility};
 use crate::domain::ladder::PendingAction;
 use crate::domain::policy::Policy;
 use crate::domain::{Amount, Period, Uuid32};
+use crate::engine::assessment::Assessment;
 use crate::engine::headroom::{headroom, Headroom};
 use crate::engine::ladder::reset_below;
 use crate::store::{self, Db};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// A policy's state and the headroom of each of its limit rows, evaluated at `evaluated_at`.
 #[derive(Debug, Clone)]
@@ -35,19 +36,10 @@ pub struct LimitStatus {
     pub reset_below: Amount,
 }
 
-/// The status of a policy the caller may see, as of `now`; reads only.
-pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<PolicyStatus> {
-    let vis = Visibility::of(caller, now.timestamp_micros());
-    let policy = store::policies::visible_by_uuid(db.reader(), uuid, vis)
-        .await?
-        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
-    let mut conn = db.reader().acquire().await?;
-    let assessment = evaluation::assess(&mut conn, policy.id, policy.customer.id, now).await?;
-    let pending_actions = store::pending_actions::of_policies(&mut conn, &[policy.id]).await?;
-    drop(conn);
-    let reset_percent = policy.ladder.reset_below.percent();
-    let today = now.date_naive();
-    let limits = assessment
+/// Each limit row of an assessed policy as the status shows it (docs/api.md, the status
+/// endpoint); the dashboard's gauges show the same rows.
+pub(super) fn limit_statuses(assessment: &Assessment, reset_percent: u8, today: NaiveDate) -> Vec<LimitStatus> {
+    assessment
         .limits
         .iter()
         .zip(&assessment.evaluation.rows)
@@ -61,7 +53,20 @@ pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Ut
             headroom: headroom(l.limit, row, *month_usage, today),
             reset_below: reset_below(l.limit, reset_percent),
         })
-        .collect();
+        .collect()
+}
+
+/// The status of a policy the caller may see, as of `now`; reads only.
+pub async fn status(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<Utc>) -> ServiceResult<PolicyStatus> {
+    let vis = Visibility::of(caller, now.timestamp_micros());
+    let policy = store::policies::visible_by_uuid(db.reader(), uuid, vis)
+        .await?
+        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+    let mut conn = db.reader().acquire().await?;
+    let assessment = evaluation::assess(&mut conn, policy.id, policy.customer.id, now).await?;
+    let pending_actions = store::pending_actions::of_policies(&mut conn, &[policy.id]).await?;
+    drop(conn);
+    let limits = limit_statuses(&assessment, policy.ladder.reset_below.percent(), now.date_naive());
     Ok(PolicyStatus {
         policy,
         evaluated_at: now,

@@ -1,0 +1,138 @@
+// meterguard's dashboard (docs/dashboard.md). The server renders every view as HTML; this
+// script only signs in, keeps the token in this tab's sessionStorage, and fetches the view the
+// address names (#/ or #/customers/<uuid>) with the token in the Authorization header, which a
+// plain link cannot send.
+"use strict";
+(function () {
+  const TOKEN = "meterguard.token";
+  const USER = "meterguard.username";
+  const content = document.getElementById("content");
+  const signIn = document.getElementById("sign-in");
+  const form = document.getElementById("sign-in-form");
+  const error = document.getElementById("sign-in-error");
+  const signOut = document.getElementById("sign-out");
+  const who = document.getElementById("who");
+
+  function showSignIn(message) {
+    content.replaceChildren();
+    content.dataset.view = "sign-in";
+    signIn.hidden = false;
+    signOut.hidden = true;
+    who.textContent = "";
+    error.textContent = message || "";
+    document.title = "Sign in · meterguard";
+    document.getElementById("username").focus();
+  }
+
+  // The fragment the address names, relative to the page, so a proxy's prefix is kept.
+  function fragmentFor(hash) {
+    const route = hash.replace(/^#/, "") || "/";
+    const customer = route.match(/^\/customers\/([0-9a-fA-F-]+)\/?$/);
+    if (customer) {
+      return "fragments/customers/" + customer[1] + "/";
+    }
+    const query = route.indexOf("?");
+    return "fragments/overview/" + (query >= 0 ? route.slice(query) : "");
+  }
+
+  async function show() {
+    const token = sessionStorage.getItem(TOKEN);
+    if (!token) {
+      showSignIn();
+      return;
+    }
+    signIn.hidden = true;
+    signOut.hidden = false;
+    who.textContent = "Signed in as " + (sessionStorage.getItem(USER) || "");
+    content.dataset.view = "loading";
+    content.setAttribute("aria-busy", "true");
+    let response;
+    try {
+      response = await fetch(fragmentFor(location.hash), {
+        headers: { Authorization: "Token " + token, Accept: "text/html" },
+      });
+    } catch (e) {
+      content.textContent = "The server cannot be reached.";
+      content.dataset.view = "error";
+      content.removeAttribute("aria-busy");
+      return;
+    }
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN);
+      showSignIn("Your session has ended. Sign in again.");
+      return;
+    }
+    const type = response.headers.get("Content-Type") || "";
+    if (type.startsWith("text/html")) {
+      content.innerHTML = await response.text();
+      content.dataset.view = response.ok ? "loaded" : "missing";
+    } else {
+      content.textContent = "The server answered " + response.status + ". Try again later.";
+      content.dataset.view = "error";
+    }
+    content.removeAttribute("aria-busy");
+    const heading = content.querySelector("h1");
+    document.title = (heading ? heading.textContent + " · " : "") + "meterguard";
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    error.textContent = "";
+    const username = form.elements.username.value;
+    let response;
+    try {
+      response = await fetch("../api-auth/password/", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ username: username, password: form.elements.password.value }),
+      });
+    } catch (e) {
+      error.textContent = "The server cannot be reached.";
+      return;
+    }
+    const body = await response.json().catch(function () { return {}; });
+    if (!response.ok || !body.token) {
+      const reasons = Object.values(body).flat().filter(function (r) { return typeof r === "string"; });
+      error.textContent = reasons.join(" ") || "Signing in failed (" + response.status + ").";
+      return;
+    }
+    sessionStorage.setItem(TOKEN, body.token);
+    sessionStorage.setItem(USER, username);
+    form.reset();
+    await show();
+    const heading = content.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  });
+
+  signOut.addEventListener("click", function () {
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
+    location.hash = "#/";
+    showSignIn("Signed out.");
+  });
+
+  // The overview's filter and order go into the address, so reloading keeps them.
+  content.addEventListener("submit", function (event) {
+    if (event.target.id !== "overview-controls") {
+      return;
+    }
+    event.preventDefault();
+    const params = new URLSearchParams(new FormData(event.target));
+    location.hash = "#/?" + params.toString();
+  });
+
+  window.addEventListener("hashchange", async function () {
+    await show();
+    // After following a link, reading starts at the new view's heading.
+    const heading = content.querySelector("h1");
+    if (heading && !content.contains(document.activeElement)) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  });
+
+  show();
+})();
