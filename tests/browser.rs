@@ -40,19 +40,26 @@ async fn report(app: &TestApp, m: &Marketplace, resource: &str, amount: &str) {
     app.post(SET_USAGE, m.provider_token(), body).await.expect(201);
 }
 
-/// A second customer, first by name, that the owner has no role in, with a resource and a policy at 85 %.
-async fn physics(app: &TestApp, m: &Marketplace) -> (Value, String) {
+/// A second customer, first by name, that the owner has no role in, with a resource, a policy at
+/// 85 % that warns at 50 and 80 %, and a policy over its limit whose pause waits an hour.
+async fn physics(app: &TestApp, m: &Marketplace) -> (Value, String, String) {
     let customer = app.customer("Astrophysics Department").await;
     let url = customer["url"].as_str().expect("url");
     let project = app.project(url, "Detectors").await;
     let resource = m.resource_in(app, &project["url"], app.staff(), "gpu-node").await;
     let body = json!({
-        "scope": url, "actions": "notify_organization_owners",
+        "scope": url, "actions": "notify_organization_owners", "warning_thresholds": [50, 80],
         "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 200, "period": MONTH}]
     });
     let policy = app.post(POLICIES, app.staff(), body).await.expect(201);
+    let body = json!({
+        "scope": url, "actions": "request_pausing", "options": {"request_pausing": {"grace_minutes": 60}},
+        "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 150, "period": MONTH}]
+    });
+    let graced = app.post(POLICIES, app.staff(), body).await.expect(201);
     report(app, m, &resource, "170").await;
-    (customer, policy["uuid"].as_str().expect("uuid").to_string())
+    let uuid = |p: &Value| p["uuid"].as_str().expect("uuid").to_string();
+    (customer, uuid(&policy), uuid(&graced))
 }
 
 /// Signs in with the keyboard only: typing, then Enter in the password field.
@@ -70,7 +77,7 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     let vm = m.resource(&app, "vm-1").await;
     let policy = m.cpu_policy(&app, "request_pausing", 100, MONTH).await;
     report(&app, &m, &vm, "40").await;
-    let (physics, physics_policy) = physics(&app, &m).await;
+    let (physics, physics_policy, graced_policy) = physics(&app, &m).await;
     let physics_uuid = physics["uuid"].as_str().expect("uuid");
     let browser = Browser::start().await;
     let tag = match backend {
@@ -182,7 +189,21 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         .text_when(
             &format!("tr[data-policy=\"{physics_policy}\"] .gauge"),
             "85 % near",
-            |t| t.contains("85.00 %") && t.contains("Near limit"),
+            |t| t.contains("85.00 %") && t.contains("Near limit") && t.contains("warns at 50, 80 %"),
+        )
+        .await;
+    browser
+        .text_when(
+            &format!("tr[data-policy=\"{physics_policy}\"]"),
+            "the warning level reached",
+            |t| t.contains("Warning: 80 % reached"),
+        )
+        .await;
+    browser
+        .text_when(
+            &format!("tr[data-policy=\"{graced_policy}\"]"),
+            "the pause waiting out its grace",
+            |t| t.contains("Fired") && t.contains("request_pausing waits until"),
         )
         .await;
     let wide = browser.screenshot(&format!("overview-{tag}")).await;

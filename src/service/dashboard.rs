@@ -8,6 +8,7 @@ use crate::authz::{Principal, Visibility};
 use crate::domain::customer::{Customer, CustomerFilter, CustomerText};
 use crate::domain::evaluation::ComponentLimit;
 use crate::domain::event::{Event, EventFilter};
+use crate::domain::ladder::PendingAction;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{Policy, PolicyFilter};
 use crate::domain::{Amount, Month, Uuid32};
@@ -47,6 +48,8 @@ pub struct CustomerGauges {
 pub struct PolicyGauges {
     pub policy: Policy,
     pub limits: Vec<LimitStatus>,
+    /// Its actions waiting out a grace period, soonest first (docs/ladder.md §4).
+    pub pending: Vec<PendingAction>,
 }
 
 /// A resource of the customer with a restriction flag set now: by a fired policy's action, or
@@ -227,9 +230,13 @@ async fn gauges(db: &Db, policies: Vec<Policy>, now: DateTime<Utc>) -> ServiceRe
     let mut conn = db.reader().acquire().await?;
     let ids: Vec<i64> = policies.iter().map(|p| p.id).collect();
     let mut limits: HashMap<i64, Vec<ComponentLimit>> = HashMap::new();
+    let mut pending: HashMap<i64, Vec<PendingAction>> = HashMap::new();
     for chunk in ids.chunks(IDS_PER_READ) {
         for l in store::evaluation::limits_of(&mut *conn, chunk).await? {
             limits.entry(l.policy_id).or_default().push(l);
+        }
+        for action in store::pending_actions::of_policies(&mut conn, chunk).await? {
+            pending.entry(action.policy_id).or_default().push(action);
         }
     }
     let customers = distinct(policies.iter().map(|p| p.customer.id));
@@ -243,7 +250,13 @@ async fn gauges(db: &Db, policies: Vec<Policy>, now: DateTime<Utc>) -> ServiceRe
             let customer_totals = totals.get(&policy.customer.id).map(Vec::as_slice).unwrap_or(&[]);
             let assessment = Assessment::of(limits.remove(&policy.id).unwrap_or_default(), customer_totals, current);
             let limits = limit_statuses(&assessment, policy.ladder.reset_below.percent(), today);
-            PolicyGauges { policy, limits }
+            let mut pending = pending.remove(&policy.id).unwrap_or_default();
+            pending.sort_by_key(|a| a.due);
+            PolicyGauges {
+                policy,
+                limits,
+                pending,
+            }
         })
         .collect())
 }
@@ -396,6 +409,7 @@ mod tests {
                     ladder: Default::default(),
                 },
                 limits: rows.iter().map(|&p| row(p)).collect(),
+                pending: Vec::new(),
             })
             .collect();
         CustomerGauges {

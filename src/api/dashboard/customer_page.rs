@@ -59,7 +59,7 @@ fn policy(index: usize, p: &PolicyHistory) -> Markup {
         article class="policy" data-policy=(policy.uuid) {
             h3 {
                 "Policy " (policy.uuid.to_string()[..8]) " · " (gauge::actions(policy))
-                " " (gauge::fired_badge(policy))
+                " " (gauge::badges(policy, &p.gauges.pending))
             }
             (limits_table(std::slice::from_ref(&p.gauges)))
             @for (row, (limit, months)) in p.gauges.limits.iter().zip(&p.history).enumerate() {

@@ -2,13 +2,15 @@
 //! fired badge, and the restrictions held on a customer's resources. Every state is said in
 //! words; colour only repeats it.
 
+use crate::domain::ladder::PendingAction;
 use crate::domain::policy::Policy;
 use crate::domain::time;
 use crate::service::dashboard::HeldRestriction;
 use crate::service::policy_status::LimitStatus;
 use maud::{html, Markup};
 
-/// From this share of its limit on (80.00 %), a row that is not over is near it.
+/// From this share of its limit on (80.00 %), a row that is not over is near it, unless its
+/// policy warns earlier.
 const NEAR_HUNDREDTHS: i64 = 8_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +21,17 @@ pub enum State {
 }
 
 impl State {
-    pub fn of(limit: &LimitStatus) -> Self {
+    /// Near from the policy's lowest warning threshold (docs/ladder.md §2), or 80 % without one.
+    pub fn of(limit: &LimitStatus, policy: &Policy) -> Self {
+        let near = policy
+            .ladder
+            .thresholds
+            .percents()
+            .first()
+            .map_or(NEAR_HUNDREDTHS, |&t| i64::from(t) * 100);
         match limit.headroom.percent_hundredths {
             _ if limit.headroom.over => State::Over,
-            Some(p) if p >= NEAR_HUNDREDTHS => State::Near,
+            Some(p) if p > near => State::Near,
             _ => State::Within,
         }
     }
@@ -55,21 +64,34 @@ pub fn percent(hundredths: Option<i64>) -> String {
     }
 }
 
-/// The bar (the limit is its full width) with the percent and the state in words beside it.
-pub fn gauge(limit: &LimitStatus) -> Markup {
-    let state = State::of(limit);
+/// The bar (the limit is its full width, the policy's warning thresholds are marks on it) with
+/// the percent, the state in words and the thresholds in words beside it.
+pub fn gauge(limit: &LimitStatus, policy: &Policy) -> Markup {
+    let state = State::of(limit, policy);
     let h = &limit.headroom;
     let width = h.percent_hundredths.map_or(100, |p| p.clamp(0, 10_000));
+    let thresholds = policy.ladder.thresholds.percents();
     html! {
         div class={ "gauge " (state.class()) } {
             span class="gauge-bar" aria-hidden="true" {
                 span class="gauge-fill" style={ "width: " (width / 100) "." (format!("{:02}", width % 100)) "%" } {}
+                @for t in thresholds {
+                    span class="gauge-mark" style={ "left: " (t) "%" } {}
+                }
             }
             span class="gauge-percent" { (percent(h.percent_hundredths)) }
             " "
             span class="state" { (state.words()) }
+            @if !thresholds.is_empty() {
+                " "
+                span class="thresholds" { "warns at " (join(thresholds)) " %" }
+            }
         }
     }
+}
+
+fn join(percents: &[u8]) -> String {
+    percents.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// "120.00 of 100 hours"
@@ -91,8 +113,27 @@ pub fn window(limit: &LimitStatus) -> String {
     }
 }
 
+/// The warning level the policy reached, "Fired" with when, and each action still waiting out
+/// its grace period with when it is due; nothing for a policy with none of these.
+pub fn badges(policy: &Policy, pending: &[PendingAction]) -> Markup {
+    html! {
+        @if let Some(level) = policy.ladder.warning_level {
+            span class="badge warning" { "Warning: " (level) " % reached" }
+            " "
+        }
+        (fired_badge(policy))
+        @for action in pending {
+            " "
+            span class="badge pending" {
+                (action.action.name()) " waits until "
+                time datetime=(time::render(action.due)) { (short_time(action.due)) }
+            }
+        }
+    }
+}
+
 /// "Fired" with when, or nothing for a policy that has not fired.
-pub fn fired_badge(policy: &Policy) -> Markup {
+fn fired_badge(policy: &Policy) -> Markup {
     html! {
         @if policy.has_fired {
             span class="badge fired" {

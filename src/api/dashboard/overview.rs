@@ -74,15 +74,15 @@ pub fn limits_table(policies: &[PolicyGauges]) -> Markup {
             tbody {
                 @for p in policies {
                     @for limit in &p.limits {
-                        tr class={ "limit " (State::of(limit).class()) } data-policy=(p.policy.uuid) data-component=(limit.component_type) {
+                        tr class={ "limit " (State::of(limit, &p.policy).class()) } data-policy=(p.policy.uuid) data-component=(limit.component_type) {
                             td data-label="Policy" {
                                 span class="actions" { (gauge::actions(&p.policy)) }
-                                " " (gauge::fired_badge(&p.policy))
+                                " " (gauge::badges(&p.policy, &p.pending))
                             }
                             td data-label="Component" { (limit.component_name) }
                             td data-label="Window" { (gauge::window(limit)) }
                             td data-label="Usage" { (gauge::usage_of_limit(limit)) }
-                            td data-label="Gauge" { (gauge::gauge(limit)) }
+                            td data-label="Gauge" { (gauge::gauge(limit, &p.policy)) }
                             td data-label="Projected crossing" {
                                 @match limit.headroom.projected_crossing {
                                     Some(day) => time datetime=(day) { (day) },
