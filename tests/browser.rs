@@ -128,7 +128,7 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         .await;
     browser
         .text_when(&format!("[data-resource=\"{vm}\"]"), "the held restriction", |t| {
-            t.contains("vm-1: paused")
+            t.contains("vm-1: paused") && t.contains(&format!("paused held by policy {}", &policy[..8]))
         })
         .await;
     browser.screenshot(&format!("owner-overview-{tag}")).await;

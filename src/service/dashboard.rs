@@ -11,6 +11,7 @@ use crate::domain::event::{Event, EventFilter};
 use crate::domain::ladder::PendingAction;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{Policy, PolicyFilter};
+use crate::domain::resource::Restriction;
 use crate::domain::{Amount, Month, Uuid32};
 use crate::engine::assessment::Assessment;
 use crate::engine::{self, LimitRule, MonthlyTotal};
@@ -60,6 +61,9 @@ pub struct HeldRestriction {
     pub resource_name: String,
     /// What is restricted, in words: "paused", "downscaled", "member access restricted".
     pub restrictions: Vec<&'static str>,
+    /// The fired policies holding its flags, oldest hold first (docs/ladder.md §5); none for a
+    /// flag its provider set.
+    pub holders: Vec<Restriction>,
 }
 
 /// One customer's page.
@@ -331,6 +335,15 @@ async fn history(
 /// only while a fired policy holds it (docs/actions.md).
 async fn held_restrictions(db: &Db, customer_id: i64, vis: Visibility) -> ServiceResult<Vec<HeldRestriction>> {
     let resources = store::resources::of_customer(db.reader(), customer_id, vis).await?;
+    let restricted: Vec<i64> = resources
+        .iter()
+        .filter(|r| r.paused || r.downscaled || r.restrict_member_access)
+        .map(|r| r.id)
+        .collect();
+    let mut holders: HashMap<i64, Vec<Restriction>> = HashMap::new();
+    for (resource_id, hold) in store::restrictions::of_resources(db.reader(), &restricted).await? {
+        holders.entry(resource_id).or_default().push(hold);
+    }
     Ok(resources
         .into_iter()
         .filter_map(|r| {
@@ -342,10 +355,11 @@ async fn held_restrictions(db: &Db, customer_id: i64, vis: Visibility) -> Servic
             .into_iter()
             .filter_map(|(set, what)| set.then_some(what))
             .collect();
-            (!restrictions.is_empty()).then_some(HeldRestriction {
+            (!restrictions.is_empty()).then(|| HeldRestriction {
                 resource_uuid: r.uuid,
                 resource_name: r.name,
                 restrictions,
+                holders: holders.remove(&r.id).unwrap_or_default(),
             })
         })
         .collect())

@@ -170,6 +170,12 @@ pub fn restrictions(held: &[HeldRestriction]) -> Markup {
                     li data-resource=(r.resource_uuid) {
                         span class="badge restricted" { "Restricted" }
                         " " (r.resource_name) ": " (r.restrictions.join(", "))
+                        @for hold in &r.holders {
+                            " · " span class="holder" {
+                                (hold.flag.name()) " held by policy " (hold.policy_uuid.to_string()[..8])
+                                " since " time datetime=(time::render(hold.since)) { (short_time(hold.since)) }
+                            }
+                        }
                     }
                 }
             }
