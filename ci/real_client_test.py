@@ -135,7 +135,7 @@ POLICY_KEYS = [  # upstream-reference §3.1, in order
     "created_by_username", "has_fired", "fired_datetime", "options", "affected_resources_count",
     "component_limits_set",
 ]
-# SPEC §8.1: meterguard's enforcement ladder adds three fields after upstream's, in every policy;
+# meterguard's enforcement ladder adds three fields after upstream's, in every policy (docs/ladder.md §1);
 # the client keeps them as additional properties.
 LADDER_KEYS = ["warning_thresholds", "reset_below_percent", "warning_level"]
 LIMIT_ITEM_KEYS = {"type", "limit", "period", "period_name", "component"}

@@ -60,9 +60,8 @@ pub struct PolicyOut {
     affected_resources_count: i64,
     component_limits_set: Vec<LimitOut>,
     /// Percentages of each limit at which the policy warns, ascending; `[]` for none
-    /// (docs/ladder.md §1). This and the next two follow upstream's fields, which keep their
-    /// order: SPEC §8 adds them to every policy, and a client that knows only upstream's fields
-    /// reads those as before.
+    /// (docs/ladder.md §1). This and the next two are in every policy, after upstream's fields,
+    /// which keep their order: a client that knows only upstream's fields reads those as before.
     warning_thresholds: Vec<u8>,
     /// A fired policy resets once every row is at or under this percentage of its limit.
     #[schema(minimum = 1, maximum = 100)]

@@ -200,7 +200,7 @@ mod tests {
             json!({"grace_minutes": "5"}),
             json!({"grace_minutes": 5, "other": 1}),
             json!({}),
-            // Upstream keeps any value under these keys; SPEC §8.1 gives them one meaning.
+            // Upstream keeps any value under these keys; they have one meaning here (docs/ladder.md §1).
             json!(true),
             json!(60),
             json!("60"),

@@ -41,7 +41,7 @@ api_test!(
                 "uuid", "url", "scope", "scope_name", "scope_uuid", "actions", "created",
                 "created_by_full_name", "created_by_username", "has_fired", "fired_datetime",
                 "options", "affected_resources_count", "component_limits_set",
-                // SPEC §8.1: the ladder's fields, after upstream's, in every policy.
+                // The ladder's fields, after upstream's, in every policy (docs/ladder.md §1).
                 "warning_thresholds", "reset_below_percent", "warning_level"
             ]
         );
@@ -151,7 +151,7 @@ api_test!(
         b["options"] = json!({"notify_external_user": " a@b.org , ,c@d.org"});
         let policy = app.post(BASE, app.staff(), b.clone()).await.expect(201);
         assert_eq!(policy["options"], json!({"notify_external_user": " a@b.org , ,c@d.org"}));
-        // An enforcing action's options are its grace period and nothing else (SPEC §8.1).
+        // An enforcing action's options are its grace period and nothing else (docs/ladder.md §1).
         b["options"] = json!("{\"request_pausing\": true}");
         let err = app.post(BASE, app.staff(), b.clone()).await.expect(400);
         assert_eq!(err, json!({"options": ["Options for request_pausing are invalid."]}));
