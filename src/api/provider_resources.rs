@@ -8,17 +8,14 @@ use super::body::JsonBody;
 use super::errors::{ApiResult, CommonErrors, ConflictErrors, ForbiddenErrors, InputErrors, ObjectErrors};
 use super::input::{Input, Need, Text};
 use super::links::Links;
-use super::orders::choices;
 use super::pagination::Paginated;
-use super::query::{object, path_uuid, uuid_param};
+use super::query::{object, path_uuid};
 use super::request::deferred;
 use super::resources::ResourceOut;
 use super::site_agent::list_of;
 use super::AppState;
-use crate::domain::marketplace::ResourceState;
 use crate::domain::page::PageRequest;
 use crate::domain::provider_resource::{ProviderResource, SyncScope, SyncState, SyncStatus, TeamMember};
-use crate::domain::resource::ResourceFilter;
 use crate::domain::{time, ResourceLimits, Uuid32};
 use crate::service::provider_resources::{self as service, NOT_FOUND};
 use axum::extract::{Path, Query, RawQuery, State};
@@ -114,12 +111,7 @@ async fn list(
     Query(q): Query<HashMap<String, String>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Paginated<ProviderResourceOut>> {
-    let filter = ResourceFilter {
-        customer_uuid: uuid_param(&q, "customer_uuid")?,
-        project_uuid: uuid_param(&q, "project_uuid")?,
-        offering_uuid: uuid_param(&q, "offering_uuid")?,
-        states: choices(raw.as_deref(), "state", ResourceState::parse)?,
-    };
+    let filter = super::resources::filter_from(&q, raw.as_deref())?;
     let request = PageRequest::from_query(&q)?;
     let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {

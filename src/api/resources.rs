@@ -193,12 +193,7 @@ async fn list(
     Query(q): Query<HashMap<String, String>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Paginated<ResourceOut>> {
-    let filter = ResourceFilter {
-        customer_uuid: uuid_param(&q, "customer_uuid")?,
-        project_uuid: uuid_param(&q, "project_uuid")?,
-        offering_uuid: uuid_param(&q, "offering_uuid")?,
-        states: choices(raw.as_deref(), "state", ResourceState::parse)?,
-    };
+    let filter = filter_from(&q, raw.as_deref())?;
     let request = PageRequest::from_query(&q)?;
     let listed = service::list(&state.db, &user, &filter, request, state.clock.now_micros()).await?;
     Ok(Paginated {
@@ -432,6 +427,17 @@ impl ResourceTerminateRequest {
         input.finish()?;
         Ok(Self { attributes })
     }
+}
+
+/// The list's filters, shared with the provider's view of resources: uuids must be uuids, and
+/// each `state` one of the states (400 otherwise).
+pub(super) fn filter_from(q: &HashMap<String, String>, raw: Option<&str>) -> ApiResult<ResourceFilter> {
+    Ok(ResourceFilter {
+        customer_uuid: uuid_param(q, "customer_uuid")?,
+        project_uuid: uuid_param(q, "project_uuid")?,
+        offering_uuid: uuid_param(q, "offering_uuid")?,
+        states: choices(raw, "state", ResourceState::parse)?,
+    })
 }
 
 #[derive(utoipa::OpenApi)]

@@ -121,14 +121,9 @@ const FROM: &str = "FROM usage_report_log l JOIN offering_components oc ON oc.id
      JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id \
      LEFT JOIN users u ON u.id = l.reported_by_id";
 
-/// Whoever may see a resource's usage rows sees their reports: the consumer's project and
-/// customer roles, and the provider's customer roles.
+/// Whoever sees the resource's usage rows sees their reports (docs/api.md §8.4).
 fn visible(vis: Visibility) -> String {
-    format!(
-        "({} OR {})",
-        sql::project_member(vis, "r.project_id", "p.customer_id", "$1", "$2"),
-        sql::customer_role(vis, "o.customer_id", "$1", "$2")
-    )
+    sql::resource_usage(vis, "r.project_id", "p.customer_id", "o.customer_id", "$1", "$2")
 }
 
 const FILTER: &str = "($3 IS NULL OR r.uuid = $3) AND ($4 IS NULL OR c.uuid = $4) AND ($5 IS NULL OR oc.type = $5) \

@@ -211,16 +211,22 @@ fn visible(vis: Visibility, v: (&str, &str)) -> String {
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Resource>> {
+    by_uuid_seen(pool, uuid, vis, visible).await
+}
+
+/// Whose side sees a resource: `visible` (the consumer's project and customer roles) or
+/// `provider_visible` (the offering's provider roles); the rest of a read is the same.
+type Seen = fn(Visibility, (&str, &str)) -> String;
+
+async fn by_uuid_seen(pool: &AnyPool, uuid: &Uuid32, vis: Visibility, seen: Seen) -> Result<Option<Resource>> {
     let (user, now) = vis.binds();
-    let row: Option<ResourceRow> = sqlx::query_as(&format!(
-        "{SELECT} WHERE r.uuid = $1 AND {}",
-        visible(vis, ("$2", "$3"))
-    ))
-    .bind(uuid.to_string())
-    .bind(user)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<ResourceRow> =
+        sqlx::query_as(&format!("{SELECT} WHERE r.uuid = $1 AND {}", seen(vis, ("$2", "$3"))))
+            .bind(uuid.to_string())
+            .bind(user)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
     row.map(Resource::try_from).transpose()
 }
 
@@ -234,12 +240,26 @@ const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4
      AND ($5 IS NULL OR o.uuid = $5) AND ($6 IS NULL OR $6 LIKE '%,' || r.state || ',%')";
 
 pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Result<i64> {
+    count_seen(pool, vis, f, visible).await
+}
+
+pub async fn list(
+    pool: &AnyPool,
+    vis: Visibility,
+    f: &ResourceFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Resource>> {
+    list_seen(pool, vis, f, visible, (limit, offset)).await
+}
+
+async fn count_seen(pool: &AnyPool, vis: Visibility, f: &ResourceFilter, seen: Seen) -> Result<i64> {
     let (user, now) = vis.binds();
     sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM resources r JOIN projects p ON p.id = r.project_id \
          JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = r.offering_id \
          WHERE {} AND {FILTER}",
-        visible(vis, ("$1", "$2"))
+        seen(vis, ("$1", "$2"))
     ))
     .bind(user)
     .bind(now)
@@ -251,17 +271,18 @@ pub async fn count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Resul
     .await
 }
 
-pub async fn list(
+/// A page of `(limit, offset)`, newest first.
+async fn list_seen(
     pool: &AnyPool,
     vis: Visibility,
     f: &ResourceFilter,
-    limit: i64,
-    offset: i64,
+    seen: Seen,
+    (limit, offset): (i64, i64),
 ) -> Result<Vec<Resource>> {
     let (user, now) = vis.binds();
     let rows: Vec<ResourceRow> = sqlx::query_as(&format!(
         "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
-        visible(vis, ("$1", "$2"))
+        seen(vis, ("$1", "$2"))
     ))
     .bind(user)
     .bind(now)
@@ -438,35 +459,11 @@ fn provider_visible(vis: Visibility, v: (&str, &str)) -> String {
 }
 
 pub async fn provider_visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Resource>> {
-    let (user, now) = vis.binds();
-    let row: Option<ResourceRow> = sqlx::query_as(&format!(
-        "{SELECT} WHERE r.uuid = $1 AND {}",
-        provider_visible(vis, ("$2", "$3"))
-    ))
-    .bind(uuid.to_string())
-    .bind(user)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    row.map(Resource::try_from).transpose()
+    by_uuid_seen(pool, uuid, vis, provider_visible).await
 }
 
 pub async fn provider_count(pool: &AnyPool, vis: Visibility, f: &ResourceFilter) -> Result<i64> {
-    let (user, now) = vis.binds();
-    sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM resources r JOIN projects p ON p.id = r.project_id \
-         JOIN customers c ON c.id = p.customer_id JOIN offerings o ON o.id = r.offering_id \
-         WHERE {} AND {FILTER}",
-        provider_visible(vis, ("$1", "$2"))
-    ))
-    .bind(user)
-    .bind(now)
-    .bind(f.customer_uuid.clone())
-    .bind(f.project_uuid.clone())
-    .bind(f.offering_uuid.clone())
-    .bind(states(f))
-    .fetch_one(pool)
-    .await
+    count_seen(pool, vis, f, provider_visible).await
 }
 
 pub async fn provider_list(
@@ -476,22 +473,7 @@ pub async fn provider_list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Resource>> {
-    let (user, now) = vis.binds();
-    let rows: Vec<ResourceRow> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND {FILTER} ORDER BY r.created DESC, r.id DESC LIMIT $7 OFFSET $8",
-        provider_visible(vis, ("$1", "$2"))
-    ))
-    .bind(user)
-    .bind(now)
-    .bind(f.customer_uuid.clone())
-    .bind(f.project_uuid.clone())
-    .bind(f.offering_uuid.clone())
-    .bind(states(f))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(Resource::try_from).collect()
+    list_seen(pool, vis, f, provider_visible, (limit, offset)).await
 }
 
 pub async fn set_backend_id(tx: &mut Tx, id: i64, backend_id: &str, now: i64) -> Result<()> {

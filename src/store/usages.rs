@@ -304,13 +304,9 @@ const FROM: &str = "FROM component_usages u JOIN offering_components oc ON oc.id
      JOIN resources r ON r.id = u.resource_id JOIN offerings o ON o.id = r.offering_id \
      JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id";
 
-/// Usage is visible to the consumer side and to the provider's customer roles.
+/// Whoever sees the resource's usage (store::visibility::resource_usage).
 fn visible(vis: Visibility, u: &str, n: &str) -> String {
-    format!(
-        "({} OR {})",
-        sql::project_member(vis, "r.project_id", "p.customer_id", u, n),
-        sql::customer_role(vis, "o.customer_id", u, n)
-    )
+    sql::resource_usage(vis, "r.project_id", "p.customer_id", "o.customer_id", u, n)
 }
 
 const FILTER: &str = "($3 IS NULL OR c.uuid = $3) AND ($4 IS NULL OR p.uuid = $4) \

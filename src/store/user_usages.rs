@@ -10,12 +10,9 @@ use crate::domain::user_usage::{UserUsage, UserUsageFilter, UserUsageLimit, User
 use crate::domain::{Amount, Month, Uuid32};
 use sqlx::{AnyPool, FromRow};
 
+/// Whoever sees the resource's usage (store::visibility::resource_usage).
 fn visible(vis: Visibility, u: &str, n: &str) -> String {
-    format!(
-        "({} OR {})",
-        sql::project_member(vis, "r.project_id", "p.customer_id", u, n),
-        sql::customer_role(vis, "o.customer_id", u, n)
-    )
+    sql::resource_usage(vis, "r.project_id", "p.customer_id", "o.customer_id", u, n)
 }
 
 /// A component usage row that user usages are reported under.

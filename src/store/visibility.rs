@@ -27,6 +27,23 @@ pub fn customer_role(vis: Visibility, customer_id: &str, u: &str, n: &str) -> St
     gate(vis, restricted)
 }
 
+/// A resource's usage (its rows, its per-user shares, its report log): the consumer's project
+/// and customer roles, and the offering's provider customer roles.
+pub fn resource_usage(
+    vis: Visibility,
+    project_id: &str,
+    customer_id: &str,
+    provider_id: &str,
+    u: &str,
+    n: &str,
+) -> String {
+    format!(
+        "({} OR {})",
+        project_member(vis, project_id, customer_id, u, n),
+        customer_role(vis, provider_id, u, n)
+    )
+}
+
 /// Customers where the user holds a customer role or a role in one of its projects.
 pub fn customer_member(vis: Visibility, customer_id: &str, u: &str, n: &str) -> String {
     let restricted = format!(
