@@ -47,6 +47,7 @@ fn rules(n: usize) -> Vec<LimitRule<i64>> {
             component: (i as i64) % COMPONENTS,
             limit: 500 + i as i64,
             period: PERIODS[(i / COMPONENTS as usize + i) % PERIODS.len()],
+            granted: Amount::ZERO,
         })
         .collect()
 }
@@ -93,7 +94,6 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{:?}", rule.period), |b| {
             b.iter(|| {
                 engine::headroom::headroom(
-                    black_box(rule.limit),
                     black_box(row),
                     black_box(Amount::from_hundredths(12_345)),
                     black_box(today),

@@ -16,12 +16,12 @@ pub async fn warn(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>, thr
             .limits
             .iter()
             .zip(&ctx.assessment.evaluation.rows)
-            .filter(move |(l, row)| over_percent(row.usage, l.limit, threshold))
+            .filter(move |(_, row)| over_percent(row.usage, row.effective(), threshold))
     };
     let rows: Value = reached()
         .map(|(l, row)| {
             let mut json = row_json(l, row);
-            json["percent"] = json!(percent(row.usage, l.limit).and_then(hundredths_number));
+            json["percent"] = json!(percent(row.usage, row.effective()).and_then(hundredths_number));
             json
         })
         .collect();

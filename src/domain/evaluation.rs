@@ -24,6 +24,8 @@ pub struct LimitRow {
     /// Whole units, as the API takes it.
     pub limit: i64,
     pub period: Period,
+    /// What the grants active at the evaluation add to `limit` (docs/grants.md).
+    pub granted: Amount,
 }
 
 /// A limit row with the component it limits, as events, emails and the status endpoint name it.
@@ -38,6 +40,8 @@ pub struct ComponentLimit {
     /// Whole units, as the API takes it.
     pub limit: i64,
     pub period: Period,
+    /// What the grants active at the evaluation add to `limit` (docs/grants.md).
+    pub granted: Amount,
 }
 
 /// A customer's total usage of a component in one billing month.

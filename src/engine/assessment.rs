@@ -66,6 +66,7 @@ mod tests {
             measured_unit: "h".into(),
             limit,
             period,
+            granted: Amount::ZERO,
         }
     }
 

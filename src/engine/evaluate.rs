@@ -11,6 +11,20 @@ pub struct LimitRule<C> {
     /// Whole units, as the API takes it.
     pub limit: i64,
     pub period: Period,
+    /// What the grants active at the evaluation add to `limit` (docs/grants.md).
+    pub granted: Amount,
+}
+
+impl<C> LimitRule<C> {
+    /// `limit` plus what is granted: what usage is judged against.
+    pub fn effective(&self) -> Amount {
+        effective(self.limit, self.granted)
+    }
+}
+
+/// A limit in whole units topped up by `granted`.
+pub fn effective(limit: i64, granted: Amount) -> Amount {
+    Amount::from_units(limit).saturating_add(granted)
 }
 
 impl From<&LimitRow> for LimitRule<i64> {
@@ -19,6 +33,7 @@ impl From<&LimitRow> for LimitRule<i64> {
             component: row.component_id,
             limit: row.limit,
             period: row.period,
+            granted: row.granted,
         }
     }
 }
@@ -29,6 +44,7 @@ impl From<&ComponentLimit> for LimitRule<i64> {
             component: row.component_id,
             limit: row.limit,
             period: row.period,
+            granted: row.granted,
         }
     }
 }
@@ -57,8 +73,17 @@ pub struct RowOutcome {
     pub usage: Amount,
     /// The row's limit, whole units.
     pub limit: i64,
-    /// Strictly greater than the limit; equal is not over.
+    /// What the grants active at the evaluation add to it.
+    pub granted: Amount,
+    /// Strictly greater than the effective limit; equal is not over.
     pub over: bool,
+}
+
+impl RowOutcome {
+    /// The limit topped up by the grants: what `over`, warnings and resets judge against.
+    pub fn effective(&self) -> Amount {
+        effective(self.limit, self.granted)
+    }
 }
 
 /// Each row's outcome, in the policy's row order.
@@ -97,7 +122,8 @@ pub fn evaluate<C: PartialEq>(rules: &[LimitRule<C>], totals: &[MonthlyTotal<C>]
                 window,
                 usage,
                 limit: rule.limit,
-                over: usage > Amount::from_units(rule.limit),
+                granted: rule.granted,
+                over: usage > rule.effective(),
             }
         })
         .collect();
@@ -133,6 +159,7 @@ mod tests {
             component,
             limit,
             period,
+            granted: Amount::ZERO,
         }
     }
 
@@ -201,6 +228,22 @@ mod tests {
         assert!(!e.over());
         let negative = evaluate(&[rule(CPU, -1, Period::Total)], &[], m(2026, 1));
         assert!(negative.over(), "zero usage is over a negative limit");
+    }
+
+    #[test]
+    fn grants_top_up_every_row_on_their_component() {
+        let now = m(2026, 1);
+        let totals = [total(CPU, now, "150.01")];
+        let granted = |hundredths| LimitRule {
+            granted: Amount::from_hundredths(hundredths),
+            ..rule(CPU, 100, Period::Month1)
+        };
+        let at = |rule: LimitRule<u8>| evaluate(&[rule], &totals, now).rows[0];
+        assert!(at(granted(0)).over);
+        assert!(at(granted(5_000)).over, "150.01 is over 150");
+        let row = at(granted(5_001));
+        assert!(!row.over, "150.01 is not over 150.01");
+        assert_eq!((row.limit, row.effective()), (100, amount("150.01")));
     }
 
     #[test]

@@ -8,15 +8,17 @@ use crate::domain::ladder::Hold;
 use crate::domain::time::Micros;
 use crate::domain::{Action, ActionSet, Amount};
 
-/// Whether `usage` is strictly over `percent` % of `limit`. Amounts are hundredths, so
-/// `usage > limit × percent / 100` is `hundredths > limit × percent`, exact in integers.
-pub fn over_percent(usage: Amount, limit: i64, percent: u8) -> bool {
-    i128::from(usage.hundredths()) > i128::from(limit) * i128::from(percent)
+/// Whether `usage` is strictly over `percent` % of `limit` (an effective limit, which grants may
+/// make fractional): `usage × 100 > limit × percent`, both in hundredths, exact in integers.
+pub fn over_percent(usage: Amount, limit: Amount, percent: u8) -> bool {
+    i128::from(usage.hundredths()) * 100 > i128::from(limit.hundredths()) * i128::from(percent)
 }
 
-/// `limit × percent / 100`, the usage a row must fall to for a fired policy to reset.
-pub fn reset_below(limit: i64, percent: u8) -> Amount {
-    Amount::from_hundredths(limit.saturating_mul(i64::from(percent)))
+/// `limit × percent / 100`, the usage a row must fall to for a fired policy to reset, rounded
+/// down to hundredths: the highest two-place usage that is not over it.
+pub fn reset_below(limit: Amount, percent: u8) -> Amount {
+    let hundredths = (i128::from(limit.hundredths()) * i128::from(percent)).div_euclid(100);
+    Amount::from_hundredths(i64::try_from(hundredths).unwrap_or(i64::MAX))
 }
 
 /// The highest threshold some row is strictly over, if any.
@@ -24,7 +26,7 @@ pub fn warning_level(thresholds: &[u8], rows: &[RowOutcome]) -> Option<u8> {
     thresholds
         .iter()
         .copied()
-        .filter(|t| rows.iter().any(|r| over_percent(r.usage, r.limit, *t)))
+        .filter(|t| rows.iter().any(|r| over_percent(r.usage, r.effective(), *t)))
         .max()
 }
 
@@ -37,7 +39,7 @@ pub fn warning(previous: Option<u8>, current: Option<u8>) -> Option<u8> {
 /// Whether every row is at or under `percent` % of its limit: a fired policy resets only then.
 /// At 100 this is upstream's rule, no row over its limit.
 pub fn settled(rows: &[RowOutcome], percent: u8) -> bool {
-    rows.iter().all(|r| !over_percent(r.usage, r.limit, percent))
+    rows.iter().all(|r| !over_percent(r.usage, r.effective(), percent))
 }
 
 /// What a fire does now, and which actions wait, with their grace in minutes.
@@ -100,12 +102,18 @@ mod tests {
     use crate::engine::Window;
 
     fn row(usage_hundredths: i64, limit: i64) -> RowOutcome {
+        granted_row(usage_hundredths, limit, 0)
+    }
+
+    fn granted_row(usage_hundredths: i64, limit: i64, granted_hundredths: i64) -> RowOutcome {
         let usage = Amount::from_hundredths(usage_hundredths);
+        let granted = Amount::from_hundredths(granted_hundredths);
         RowOutcome {
             window: Window::of(Period::Month1, Month::new(2026, 1).unwrap()),
             usage,
             limit,
-            over: usage > Amount::from_units(limit),
+            granted,
+            over: usage > Amount::from_units(limit).saturating_add(granted),
         }
     }
 
@@ -123,8 +131,24 @@ mod tests {
         assert_eq!(warning_level(&[], &[row(15_000, 100)]), None);
         assert_eq!(warning_level(&t, &[]), None);
         // Odd limits: 33 % of 7 is 2.31.
-        assert!(!over_percent(Amount::from_hundredths(231), 7, 33));
-        assert!(over_percent(Amount::from_hundredths(232), 7, 33));
+        assert!(!over_percent(Amount::from_hundredths(231), Amount::from_units(7), 33));
+        assert!(over_percent(Amount::from_hundredths(232), Amount::from_units(7), 33));
+    }
+
+    #[test]
+    fn grants_raise_what_warnings_and_resets_judge_against() {
+        // 100 + 50 granted: 80 % is 120.00, 90 % of it 135.00.
+        assert_eq!(warning_level(&[80], &[granted_row(12_000, 100, 5_000)]), None);
+        assert_eq!(warning_level(&[80], &[granted_row(12_001, 100, 5_000)]), Some(80));
+        assert!(settled(&[granted_row(13_500, 100, 5_000)], 90));
+        assert!(!settled(&[granted_row(13_501, 100, 5_000)], 90));
+        // A fractional grant: 90 % of 10.05 is 9.045, so 9.04 is the highest usage that settles.
+        assert!(settled(&[granted_row(904, 10, 5)], 90));
+        assert!(!settled(&[granted_row(905, 10, 5)], 90));
+        assert_eq!(
+            reset_below(Amount::from_hundredths(1_005), 90),
+            Amount::from_hundredths(904)
+        );
     }
 
     #[test]
@@ -158,9 +182,9 @@ mod tests {
         // A limit whose boundary has hundredths: 90 % of 7 is 6.30.
         assert!(settled(&[row(630, 7)], 90));
         assert!(!settled(&[row(631, 7)], 90));
-        assert_eq!(reset_below(7, 90), Amount::from_hundredths(630));
-        assert_eq!(reset_below(100, 100), Amount::from_units(100));
-        assert_eq!(reset_below(-3, 50), Amount::from_hundredths(-150));
+        assert_eq!(reset_below(Amount::from_units(7), 90), Amount::from_hundredths(630));
+        assert_eq!(reset_below(Amount::from_units(100), 100), Amount::from_units(100));
+        assert_eq!(reset_below(Amount::from_units(-3), 50), Amount::from_hundredths(-150));
     }
 
     #[test]

@@ -391,6 +391,8 @@ mod tests {
                 window_end: day,
                 usage: Amount::ZERO,
                 limit: 100,
+                granted: Amount::ZERO,
+                effective_limit: Amount::from_units(100),
                 remaining: Amount::ZERO,
                 percent_hundredths: percent,
                 over: false,

@@ -458,6 +458,7 @@ mod tests {
             component_id,
             limit,
             period,
+            granted: Amount::ZERO,
         };
         (firing, limit)
     }

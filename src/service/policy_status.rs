@@ -50,8 +50,8 @@ pub(super) fn limit_statuses(assessment: &Assessment, reset_percent: u8, today: 
             component_name: l.component_name.clone(),
             measured_unit: l.measured_unit.clone(),
             period: l.period,
-            headroom: headroom(l.limit, row, *month_usage, today),
-            reset_below: reset_below(l.limit, reset_percent),
+            headroom: headroom(row, *month_usage, today),
+            reset_below: reset_below(row.effective(), reset_percent),
         })
         .collect()
 }

@@ -133,6 +133,7 @@ impl TryFrom<ComponentLimitRow> for ComponentLimit {
             measured_unit: row.measured_unit,
             limit: row.limit_value,
             period: rows::period("policy_limits.period", row.period)?,
+            granted: Amount::ZERO,
         })
     }
 }
@@ -182,6 +183,7 @@ impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
             component_id: row.component_id,
             limit: row.limit_value,
             period: rows::period("policy_limits.period", row.period)?,
+            granted: Amount::ZERO,
         };
         Ok((firing, limit))
     }
@@ -369,6 +371,7 @@ pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<LimitRow>> {
                 component_id,
                 limit,
                 period: rows::period("policy_limits.period", period)?,
+                granted: Amount::ZERO,
             })
         })
         .collect()
