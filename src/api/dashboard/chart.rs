@@ -1,5 +1,6 @@
 //! A limit row's last months as an SVG bar chart drawn here, with the limit as a line across it
-//! and the same figures as a table for those who do not see the chart.
+//! (and, while grants top it up, the effective limit as a second line: docs/grants.md) and the
+//! same figures as a table for those who do not see the chart.
 
 use crate::domain::Amount;
 use crate::service::dashboard::MonthUsage;
@@ -22,15 +23,19 @@ pub struct Chart<'a> {
     pub title: &'a str,
     pub unit: &'a str,
     pub limit: i64,
+    /// What the grants active now add to the limit; zero draws no second line.
+    pub granted: Amount,
     pub months: &'a [MonthUsage],
 }
 
 impl Chart<'_> {
     pub fn render(&self) -> Markup {
         let limit = Amount::from_units(self.limit).hundredths();
+        let effective = Amount::from_units(self.limit).saturating_add(self.granted);
+        let granted = (self.granted != Amount::ZERO).then_some(effective);
         let highest = self.months.iter().map(|m| m.usage.hundredths()).max().unwrap_or(0);
-        // The top of the scale leaves room above the limit line and the tallest bar.
-        let top = (limit.max(highest).max(1) as f64) * 1.15;
+        // The top of the scale leaves room above the limit lines and the tallest bar.
+        let top = (limit.max(effective.hundredths()).max(highest).max(1) as f64) * 1.15;
         let plot_h = HEIGHT - TOP - BOTTOM;
         let y = |hundredths: i64| TOP + plot_h - (hundredths.max(0) as f64 / top) * plot_h;
         let slot = (WIDTH - LEFT - RIGHT) / self.months.len().max(1) as f64;
@@ -44,6 +49,7 @@ impl Chart<'_> {
                     title id=(title_id) { (self.title) }
                     desc id=(desc_id) {
                         "Limit " (self.limit) " " (self.unit) "."
+                        @if let Some(e) = granted { " With the grants active now: " (e) "." }
                         @if let Some(p) = peak { " Highest: " (p.usage) " in " (month_name(p)) "." }
                     }
                     line class="axis" x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y(0)) y2=(y(0)) {}
@@ -64,8 +70,18 @@ impl Chart<'_> {
                     text class="limit-label" x=(LEFT + 4.0) y=(fmt(limit_y - 5.0)) {
                         "limit " (self.limit) (PreEscaped("&#160;")) (self.unit)
                     }
+                    @if let Some(e) = granted {
+                        @let grant_y = y(e.hundredths());
+                        line class="grant-line" x1=(LEFT) x2=(WIDTH - RIGHT) y1=(fmt(grant_y)) y2=(fmt(grant_y)) {}
+                        text class="limit-label" x=(WIDTH - RIGHT - 4.0) y=(fmt(grant_y - 5.0)) text-anchor="end" {
+                            "with grants " (e) (PreEscaped("&#160;")) (self.unit)
+                        }
+                    }
                 }
-                figcaption { (self.title) ", limit " (self.limit) " " (self.unit) }
+                figcaption {
+                    (self.title) ", limit " (self.limit) " " (self.unit)
+                    @if let Some(e) = granted { ", " (e) " with the grants active now" }
+                }
                 details {
                     summary { "These figures as a table" }
                     table {
@@ -124,6 +140,7 @@ mod tests {
             title: "CPU hours",
             unit: "hours",
             limit: 100,
+            granted: Amount::ZERO,
             months: &months,
         }
         .render()
@@ -146,5 +163,31 @@ mod tests {
             svg.contains(">Dec<") && svg.contains(">2025<") && svg.contains(">2026<"),
             "{svg}"
         );
+        assert!(!svg.contains("grant-line"), "no grant, no second line");
+    }
+
+    #[test]
+    fn a_grant_draws_the_effective_limit_as_a_second_line() {
+        let months = months(&[50, 150]);
+        let svg = Chart {
+            id: "c",
+            title: "CPU hours",
+            unit: "hours",
+            limit: 100,
+            granted: Amount::from_units(100),
+            months: &months,
+        }
+        .render()
+        .into_string();
+        // The scale's top is 200 × 1.15 now: the effective limit is the highest figure.
+        let grant_y = 20.0 + 160.0 - 200.0 / 230.0 * 160.0;
+        assert!(
+            svg.contains(&format!(
+                "class=\"grant-line\" x1=\"16\" x2=\"624\" y1=\"{grant_y:.1}\""
+            )),
+            "{svg}"
+        );
+        assert!(svg.contains("with grants 200.00"), "{svg}");
+        assert!(svg.contains("200.00 with the grants active now"), "{svg}");
     }
 }

@@ -68,6 +68,7 @@ fn policy(index: usize, p: &PolicyHistory) -> Markup {
                     title: &format!("{}: usage of its {} window, last {HISTORY_MONTHS} months", limit.component_name, limit.period.name()),
                     unit: &limit.measured_unit,
                     limit: limit.headroom.limit,
+                    granted: limit.headroom.granted,
                     months,
                 }.render())
             }

@@ -4,7 +4,7 @@
 
 use crate::domain::ladder::PendingAction;
 use crate::domain::policy::Policy;
-use crate::domain::time;
+use crate::domain::{time, Amount};
 use crate::service::dashboard::HeldRestriction;
 use crate::service::policy_status::LimitStatus;
 use maud::{html, Markup};
@@ -94,14 +94,23 @@ fn join(percents: &[u8]) -> String {
     percents.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// "120.00 of 100 hours"
+/// "120.00 of 100 hours", or against the effective limit while grants top it up (docs/grants.md):
+/// "120.00 of 150.00 hours (100 + 50.00 granted)".
 pub fn usage_of_limit(limit: &LimitStatus) -> String {
     let unit = if limit.measured_unit.is_empty() {
         String::new()
     } else {
         format!(" {}", limit.measured_unit)
     };
-    format!("{} of {}{unit}", limit.headroom.usage, limit.headroom.limit)
+    let h = &limit.headroom;
+    if h.granted == Amount::ZERO {
+        format!("{} of {}{unit}", h.usage, h.limit)
+    } else {
+        format!(
+            "{} of {}{unit} ({} + {} granted)",
+            h.usage, h.effective_limit, h.limit, h.granted
+        )
+    }
 }
 
 /// The window a row's usage covers, in words.
