@@ -89,7 +89,7 @@ pub struct GrantCreateRequest {
     /// Now when left out.
     #[schema(value_type = String, format = DateTime, required = false)]
     starts_at: Option<Micros>,
-    /// After `starts_at`.
+    /// After `starts_at`, and in the future.
     #[schema(value_type = String, format = DateTime, required = true)]
     expires_at: Option<Micros>,
     #[schema(value_type = String, min_length = 1, max_length = 500, required = true)]
@@ -129,7 +129,7 @@ impl GrantCreateRequest {
         };
         let expires_at = datetime(&mut input, "expires_at");
         if let (Some(starts_at), Some(expires_at)) = (starts_at, expires_at) {
-            if let Err(e) = GrantWindow::new(starts_at, expires_at) {
+            if let Err(e) = GrantWindow::new(starts_at, expires_at, now) {
                 input.errors.add("expires_at", e);
             }
         }
@@ -144,12 +144,12 @@ impl GrantCreateRequest {
             expires_at,
             reason,
         };
-        parsed(request, input).map(Self::into_args)
+        parsed(request, input).map(|request| request.into_args(now))
     }
 
-    fn into_args(self) -> GrantRequest {
+    fn into_args(self, now: Micros) -> GrantRequest {
         let window = match (self.starts_at, self.expires_at) {
-            (Some(starts_at), Some(expires_at)) => GrantWindow::new(starts_at, expires_at).ok(),
+            (Some(starts_at), Some(expires_at)) => GrantWindow::new(starts_at, expires_at, now).ok(),
             _ => None,
         };
         GrantRequest {

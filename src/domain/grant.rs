@@ -26,7 +26,7 @@ impl GrantAmount {
 }
 
 /// When a grant counts: from `starts_at` (inclusive) to `expires_at` (exclusive), expiring after
-/// it starts.
+/// it starts and after it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantWindow {
     starts_at: Micros,
@@ -34,14 +34,24 @@ pub struct GrantWindow {
 }
 
 pub const EXPIRES_BEFORE_START: &str = "Ensure this value is after starts_at.";
+pub const ALREADY_EXPIRED: &str = "Ensure this value is in the future.";
 
 impl GrantWindow {
-    pub fn new(starts_at: Micros, expires_at: Micros) -> Result<Self, &'static str> {
-        if expires_at > starts_at {
-            Ok(Self { starts_at, expires_at })
-        } else {
+    /// A window for a grant made at `now`: one that has already ended would add nothing, and its
+    /// expiry would be evaluated in the past (docs/grants.md §5).
+    pub fn new(starts_at: Micros, expires_at: Micros, now: Micros) -> Result<Self, &'static str> {
+        if expires_at <= starts_at {
             Err(EXPIRES_BEFORE_START)
+        } else if expires_at <= now {
+            Err(ALREADY_EXPIRED)
+        } else {
+            Ok(Self { starts_at, expires_at })
         }
+    }
+
+    /// A stored window, checked when it was made.
+    pub fn stored(starts_at: Micros, expires_at: Micros) -> Option<Self> {
+        (expires_at > starts_at).then_some(Self { starts_at, expires_at })
     }
 
     pub fn starts_at(self) -> Micros {
@@ -171,9 +181,12 @@ mod tests {
 
     #[test]
     fn a_window_expires_after_it_starts_and_has_its_boundaries_in_order() {
-        assert_eq!(GrantWindow::new(10, 10), Err(EXPIRES_BEFORE_START));
-        assert_eq!(GrantWindow::new(10, 9), Err(EXPIRES_BEFORE_START));
-        let w = GrantWindow::new(10, 20).unwrap();
+        assert_eq!(GrantWindow::new(10, 10, 0), Err(EXPIRES_BEFORE_START));
+        assert_eq!(GrantWindow::new(10, 9, 0), Err(EXPIRES_BEFORE_START));
+        assert_eq!(GrantWindow::new(10, 20, 20), Err(ALREADY_EXPIRED));
+        assert_eq!(GrantWindow::new(10, 20, 19).ok(), GrantWindow::stored(10, 20));
+        assert_eq!(GrantWindow::stored(20, 20), None);
+        let w = GrantWindow::new(10, 20, 15).unwrap();
         // A start still ahead comes first; one already reached is not processed.
         assert_eq!(w.first_boundary(9), 10);
         assert_eq!(w.first_boundary(10), 20);
@@ -194,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_boundary_knows_whether_it_is_the_expiry() {
-        let window = GrantWindow::new(10, 20).unwrap();
+        let window = GrantWindow::new(10, 20, 0).unwrap();
         let at = |at| GrantBoundary {
             grant_id: 1,
             policy_id: 2,

@@ -243,8 +243,8 @@ impl TryFrom<BoundaryRow> for GrantBoundary {
     type Error = sqlx::Error;
 
     fn try_from(row: BoundaryRow) -> Result<Self> {
-        let window = GrantWindow::new(row.starts_at, row.expires_at)
-            .map_err(|_| rows::undecodable("component_grants.expires_at", row.expires_at))?;
+        let window = GrantWindow::stored(row.starts_at, row.expires_at)
+            .ok_or_else(|| rows::undecodable("component_grants.expires_at", row.expires_at))?;
         Ok(GrantBoundary {
             grant_id: row.id,
             policy_id: row.policy_id,

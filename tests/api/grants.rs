@@ -217,6 +217,14 @@ api_test!(
                 json!({"expires_at": ["Ensure this value is after starts_at."]}),
             ),
             (
+                {
+                    let mut past = with("starts_at", json!("1999-01-01T00:00:00Z"));
+                    past["expires_at"] = json!("2000-01-01T00:00:00Z");
+                    past
+                },
+                json!({"expires_at": ["Ensure this value is in the future."]}),
+            ),
+            (
                 with("expires_at", json!("soon")),
                 json!({"expires_at": ["Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}),
             ),
