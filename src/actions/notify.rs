@@ -54,9 +54,10 @@ pub fn bodies<'a>(
             } else {
                 format!(" {}", l.measured_unit)
             };
-            // A limit topped up by grants says by how much (docs/grants.md §4).
+            // A limit topped up by grants says what it came to and how, as the dashboard does
+            // (docs/grants.md §4).
             let limit = if row.granted.hundredths() > 0 {
-                format!("{} (+{} granted)", l.limit, row.granted)
+                format!("{} ({} + {} granted)", row.effective(), l.limit, row.granted)
             } else {
                 l.limit.to_string()
             };

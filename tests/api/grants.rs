@@ -2,8 +2,8 @@
 
 use crate::api_test;
 use crate::fixtures::{marketplace, role_tokens, Marketplace};
-use crate::helpers::TestApp;
-use crate::sinks::eventually;
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::sinks::{eventually, SmtpSink};
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -396,5 +396,28 @@ api_test!(
         })
         .await;
         assert_eq!(get_policy(&app, &uuid).await["fired_datetime"], "2026-03-10T14:00:00.000000Z");
+    }
+);
+
+api_test!(
+    backend,
+    async fn an_email_names_the_effective_limit_of_a_granted_row(backend) {
+        let smtp = SmtpSink::start().await;
+        let url = smtp.url();
+        let app = spawn_app_with(backend, |s| s.smtp_url = Some(url)).await;
+        let m = marketplace(&app).await;
+        let p = policy(&app, &m, 100, json!({})).await;
+        app.post(GRANTS, app.staff(), grant_body(&p, &m, "60", "2099-01-01T00:00:00Z"))
+            .await
+            .expect(201);
+        let vm = m.resource(&app, "vm").await;
+        usage(&app, &vm, "170").await;
+        eventually("the owner's email", || async { smtp.mails().len() == 1 }).await;
+        // Quoted-printable: long lines are broken with a trailing `=`.
+        let text = smtp.mails()[0].data.replace("=\r\n", "").replace("=\n", "");
+        assert!(
+            text.contains("CPU hours (cpu_hours): 170.00 hours used of 160.00 (100 + 60.00 granted) in period Total"),
+            "{text}"
+        );
     }
 );
