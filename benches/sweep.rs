@@ -111,7 +111,7 @@ async fn baseline_reads(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Reads> {
     let start = Instant::now();
     let states = store::evaluation::all_firings(&mut conn).await?;
     let t1 = Instant::now();
-    let limits = store::evaluation::all_limits(&mut conn).await?;
+    let limits = store::evaluation::all_limits(&mut conn, now.timestamp_micros()).await?;
     let t2 = Instant::now();
     let totals = store::evaluation::all_totals(&mut conn, None, current).await?;
     let t3 = Instant::now();

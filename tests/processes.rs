@@ -10,6 +10,7 @@
 //!   on one outbox deliver each transition's messages once.
 //! - Actions waiting out a grace period (`grace`): applied once by two instances due at the same
 //!   moment, and after a restart by an instance that was down at the due time.
+//! - Grants' expiries (`grants`): two instances fire each lifted policy once, at the expiry.
 //! - A database outage (`outage`): 503 with `Retry-After` while PostgreSQL is down, recovery when
 //!   it returns, and no acknowledged report lost.
 //!
@@ -21,6 +22,8 @@ mod client;
 mod deliveries;
 #[path = "processes/grace.rs"]
 mod grace;
+#[path = "processes/grants.rs"]
+mod grants;
 #[path = "processes/harness.rs"]
 mod harness;
 #[path = "processes/outage.rs"]

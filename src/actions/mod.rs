@@ -148,15 +148,20 @@ impl TransitionCtx<'_> {
     }
 }
 
-/// A limit row as events and webhooks name it.
+/// A limit row as events and webhooks name it: `limit` is the policy's own; where grants top it
+/// up, `effective_limit` (a decimal string) is what usage was judged against (docs/grants.md §4).
 pub fn row_json(l: &ComponentLimit, row: &RowOutcome) -> Value {
-    json!({
+    let mut json = json!({
         "component": l.component_uuid.to_string(),
         "type": l.component_type,
         "period": l.period.code(),
         "usage": row.usage.to_string(),
         "limit": l.limit,
-    })
+    });
+    if row.granted.hundredths() > 0 {
+        json["effective_limit"] = json!(row.effective().to_string());
+    }
+    json
 }
 
 /// What a transition does inside its transaction: its event, then the effects the engine chose

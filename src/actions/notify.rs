@@ -54,9 +54,16 @@ pub fn bodies<'a>(
             } else {
                 format!(" {}", l.measured_unit)
             };
+            // A limit topped up by grants says what it came to and how, as the dashboard does
+            // (docs/grants.md §4).
+            let limit = if row.granted.hundredths() > 0 {
+                format!("{} ({} + {} granted)", row.effective(), l.limit, row.granted)
+            } else {
+                l.limit.to_string()
+            };
             format!(
-                "{} ({}): {}{unit} used of {} in period {period}",
-                l.component_name, l.component_type, row.usage, l.limit
+                "{} ({}): {}{unit} used of {limit} in period {period}",
+                l.component_name, l.component_type, row.usage
             )
         })
         .collect();

@@ -14,6 +14,7 @@ mod compat;
 mod customers;
 mod dashboard;
 mod events;
+mod grants;
 mod health;
 mod offering_users;
 mod offerings;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(offering_users::router())
         .merge(version::router())
         .merge(dashboard::router())
+        .merge(grants::router())
         .fallback(compat::not_found)
         .route_layer(axum::middleware::from_fn_with_state(faults, handler_fault))
         // A panic anywhere in a request answers 500 with a DRF body and ends only that request;

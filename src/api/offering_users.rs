@@ -8,7 +8,7 @@ use super::errors::{ApiError, ApiResult, CommonErrors, ForbiddenErrors, InputErr
 use super::input::{Input, Need, Text};
 use super::links::{self, Links};
 use super::pagination::Paginated;
-use super::query::{choices_param, path_uuid, text_param, uuid_param};
+use super::query::{bool_param, choices_param, path_uuid, text_param, uuid_param};
 use super::AppState;
 use crate::domain::offering_user::{OfferingUser, OfferingUserFilter};
 use crate::domain::page::PageRequest;
@@ -112,12 +112,7 @@ async fn list(
         .iter()
         .filter_map(|v| v.parse::<Uuid32>().ok().map(|u| u.to_string()))
         .collect();
-    let is_restricted = match text_param(&q, "is_restricted")?.as_deref() {
-        None => None,
-        Some("true" | "True" | "1") => Some(true),
-        Some("false" | "False" | "0") => Some(false),
-        Some(_) => return Err(ApiError::field("is_restricted", "Enter a valid boolean.")),
-    };
+    let is_restricted = bool_param(&q, "is_restricted")?;
     let filter = OfferingUserFilter {
         offering_uuids,
         user_uuid: uuid_param(&q, "user_uuid")?,

@@ -41,10 +41,16 @@ pub struct LimitStatus {
     window_end: String,
     /// A decimal string with two places.
     usage: String,
+    /// The policy's own limit.
     limit: i64,
-    /// `limit − usage`; negative when over.
+    /// What the grants active now add to `limit`, two places (docs/grants.md).
+    granted: String,
+    /// `limit + granted`, two places: what `remaining`, `percent`, `over` and the projection
+    /// are against.
+    effective_limit: String,
+    /// `effective_limit − usage`; negative when over.
     remaining: String,
-    /// `usage / limit × 100`, two places; `null` when the limit is not positive.
+    /// `usage / effective_limit × 100`, two places; `null` when it is not positive.
     #[schema(value_type = Option<f64>)]
     percent: Option<serde_json::Number>,
     over: bool,
@@ -109,6 +115,8 @@ impl LimitStatus {
             window_end: h.window_end.to_string(),
             usage: h.usage.to_string(),
             limit: h.limit,
+            granted: h.granted.to_string(),
+            effective_limit: h.effective_limit.to_string(),
             remaining: h.remaining.to_string(),
             percent: h.percent_hundredths.and_then(hundredths_number),
             over: h.over,

@@ -78,6 +78,16 @@ pub fn verbatim_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Optio
     }
 }
 
+/// A boolean filter (`true`/`false`, `True`/`False`, `1`/`0`); anything else is a 400.
+pub fn bool_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<bool>> {
+    match text_param(q, key)?.as_deref() {
+        None => Ok(None),
+        Some("true" | "True" | "1") => Ok(Some(true)),
+        Some("false" | "False" | "0") => Ok(Some(false)),
+        Some(_) => Err(ApiError::field(key, "Enter a valid boolean.")),
+    }
+}
+
 /// An integer filter; anything but a number is a 400.
 pub fn int_param(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<i64>> {
     match text_param(q, key)? {

@@ -58,6 +58,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::user_usages::Doc::openapi());
     doc.merge(super::offering_users::Doc::openapi());
     doc.merge(super::version::Doc::openapi());
+    doc.merge(super::grants::Doc::openapi());
     add_counts(&mut doc);
     doc
 }

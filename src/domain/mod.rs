@@ -9,6 +9,7 @@ pub mod customer;
 pub mod email;
 pub mod evaluation;
 pub mod event;
+pub mod grant;
 pub mod ids;
 pub mod ladder;
 pub mod limits;

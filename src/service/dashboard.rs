@@ -236,7 +236,7 @@ async fn gauges(db: &Db, policies: Vec<Policy>, now: DateTime<Utc>) -> ServiceRe
     let mut limits: HashMap<i64, Vec<ComponentLimit>> = HashMap::new();
     let mut pending: HashMap<i64, Vec<PendingAction>> = HashMap::new();
     for chunk in ids.chunks(IDS_PER_READ) {
-        for l in store::evaluation::limits_of(&mut *conn, chunk).await? {
+        for l in store::evaluation::limits_of(&mut *conn, chunk, now.timestamp_micros()).await? {
             limits.entry(l.policy_id).or_default().push(l);
         }
         for action in store::pending_actions::of_policies(&mut conn, chunk).await? {
@@ -297,7 +297,7 @@ async fn history(
     let mut conn = db.reader().acquire().await?;
     let ids: Vec<i64> = policies.iter().map(|p| p.policy.id).collect();
     let mut limits: HashMap<i64, Vec<ComponentLimit>> = HashMap::new();
-    for l in store::evaluation::limits_of(&mut *conn, &ids).await? {
+    for l in store::evaluation::limits_of(&mut *conn, &ids, now.timestamp_micros()).await? {
         limits.entry(l.policy_id).or_default().push(l);
     }
     let earliest = engine::earliest(limits.values().flatten().map(|l| l.period), first);

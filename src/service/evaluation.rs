@@ -40,13 +40,18 @@ pub async fn after_usage_changes(
     changes: &[UsageChange],
 ) -> store::Result<TransitionCount> {
     let months = changes.iter().map(|c| Month::of(c.now.date_naive()));
-    let (Some(first), Some(until)) = (months.clone().min(), months.max()) else {
+    let (Some(first), Some(until), Some(latest)) =
+        (months.clone().min(), months.max(), changes.iter().map(|c| c.now).max())
+    else {
         return Ok(TransitionCount::default());
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
     let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
     lock_customers(tx, &customers).await?;
-    let mut policies = PolicyRules::group(store::evaluation::rules_limiting(tx, &customers, &moved).await?);
+    // The changes of one write are made at one instant, or a few close together: the grants are
+    // read as they stand at the latest (docs/grants.md §2).
+    let rules = store::evaluation::rules_limiting(tx, &customers, &moved, latest.timestamp_micros()).await?;
+    let mut policies = PolicyRules::group(rules);
     if policies.is_empty() {
         return Ok(TransitionCount::default());
     }
@@ -77,7 +82,7 @@ pub async fn after_usage_changes(
             let Some(state) = store::evaluation::policy(tx, policy.id).await? else {
                 continue;
             };
-            let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
+            let limits = store::evaluation::limits_of(&mut **tx, &[policy.id], change.now.timestamp_micros()).await?;
             let assessment = Assessment::of(limits, &customer_totals, current);
             let done = make(tx, db, cfg, &state, decision, &assessment, change.now).await?;
             if done.fired + done.reset > 0 {
@@ -205,7 +210,7 @@ pub async fn policies(
         .filter(|p| customers.contains(&p.customer_id))
         .collect();
     let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
-    let assessments = assessments(tx, &keys, Month::of(now.date_naive())).await?;
+    let assessments = assessments(tx, &keys, now).await?;
     let mut made = TransitionCount::default();
     for (policy, assessment) in states.iter().zip(assessments) {
         metrics::counter!("meterguard_evaluations_total").increment(1);
@@ -251,7 +256,7 @@ pub async fn reset_fired(
     if !policy.has_fired {
         return Ok(made);
     }
-    let limits = store::evaluation::limits_of(&mut **tx, &[policy.id]).await?;
+    let limits = store::evaluation::limits_of(&mut **tx, &[policy.id], now.timestamp_micros()).await?;
     let assessment = Assessment::of(limits, &[], Month::of(now.date_naive()));
     if apply_transition(tx, db, cfg, &policy, Transition::Reset, &assessment, now).await? {
         made.count(Transition::Reset);
@@ -267,20 +272,22 @@ pub async fn assess(
     now: DateTime<Utc>,
 ) -> store::Result<Assessment> {
     let current = Month::of(now.date_naive());
-    let mut one = assessments(conn, &[(policy_id, customer_id)], current).await?;
+    let mut one = assessments(conn, &[(policy_id, customer_id)], now).await?;
     Ok(one.pop().unwrap_or_else(|| Assessment::of(Vec::new(), &[], current)))
 }
 
-/// The assessments of policies, given as (policy, customer), in their order: their limit rows
-/// and their customers' totals are read in two queries whatever their number.
+/// The assessments of policies at `now`, given as (policy, customer), in their order: their limit
+/// rows (with their grants) and their customers' totals are read in two queries whatever their
+/// number.
 async fn assessments(
     conn: &mut AnyConnection,
     policies: &[(i64, i64)],
-    current: Month,
+    now: DateTime<Utc>,
 ) -> store::Result<Vec<Assessment>> {
+    let current = Month::of(now.date_naive());
     let ids: Vec<i64> = policies.iter().map(|&(id, _)| id).collect();
     let mut limits: HashMap<i64, Vec<ComponentLimit>> = HashMap::new();
-    for l in store::evaluation::limits_of(&mut *conn, &ids).await? {
+    for l in store::evaluation::limits_of(&mut *conn, &ids, now.timestamp_micros()).await? {
         limits.entry(l.policy_id).or_default().push(l);
     }
     let customers = distinct(policies.iter().map(|&(_, customer)| customer));

@@ -20,6 +20,8 @@ pub mod dashboard;
 pub mod evaluation;
 pub mod events;
 pub mod grace;
+pub mod grant_boundaries;
+pub mod grants;
 pub mod health;
 pub mod identity;
 pub mod offering_users;

@@ -1,11 +1,14 @@
 //! Wakes the sweep exactly at each month boundary (00:00 UTC on the 1st) and every
-//! `interval` in between, and applies the actions waiting out a grace period at their due time
-//! (docs/ladder.md §4), woken by the clock at the earliest one, or by a fire that adds one. A
+//! `interval` in between, applies the actions waiting out a grace period at their due time
+//! (docs/ladder.md §4), and evaluates each grant's policy at the grant's start and expiry
+//! (docs/grants.md §3): woken by the clock at the earliest of those, or by a fire or a new grant
+//! that adds one. A
 //! failed sweep or pass ends the run with its error; the supervisor starts it again after a
 //! short backoff, and a new run sweeps at once, so a failure is retried soon rather than at the
 //! next interval.
 
 use super::grace;
+use super::grant_boundaries;
 use super::sweep::sweep;
 use crate::actions::ActionsConfig;
 use crate::clock::Clock;
@@ -46,9 +49,10 @@ impl Schedule {
         self.boundary.min(self.periodic)
     }
 
-    /// When to wake: the next sweep, or the next waiting action if it is due before.
-    fn wake_with(&self, next_action: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        next_action.map_or(self.wake(), |due| due.min(self.wake()))
+    /// When to wake: the next sweep, or the earliest of `due` (waiting actions, grant
+    /// boundaries) if it comes before.
+    fn wake_with(&self, due: impl IntoIterator<Item = Option<DateTime<Utc>>>) -> DateTime<Utc> {
+        due.into_iter().flatten().fold(self.wake(), DateTime::min)
     }
 
     /// Marks what is due at `now` as about to be swept. A boundary passed while the previous
@@ -79,6 +83,11 @@ pub async fn run(
     let mut now = clock.now();
     let mut sweep_due = true;
     loop {
+        // Before the sweep, which would otherwise judge a passed boundary at its own time.
+        let (boundaries, next_boundary) = grant_boundaries::process_due(&db, &cfg, now).await?;
+        if boundaries > 0 {
+            tracing::info!(boundaries, "policies evaluated at their grants' boundaries");
+        }
         if sweep_due {
             faults.pass(Site::Sweep)?;
             let report = sweep(&db, &cfg, now).await?;
@@ -90,7 +99,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
-            _ = clock.sleep_until(schedule.wake_with(next_action)) => {}
+            _ = clock.sleep_until(schedule.wake_with([next_action, next_boundary])) => {}
             _ = cfg.pending_added.notified() => {}
         }
         now = clock.now();
@@ -128,20 +137,31 @@ mod tests {
     #[test]
     fn a_waiting_action_due_before_the_next_sweep_wakes_the_scheduler() {
         let s = Schedule::starting(at("2026-01-10T12:00:00Z"), Duration::minutes(10));
-        assert_eq!(s.wake_with(None), at("2026-01-10T12:10:00Z"));
+        assert_eq!(s.wake_with([None]), at("2026-01-10T12:10:00Z"));
         assert_eq!(
-            s.wake_with(Some(at("2026-01-10T12:03:00Z"))),
+            s.wake_with([Some(at("2026-01-10T12:03:00Z"))]),
             at("2026-01-10T12:03:00Z")
         );
         assert_eq!(
-            s.wake_with(Some(at("2026-01-10T13:00:00Z"))),
+            s.wake_with([Some(at("2026-01-10T13:00:00Z"))]),
             at("2026-01-10T12:10:00Z")
         );
         // One already due wakes it at once.
         assert_eq!(
-            s.wake_with(Some(at("2026-01-10T11:00:00Z"))),
+            s.wake_with([Some(at("2026-01-10T11:00:00Z"))]),
             at("2026-01-10T11:00:00Z")
         );
+    }
+
+    #[test]
+    fn the_earliest_of_an_action_and_a_grant_boundary_wakes_the_scheduler() {
+        let s = Schedule::starting(at("2026-01-10T12:00:00Z"), Duration::minutes(10));
+        let action = Some(at("2026-01-10T12:07:00Z"));
+        let boundary = Some(at("2026-01-10T12:04:00Z"));
+        assert_eq!(s.wake_with([action, boundary]), at("2026-01-10T12:04:00Z"));
+        assert_eq!(s.wake_with([action, None]), at("2026-01-10T12:07:00Z"));
+        assert_eq!(s.wake_with([None, boundary]), at("2026-01-10T12:04:00Z"));
+        assert_eq!(s.wake_with([None, None]), at("2026-01-10T12:10:00Z"));
     }
 
     #[test]

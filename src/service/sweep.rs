@@ -24,7 +24,7 @@ pub async fn sweep(db: &Db, cfg: &ActionsConfig, now: DateTime<Utc>) -> store::R
     let mut conn = db.reader().acquire().await?;
     let firings = store::evaluation::all_firings(&mut conn).await?;
     let mut rules: HashMap<i64, Vec<LimitRule<i64>>> = HashMap::new();
-    for limit in store::evaluation::all_limits(&mut conn).await? {
+    for limit in store::evaluation::all_limits(&mut conn, now.timestamp_micros()).await? {
         rules.entry(limit.policy_id).or_default().push(LimitRule::from(&limit));
     }
     let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();

@@ -2,11 +2,13 @@
 //! the conditional updates that make each transition happen once. Rows are decoded here into
 //! `domain::evaluation`'s types.
 
+use super::grants::{granted_at, ACTIVE_GRANTS};
 use super::packed::{Select, NO_BINDS};
 use super::rows::{self, undecodable};
 use super::{in_list, ladder, placeholders, Result, RowLock, Tx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
 use crate::domain::options::PolicyOptions;
+use crate::domain::time::Micros;
 use crate::domain::{ActionSet, Amount, Month};
 use serde::Deserialize;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
@@ -118,6 +120,7 @@ struct ComponentLimitRow {
     measured_unit: String,
     limit_value: i64,
     period: i64,
+    granted: i64,
 }
 
 impl TryFrom<ComponentLimitRow> for ComponentLimit {
@@ -133,7 +136,7 @@ impl TryFrom<ComponentLimitRow> for ComponentLimit {
             measured_unit: row.measured_unit,
             limit: row.limit_value,
             period: rows::period("policy_limits.period", row.period)?,
-            granted: Amount::ZERO,
+            granted: Amount::from_hundredths(row.granted),
         })
     }
 }
@@ -142,17 +145,24 @@ const LIMIT_COLUMNS: &str = "l.policy_id, l.component_id, oc.uuid AS component_u
      oc.name AS component_name, oc.measured_unit, l.limit_value, l.period";
 const LIMIT_JOIN: &str = "JOIN offering_components oc ON oc.id = l.component_id";
 
-const RULE_COLUMNS: &[&str] = &[
-    "p.id AS policy_id",
-    "p.customer_id",
-    "p.has_fired",
-    "p.warning_thresholds",
-    "p.reset_below_percent",
-    "p.warning_level",
-    "l.component_id",
-    "l.limit_value",
-    "l.period",
-];
+/// What a decision reads of each limit row; `granted` sums the grants active at `$1`.
+fn rule_columns() -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "p.id AS policy_id",
+        "p.customer_id",
+        "p.has_fired",
+        "p.warning_thresholds",
+        "p.reset_below_percent",
+        "p.warning_level",
+        "l.component_id",
+        "l.limit_value",
+        "l.period",
+    ]
+    .map(String::from)
+    .to_vec();
+    columns.push(format!("{} AS granted", granted_at("p.id", "l.component_id", "$1")));
+    columns
+}
 
 /// A limit row with what deciding its policy's transition needs of the policy.
 #[derive(FromRow, Deserialize)]
@@ -166,6 +176,7 @@ struct FiringLimitRow {
     component_id: i64,
     limit_value: i64,
     period: i64,
+    granted: i64,
 }
 
 impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
@@ -183,19 +194,20 @@ impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
             component_id: row.component_id,
             limit: row.limit_value,
             period: rows::period("policy_limits.period", row.period)?,
-            granted: Amount::ZERO,
+            granted: Amount::from_hundredths(row.granted),
         };
         Ok((firing, limit))
     }
 }
 
 /// The limit rows of the customers' policies that limit any of `component_ids`, each with its
-/// policy's firing state, in policy order. Only what a decision needs: a transition reads the
-/// rest.
+/// policy's firing state and what the grants active at `now` add to it, in policy order. Only
+/// what a decision needs: a transition reads the rest.
 pub async fn rules_limiting(
     tx: &mut Tx,
     customer_ids: &[i64],
     component_ids: &[i64],
+    now: Micros,
 ) -> Result<Vec<(Firing, LimitRow)>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
@@ -205,12 +217,14 @@ pub async fn rules_limiting(
         "FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
          WHERE p.customer_id IN ({}) AND EXISTS (SELECT 1 FROM policy_limits x \
          WHERE x.policy_id = p.id AND x.component_id IN ({}))",
-        placeholders(1, customers.len()),
-        placeholders(1 + customers.len(), components.len()),
+        placeholders(2, customers.len()),
+        placeholders(2 + customers.len(), components.len()),
     );
-    let read: Vec<FiringLimitRow> = Select::new(RULE_COLUMNS, &from)
+    let columns = rule_columns();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let read: Vec<FiringLimitRow> = Select::new(&columns, &from)
         .order_by("p.id, l.id")
-        .fetch_all(tx, &[customers, components].concat())
+        .fetch_all(tx, &[&[now][..], &customers, &components].concat())
         .await?;
     read.into_iter().map(TryFrom::try_from).collect()
 }
@@ -243,16 +257,23 @@ pub async fn policies_limiting(tx: &mut Tx, components: Components) -> Result<Ve
     .await
 }
 
-/// The limit rows of the policies with their components, in row order.
-pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(ex: E, policy_ids: &[i64]) -> Result<Vec<ComponentLimit>> {
+/// The limit rows of the policies with their components and what the grants active at `now` add
+/// to them, in row order.
+pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(
+    ex: E,
+    policy_ids: &[i64],
+    now: Micros,
+) -> Result<Vec<ComponentLimit>> {
     if policy_ids.is_empty() {
         return Ok(vec![]);
     }
     let sql = format!(
-        "SELECT {LIMIT_COLUMNS} FROM policy_limits l {LIMIT_JOIN} WHERE l.policy_id IN ({}) ORDER BY l.id",
-        placeholders(1, policy_ids.len())
+        "SELECT {LIMIT_COLUMNS}, {} AS granted FROM policy_limits l {LIMIT_JOIN} WHERE l.policy_id IN ({}) \
+         ORDER BY l.id",
+        granted_at("l.policy_id", "l.component_id", "$1"),
+        placeholders(2, policy_ids.len())
     );
-    let mut q = sqlx::query_as::<_, ComponentLimitRow>(&sql);
+    let mut q = sqlx::query_as::<_, ComponentLimitRow>(&sql).bind(now);
     for id in policy_ids {
         q = q.bind(*id);
     }
@@ -356,22 +377,29 @@ pub async fn all_firings(conn: &mut AnyConnection) -> Result<Vec<Firing>> {
         .collect()
 }
 
-/// every limit row,
-pub async fn all_limits(conn: &mut AnyConnection) -> Result<Vec<LimitRow>> {
-    let read: Vec<(i64, i64, i64, i64)> = Select::new(
-        &["policy_id", "component_id", "limit_value", "period"],
-        "FROM policy_limits",
+/// every limit row with what the grants active at `now` add to it (joined once, grouped, rather
+/// than summed row by row: the sweep reads every row),
+pub async fn all_limits(conn: &mut AnyConnection, now: Micros) -> Result<Vec<LimitRow>> {
+    let read: Vec<(i64, i64, i64, i64, i64)> = Select::new(
+        &[
+            "l.policy_id",
+            "l.component_id",
+            "l.limit_value",
+            "l.period",
+            "COALESCE(g.granted, 0) AS granted",
+        ],
+        &format!("FROM policy_limits l LEFT JOIN ({ACTIVE_GRANTS}) g ON g.policy_id = l.policy_id AND g.component_id = l.component_id"),
     )
-    .fetch_all(conn, NO_BINDS)
+    .fetch_all(conn, &[now])
     .await?;
     read.into_iter()
-        .map(|(policy_id, component_id, limit, period)| {
+        .map(|(policy_id, component_id, limit, period, granted)| {
             Ok(LimitRow {
                 policy_id,
                 component_id,
                 limit,
                 period: rows::period("policy_limits.period", period)?,
-                granted: Amount::ZERO,
+                granted: Amount::from_hundredths(granted),
             })
         })
         .collect()

@@ -8,6 +8,7 @@ pub mod categories;
 pub mod customers;
 pub mod evaluation;
 pub mod events;
+pub mod grants;
 pub mod ladder;
 pub mod offering_users;
 pub mod offerings;

@@ -5,6 +5,7 @@ mod helpers;
 mod actions;
 mod bad_input;
 mod fixtures;
+mod grants;
 mod hostile;
 mod identity;
 mod ladder;
