@@ -186,6 +186,15 @@ where
     }
 }
 
+/// What the grants on `component` add to its limit at `at` (docs/grants.md: active from their
+/// start until before their expiry).
+pub fn granted<C: PartialEq>(grants: &[GrantSpan<C>], component: C, at: Micros) -> Amount {
+    grants
+        .iter()
+        .filter(|g| g.component == component && g.starts_at <= at && at < g.expires_at)
+        .fold(Amount::ZERO, |sum, g| sum.saturating_add(g.amount))
+}
+
 /// Per (component, month), the usage of the stored totals that the log does not hold: the total
 /// less the last logged amount of each resource logged for it, never below zero.
 fn unlogged<R, C>(
@@ -281,10 +290,7 @@ impl<'a, R: Copy + Eq + Hash, C: Copy + Eq + Hash> State<'a, R, C> {
     /// level rose, then the transition.
     fn evaluate(&mut self, at: Micros, cause: Cause, grants: &[GrantSpan<C>]) {
         for rule in &mut self.rules {
-            rule.granted = grants
-                .iter()
-                .filter(|g| g.component == rule.component && g.starts_at <= at && at < g.expires_at)
-                .fold(Amount::ZERO, |sum, g| sum.saturating_add(g.amount));
+            rule.granted = granted(grants, rule.component, at);
         }
         let evaluation = evaluate(&self.rules, &self.totals.list, Month::of_micros(at));
         let level = evaluation.warning_level(self.policy.thresholds);
@@ -371,6 +377,11 @@ mod tests {
         replay(policy, log, stored, grants, since, t(now))
     }
 
+    /// Without stored totals or grants.
+    fn run_plain(rules: &[LimitRule<u8>], log: &[Report<u8, u8>], since: Month, now: &str) -> Replay {
+        run(rules, log, &[], &[], since, now)
+    }
+
     /// Each step as (instant, change, cause).
     fn steps(r: &Replay) -> Vec<(String, Change, Cause)> {
         r.steps
@@ -394,14 +405,7 @@ mod tests {
             // 80 → 50: 80 in all, back under.
             report("2026-05-05T10:00:00Z", 1, CPU, may, 50),
         ];
-        let r = run(
-            &[rule(CPU, 100, Period::Month1)],
-            &log,
-            &[],
-            &[],
-            may,
-            "2026-05-20T00:00:00Z",
-        );
+        let r = run_plain(&[rule(CPU, 100, Period::Month1)], &log, may, "2026-05-20T00:00:00Z");
         assert_eq!(
             steps(&r),
             [
@@ -417,11 +421,9 @@ mod tests {
     #[test]
     fn a_one_month_policy_resets_at_the_month_start() {
         let log = [report("2026-01-20T00:00:00Z", 1, CPU, m(2026, 1), 150)];
-        let r = run(
+        let r = run_plain(
             &[rule(CPU, 100, Period::Month1)],
             &log,
-            &[],
-            &[],
             m(2026, 1),
             "2026-03-15T00:00:00Z",
         );
@@ -439,14 +441,7 @@ mod tests {
         // 150 reported in January 2026; when does each period let go of it?
         let log = [report("2026-01-10T00:00:00Z", 1, CPU, m(2026, 1), 150)];
         let reset_at = |period| {
-            let r = run(
-                &[rule(CPU, 100, period)],
-                &log,
-                &[],
-                &[],
-                m(2026, 1),
-                "2027-06-01T00:00:00Z",
-            );
+            let r = run_plain(&[rule(CPU, 100, period)], &log, m(2026, 1), "2027-06-01T00:00:00Z");
             assert_eq!(r.steps[0].change, Change::Fire, "{period:?}");
             r.steps.get(1).map(|s| (time::render(s.at), s.change))
         };
@@ -591,11 +586,9 @@ mod tests {
             report("2026-01-31T23:00:00Z", 1, CPU, m(2026, 2), 90),
             report("2026-02-03T00:00:00Z", 2, CPU, m(2026, 2), 20),
         ];
-        let r = run(
+        let r = run_plain(
             &[rule(CPU, 100, Period::Month1)],
             &log,
-            &[],
-            &[],
             m(2026, 2),
             "2026-02-10T00:00:00Z",
         );
@@ -604,11 +597,9 @@ mod tests {
             [(at("2026-02-03T00:00:00Z"), Change::Fire, Cause::Report(1))]
         );
         // Already over at the start of since: the first step is that month's start.
-        let r = run(
+        let r = run_plain(
             &[rule(CPU, 50, Period::Month1)],
             &log,
-            &[],
-            &[],
             m(2026, 2),
             "2026-02-10T00:00:00Z",
         );
@@ -625,14 +616,7 @@ mod tests {
             report("2026-05-02T00:00:00Z", 1, GPU, may, 1000),
             report("2026-05-25T00:00:00Z", 1, CPU, may, 1000),
         ];
-        let r = run(
-            &[rule(CPU, 100, Period::Month1)],
-            &log,
-            &[],
-            &[],
-            may,
-            "2026-05-20T00:00:00Z",
-        );
+        let r = run_plain(&[rule(CPU, 100, Period::Month1)], &log, may, "2026-05-20T00:00:00Z");
         assert!(r.steps.is_empty());
         assert!(!r.has_fired);
     }
