@@ -22,23 +22,17 @@
 mod helpers;
 
 use chrono::Utc;
-use meterguard::clock::Clock;
-use meterguard::domain::user::UserFields;
 use meterguard::domain::Month;
-use meterguard::service;
-use meterguard::startup::Application;
 use meterguard::store::Db;
 use serde_json::{json, Value};
-use sqlx::Connection;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+#[path = "common/backends.rs"]
+mod backends;
 #[path = "common/seed_sql.rs"]
 mod seed_sql;
+use backends::{env_usize, ms};
 use seed_sql::{series, uuid_sql};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const CUSTOMER: u32 = 1;
 const CPU: u32 = 0x41;
@@ -109,32 +103,14 @@ async fn seed(db: &Db, resources: usize, reports: usize) -> anyhow::Result<()> {
     seed_sql::run(db, &statements).await
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-async fn bench(name: &str, url: String) -> anyhow::Result<()> {
+async fn bench(name: &'static str, url: String) -> anyhow::Result<()> {
     let (resources, reports, runs) = (
         env_usize("RESOURCES", 1000),
         env_usize("REPORTS", 100_000),
         env_usize("RUNS", 5),
     );
-    let app = Application::build(helpers::settings(url), Clock::System).await?;
-    let port = app.port();
-    let db = app.state().db.clone();
-    seed(&db, resources, reports).await?;
-    let staff = UserFields {
-        username: "bench-staff".into(),
-        is_staff: true,
-        is_active: true,
-        ..Default::default()
-    };
-    let now = Utc::now().timestamp_micros();
-    let id = service::users::create(&db, &staff, None, now).await?;
-    let token = service::users::issue_token(&db, id, now).await?;
-    tokio::spawn(app.run(std::future::pending()));
+    let (base, token) = backends::serve_seeded(url, |db| async move { seed(&db, resources, reports).await }).await?;
     let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
     let body = json!({
         "scope": format!("{base}/api/customers/{CUSTOMER:032x}/"),
         "actions": "notify_organization_owners,request_pausing",
@@ -178,27 +154,5 @@ async fn bench(name: &str, url: String) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    bench(
-        "sqlite",
-        format!("sqlite://{}", dir.path().join("dry_run.db").display()),
-    )
-    .await?;
-    let admin = std::env::var("METERGUARD_BENCH_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    sqlx::any::install_default_drivers();
-    let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await else {
-        println!("[postgres] not reachable at {admin}: skipped");
-        return Ok(());
-    };
-    let name = format!("mg_bench_dry_run_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let result = bench("postgres", format!("{base}/{name}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    result
+    backends::each("dry_run", bench).await
 }

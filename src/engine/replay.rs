@@ -3,6 +3,7 @@
 //! engine judges an evaluation (`evaluate`, `decide`, the ladder's warning and hysteresis).
 
 use super::{decide, evaluate, ladder, Evaluation, LimitRule, MonthlyTotal, Transition};
+use crate::domain::report_log::Reported;
 use crate::domain::time::Micros;
 use crate::domain::{Amount, Month, Uuid32};
 use std::collections::HashMap;
@@ -15,16 +16,6 @@ pub struct Proposal<'a, C> {
     pub rules: &'a [LimitRule<C>],
     pub thresholds: &'a [u8],
     pub reset_below: u8,
-}
-
-/// One logged report: the amount it set for its resource, component and billing month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Report<R, C> {
-    pub at: Micros,
-    pub resource: R,
-    pub component: C,
-    pub month: Month,
-    pub amount: Amount,
 }
 
 /// A grant's top-up of a component's limit, active from `starts_at` until before `expires_at`.
@@ -100,7 +91,7 @@ pub struct Replay {
 /// no warning level; reports before then build the starting totals without a step.
 pub fn replay<R, C>(
     policy: Proposal<'_, C>,
-    log: &[Report<R, C>],
+    log: &[Reported<R, C>],
     stored: &[MonthlyTotal<C>],
     grants: &[GrantSpan<C>],
     since: Month,
@@ -198,7 +189,7 @@ pub fn granted<C: PartialEq>(grants: &[GrantSpan<C>], component: C, at: Micros) 
 /// Per (component, month), the usage of the stored totals that the log does not hold: the total
 /// less the last logged amount of each resource logged for it, never below zero.
 fn unlogged<R, C>(
-    log: &[Report<R, C>],
+    log: &[Reported<R, C>],
     order: &[usize],
     stored: &[MonthlyTotal<C>],
     limited: &impl Fn(&C) -> bool,
@@ -278,7 +269,7 @@ impl<'a, R: Copy + Eq + Hash, C: Copy + Eq + Hash> State<'a, R, C> {
     }
 
     /// A report replaces the amount its resource had for the component and month.
-    fn report(&mut self, r: &Report<R, C>) {
+    fn report(&mut self, r: &Reported<R, C>) {
         let before = self
             .last
             .insert((r.resource, r.component, r.month), r.amount)
@@ -351,8 +342,8 @@ mod tests {
         }
     }
 
-    fn report(at: &str, resource: u8, component: u8, month: Month, amount: i64) -> Report<u8, u8> {
-        Report {
+    fn report(at: &str, resource: u8, component: u8, month: Month, amount: i64) -> Reported<u8, u8> {
+        Reported {
             at: t(at),
             resource,
             component,
@@ -363,7 +354,7 @@ mod tests {
 
     fn run(
         rules: &[LimitRule<u8>],
-        log: &[Report<u8, u8>],
+        log: &[Reported<u8, u8>],
         stored: &[MonthlyTotal<u8>],
         grants: &[GrantSpan<u8>],
         since: Month,
@@ -378,7 +369,7 @@ mod tests {
     }
 
     /// Without stored totals or grants.
-    fn run_plain(rules: &[LimitRule<u8>], log: &[Report<u8, u8>], since: Month, now: &str) -> Replay {
+    fn run_plain(rules: &[LimitRule<u8>], log: &[Reported<u8, u8>], since: Month, now: &str) -> Replay {
         run(rules, log, &[], &[], since, now)
     }
 

@@ -3,9 +3,9 @@
 
 use super::packed::Select;
 use super::{in_list, placeholders, rows, Result};
+use crate::domain::report_log::Reported;
 use crate::domain::time::Micros;
 use crate::domain::{Amount, Month, Uuid32};
-use crate::engine::replay::Report;
 use serde::Deserialize;
 use sqlx::{AnyConnection, FromRow};
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ pub async fn reports_of_customer(
     customer_id: i64,
     component_ids: &[i64],
     until: Micros,
-) -> Result<Vec<Report<i64, i64>>> {
+) -> Result<Vec<Reported<i64, i64>>> {
     if component_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -52,7 +52,7 @@ pub async fn reports_of_customer(
     .await?;
     Ok(read
         .into_iter()
-        .map(|row| Report {
+        .map(|row| Reported {
             at: row.reported_at,
             resource: row.resource_id,
             component: row.component_id,
