@@ -22,22 +22,16 @@
 mod helpers;
 
 use chrono::Utc;
-use meterguard::clock::Clock;
-use meterguard::domain::user::UserFields;
 use meterguard::domain::Month;
-use meterguard::service;
-use meterguard::startup::Application;
 use meterguard::store::Db;
-use sqlx::Connection;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+#[path = "common/backends.rs"]
+mod backends;
 #[path = "common/seed_sql.rs"]
 mod seed_sql;
+use backends::{env_usize, ms};
 use seed_sql::{series, uuid_sql};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 async fn seed(db: &Db, customers: usize, policies: usize) -> anyhow::Result<()> {
     let b = db.backend();
@@ -93,32 +87,15 @@ async fn seed(db: &Db, customers: usize, policies: usize) -> anyhow::Result<()> 
     seed_sql::run(db, &statements).await
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-async fn bench(name: &str, url: String) -> anyhow::Result<()> {
+async fn bench(name: &'static str, url: String) -> anyhow::Result<()> {
     let (customers, policies, runs) = (
         env_usize("CUSTOMERS", 1000),
         env_usize("POLICIES", 3000),
         env_usize("RUNS", 10),
     );
-    let app = Application::build(helpers::settings(url), Clock::System).await?;
-    let port = app.port();
-    let db = app.state().db.clone();
-    seed(&db, customers, policies).await?;
-    let staff = UserFields {
-        username: "bench-staff".into(),
-        is_staff: true,
-        is_active: true,
-        ..Default::default()
-    };
-    let now = Utc::now().timestamp_micros();
-    let id = service::users::create(&db, &staff, None, now).await?;
-    let token = service::users::issue_token(&db, id, now).await?;
-    tokio::spawn(app.run(std::future::pending()));
+    let (base, token) = backends::serve_seeded(url, |db| async move { seed(&db, customers, policies).await }).await?;
     let http = reqwest::Client::new();
-    let page = format!("http://127.0.0.1:{port}/dashboard/fragments/overview/?sort=percent");
+    let page = format!("{base}/dashboard/fragments/overview/?sort=percent");
     let mut times = Vec::new();
     let mut size = 0;
     for run in 0..runs + 2 {
@@ -146,27 +123,5 @@ async fn bench(name: &str, url: String) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    bench(
-        "sqlite",
-        format!("sqlite://{}", dir.path().join("dashboard.db").display()),
-    )
-    .await?;
-    let admin = std::env::var("METERGUARD_BENCH_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    sqlx::any::install_default_drivers();
-    let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await else {
-        println!("[postgres] not reachable at {admin}: skipped");
-        return Ok(());
-    };
-    let name = format!("mg_bench_dashboard_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let result = bench("postgres", format!("{base}/{name}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    result
+    backends::each("dashboard", bench).await
 }

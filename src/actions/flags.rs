@@ -71,13 +71,19 @@ pub fn allowed(plugin_options: &str, gate: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the flag action applies to the resource: its offering allows the flag and its state
+/// takes it.
+pub fn targets(kind: Kind, r: &store::resources::ActionTarget) -> bool {
+    allowed(&r.plugin_options, kind.gate()) && kind.applies_to(r.state)
+}
+
 /// Sets the flag on every eligible resource of the customer (`value` true), the policy holding
 /// it on each; or lets go of the policy's holds (`value` false), clearing the flag where no other
 /// fired policy still holds it (docs/ladder.md §5). One event per changed resource. Holds live in
 /// their own table, never in the resource's `attributes`: those are the client's, stored as sent
 /// and never read here.
 pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) -> store::Result<()> {
-    let targets = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
+    let resources = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
     let flag = kind.flag();
     let event_type = kind.event_type(value);
     let holds = if value {
@@ -85,8 +91,8 @@ pub async fn set(tx: &mut Tx, ctx: &TransitionCtx<'_>, kind: Kind, value: bool) 
     } else {
         store::restrictions::of_customer(tx, ctx.policy.customer_id, flag).await?
     };
-    for r in targets {
-        if !allowed(&r.plugin_options, kind.gate()) || !kind.applies_to(r.state) {
+    for r in resources {
+        if !targets(kind, &r) {
             continue;
         }
         let current = is_set(&r, flag);

@@ -13,7 +13,7 @@ pub mod webhooks;
 
 use crate::config::Settings;
 use crate::domain::evaluation::{ComponentLimit, PolicyState};
-use crate::domain::{time, Action};
+use crate::domain::{time, Action, ActionSet};
 use crate::engine::{ladder, Assessment, Effect, RowOutcome, Transition, TransitionCount};
 use crate::store::{self, events::NewEvent, Tx};
 use chrono::{DateTime, Utc};
@@ -212,6 +212,16 @@ pub async fn apply(tx: &mut Tx, cfg: &ActionsConfig, ctx: &TransitionCtx<'_>) ->
     webhooks::queue(tx, cfg, ctx).await?;
     tracing::info!(policy = %policy.uuid, customer = %policy.customer_uuid, direction = %ctx.direction(), at = %time::render(ctx.stamp()), "policy transition");
     Ok(())
+}
+
+/// Whether a fire would touch the resource: some action of `actions` selects it as it does when it
+/// runs (a flag action where it sets the flag, `terminate_resources` where it terminates). The
+/// notify actions and the blocks touch no resource.
+pub fn touches(actions: &ActionSet, r: &store::resources::ActionTarget) -> bool {
+    actions.iter().any(|action| match flags::Kind::of(action) {
+        Some(kind) => flags::targets(kind, r),
+        None => action == Action::TerminateResources && terminate::targets(r),
+    })
 }
 
 /// Runs one effect on meterguard's own data, or queues its deliveries.

@@ -9,10 +9,15 @@ use crate::domain::Uuid32;
 use crate::store::{self, orders::NewOrder, orders::Reviewer, Tx};
 use serde_json::json;
 
+/// Whether the action terminates the resource: every live one.
+pub fn targets(r: &store::resources::ActionTarget) -> bool {
+    r.state.is_live()
+}
+
 pub async fn run(tx: &mut Tx, ctx: &TransitionCtx<'_>) -> store::Result<()> {
-    let targets = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
-    for r in targets {
-        if !r.state.is_live() {
+    let resources = store::resources::of_customer_for_update(tx, ctx.policy.customer_id).await?;
+    for r in resources {
+        if !targets(&r) {
             continue;
         }
         let attributes = if r.offering_type == "OpenStack.Instance" {

@@ -13,6 +13,7 @@ mod categories;
 mod compat;
 mod customers;
 mod dashboard;
+mod dry_run;
 mod events;
 mod grants;
 mod health;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(projects::router())
         .merge(policies::router())
+        .merge(dry_run::router())
         .merge(providers::router())
         .merge(categories::router())
         .merge(offerings::router())

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-const COLLECTION: &str = "marketplace-customer-component-usage-policies";
+pub(super) const COLLECTION: &str = "marketplace-customer-component-usage-policies";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -341,7 +341,7 @@ pub struct LimitRequest {
 }
 
 impl PolicyRequest {
-    fn parse(input: Input) -> PolicyBody<Self> {
+    pub(super) fn parse(input: Input) -> PolicyBody<Self> {
         let mut input = input.partial(false);
         let fields = PatchedPolicyRequest::read(&mut input);
         match fields {
@@ -366,7 +366,7 @@ impl PolicyRequest {
 }
 
 impl PatchedPolicyRequest {
-    fn parse(input: Input) -> PolicyBody<Self> {
+    pub(super) fn parse(input: Input) -> PolicyBody<Self> {
         let mut input = input.partial(true);
         let fields = Self::read(&mut input);
         if input.errors.is_empty() {

@@ -102,7 +102,7 @@ impl PolicyStatus {
 }
 
 impl LimitStatus {
-    fn render(limit: policy_status::LimitStatus) -> Self {
+    pub(crate) fn render(limit: policy_status::LimitStatus) -> Self {
         let h = limit.headroom;
         Self {
             component: limit.component_uuid,

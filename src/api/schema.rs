@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::policies::Doc::openapi());
+    doc.merge(super::dry_run::Doc::openapi());
     doc.merge(super::events::Doc::openapi());
     doc.merge(super::providers::Doc::openapi());
     doc.merge(super::categories::Doc::openapi());

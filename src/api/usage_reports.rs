@@ -61,7 +61,7 @@ impl UsageReportOut {
             resource_name: r.resource_name,
             customer_uuid: r.customer_uuid.to_string(),
             r#type: r.component_type,
-            billing_month: format!("{:04}-{:02}", r.billing_month.year(), r.billing_month.month()),
+            billing_month: r.billing_month.year_month(),
             amount: r.amount.to_string(),
             reported_at: time::render(r.reported_at),
             reported_by,

@@ -1,5 +1,6 @@
 //! Calendar months in UTC: billing periods and evaluation windows are made of them.
 
+use super::time::{self, Micros};
 use chrono::{Datelike, NaiveDate};
 use std::fmt;
 
@@ -64,6 +65,35 @@ impl Month {
     pub fn days(self) -> u32 {
         self.last_day().day()
     }
+
+    /// The month an instant (microseconds, UTC) falls in.
+    pub fn of_micros(at: Micros) -> Self {
+        Self::of(time::from_micros(at).date_naive())
+    }
+
+    /// Its first instant: 00:00 UTC of its first day, in microseconds.
+    pub fn start_micros(self) -> Micros {
+        self.first_day()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    /// `YYYY-MM`, as the report log and the dry run name billing months.
+    pub fn year_month(self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+
+    /// Reads `YYYY-MM` (four-digit year, two-digit month); `None` for anything else.
+    pub fn parse_year_month(text: &str) -> Option<Self> {
+        let (year, month) = text.split_once('-')?;
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
+            return None;
+        }
+        Self::new(year.parse().ok()?, month.parse().ok()?)
+    }
 }
 
 impl fmt::Display for Month {
@@ -93,5 +123,32 @@ mod tests {
         assert_eq!(Month::new(2026, 2).unwrap().last_day().to_string(), "2026-02-28");
         assert_eq!(Month::new(2026, 12).unwrap().last_day().to_string(), "2026-12-31");
         assert!(Month::new(2026, 13).is_none());
+    }
+
+    #[test]
+    fn instants_fall_in_the_month_that_starts_at_midnight_utc() {
+        let feb = Month::new(2026, 2).unwrap();
+        assert_eq!(time::render(feb.start_micros()), "2026-02-01T00:00:00.000000Z");
+        assert_eq!(Month::of_micros(feb.start_micros()), feb);
+        assert_eq!(Month::of_micros(feb.start_micros() - 1), Month::new(2026, 1).unwrap());
+    }
+
+    #[test]
+    fn year_months_read_and_write_yyyy_mm_only() {
+        let m = Month::new(2026, 3).unwrap();
+        assert_eq!(m.year_month(), "2026-03");
+        assert_eq!(Month::parse_year_month("2026-03"), Some(m));
+        for bad in [
+            "2026-3",
+            "2026-13",
+            "2026-00",
+            "26-03",
+            "2026-03-01",
+            "2026/03",
+            "",
+            "+026-03",
+        ] {
+            assert_eq!(Month::parse_year_month(bad), None, "{bad}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The report log: every accepted usage report as it arrived, and the filters of its list
 //! (docs/api.md §8.4).
 
+use super::time::Micros;
 use super::{Amount, Month, Uuid32};
 
 /// One logged report of one component: the amount it set for the month, or a deletion.
@@ -36,4 +37,15 @@ pub struct ReportLogFilter {
     pub reported_after: Option<i64>,
     /// Before this instant (microseconds).
     pub reported_before: Option<i64>,
+}
+
+/// One logged report as a dry run replays it (docs/dry-run.md §3): the amount it set for its
+/// resource, component and billing month at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported<R, C> {
+    pub at: Micros,
+    pub resource: R,
+    pub component: C,
+    pub month: Month,
+    pub amount: Amount,
 }

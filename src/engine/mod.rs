@@ -6,6 +6,7 @@ pub mod assessment;
 pub mod evaluate;
 pub mod headroom;
 pub mod ladder;
+pub mod replay;
 pub mod transition;
 pub mod window;
 

@@ -17,6 +17,7 @@ pub mod categories;
 pub mod checked;
 pub mod customers;
 pub mod dashboard;
+pub mod dry_run;
 pub mod evaluation;
 pub mod events;
 pub mod grace;

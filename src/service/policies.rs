@@ -6,6 +6,7 @@ use super::{checked, evaluation, ServiceError, ServiceResult};
 use crate::actions::{flags, ActionsConfig};
 use crate::authz::{Principal, Visibility};
 use crate::domain::ladder::{ResetBelow, WarningThresholds};
+use crate::domain::offering::Component;
 use crate::domain::options::PolicyOptions;
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
@@ -148,7 +149,7 @@ async fn written(db: &Db, caller: &Principal, id: i64, now: DateTime<Utc>) -> Se
 
 /// Policies are written by staff only (docs/api.md §4.1). The API also refuses others before
 /// it reads the path or the body (docs/api.md §1.3).
-fn require_staff(caller: &Principal) -> ServiceResult<()> {
+pub(super) fn require_staff(caller: &Principal) -> ServiceResult<()> {
     if caller.is_staff {
         Ok(())
     } else {
@@ -170,6 +171,26 @@ fn scope_not_found() -> ServiceError {
     ServiceError::Field("scope", checked::DOES_NOT_EXIST.into())
 }
 
+/// A create or update body with the id of the customer its scope names (`None` when it names
+/// none), or the 400 it gets: its field errors, with the scope's first when that names no
+/// customer. Create, update and the dry run check a body the same way here.
+pub(super) async fn scoped<T>(
+    db: &Db,
+    request: PolicyBody<T>,
+    scope_of: impl Fn(&T) -> Option<Uuid32>,
+) -> ServiceResult<(T, Option<i64>)> {
+    let scope = match &request {
+        Ok(body) => scope_of(body),
+        Err(invalid) => invalid.scope,
+    };
+    let customer_id = customer_named(db, scope).await?;
+    let body = request.map_err(|invalid| invalid.refused(scope.is_some() && customer_id.is_none()))?;
+    if scope.is_some() && customer_id.is_none() {
+        return Err(scope_not_found());
+    }
+    Ok((body, customer_id))
+}
+
 /// Creates a policy with its limits, then evaluates it (docs/evaluation.md §4.4).
 pub async fn create(
     db: &Db,
@@ -179,12 +200,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> ServiceResult<PolicyView> {
     require_staff(caller)?;
-    let scope = match &request {
-        Ok(new) => Some(new.customer),
-        Err(invalid) => invalid.scope,
-    };
-    let customer_id = customer_named(db, scope).await?;
-    let new = request.map_err(|invalid| invalid.refused(scope.is_some() && customer_id.is_none()))?;
+    let (new, customer_id) = scoped(db, request, |new| Some(new.customer)).await?;
     let customer_id = customer_id.ok_or_else(scope_not_found)?;
 
     let mut tx = db.begin().await?;
@@ -223,15 +239,7 @@ pub async fn update(
     if !store::policies::exists(db.reader(), uuid).await? {
         return Err(ServiceError::NotFound(NOT_FOUND));
     }
-    let scope = match &request {
-        Ok(changes) => changes.customer,
-        Err(invalid) => invalid.scope,
-    };
-    let moving_to = customer_named(db, scope).await?;
-    let changes = request.map_err(|invalid| invalid.refused(scope.is_some() && moving_to.is_none()))?;
-    if scope.is_some() && moving_to.is_none() {
-        return Err(scope_not_found());
-    }
+    let (changes, moving_to) = scoped(db, request, |changes| changes.customer).await?;
     let id = loop {
         let mut tx = db.begin().await?;
         let current = match lock_policy(&mut tx, uuid, moving_to).await? {
@@ -322,9 +330,25 @@ async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i64>) -> Serv
     })
 }
 
-/// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,
-/// then each item's component, stopping at the first failure.
+/// Checks the submitted limits against the catalogue (`resolve_components`), as saved.
 async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec<NewLimit>> {
+    Ok(resolve_components(tx, limits)
+        .await?
+        .into_iter()
+        .map(|(draft, component)| NewLimit {
+            component_id: component.id,
+            limit: draft.limit,
+            period: draft.period,
+        })
+        .collect())
+}
+
+/// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,
+/// then each item's component, stopping at the first failure. Each limit with its component.
+pub(super) async fn resolve_components(
+    tx: &mut Tx,
+    limits: &[LimitDraft],
+) -> ServiceResult<Vec<(LimitDraft, Component)>> {
     let mut seen = HashSet::new();
     if !limits.iter().all(|l| seen.insert((l.component, l.period))) {
         return Err(ServiceError::Rejected(
@@ -348,11 +372,7 @@ async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec
                 component.fields.r#type, component.fields.billing_type
             )));
         }
-        rows.push(NewLimit {
-            component_id: component.id,
-            limit: draft.limit,
-            period: draft.period,
-        });
+        rows.push((*draft, component));
     }
     Ok(rows)
 }

@@ -19,6 +19,7 @@ pub mod pending_actions;
 pub mod policies;
 pub mod projects;
 pub mod providers;
+pub mod replay;
 pub mod report_log;
 pub mod resource_sync;
 pub mod resources;

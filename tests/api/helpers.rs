@@ -84,6 +84,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// Faults the test arms in the running app (`meterguard::faults`).
     pub faults: Faults,
+    /// The app's database, for tests that look at it directly.
+    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -173,7 +175,7 @@ async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Setti
         meterguard::telemetry::init(LogFormat::Text);
     }
     let (url, dir) = database_url(backend).await;
-    let mut settings = settings(url);
+    let mut settings = settings(url.clone());
     configure(&mut settings);
     let faults = settings.faults.clone();
     let app = Application::build(settings, clock.clone()).await.expect("build app");
@@ -203,6 +205,7 @@ async fn spawn(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Setti
             .build()
             .expect("client"),
         faults,
+        database_url: url,
         _dir: dir,
     }
 }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod actions;
 mod bad_input;
+mod dry_run;
 mod fixtures;
 mod grants;
 mod hostile;
