@@ -126,6 +126,7 @@ pub struct GrantFilter {
 /// policy, any time (the dry run replays them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantSpan {
+    pub uuid: Uuid32,
     pub component_id: i64,
     pub amount: Amount,
     pub starts_at: Micros,

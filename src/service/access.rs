@@ -1,8 +1,18 @@
 //! Loads what `authz` decides on, for use cases that decide permissions before they write.
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
 use crate::authz::{self, Principal};
 use crate::store::{self, Db};
+
+/// Staff only: policy, grant and dry-run writes (docs/api.md §1.3). The API also refuses others
+/// before it reads the path or the body.
+pub fn require_staff(caller: &Principal) -> ServiceResult<()> {
+    if caller.is_staff {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
 
 /// May order in, and approve for, the project (`authz::may_manage_consumer`).
 pub async fn may_manage_consumer(

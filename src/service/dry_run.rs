@@ -2,6 +2,7 @@
 //! reported history, and what it would do now. Everything is read in one read transaction,
 //! rolled back at the end: a dry run writes no row, event, email or outbox entry.
 
+use super::access::require_staff;
 use super::policies::{self, LimitDraft, NewPolicy, PolicyBody, PolicyChanges, NOT_FOUND};
 use super::policy_status::{limit_statuses, LimitStatus};
 use super::{ServiceError, ServiceResult};
@@ -98,7 +99,7 @@ pub async fn of_new(
     request: DryRunRequest<NewPolicy>,
     now: DateTime<Utc>,
 ) -> ServiceResult<DryRun> {
-    policies::require_staff(caller)?;
+    require_staff(caller)?;
     let (body, since) = checked_since(request, now);
     let (new, customer_id) = policies::scoped(db, body, |new| Some(new.customer)).await?;
     let since = since?;
@@ -125,7 +126,7 @@ pub async fn of_policy(
     request: DryRunRequest<PolicyChanges>,
     now: DateTime<Utc>,
 ) -> ServiceResult<DryRun> {
-    policies::require_staff(caller)?;
+    require_staff(caller)?;
     let vis = Visibility::of(caller, now.timestamp_micros());
     let policy = store::policies::visible_by_uuid(db.reader(), uuid, vis)
         .await?
@@ -188,9 +189,21 @@ async fn run(db: &Db, proposed: Proposed, since: Month, now: DateTime<Utc>) -> S
     // Read only; dropped unfinished, so rolled back.
     let mut tx = db.reader().begin().await?;
     let components = policies::resolve_components(&mut tx, &proposed.limits).await?;
-    // A new policy has none; for a saved one, wired when grants land:
-    // `store::grants::spans_of_policy(&mut tx, policy_id)`.
-    let grants: Vec<GrantSpan<i64>> = proposed.policy_id.map(|_| Vec::new()).unwrap_or_default();
+    // A new policy has no grants; a saved one keeps its own, whatever the body changes.
+    let grants: Vec<GrantSpan<i64>> = match proposed.policy_id {
+        Some(id) => store::grants::spans_of_policy(&mut tx, id)
+            .await?
+            .into_iter()
+            .map(|g| GrantSpan {
+                grant: g.uuid,
+                component: g.component_id,
+                amount: g.amount,
+                starts_at: g.starts_at,
+                expires_at: g.expires_at,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let limits: Vec<ComponentLimit> = components
         .into_iter()
         .map(|(draft, component)| ComponentLimit {

@@ -3,6 +3,7 @@
 //! its customer's lock, as a policy write does; its start and expiry are the scheduler's
 //! (`grant_boundaries`).
 
+use super::access::require_staff;
 use super::checked::DOES_NOT_EXIST;
 use super::parsed::Parsed;
 use super::{evaluation, ServiceError, ServiceResult};
@@ -29,15 +30,6 @@ pub struct GrantRequest {
     pub amount: Option<GrantAmount>,
     pub window: Option<GrantWindow>,
     pub reason: Option<GrantReason>,
-}
-
-/// Grants are written by staff only; the API also refuses others before it reads the body.
-fn require_staff(caller: &Principal) -> ServiceResult<()> {
-    if caller.is_staff {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden)
-    }
 }
 
 pub async fn list(

@@ -2,6 +2,7 @@
 //! them (docs/api.md §4). The checks that need the database (upstream's "phase B") run inside the
 //! write transaction, so a failure leaves nothing behind.
 
+use super::access::require_staff;
 use super::{checked, evaluation, ServiceError, ServiceResult};
 use crate::actions::{flags, ActionsConfig};
 use crate::authz::{Principal, Visibility};
@@ -145,16 +146,6 @@ async fn written(db: &Db, caller: &Principal, id: i64, now: DateTime<Utc>) -> Se
         .await?
         .ok_or(ServiceError::NotFound(NOT_FOUND))?;
     view(db, policy, Visibility::of(caller, now.timestamp_micros())).await
-}
-
-/// Policies are written by staff only (docs/api.md §4.1). The API also refuses others before
-/// it reads the path or the body (docs/api.md §1.3).
-pub(super) fn require_staff(caller: &Principal) -> ServiceResult<()> {
-    if caller.is_staff {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden)
-    }
 }
 
 /// The id of the customer a scope names; `None` when it names none (or no scope was given).

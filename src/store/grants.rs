@@ -211,22 +211,24 @@ pub async fn list(
 
 /// Every grant of the policy, any time, in the order they start.
 pub async fn spans_of_policy(conn: &mut AnyConnection, policy_id: i64) -> Result<Vec<GrantSpan>> {
-    let read: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT component_id, amount, starts_at, expires_at FROM component_grants WHERE policy_id = $1 \
+    let read: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT uuid, component_id, amount, starts_at, expires_at FROM component_grants WHERE policy_id = $1 \
          ORDER BY starts_at, id",
     )
     .bind(policy_id)
     .fetch_all(conn)
     .await?;
-    Ok(read
-        .into_iter()
-        .map(|(component_id, amount, starts_at, expires_at)| GrantSpan {
-            component_id,
-            amount: Amount::from_hundredths(amount),
-            starts_at,
-            expires_at,
+    read.into_iter()
+        .map(|(uuid, component_id, amount, starts_at, expires_at)| {
+            Ok(GrantSpan {
+                uuid: rows::uuid("component_grants.uuid", &uuid)?,
+                component_id,
+                amount: Amount::from_hundredths(amount),
+                starts_at,
+                expires_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[derive(FromRow)]

@@ -209,3 +209,37 @@ pub async fn role_tokens(app: &TestApp, m: &Marketplace) -> RoleTokens {
         nobody,
     }
 }
+
+/// Reports `amount` CPU-hours for this month on the resource, as staff (whose token the clock
+/// tests keep alive).
+pub async fn staff_cpu_usage(app: &TestApp, resource: &str, amount: &str) {
+    let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
+    app.post("/api/marketplace-component-usages/set_usage/", app.staff(), body)
+        .await
+        .expect(201);
+}
+
+/// The policy as staff see it.
+pub async fn policy_as_staff(app: &TestApp, uuid: &str) -> Value {
+    let path = format!("/api/marketplace-customer-component-usage-policies/{uuid}/");
+    app.get(&path, app.staff()).await.expect(200)
+}
+
+/// The policy's events of `event_type`, oldest first.
+pub async fn policy_events(app: &TestApp, uuid: &str, event_type: &str) -> Vec<Value> {
+    let path = format!("/api/events/?policy_uuid={uuid}&event_type={event_type}&page_size=300");
+    let mut events = app
+        .get(&path, app.staff())
+        .await
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .clone();
+    events.reverse();
+    events
+}
+
+/// The `uuid` of an object the API returned.
+pub fn uuid_of(v: &Value) -> String {
+    v["uuid"].as_str().unwrap().to_string()
+}

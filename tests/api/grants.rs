@@ -1,7 +1,10 @@
 //! Grants: temporary top-ups of a policy's limit (docs/grants.md).
 
 use crate::api_test;
-use crate::fixtures::{marketplace, role_tokens, Marketplace};
+use crate::fixtures::{
+    marketplace, policy_as_staff as get_policy, policy_events as events, role_tokens, staff_cpu_usage as usage,
+    uuid_of, Marketplace,
+};
 use crate::helpers::{spawn_app_with, TestApp};
 use crate::sinks::{eventually, SmtpSink};
 use chrono::Duration;
@@ -10,7 +13,6 @@ use serde_json::{json, Value};
 
 const GRANTS: &str = "/api/marketplace-component-usage-grants/";
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
-const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 const GRANT_KEYS: [&str; 10] = [
     "uuid",
     "url",
@@ -43,38 +45,11 @@ fn grant_body(policy: &Value, m: &Marketplace, amount: &str, expires_at: &str) -
     })
 }
 
-async fn usage(app: &TestApp, resource: &str, amount: &str) {
-    let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
-    app.post(SET_USAGE, app.staff(), body).await.expect(201);
-}
-
-async fn get_policy(app: &TestApp, uuid: &str) -> Value {
-    app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)
-}
-
 async fn status_row(app: &TestApp, uuid: &str) -> Value {
     app.get(&format!("{POLICIES}{uuid}/status/"), app.staff())
         .await
         .expect(200)["limits"][0]
         .clone()
-}
-
-/// The policy's events of `event_type`, oldest first.
-async fn events(app: &TestApp, uuid: &str, event_type: &str) -> Vec<Value> {
-    let path = format!("/api/events/?policy_uuid={uuid}&event_type={event_type}&page_size=300");
-    let mut events = app
-        .get(&path, app.staff())
-        .await
-        .expect(200)
-        .as_array()
-        .unwrap()
-        .clone();
-    events.reverse();
-    events
-}
-
-fn uuid_of(v: &Value) -> String {
-    v["uuid"].as_str().unwrap().to_string()
 }
 
 fn uuids(list: &Value) -> Vec<String> {
@@ -358,6 +333,27 @@ api_test!(
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert_eq!(events(&app, &uuid, "grant_expired").await.len(), 1);
         assert_eq!(events(&app, &uuid, "policy_fired").await.len(), 1);
+
+        // A dry run of the policy as it is replays its grant: the fire comes at the expiry,
+        // caused by it, as the policy's own event records it (docs/dry-run.md §3).
+        let dry = app
+            .post(&format!("{POLICIES}{uuid}/dry_run/"), app.staff(), json!({}))
+            .await
+            .expect(200);
+        let fires: Vec<&Value> = dry["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["transition"] == "fire")
+            .collect();
+        assert_eq!(fires.len(), 1, "{dry}");
+        assert_eq!(fires[0]["at"], fired[0]["created"], "{dry}");
+        assert_eq!(
+            fires[0]["cause"],
+            json!({"grant": grant["uuid"], "boundary": "expiry"}),
+            "{dry}"
+        );
+        assert_eq!(dry["would_fire_now"], true);
     }
 );
 

@@ -2,14 +2,15 @@
 //! and restrictions owned by their policies.
 
 use crate::api_test;
-use crate::fixtures::{marketplace, Marketplace};
+use crate::fixtures::{
+    marketplace, policy_as_staff as get_policy, policy_events as events, staff_cpu_usage as usage, uuid_of, Marketplace,
+};
 use crate::helpers::{spawn_app_with, TestApp};
 use crate::sinks::{eventually, SmtpSink, WebhookSink};
 use chrono::Duration;
 use serde_json::{json, Value};
 
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
-const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 const POLICY_KEYS: [&str; 17] = [
     "uuid",
     "url",
@@ -42,20 +43,6 @@ async fn policy(app: &TestApp, m: &Marketplace, actions: &str, limit: i64, extra
     app.post(POLICIES, app.staff(), body).await.expect(201)
 }
 
-fn uuid_of(policy: &Value) -> String {
-    policy["uuid"].as_str().unwrap().to_string()
-}
-
-/// Reports as staff, whose token the clock tests keep alive.
-async fn usage(app: &TestApp, resource: &str, amount: &str) {
-    let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": amount}]});
-    app.post(SET_USAGE, app.staff(), body).await.expect(201);
-}
-
-async fn get_policy(app: &TestApp, uuid: &str) -> Value {
-    app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)
-}
-
 async fn status(app: &TestApp, uuid: &str) -> Value {
     app.get(&format!("{POLICIES}{uuid}/status/"), app.staff())
         .await
@@ -74,20 +61,6 @@ async fn resource_as_staff(app: &TestApp, uuid: &str) -> Value {
     app.get(&format!("/api/marketplace-resources/{uuid}/"), app.staff())
         .await
         .expect(200)
-}
-
-/// The policy's events of `event_type`, oldest first.
-async fn events(app: &TestApp, uuid: &str, event_type: &str) -> Vec<Value> {
-    let path = format!("/api/events/?policy_uuid={uuid}&event_type={event_type}&page_size=300");
-    let mut events = app
-        .get(&path, app.staff())
-        .await
-        .expect(200)
-        .as_array()
-        .unwrap()
-        .clone();
-    events.reverse();
-    events
 }
 
 /// The uuids of the policies holding the resource's `flag`.
