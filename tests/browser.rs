@@ -10,6 +10,7 @@ mod fixtures;
 #[path = "api/helpers.rs"]
 mod helpers;
 
+use chrono::{DateTime, Utc};
 use driver::{Browser, NARROW, WIDE};
 use fixtures::{marketplace, Marketplace};
 use helpers::{spawn_app, Backend, TestApp};
@@ -19,6 +20,8 @@ use serde_json::{json, Value};
 const ENTER: &str = "\u{E007}";
 const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
+const GRANTS: &str = "/api/marketplace-component-usage-grants/";
+const DRY_RUN: &str = "/dashboard/fragments/dry-run/";
 /// A period of one calendar month (docs/api.md).
 const MONTH: i64 = 2;
 
@@ -76,6 +79,16 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     let m = marketplace(&app).await;
     let vm = m.resource(&app, "vm-1").await;
     let policy = m.cpu_policy(&app, "request_pausing", 100, MONTH).await;
+    // Upcoming, so it adds nothing yet and the gauges below keep their percents.
+    let body = json!({
+        "policy": app.url(&format!("{POLICIES}{policy}/")), "component": m.component("cpu_hours"),
+        "amount": "25", "starts_at": "2097-01-01T00:00:00Z", "expires_at": "2098-01-01T00:00:00Z",
+        "reason": "Conference deadline"
+    });
+    let grant = app.post(GRANTS, app.staff(), body).await.expect(201)["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
     report(&app, &m, &vm, "40").await;
     let (physics, physics_policy, graced_policy) = physics(&app, &m).await;
     let physics_uuid = physics["uuid"].as_str().expect("uuid");
@@ -113,7 +126,9 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     assert_eq!(anonymous.status, 401);
 
     // Over the limit: after a reload the policy is fired and the resource paused.
+    let before_fire = Utc::now();
     report(&app, &m, &vm, "120").await;
+    let after_fire = Utc::now();
     browser.client.refresh().await.expect("reload");
     browser.view("loaded").await;
     browser
@@ -151,6 +166,20 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     browser
         .text_when(".timeline", "the pausing event", |t| t.contains("request_pausing"))
         .await;
+    // The policy's grant, its state in words; the owner may not dry run, so sees no form, and
+    // the fragment refuses them as the API does.
+    browser
+        .text_when(&format!("tr[data-grant=\"{grant}\"]"), "the upcoming grant", |t| {
+            t.contains("25.00") && t.contains("Conference deadline") && t.contains("staff") && t.contains("Upcoming")
+        })
+        .await;
+    assert_eq!(
+        browser.count("#dry-run-form").await,
+        0,
+        "only staff see the dry-run form"
+    );
+    let body = json!({"scope": m.customer_url(), "actions": "notify_organization_owners"});
+    app.post(DRY_RUN, m.owner_token(), body).await.expect(403);
     browser.screenshot(&format!("owner-customer-{tag}")).await;
 
     // Another customer's page looks exactly like a missing one's.
@@ -237,6 +266,75 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     assert!(browser.fits_its_width().await, "a customer's page fits 390 px too");
     browser.screenshot(&format!("customer-390-{tag}")).await;
     browser.resize(WIDE).await;
+
+    // Staff dry run a policy on the customer's page: a bad value shows the API's message next to
+    // its field; then the replay fires at the report that crossed the limit.
+    browser.open(&app, &format!("#/customers/{}", m.customer_uuid())).await;
+    browser.view("loaded").await;
+    browser
+        .text_when(
+            &format!("tr[data-grant=\"{grant}\"] .state"),
+            "the grant's state",
+            |t| t == "Upcoming",
+        )
+        .await;
+    browser
+        .element("#dr-component")
+        .await
+        .select_by_value(&m.component("cpu_hours"))
+        .await
+        .expect("component");
+    browser.type_into("#dr-limit", "lots").await;
+    browser
+        .click("#dry-run-form input[value=\"notify_organization_owners\"]")
+        .await;
+    browser.click("#dry-run-form button[type=submit]").await;
+    browser
+        .text_when("[data-error=\"limit\"]", "the limit's 400 message", |t| {
+            t == "A valid integer is required."
+        })
+        .await;
+    assert_eq!(
+        browser.count(".dry-run-result").await,
+        0,
+        "a refused body shows no result"
+    );
+    browser.element("#dr-limit").await.clear().await.expect("clear");
+    browser.type_into("#dr-limit", "100").await;
+    browser.click("#dry-run-form button[type=submit]").await;
+    browser
+        .text_when(".dry-run-result .verdict", "the verdict", |t| {
+            t.starts_with("Would fire now")
+        })
+        .await;
+    browser
+        .text_when("[data-error=\"limit\"]", "the message gone", str::is_empty)
+        .await;
+    browser
+        .text_when(".dry-run-result .counts", "one fire", |t| {
+            t.starts_with("1 fire, 0 resets")
+        })
+        .await;
+    let fire = browser.element(".dry-run-timeline li[data-transition=\"fire\"]").await;
+    let text = fire.text().await.expect("text");
+    assert!(
+        text.contains("reported") && text.contains("cpu_hours, 1 month window: 120.00 of 100"),
+        "{text}"
+    );
+    let at = fire
+        .find(fantoccini::Locator::Css("time"))
+        .await
+        .expect("time")
+        .attr("datetime")
+        .await
+        .expect("datetime")
+        .expect("a datetime");
+    let at: DateTime<Utc> = at.parse().expect("RFC 3339");
+    assert!(
+        before_fire <= at && at <= after_fire,
+        "the fire is the 120 report's: {at} not in {before_fire} – {after_fire}"
+    );
+    browser.screenshot(&format!("customer-dry-run-{tag}")).await;
 
     // Global support see every customer too.
     let (support, _) = app.user("helpdesk").await;

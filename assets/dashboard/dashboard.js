@@ -1,7 +1,7 @@
 // meterguard's dashboard (docs/dashboard.md). The server renders every view as HTML; this
-// script only signs in, keeps the token in this tab's sessionStorage, and fetches the view the
+// script only signs in, keeps the token in this tab's sessionStorage, fetches the view the
 // address names (#/ or #/customers/<uuid>) with the token in the Authorization header, which a
-// plain link cannot send.
+// plain link cannot send, and posts the staff's dry-run form.
 "use strict";
 (function () {
   const TOKEN = "meterguard.token";
@@ -116,6 +116,11 @@
 
   // The overview's filter and order go into the address, so reloading keeps them.
   content.addEventListener("submit", function (event) {
+    if (event.target.id === "dry-run-form") {
+      event.preventDefault();
+      dryRun(event.target);
+      return;
+    }
     if (event.target.id !== "overview-controls") {
       return;
     }
@@ -123,6 +128,103 @@
     const params = new URLSearchParams(new FormData(event.target));
     location.hash = "#/?" + params.toString();
   });
+
+  // The staff's dry-run form (docs/dashboard.md §3.1): the API's dry-run body, built from the
+  // fields as typed, so the server judges every value and says what is wrong with it.
+  function dryRunBody(form) {
+    const f = form.elements;
+    const body = {
+      scope: form.dataset.scope,
+      actions: Array.from(form.querySelectorAll("input[name=actions]:checked"))
+        .map(function (box) { return box.value; }).join(","),
+      component_limits_set: [{
+        component: f.component.value,
+        limit: f.limit.value,
+        period: Number(f.period.value),
+      }],
+    };
+    const thresholds = f.warning_thresholds.value.trim();
+    if (thresholds) {
+      body.warning_thresholds = thresholds.split(",").map(function (t) { return t.trim(); });
+    }
+    if (f.reset_below_percent.value.trim()) {
+      body.reset_below_percent = f.reset_below_percent.value.trim();
+    }
+    if (f.since.value.trim()) {
+      body.since = f.since.value.trim();
+    }
+    return body;
+  }
+
+  // A 400's messages, each next to the field it names (a limit row's fields are nested in
+  // component_limits_set); anything else above the button.
+  function showErrors(form, errors) {
+    function place(key, value) {
+      if (Array.isArray(value)) {
+        value.forEach(function (item) {
+          if (typeof item === "string") {
+            const target = form.querySelector("[data-error=\"" + key + "\"]") ||
+              form.querySelector("[data-error=form]");
+            target.textContent = (target.textContent + " " + item).trim();
+          } else {
+            place(key, item);
+          }
+        });
+      } else if (value && typeof value === "object") {
+        Object.keys(value).forEach(function (inner) { place(inner, value[inner]); });
+      }
+    }
+    place("form", errors);
+  }
+
+  async function dryRun(form) {
+    const result = document.getElementById("dry-run-result");
+    form.querySelectorAll("[data-error]").forEach(function (p) { p.textContent = ""; });
+    result.replaceChildren();
+    result.dataset.state = "running";
+    let response;
+    try {
+      response = await fetch("fragments/dry-run/", {
+        method: "POST",
+        headers: {
+          Authorization: "Token " + sessionStorage.getItem(TOKEN),
+          "Content-Type": "application/json",
+          Accept: "text/html",
+        },
+        body: JSON.stringify(dryRunBody(form)),
+      });
+    } catch (e) {
+      form.querySelector("[data-error=form]").textContent = "The server cannot be reached.";
+      result.dataset.state = "error";
+      return;
+    }
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN);
+      showSignIn("Your session has ended. Sign in again.");
+      return;
+    }
+    if (response.ok) {
+      result.innerHTML = await response.text();
+      result.dataset.state = "done";
+      document.getElementById("dry-run-result-title").focus();
+      return;
+    }
+    const body = await response.json().catch(function () { return {}; });
+    if (response.status === 400) {
+      showErrors(form, body);
+    } else {
+      form.querySelector("[data-error=form]").textContent =
+        body.detail || "The server answered " + response.status + ".";
+    }
+    result.dataset.state = "refused";
+    const first = Array.from(form.querySelectorAll("[data-error]")).find(function (p) { return p.textContent; });
+    if (first) {
+      const control = first.parentElement.querySelector("input, select");
+      if (control) {
+        control.focus();
+      }
+    }
+  }
 
   window.addEventListener("hashchange", async function () {
     await show();

@@ -143,13 +143,17 @@ async fn dry_run(
     Staff(user): Staff,
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<DryRunOut>> {
+    let found = service::of_new(&state.db, &user, new_request(input), state.clock.now()).await?;
+    Ok(Json(DryRunOut::render(found)))
+}
+
+/// A new policy's dry-run body as the service takes it; the dashboard's form sends the same.
+pub(super) fn new_request(input: Input) -> DryRunRequest<NewPolicy> {
     let since = since(&input);
-    let request = DryRunRequest {
+    DryRunRequest {
         body: PolicyRequest::parse(input).map(NewPolicy::from),
         since,
-    };
-    let found = service::of_new(&state.db, &user, request, state.clock.now()).await?;
-    Ok(Json(DryRunOut::render(found)))
+    }
 }
 
 #[utoipa::path(

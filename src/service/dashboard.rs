@@ -8,13 +8,17 @@ use crate::authz::{Principal, Visibility};
 use crate::domain::customer::{Customer, CustomerFilter, CustomerText};
 use crate::domain::evaluation::ComponentLimit;
 use crate::domain::event::{Event, EventFilter};
+use crate::domain::grant::{ComponentGrant, GrantFilter};
 use crate::domain::ladder::PendingAction;
+use crate::domain::offering::Component;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{Policy, PolicyFilter};
 use crate::domain::resource::Restriction;
+use crate::domain::time::Micros;
 use crate::domain::{Amount, Month, Uuid32};
 use crate::engine::assessment::Assessment;
 use crate::engine::{self, LimitRule, MonthlyTotal};
+use crate::store::resources::ActionTarget;
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -75,6 +79,9 @@ pub struct CustomerPage {
     pub restrictions: Vec<HeldRestriction>,
     /// Newest first.
     pub events: Vec<Event>,
+    /// For staff, who may dry run a policy for it: the components its resources' offerings
+    /// have, in creation order; `None` for everyone else.
+    pub dry_run_components: Option<Vec<Component>>,
 }
 
 /// A policy's gauges, and for each limit row the usage its window held at the end of each of
@@ -83,6 +90,8 @@ pub struct CustomerPage {
 pub struct PolicyHistory {
     pub gauges: PolicyGauges,
     pub history: Vec<Vec<MonthUsage>>,
+    /// Its grants the caller may see (docs/grants.md §1), newest first, whether active or not.
+    pub grants: Vec<ComponentGrant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,12 +199,24 @@ pub async fn customer(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<
     };
     let gauges = gauges(db, visible_policies(db, vis, filter).await?, now).await?;
     let history = history(db, customer.id, &gauges, now).await?;
+    let mut grants = grants_by_policy(db, vis, &customer.uuid, micros).await?;
     let policies = gauges
         .into_iter()
         .zip(history)
-        .map(|(gauges, history)| PolicyHistory { gauges, history })
+        .map(|(gauges, history)| PolicyHistory {
+            grants: grants.remove(&gauges.policy.uuid).unwrap_or_default(),
+            gauges,
+            history,
+        })
         .collect();
-    let restrictions = held_restrictions(db, customer.id, vis).await?;
+    let resources = store::resources::of_customer(db.reader(), customer.id, vis).await?;
+    let dry_run_components = if caller.is_staff {
+        let offerings = distinct(resources.iter().map(|r| r.offering_id));
+        Some(store::offerings::components_of(db.reader(), &offerings).await?)
+    } else {
+        None
+    };
+    let restrictions = restrictions_of(db, resources).await?;
     let events = events::list(
         db,
         caller,
@@ -214,7 +235,29 @@ pub async fn customer(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<
         policies,
         restrictions,
         events,
+        dry_run_components,
     })
+}
+
+/// The customer's grants `vis` shows, by policy, through the grant list's own read.
+async fn grants_by_policy(
+    db: &Db,
+    vis: Visibility,
+    customer: &Uuid32,
+    now: Micros,
+) -> ServiceResult<HashMap<Uuid32, Vec<ComponentGrant>>> {
+    let filter = GrantFilter {
+        customer_uuid: Some(customer.to_string()),
+        ..GrantFilter::default()
+    };
+    let count = store::grants::count(db.reader(), vis, &filter, now).await?;
+    let mut by_policy: HashMap<Uuid32, Vec<ComponentGrant>> = HashMap::new();
+    if count > 0 {
+        for g in store::grants::list(db.reader(), vis, &filter, now, count, 0).await? {
+            by_policy.entry(g.policy_uuid).or_default().push(g);
+        }
+    }
+    Ok(by_policy)
 }
 
 /// Every policy `vis` and `filter` select, newest first, with their limit rows.
@@ -334,7 +377,11 @@ async fn history(
 /// The customer's resources (those `vis` shows) that a policy flag restricts now. A flag is set
 /// only while a fired policy holds it (docs/actions.md).
 async fn held_restrictions(db: &Db, customer_id: i64, vis: Visibility) -> ServiceResult<Vec<HeldRestriction>> {
-    let resources = store::resources::of_customer(db.reader(), customer_id, vis).await?;
+    restrictions_of(db, store::resources::of_customer(db.reader(), customer_id, vis).await?).await
+}
+
+/// Those of `resources` that a flag restricts now, with the policies holding each.
+async fn restrictions_of(db: &Db, resources: Vec<ActionTarget>) -> ServiceResult<Vec<HeldRestriction>> {
     let restricted: Vec<i64> = resources
         .iter()
         .filter(|r| r.paused || r.downscaled || r.restrict_member_access)

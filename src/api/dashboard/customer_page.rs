@@ -1,9 +1,10 @@
-//! A customer's page: each policy with its gauges and, per limit row, the last months against
-//! the limit; the restrictions held on its resources; its events, newest first.
+//! A customer's page: each policy with its gauges, its grants and, per limit row, the last months
+//! against the limit; for staff, the dry-run form; the restrictions held on its resources; its
+//! events, newest first.
 
 use super::chart::Chart;
-use super::gauge;
 use super::overview::limits_table;
+use super::{dry_run, gauge, grants};
 use crate::domain::customer::CustomerText;
 use crate::domain::time;
 use crate::service::dashboard::{CustomerPage, PolicyHistory, HISTORY_MONTHS};
@@ -24,8 +25,11 @@ pub fn render(page: &CustomerPage) -> Markup {
                 p class="empty" { "No policies you may see." }
             }
             @for (i, p) in page.policies.iter().enumerate() {
-                (policy(i, p))
+                (policy(i, p, page.evaluated_at.timestamp_micros()))
             }
+        }
+        @if let Some(components) = &page.dry_run_components {
+            (dry_run::form(&c.uuid, components))
         }
         section aria-labelledby="restrictions-title" {
             h2 id="restrictions-title" { "Restrictions held" }
@@ -53,7 +57,7 @@ pub fn render(page: &CustomerPage) -> Markup {
     }
 }
 
-fn policy(index: usize, p: &PolicyHistory) -> Markup {
+fn policy(index: usize, p: &PolicyHistory, now: i64) -> Markup {
     let policy = &p.gauges.policy;
     html! {
         article class="policy" data-policy=(policy.uuid) {
@@ -62,6 +66,7 @@ fn policy(index: usize, p: &PolicyHistory) -> Markup {
                 " " (gauge::badges(policy, &p.gauges.pending))
             }
             (limits_table(std::slice::from_ref(&p.gauges)))
+            (grants::table(&p.grants, &p.gauges.limits, now))
             @for (row, (limit, months)) in p.gauges.limits.iter().zip(&p.history).enumerate() {
                 (Chart {
                     id: &format!("chart-{index}-{row}"),

@@ -22,13 +22,8 @@ pub enum State {
 
 impl State {
     /// Near from the policy's lowest warning threshold (docs/ladder.md §2), or 80 % without one.
-    pub fn of(limit: &LimitStatus, policy: &Policy) -> Self {
-        let near = policy
-            .ladder
-            .thresholds
-            .percents()
-            .first()
-            .map_or(NEAR_HUNDREDTHS, |&t| i64::from(t) * 100);
+    pub fn of(limit: &LimitStatus, thresholds: &[u8]) -> Self {
+        let near = thresholds.first().map_or(NEAR_HUNDREDTHS, |&t| i64::from(t) * 100);
         match limit.headroom.percent_hundredths {
             _ if limit.headroom.over => State::Over,
             Some(p) if p > near => State::Near,
@@ -66,11 +61,10 @@ pub fn percent(hundredths: Option<i64>) -> String {
 
 /// The bar (the limit is its full width, the policy's warning thresholds are marks on it) with
 /// the percent, the state in words and the thresholds in words beside it.
-pub fn gauge(limit: &LimitStatus, policy: &Policy) -> Markup {
-    let state = State::of(limit, policy);
+pub fn gauge(limit: &LimitStatus, thresholds: &[u8]) -> Markup {
+    let state = State::of(limit, thresholds);
     let h = &limit.headroom;
     let width = h.percent_hundredths.map_or(100, |p| p.clamp(0, 10_000));
-    let thresholds = policy.ladder.thresholds.percents();
     html! {
         div class={ "gauge " (state.class()) } {
             span class="gauge-bar" aria-hidden="true" {
@@ -167,6 +161,14 @@ pub fn actions(policy: &Policy) -> String {
         "no actions".into()
     } else {
         names.join(", ")
+    }
+}
+
+/// A table's head: one column header per name. On a narrow screen the heads are hidden and each
+/// cell shows its `data-label` instead (assets/dashboard/dashboard.css).
+pub fn column_heads(names: &[&str]) -> Markup {
+    html! {
+        thead { tr { @for name in names { th scope="col" { (name) } } } }
     }
 }
 

@@ -6,19 +6,22 @@
 mod assets;
 mod chart;
 mod customer_page;
+mod dry_run;
 mod gauge;
+mod grants;
 mod overview;
 mod shell;
 
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, Staff};
+use super::body::JsonBody;
 use super::errors::ApiResult;
 use super::query::{path_uuid, text_param};
 use super::AppState;
-use crate::service::{customers, dashboard, ServiceError};
+use crate::service::{customers, dashboard, dry_run as dry_runs, ServiceError};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use maud::Markup;
 use std::collections::HashMap;
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/assets/style/", get(assets::style))
         .route("/dashboard/fragments/overview/", get(overview_fragment))
         .route("/dashboard/fragments/customers/{uuid}/", get(customer_fragment))
+        .route("/dashboard/fragments/dry-run/", post(dry_run_fragment))
 }
 
 /// The page itself: the same for everyone, as it holds no data.
@@ -69,6 +73,18 @@ async fn customer_fragment(
         Err(ServiceError::NotFound(_)) => Ok(html(StatusCode::NOT_FOUND, customer_page::missing())),
         Err(err) => Err(err.into()),
     }
+}
+
+/// A new policy's dry run, from the API's body, drawn for the customer's page: the API's door
+/// (`service::dry_run`), so a refused body answers the API's 400, and anyone but staff its 403.
+async fn dry_run_fragment(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Response> {
+    let request = super::dry_run::new_request(input);
+    let found = dry_runs::of_new(&state.db, &user, request, state.clock.now()).await?;
+    Ok(html(StatusCode::OK, dry_run::result(&found)))
 }
 
 fn html(status: StatusCode, markup: Markup) -> Response {

@@ -61,20 +61,11 @@ fn customer_section(customer: &CustomerGauges) -> Markup {
 pub fn limits_table(policies: &[PolicyGauges]) -> Markup {
     html! {
         table class="limits" {
-            thead {
-                tr {
-                    th scope="col" { "Policy" }
-                    th scope="col" { "Component" }
-                    th scope="col" { "Window" }
-                    th scope="col" { "Usage" }
-                    th scope="col" { "Gauge" }
-                    th scope="col" { "Projected crossing" }
-                }
-            }
+            (gauge::column_heads(&["Policy", "Component", "Window", "Usage", "Gauge", "Projected crossing"]))
             tbody {
                 @for p in policies {
                     @for limit in &p.limits {
-                        tr class={ "limit " (State::of(limit, &p.policy).class()) } data-policy=(p.policy.uuid) data-component=(limit.component_type) {
+                        tr class={ "limit " (State::of(limit, p.policy.ladder.thresholds.percents()).class()) } data-policy=(p.policy.uuid) data-component=(limit.component_type) {
                             td data-label="Policy" {
                                 span class="actions" { (gauge::actions(&p.policy)) }
                                 " " (gauge::badges(&p.policy, &p.pending))
@@ -82,7 +73,7 @@ pub fn limits_table(policies: &[PolicyGauges]) -> Markup {
                             td data-label="Component" { (limit.component_name) }
                             td data-label="Window" { (gauge::window(limit)) }
                             td data-label="Usage" { (gauge::usage_of_limit(limit)) }
-                            td data-label="Gauge" { (gauge::gauge(limit, &p.policy)) }
+                            td data-label="Gauge" { (gauge::gauge(limit, p.policy.ladder.thresholds.percents())) }
                             td data-label="Projected crossing" {
                                 @match limit.headroom.projected_crossing {
                                     Some(day) => time datetime=(day) { (day) },
