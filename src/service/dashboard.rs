@@ -1,7 +1,9 @@
 //! What the dashboard shows (docs/dashboard.md): every customer the caller may see with the
-//! gauges of its policies' limit rows, and one customer's history. Reads only, through the same
-//! store reads and the same engine as the API's lists and `…/status/`.
+//! gauges of its policies' limit rows, and one customer's history, grants and, for staff, what
+//! its dry-run form offers. Reads only, through the same store reads and the same engine as the
+//! API's lists and `…/status/`.
 
+use super::access::require_staff;
 use super::policy_status::{limit_statuses, LimitStatus};
 use super::{customers, events, ServiceResult};
 use crate::authz::{Principal, Visibility};
@@ -210,7 +212,8 @@ pub async fn customer(db: &Db, caller: &Principal, uuid: &Uuid32, now: DateTime<
         })
         .collect();
     let resources = store::resources::of_customer(db.reader(), customer.id, vis).await?;
-    let dry_run_components = if caller.is_staff {
+    // Whoever may dry run a policy (staff) is offered the form.
+    let dry_run_components = if require_staff(caller).is_ok() {
         let offerings = distinct(resources.iter().map(|r| r.offering_id));
         Some(store::offerings::components_of(db.reader(), &offerings).await?)
     } else {

@@ -199,3 +199,27 @@ fn cause_words(cause: &StepCause) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Month;
+
+    #[test]
+    fn counts_and_causes_are_said_in_words() {
+        assert_eq!(counted(1, "fire"), "1 fire");
+        assert_eq!(counted(0, "reset"), "0 resets");
+        let grant: Uuid32 = "0123456789abcdef0123456789abcdef".parse().unwrap();
+        let expiry = StepCause::Grant {
+            grant,
+            boundary: Boundary::Expiry,
+        };
+        assert_eq!(cause_words(&expiry), "When grant 01234567 expired.");
+        let total = StepCause::MonthlyTotal(Month::new(2026, 11).unwrap());
+        assert_eq!(
+            cause_words(&total),
+            "When 2026-11 started, counting usage its reports do not show."
+        );
+        assert_eq!(change_words(Change::Warning(80)), "Warning at 80 %");
+    }
+}
