@@ -73,6 +73,17 @@ async fn sign_in(browser: &Browser, app: &TestApp, username: &str, password: &st
     browser.view("loaded").await;
 }
 
+/// Types `limit` into the dry-run form in place of what it held, submits, and waits for a result
+/// whose verdict starts with `verdict`.
+async fn dry_run_with_limit(browser: &Browser, limit: &str, verdict: &str) {
+    browser.element("#dr-limit").await.clear().await.expect("clear");
+    browser.type_into("#dr-limit", limit).await;
+    browser.click("#dry-run-form button[type=submit]").await;
+    browser
+        .text_when(".dry-run-result .verdict", verdict, |t| t.starts_with(verdict))
+        .await;
+}
+
 async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
     let _one = ONE_BROWSER.lock().await;
     let app = spawn_app(backend).await;
@@ -299,14 +310,7 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         0,
         "a refused body shows no result"
     );
-    browser.element("#dr-limit").await.clear().await.expect("clear");
-    browser.type_into("#dr-limit", "100").await;
-    browser.click("#dry-run-form button[type=submit]").await;
-    browser
-        .text_when(".dry-run-result .verdict", "the verdict", |t| {
-            t.starts_with("Would fire now")
-        })
-        .await;
+    dry_run_with_limit(&browser, "100", "Would fire now").await;
     browser
         .text_when("[data-error=\"limit\"]", "the message gone", str::is_empty)
         .await;
@@ -335,6 +339,23 @@ async fn dashboard_shows_each_user_what_they_may_see(backend: Backend) {
         "the fire is the 120 report's: {at} not in {before_fire} – {after_fire}"
     );
     browser.screenshot(&format!("customer-dry-run-{tag}")).await;
+
+    // A change to the saved policy: the form is filled with it; at 150 it would never have fired
+    // and, fired now, it would reset.
+    browser
+        .click(&format!("article[data-policy=\"{policy}\"] button.dry-run-change"))
+        .await;
+    browser
+        .text_when("#dry-run-mode", "the policy being changed", |t| {
+            t.contains(&policy[..8])
+        })
+        .await;
+    let limit = browser.element("#dr-limit").await;
+    assert_eq!(limit.prop("value").await.expect("value").as_deref(), Some("100"));
+    dry_run_with_limit(&browser, "150", "Would not fire now").await;
+    browser
+        .text_when(".dry-run-result .counts", "no fire", |t| t.starts_with("0 fires"))
+        .await;
 
     // Global support see every customer too.
     let (support, _) = app.user("helpdesk").await;

@@ -129,20 +129,22 @@
     location.hash = "#/?" + params.toString();
   });
 
-  // The staff's dry-run form (docs/dashboard.md §3.1): the API's dry-run body, built from the
-  // fields as typed, so the server judges every value and says what is wrong with it.
+  // The staff's dry-run form (docs/dashboard.md §3.2): the API's dry-run body, built from the
+  // fields as typed, so the server judges every value and says what is wrong with it. For a
+  // change to a saved policy, the form's row replaces the policy's row on that component and
+  // its other rows are sent as they are.
   function dryRunBody(form) {
     const f = form.elements;
+    const row = { component: f.component.value, limit: f.limit.value, period: Number(f.period.value) };
+    const others = form.dataset.policy ? JSON.parse(form.dataset.rows) : [];
     const body = {
-      scope: form.dataset.scope,
       actions: Array.from(form.querySelectorAll("input[name=actions]:checked"))
         .map(function (box) { return box.value; }).join(","),
-      component_limits_set: [{
-        component: f.component.value,
-        limit: f.limit.value,
-        period: Number(f.period.value),
-      }],
+      component_limits_set: others.filter(function (r) { return r.component !== row.component; }).concat([row]),
     };
+    if (!form.dataset.policy) {
+      body.scope = form.dataset.scope;
+    }
     const thresholds = f.warning_thresholds.value.trim();
     if (thresholds) {
       body.warning_thresholds = thresholds.split(",").map(function (t) { return t.trim(); });
@@ -184,7 +186,8 @@
     result.dataset.state = "running";
     let response;
     try {
-      response = await fetch("fragments/dry-run/", {
+      const url = form.dataset.policy ? "fragments/policies/" + form.dataset.policy + "/dry-run/" : "fragments/dry-run/";
+      response = await fetch(url, {
         method: "POST",
         headers: {
           Authorization: "Token " + sessionStorage.getItem(TOKEN),
@@ -225,6 +228,50 @@
       }
     }
   }
+
+  // "Dry run a change" on a policy fills the form with it; "A new policy instead" empties it.
+  function fillDryRun(button) {
+    const form = document.getElementById("dry-run-form");
+    const mode = document.getElementById("dry-run-mode");
+    const f = form.elements;
+    form.reset();
+    form.querySelectorAll("[data-error]").forEach(function (p) { p.textContent = ""; });
+    document.getElementById("dry-run-result").replaceChildren();
+    if (!button) {
+      delete form.dataset.policy;
+      delete form.dataset.rows;
+      mode.hidden = true;
+      f.component.focus();
+      return;
+    }
+    const rows = JSON.parse(button.dataset.rows);
+    form.dataset.policy = button.dataset.policy;
+    form.dataset.rows = button.dataset.rows;
+    if (rows.length) {
+      f.component.value = rows[0].component;
+      f.limit.value = rows[0].limit;
+      f.period.value = String(rows[0].period);
+    }
+    const actions = button.dataset.actions.split(",");
+    form.querySelectorAll("input[name=actions]").forEach(function (box) {
+      box.checked = actions.indexOf(box.value) >= 0;
+    });
+    f.warning_thresholds.value = button.dataset.thresholds;
+    f.reset_below_percent.value = button.dataset.reset;
+    mode.querySelector("span").textContent = "Changing policy " + button.dataset.policy.slice(0, 8) +
+      " (its grants and its fired state count; its other rows stay as they are).";
+    mode.hidden = false;
+    f.limit.focus();
+  }
+
+  content.addEventListener("click", function (event) {
+    const change = event.target.closest("button.dry-run-change");
+    if (change) {
+      fillDryRun(change);
+    } else if (event.target.id === "dry-run-new") {
+      fillDryRun(null);
+    }
+  });
 
   window.addEventListener("hashchange", async function () {
     await show();

@@ -147,6 +147,16 @@ async fn dry_run(
     Ok(Json(DryRunOut::render(found)))
 }
 
+/// A saved policy's dry-run body (a partial one, as PATCH reads it) as the service takes it; the
+/// dashboard's form sends the same.
+pub(super) fn changes_request(input: Input) -> DryRunRequest<PolicyChanges> {
+    let since = since(&input);
+    DryRunRequest {
+        body: PatchedPolicyRequest::parse(input).map(PolicyChanges::from),
+        since,
+    }
+}
+
 /// A new policy's dry-run body as the service takes it; the dashboard's form sends the same.
 pub(super) fn new_request(input: Input) -> DryRunRequest<NewPolicy> {
     let since = since(&input);
@@ -177,13 +187,8 @@ async fn dry_run_policy(
     JsonBody(input): JsonBody,
 ) -> ApiResult<Json<DryRunOut>> {
     let uuid = path_uuid(&raw, NOT_FOUND)?;
-    let since = since(&input);
     // A partial body, as PATCH reads it, whatever the method.
-    let request = DryRunRequest {
-        body: PatchedPolicyRequest::parse(input).map(PolicyChanges::from),
-        since,
-    };
-    let found = service::of_policy(&state.db, &user, &uuid, request, state.clock.now()).await?;
+    let found = service::of_policy(&state.db, &user, &uuid, changes_request(input), state.clock.now()).await?;
     Ok(Json(DryRunOut::render(found)))
 }
 

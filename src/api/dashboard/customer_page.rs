@@ -25,7 +25,7 @@ pub fn render(page: &CustomerPage) -> Markup {
                 p class="empty" { "No policies you may see." }
             }
             @for (i, p) in page.policies.iter().enumerate() {
-                (policy(i, p, page.evaluated_at.timestamp_micros()))
+                (policy(i, p, page.evaluated_at.timestamp_micros(), page.dry_run_components.is_some()))
             }
         }
         @if let Some(components) = &page.dry_run_components {
@@ -57,7 +57,8 @@ pub fn render(page: &CustomerPage) -> Markup {
     }
 }
 
-fn policy(index: usize, p: &PolicyHistory, now: i64) -> Markup {
+/// `may_dry_run`: the caller is offered the dry-run form, so each policy a button that fills it.
+fn policy(index: usize, p: &PolicyHistory, now: i64, may_dry_run: bool) -> Markup {
     let policy = &p.gauges.policy;
     html! {
         article class="policy" data-policy=(policy.uuid) {
@@ -65,6 +66,7 @@ fn policy(index: usize, p: &PolicyHistory, now: i64) -> Markup {
                 "Policy " (policy.uuid.to_string()[..8]) " · " (gauge::actions(policy))
                 " " (gauge::badges(policy, &p.gauges.pending))
             }
+            @if may_dry_run { (dry_run::change_button(policy)) }
             (limits_table(std::slice::from_ref(&p.gauges)))
             (grants::table(&p.grants, &p.gauges.limits, now))
             @for (row, (limit, months)) in p.gauges.limits.iter().zip(&p.history).enumerate() {

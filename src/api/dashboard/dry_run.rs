@@ -1,12 +1,14 @@
-//! The staff's dry-run form on a customer's page and the replay it shows (docs/dashboard.md §3.1,
+//! The staff's dry-run form on a customer's page and the replay it shows (docs/dashboard.md §3.2,
 //! docs/dry-run.md). The form's script posts the API's dry-run body; the answer is drawn here.
 
 use super::gauge::{self, short_time};
 use crate::domain::offering::Component;
+use crate::domain::policy::Policy;
 use crate::domain::time;
 use crate::domain::{Action, Period, Uuid32};
 use crate::service::dry_run::{Boundary, Change, DryRun, StepCause};
 use maud::{html, Markup};
+use serde_json::{json, Value};
 
 const PERIODS: [Period; 4] = [Period::Month1, Period::Month3, Period::Month12, Period::Total];
 
@@ -25,6 +27,11 @@ pub fn form(customer: &Uuid32, components: &[Component]) -> Markup {
             } @else {
                 form id="dry-run-form" class="dry-run-form" novalidate
                     data-scope={ "/api/customers/" (customer) "/" } {
+                    p id="dry-run-mode" class="mode" hidden {
+                        span {}
+                        " "
+                        button type="button" id="dry-run-new" { "A new policy instead" }
+                    }
                     (field("dr-component", "Component", "component", html! {
                         select id="dr-component" name="component" {
                             @for c in components {
@@ -65,6 +72,25 @@ pub fn form(customer: &Uuid32, components: &[Component]) -> Markup {
                 }
                 div id="dry-run-result" aria-live="polite" {}
             }
+        }
+    }
+}
+
+/// On a saved policy, for staff: fills the form with the policy (the script reads these data
+/// attributes) so that what is changed is dry run against it, grants and fired state included.
+pub fn change_button(policy: &Policy) -> Markup {
+    let rows: Vec<_> = policy
+        .limits
+        .iter()
+        .map(|l| json!({"component": l.component_uuid.to_string(), "limit": l.limit, "period": l.period.code()}))
+        .collect();
+    let thresholds: Vec<String> = policy.ladder.thresholds.percents().iter().map(u8::to_string).collect();
+    html! {
+        button type="button" class="dry-run-change" data-policy=(policy.uuid)
+            data-actions=(policy.actions.iter().map(|a| a.name()).collect::<Vec<_>>().join(","))
+            data-rows=(Value::from(rows)) data-thresholds=(thresholds.join(", "))
+            data-reset=(policy.ladder.reset_below.percent()) {
+            "Dry run a change"
         }
     }
 }

@@ -17,7 +17,7 @@ use super::body::JsonBody;
 use super::errors::ApiResult;
 use super::query::{path_uuid, text_param};
 use super::AppState;
-use crate::service::{customers, dashboard, dry_run as dry_runs, ServiceError};
+use crate::service::{customers, dashboard, dry_run as dry_runs, policies, ServiceError};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/fragments/overview/", get(overview_fragment))
         .route("/dashboard/fragments/customers/{uuid}/", get(customer_fragment))
         .route("/dashboard/fragments/dry-run/", post(dry_run_fragment))
+        .route(
+            "/dashboard/fragments/policies/{uuid}/dry-run/",
+            post(policy_dry_run_fragment),
+        )
 }
 
 /// The page itself: the same for everyone, as it holds no data.
@@ -84,6 +88,20 @@ async fn dry_run_fragment(
 ) -> ApiResult<Response> {
     let request = super::dry_run::new_request(input);
     let found = dry_runs::of_new(&state.db, &user, request, state.clock.now()).await?;
+    Ok(html(StatusCode::OK, dry_run::result(&found)))
+}
+
+/// A change to a saved policy, dry run from the API's partial body: the API's door again, with
+/// its 404 for a policy that is not there.
+async fn policy_dry_run_fragment(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(raw): Path<String>,
+    JsonBody(input): JsonBody,
+) -> ApiResult<Response> {
+    let uuid = path_uuid(&raw, policies::NOT_FOUND)?;
+    let request = super::dry_run::changes_request(input);
+    let found = dry_runs::of_policy(&state.db, &user, &uuid, request, state.clock.now()).await?;
     Ok(html(StatusCode::OK, dry_run::result(&found)))
 }
 
