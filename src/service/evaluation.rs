@@ -178,7 +178,9 @@ pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> store::Result<
     store::evaluation::lock_customers(tx, &ids).await
 }
 
-/// After a policy itself was created or changed.
+/// After a policy itself was created or changed, by a path that holds its customer's lock
+/// (every path that writes a policy or its grants takes it first): evaluated without taking it
+/// again, which on PostgreSQL would be one more round trip.
 pub async fn policy(
     tx: &mut Tx,
     db: &Db,
@@ -187,7 +189,7 @@ pub async fn policy(
     policy_id: i64,
     now: DateTime<Utc>,
 ) -> store::Result<TransitionCount> {
-    policies(tx, db, cfg, &[(customer_id, policy_id)], now).await
+    judge_locked(tx, db, cfg, &[(customer_id, policy_id)], now).await
 }
 
 /// Re-evaluates policies, given as (customer, policy), under their customers' locks and makes
@@ -203,6 +205,18 @@ pub async fn policies(
 ) -> store::Result<TransitionCount> {
     let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
     lock_customers(tx, &customers).await?;
+    judge_locked(tx, db, cfg, policies, now).await
+}
+
+/// `policies` once their customers are locked.
+async fn judge_locked(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    policies: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> store::Result<TransitionCount> {
+    let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
     let ids: Vec<i64> = policies.iter().map(|&(_, id)| id).collect();
     let states: Vec<PolicyState> = store::evaluation::policies(tx, &ids)
         .await?

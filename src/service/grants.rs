@@ -6,6 +6,7 @@
 use super::access::require_staff;
 use super::checked::DOES_NOT_EXIST;
 use super::parsed::Parsed;
+use super::policies::{lock_policy, Locked};
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::authz::{Principal, Visibility};
@@ -51,33 +52,6 @@ pub async fn retrieve(db: &Db, caller: &Principal, uuid: &Uuid32, now: Micros) -
         .ok_or(ServiceError::NotFound(NOT_FOUND))
 }
 
-/// Whose a policy is, read again after its customer's row is locked.
-enum Locked {
-    Held {
-        policy_id: i64,
-        customer_id: i64,
-    },
-    Gone,
-    /// Moved to another customer before the lock: locking that one too could break the id order
-    /// the locks are taken in, so the caller starts a new transaction.
-    Moved,
-}
-
-async fn lock_policy(tx: &mut Tx, uuid: &Uuid32) -> ServiceResult<Locked> {
-    let Some(seen) = store::policies::current(tx, uuid).await? else {
-        return Ok(Locked::Gone);
-    };
-    evaluation::lock_customers(tx, &[seen.customer_id]).await?;
-    Ok(match store::policies::current(tx, uuid).await? {
-        None => Locked::Gone,
-        Some(now) if now.customer_id == seen.customer_id => Locked::Held {
-            policy_id: now.id,
-            customer_id: now.customer_id,
-        },
-        Some(_) => Locked::Moved,
-    })
-}
-
 /// Creates a grant and re-evaluates its policy with it (a fired policy may reset); answers it.
 pub async fn create(
     db: &Db,
@@ -92,8 +66,8 @@ pub async fn create(
         let Some(uuid) = request.value().policy else {
             break (tx, None);
         };
-        match lock_policy(&mut tx, &uuid).await? {
-            Locked::Held { policy_id, customer_id } => break (tx, Some((policy_id, customer_id))),
+        match lock_policy(&mut tx, &uuid, None).await? {
+            Locked::Held(policy) => break (tx, Some((policy.id, policy.customer_id))),
             Locked::Gone => {
                 request.refuse_first("policy", DOES_NOT_EXIST);
                 break (tx, None);

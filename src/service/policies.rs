@@ -208,7 +208,7 @@ pub async fn create(
     )
     .await?;
     let rows = resolve_limits(&mut tx, &new.limits).await?;
-    store::policies::replace_limits(&mut tx, id, &rows).await?;
+    store::policies::insert_limits(&mut tx, id, &rows).await?;
     store::ladder::save_settings(&mut tx, id, new.thresholds.as_ref(), new.reset_below).await?;
     let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
@@ -249,8 +249,9 @@ pub async fn update(
             let rows = resolve_limits(&mut tx, limits).await?;
             store::policies::replace_limits(&mut tx, id, &rows).await?;
         }
-        // Actions it no longer names let go of what they hold or wait for (docs/ladder.md §5).
-        if let Some(actions) = &changes.actions {
+        // Actions it no longer names let go of what they hold or wait for (docs/ladder.md §5);
+        // a policy that has not fired holds and waits for nothing.
+        if let Some(actions) = changes.actions.as_ref().filter(|_| current.has_fired()) {
             evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
         }
         let customer_id = moving_to.unwrap_or(current.customer_id);
@@ -297,7 +298,7 @@ pub async fn delete(
 }
 
 /// A policy read again once its customer's row is locked.
-enum Locked {
+pub(super) enum Locked {
     Held(Current),
     Gone,
     /// It moved to another customer before the lock was granted. Locking that one as well could
@@ -308,7 +309,7 @@ enum Locked {
 /// Locks the policy's customer's row (and that of `moving_to`, a customer it is about to move
 /// to, in the same id-ordered statement), as every path does before it writes a policy, then
 /// reads the policy again: nobody moves a policy away from a customer whose row is held.
-async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
+pub(super) async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i64>) -> ServiceResult<Locked> {
     let Some(seen) = store::policies::current(tx, uuid).await? else {
         return Ok(Locked::Gone);
     };

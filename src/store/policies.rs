@@ -4,7 +4,7 @@
 use super::packed::{Bind, Select};
 use super::rows::{flag, undecodable, uuid};
 use super::visibility as sql;
-use super::{Result, Tx};
+use super::{placeholders, Result, Tx};
 use crate::authz::Visibility;
 use crate::domain::options::PolicyOptions;
 use crate::domain::policy::{Author, Policy, PolicyCustomer, PolicyFilter, PolicyLimit};
@@ -216,18 +216,30 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
         .bind(policy_id)
         .execute(&mut **tx)
         .await?;
-    for l in limits {
-        sqlx::query(
-            "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(policy_id)
-        .bind(l.component_id)
-        .bind(l.limit)
-        .bind(l.period.code())
-        .execute(&mut **tx)
-        .await?;
+    insert_limits(tx, policy_id, limits).await
+}
+
+/// The limit rows of a policy that has none yet, in one statement, in their order.
+pub async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Result<()> {
+    if limits.is_empty() {
+        return Ok(());
     }
+    let values: Vec<String> = (0..limits.len())
+        .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for l in limits {
+        q = q
+            .bind(policy_id)
+            .bind(l.component_id)
+            .bind(l.limit)
+            .bind(l.period.code());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -236,10 +248,18 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
 pub struct Current {
     pub id: i64,
     pub customer_id: i64,
+    /// 1 when fired; read with the lock, so a write knows whether a fire's effects need undoing.
+    has_fired: i64,
+}
+
+impl Current {
+    pub fn has_fired(&self) -> bool {
+        self.has_fired != 0
+    }
 }
 
 pub async fn current(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Current>> {
-    sqlx::query_as("SELECT id, customer_id FROM policies WHERE uuid = $1")
+    sqlx::query_as("SELECT id, customer_id, has_fired FROM policies WHERE uuid = $1")
         .bind(uuid.to_string())
         .fetch_optional(&mut **tx)
         .await
