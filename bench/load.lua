@@ -1,5 +1,6 @@
--- wrk script for the write cases. Env: TOKEN, MODE (create|patch|set_usage), BODY (create), UUIDS
--- (file of policy uuids, patch); set_usage: RESOURCES (how many seeded resources), DATES (comma
+-- wrk script for the write cases. Env: TOKEN, MODE (create|create_spread|patch|set_usage), BODY
+-- (create), UUIDS (file of policy uuids, patch); create_spread: SCOPES (file of customer URLs),
+-- COMPONENT; set_usage: RESOURCES (how many seeded resources), DATES (comma
 -- separated dates, one per seeded month, newest first), COMPONENT_TYPE.
 local token = os.getenv("TOKEN")
 local mode = os.getenv("MODE")
@@ -7,6 +8,12 @@ local body = os.getenv("BODY")
 local uuids = {}
 if mode == "patch" then
   for line in io.lines(os.getenv("UUIDS")) do uuids[#uuids + 1] = line end
+end
+-- create_spread: each create names the next of these customers, as staff tooling creating
+-- policies for many organizations would; create piles them all onto one.
+local scopes = {}
+if mode == "create_spread" then
+  for line in io.lines(os.getenv("SCOPES")) do scopes[#scopes + 1] = line end
 end
 local counter = 0
 
@@ -37,6 +44,12 @@ request = function()
     return wrk.format("POST", "/api/marketplace-customer-component-usage-policies/", headers, body)
   end
   counter = counter + 1
+  if mode == "create_spread" then
+    local spread = string.format(
+      '{"scope": "%s", "actions": "request_pausing", "component_limits_set": [{"component": "%s", "limit": 5, "period": 2}]}',
+      scopes[(counter % #scopes) + 1], os.getenv("COMPONENT"))
+    return wrk.format("POST", "/api/marketplace-customer-component-usage-policies/", headers, spread)
+  end
   if mode == "set_usage" then
     local pair = (counter * stride) % (resources * #dates)
     local resource = pair % resources + 1

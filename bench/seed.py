@@ -67,6 +67,8 @@ def main():
     json.dump({
         "owner_token": owner_token,
         "customer_url": first_customer["url"],
+        # The create case spread over customers takes its scopes from here.
+        "customer_urls": [c["url"] for c, _ in results][:200],
         "component": component,
         "policies": [u for _, uuids in results for u in uuids][:200],
     }, sys.stdout)
