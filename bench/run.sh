@@ -5,7 +5,8 @@
 # and GET /ready/, which runs one SELECT 1: what any request that reads the database costs at least.
 # Then a set_usage case over 1,000,000 component_usages rows seeded with SQL (see below), next to
 # the ceiling measured again, and the server's peak RSS (VmHWM).
-# Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS
+# Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS,
+# REPORT_MONTHS
 # override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
 # INSTANCES=N (PostgreSQL only; SQLite always runs one) runs N servers on the one database, the way
 # several stateless instances share it in production, and splits every case's load across them:
@@ -19,6 +20,9 @@ DURATION="${DURATION:-10s}"
 CUSTOMERS="${CUSTOMERS:-1000}"
 RESOURCES="${RESOURCES:-40000}" # set_usage case: RESOURCES x MONTHS component_usages rows
 MONTHS="${MONTHS:-25}"
+# How many of those months, newest first, the set_usage case reports to (all by default, as staff
+# backfilling; 1 is the current month only, as clusters report).
+REPORT_MONTHS="${REPORT_MONTHS:-$MONTHS}"
 CASES="${CASES:-policies set_usage}"
 PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 INSTANCES="${INSTANCES:-1}"
@@ -140,7 +144,7 @@ for BACKEND in sqlite postgres; do
   settle
   echo "(seeded $((RESOURCES * MONTHS)) usage rows with SQL in $(( $(date +%s) - started )) s)" >&2
   dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
-print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$MONTHS")
+print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$REPORT_MONTHS")
   first_date=${dates%%,*}
   code=$(curl -s -o "$work/set_usage.out" -w '%{http_code}' -H "Authorization: Token $staff" -H 'Content-Type: application/json' \
     -d "{\"resource\": \"$(printf '%08x%024x' 48651 1)\", \"date\": \"$first_date\", \"usages\": [{\"type\": \"cpu_hours\", \"amount\": \"1\"}]}" \
@@ -157,7 +161,7 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
       | tr '|' ' '
   }
   [ "$BACKEND" = postgres ] && read -r wal0 upd0 hot0 <<< "$(pg_counters)"
-  measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
+  measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows, reports to $REPORT_MONTHS months" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
   if [ "$BACKEND" = postgres ]; then
     sleep 1 # the statistics collector reports table counters within about a second
     read -r wal1 upd1 hot1 <<< "$(pg_counters)"
