@@ -1,5 +1,6 @@
 //! Totals against limits (upstream `CustomerComponentUsagePolicy.is_triggered`).
 
+use super::transition::{decide, Decision};
 use super::Window;
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, LimitRow};
 use crate::domain::{Amount, Month, Period};
@@ -106,6 +107,15 @@ impl Evaluation {
     /// The highest of `thresholds` some row is strictly over (docs/ladder.md §2).
     pub fn warning_level(&self, thresholds: &[u8]) -> Option<u8> {
         super::ladder::warning_level(thresholds, &self.rows)
+    }
+
+    /// What a policy that `has_fired`, warns at `thresholds` and resets at `reset_percent` % makes
+    /// of this evaluation: its transition and its warning level.
+    pub fn judge(&self, has_fired: bool, thresholds: &[u8], reset_percent: u8) -> Decision {
+        Decision {
+            transition: decide(has_fired, self.over(), self.settled(reset_percent)),
+            level: self.warning_level(thresholds),
+        }
     }
 }
 

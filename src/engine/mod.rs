@@ -12,5 +12,5 @@ pub mod window;
 
 pub use assessment::Assessment;
 pub use evaluate::{evaluate, Evaluation, LimitRule, MonthlyTotal, RowOutcome};
-pub use transition::{decide, Effect, Transition, TransitionCount};
+pub use transition::{decide, Decision, Effect, Transition, TransitionCount};
 pub use window::{earliest, Window};

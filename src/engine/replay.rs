@@ -2,7 +2,7 @@
 //! logged reports, month starts and grant boundaries in time order, each step judged as the live
 //! engine judges an evaluation (`evaluate`, `decide`, the ladder's warning and hysteresis).
 
-use super::{decide, evaluate, ladder, Evaluation, LimitRule, MonthlyTotal, Transition};
+use super::{evaluate, ladder, Evaluation, LimitRule, MonthlyTotal, Transition};
 use crate::domain::report_log::Reported;
 use crate::domain::time::Micros;
 use crate::domain::{Amount, Month, Uuid32};
@@ -284,30 +284,22 @@ impl<'a, R: Copy + Eq + Hash, C: Copy + Eq + Hash> State<'a, R, C> {
             rule.granted = granted(grants, rule.component, at);
         }
         let evaluation = evaluate(&self.rules, &self.totals.list, Month::of_micros(at));
-        let level = evaluation.warning_level(self.policy.thresholds);
-        let warned = ladder::warning(self.level, level);
-        self.level = level;
-        let settled = evaluation.settled(self.policy.reset_below);
-        let transition = decide(self.has_fired, evaluation.over(), settled);
-        let record = |change| Step {
-            at,
-            change,
-            cause,
-            evaluation: evaluation.clone(),
+        let decision = evaluation.judge(self.has_fired, self.policy.thresholds, self.policy.reset_below);
+        let warned = ladder::warning(self.level, decision.level);
+        self.level = decision.level;
+        self.has_fired = decision.transition.fired_after(self.has_fired);
+        let change = match decision.transition {
+            Transition::Fire => Some(Change::Fire),
+            Transition::Reset => Some(Change::Reset),
+            Transition::Stay => None,
         };
-        if let Some(threshold) = warned {
-            self.steps.push(record(Change::Warning(threshold)));
-        }
-        match transition {
-            Transition::Fire => {
-                self.has_fired = true;
-                self.steps.push(record(Change::Fire));
-            }
-            Transition::Reset => {
-                self.has_fired = false;
-                self.steps.push(record(Change::Reset));
-            }
-            Transition::Stay => {}
+        for change in warned.map(Change::Warning).into_iter().chain(change) {
+            self.steps.push(Step {
+                at,
+                change,
+                cause,
+                evaluation: evaluation.clone(),
+            });
         }
     }
 }

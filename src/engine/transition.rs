@@ -12,6 +12,34 @@ pub enum Transition {
     Stay,
 }
 
+impl Transition {
+    /// Whether a policy that `has_fired` before this transition is fired after it.
+    pub fn fired_after(self, has_fired: bool) -> bool {
+        match self {
+            Transition::Fire => true,
+            Transition::Reset => false,
+            Transition::Stay => has_fired,
+        }
+    }
+}
+
+/// What the engine decides for a policy on its evaluation: the live evaluation, the sweep and
+/// the dry run's replay all take this one decision (`Evaluation::judge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// With the hysteresis of its reset percentage (docs/ladder.md §3).
+    pub transition: Transition,
+    /// Its warning level (docs/ladder.md §2).
+    pub level: Option<u8>,
+}
+
+impl Decision {
+    /// Whether it changes anything for a policy whose stored level is `stored_level`.
+    pub fn changes(self, stored_level: Option<u8>) -> bool {
+        self.transition != Transition::Stay || self.level != stored_level
+    }
+}
+
 /// The transitions one transaction made, by direction.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TransitionCount {
@@ -104,6 +132,32 @@ mod tests {
             }
         );
         assert_eq!(made.total(), 5);
+    }
+
+    #[test]
+    fn a_decision_changes_a_policy_when_it_moves_it_or_its_level() {
+        let stay = |level| Decision {
+            transition: Transition::Stay,
+            level,
+        };
+        assert!(!stay(None).changes(None));
+        assert!(!stay(Some(80)).changes(Some(80)));
+        assert!(stay(Some(90)).changes(Some(80)));
+        assert!(stay(None).changes(Some(80)));
+        let fire = Decision {
+            transition: Transition::Fire,
+            level: None,
+        };
+        assert!(fire.changes(None));
+    }
+
+    #[test]
+    fn a_transition_says_whether_the_policy_is_fired_after_it() {
+        for has_fired in [false, true] {
+            assert!(Transition::Fire.fired_after(has_fired));
+            assert!(!Transition::Reset.fired_after(has_fired));
+            assert_eq!(Transition::Stay.fired_after(has_fired), has_fired);
+        }
     }
 
     #[test]

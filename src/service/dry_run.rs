@@ -14,7 +14,7 @@ use crate::domain::time::Micros;
 use crate::domain::{ActionSet, Amount, Month, Period, Uuid32};
 use crate::engine::replay::{self, GrantSpan, Proposal};
 pub use crate::engine::replay::{Boundary, Change};
-use crate::engine::{decide, Assessment, LimitRule, MonthlyTotal, Transition};
+use crate::engine::{Assessment, LimitRule, MonthlyTotal};
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -300,11 +300,10 @@ async fn run(db: &Db, proposed: Proposed, since: Month, now: DateTime<Utc>) -> S
     let reset_percent = proposed.reset_below.percent();
     let assessment = Assessment::of(limits, &totals, current);
     let evaluation = &assessment.evaluation;
-    let would_fire_now = match decide(proposed.has_fired, evaluation.over(), evaluation.settled(reset_percent)) {
-        Transition::Fire => true,
-        Transition::Reset => false,
-        Transition::Stay => proposed.has_fired,
-    };
+    let would_fire_now = evaluation
+        .judge(proposed.has_fired, proposed.thresholds.percents(), reset_percent)
+        .transition
+        .fired_after(proposed.has_fired);
     Ok(DryRun {
         would_fire_now,
         evaluated_at: now,

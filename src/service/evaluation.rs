@@ -9,7 +9,9 @@ use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
 use crate::domain::ladder::{Ladder, PendingAction};
 use crate::domain::{ActionSet, Amount, Month};
-use crate::engine::{self, ladder, Assessment, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount};
+use crate::engine::{
+    self, ladder, Assessment, Decision, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount,
+};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -320,28 +322,9 @@ async fn assessments(
         .collect())
 }
 
-/// What the engine decides for a policy on its evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    /// With the hysteresis of its reset percentage (docs/ladder.md §3).
-    pub transition: Transition,
-    /// Its warning level (docs/ladder.md §2).
-    pub level: Option<u8>,
-}
-
-impl Decision {
-    /// Whether it changes anything for a policy whose stored level is `stored_level`.
-    pub fn changes(self, stored_level: Option<u8>) -> bool {
-        self.transition != Transition::Stay || self.level != stored_level
-    }
-}
-
+/// The engine's decision for a policy with its stored ladder.
 pub fn judge(has_fired: bool, ladder: &Ladder, evaluation: &Evaluation) -> Decision {
-    let settled = evaluation.settled(ladder.reset_below.percent());
-    Decision {
-        transition: engine::decide(has_fired, evaluation.over(), settled),
-        level: evaluation.warning_level(ladder.thresholds.percents()),
-    }
+    evaluation.judge(has_fired, ladder.thresholds.percents(), ladder.reset_below.percent())
 }
 
 /// Makes what the engine decided for a policy read under its customer's lock: a warning when
@@ -482,23 +465,6 @@ mod tests {
             granted: Amount::ZERO,
         };
         (firing, limit)
-    }
-
-    #[test]
-    fn a_decision_changes_a_policy_when_it_moves_it_or_its_level() {
-        let stay = |level| Decision {
-            transition: Transition::Stay,
-            level,
-        };
-        assert!(!stay(None).changes(None));
-        assert!(!stay(Some(80)).changes(Some(80)));
-        assert!(stay(Some(90)).changes(Some(80)));
-        assert!(stay(None).changes(Some(80)));
-        let fire = Decision {
-            transition: Transition::Fire,
-            level: None,
-        };
-        assert!(fire.changes(None));
     }
 
     #[test]
