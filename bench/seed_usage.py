@@ -12,7 +12,8 @@ After seed.py (one provider offering with the cpu_hours component and a plan, 1,
 - RESOURCES resources in state OK on the offering and plan, spread over those projects; resource n
   (1-based) has uuid printf('%08x%024x', 0xbe0b, n), which the wrk script rebuilds;
 - a component_usages row for every resource and each of the MONTHS months ending with the current
-  one (RESOURCES x MONTHS rows, 1 to 5 units each, dated the first of their month);
+  one (RESOURCES x MONTHS rows, 1 to 5 units each, dated the first of their month), written month
+  by month as a deployment's reports write them, so that a month's rows share pages;
 - the customers' usage_totals, summed from those rows, as set_usage keeps them.
 Usage stays far under the seeded policies' limits (1,000+ units a month), so the measured reports
 make no transitions: the steady state.
@@ -66,12 +67,15 @@ def statements(backend, resources, months):
         f"SELECT {uuid(0xBE0C, f'r.id * {months} + m.back')}, r.id, "
         f"(SELECT id FROM offering_components WHERE offering_id = {offering} AND type = 'cpu_hours'), "
         f"m.month, 100 + (r.id * 7 + m.back * 13) % 401, m.day, {now}, {now} "
-        f"FROM resources r CROSS JOIN m WHERE r.name LIKE 'Bench resource %'",
+        # Month by month, as the reports of a real deployment create them: each month's rows
+        # sit together, not each resource's 25 months.
+        f"FROM m CROSS JOIN resources r WHERE r.name LIKE 'Bench resource %' ORDER BY m.month, r.id",
         "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) "
         "SELECT p.customer_id, u.component_id, u.billing_month, sum(u.usage) FROM component_usages u "
         "JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id "
         # WHERE: SQLite's parser needs one between a join and ON CONFLICT.
         "WHERE 1 = 1 GROUP BY p.customer_id, u.component_id, u.billing_month "
+        "ORDER BY u.billing_month, p.customer_id "
         "ON CONFLICT (customer_id, component_id, billing_month) DO UPDATE SET usage = usage_totals.usage + excluded.usage",
     ]
 
