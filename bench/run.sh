@@ -6,8 +6,7 @@
 # Then a set_usage case over 1,000,000 component_usages rows seeded with SQL (see below), next to
 # the ceiling measured again, and the server's peak RSS (VmHWM).
 # Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS,
-# REPORT_MONTHS
-# override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
+# REPORT_MONTHS override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
 # INSTANCES=N (PostgreSQL only; SQLite always runs one) runs N servers on the one database, the way
 # several stateless instances share it in production, and splits every case's load across them:
 # one wrk per instance with CONNS/N connections, run at the same time. requests/s is then their
@@ -20,9 +19,10 @@ DURATION="${DURATION:-10s}"
 CUSTOMERS="${CUSTOMERS:-1000}"
 RESOURCES="${RESOURCES:-40000}" # set_usage case: RESOURCES x MONTHS component_usages rows
 MONTHS="${MONTHS:-25}"
-# How many of those months, newest first, the set_usage case reports to (all by default, as staff
-# backfilling; 1 is the current month only, as clusters report).
-REPORT_MONTHS="${REPORT_MONTHS:-$MONTHS}"
+# One set_usage case per number here: how many of those months, newest first, its reports go to.
+# 1 is the current month only, as clusters report; MONTHS is every seeded month, as staff
+# backfilling history would (each report then changes a page that is rarely changed).
+REPORT_MONTHS="${REPORT_MONTHS:-$(printf '%s\n' 1 "$MONTHS" | sort -nu | paste -sd' ')}"
 CASES="${CASES:-policies set_usage}"
 PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 INSTANCES="${INSTANCES:-1}"
@@ -131,8 +131,9 @@ for BACKEND in sqlite postgres; do
   # months) and their usage_totals. These bulk rows are inserted DIRECTLY with SQL into the
   # server's database (bench/seed_usage.py: recursive CTEs through Python's sqlite3, or
   # generate_series through psql), because 1M API calls would take far too long; only the
-  # measured reports go through the API. wrk rotates over every (resource, month) pair as staff
-  # (staff may backfill past months), replacing amounts of 1-5 units: no policy transitions.
+  # measured reports go through the API. wrk rotates over every (resource, month) pair of the
+  # case's months as staff (staff may backfill past months), replacing amounts of 1-5 units: no
+  # policy transitions.
   if [[ " $CASES " == *" set_usage "* ]]; then
     started=$(date +%s)
     if [ "$BACKEND" = sqlite ]; then
@@ -143,16 +144,6 @@ for BACKEND in sqlite postgres; do
   fi
   settle
   echo "(seeded $((RESOURCES * MONTHS)) usage rows with SQL in $(( $(date +%s) - started )) s)" >&2
-  dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
-print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$REPORT_MONTHS")
-  first_date=${dates%%,*}
-  code=$(curl -s -o "$work/set_usage.out" -w '%{http_code}' -H "Authorization: Token $staff" -H 'Content-Type: application/json' \
-    -d "{\"resource\": \"$(printf '%08x%024x' 48651 1)\", \"date\": \"$first_date\", \"usages\": [{\"type\": \"cpu_hours\", \"amount\": \"1\"}]}" \
-    "http://127.0.0.1:$PORT/api/marketplace-component-usages/set_usage/")
-  [ "$code" = 201 ] || { echo "set_usage smoke request: HTTP $code $(cat "$work/set_usage.out")" >&2; exit 1; }
-  # The ceiling again, right before: minutes have passed and other work on the machine may differ.
-  CEILING=""
-  measure "ceiling again: GET /health/" "/health/" "$staff"
   # PostgreSQL: what the reports write besides their rows. WAL bytes per report and the share of
   # HOT updates (no new index entries) do not depend on how busy the machine is.
   pg_counters() {
@@ -160,18 +151,36 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
       (SELECT sum(n_tup_upd) || ' ' || sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE relname = 'component_usages')" \
       | tr '|' ' '
   }
-  [ "$BACKEND" = postgres ] && read -r wal0 upd0 hot0 <<< "$(pg_counters)"
-  measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows, reports to $REPORT_MONTHS months" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
-  if [ "$BACKEND" = postgres ]; then
-    sleep 1 # the statistics collector reports table counters within about a second
-    read -r wal1 upd1 hot1 <<< "$(pg_counters)"
-    awk -v w="$((wal1 - wal0))" -v u="$((upd1 - upd0))" -v h="$((hot1 - hot0))" -v b="$label" \
-      'BEGIN { if (u > 0) printf "| %s | set_usage: %.0f bytes of WAL per updated usage row, %.0f%% of the updates HOT | | | | |\n", b, w / u, 100 * h / u }'
-  fi
-  for ((i = 0; i < n; i++)); do curl -s "http://127.0.0.1:$((PORT + i))/metrics"; done | awk -v b="$label" '
-    $1 == "meterguard_report_batch_size_sum" { n += $2 } $1 == "meterguard_report_batch_size_count" { c += $2 }
-    $1 == "meterguard_report_batch_duration_seconds_sum" { t += $2 }
-    END { if (c) printf "| %s | set_usage write batches: %.1f reports, %.2f ms each on average | | | | |\n", b, n / c, 1000 * t / c }'
+  batch_sums() { # reports, batches, seconds in batches: summed over the instances, since they started
+    for ((i = 0; i < n; i++)); do curl -s "http://127.0.0.1:$((PORT + i))/metrics"; done | awk '
+      $1 == "meterguard_report_batch_size_sum" { r += $2 } $1 == "meterguard_report_batch_size_count" { c += $2 }
+      $1 == "meterguard_report_batch_duration_seconds_sum" { t += $2 } END { print r + 0, c + 0, t + 0 }'
+  }
+  for months in $REPORT_MONTHS; do
+    dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
+print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$months")
+    code=$(curl -s -o "$work/set_usage.out" -w '%{http_code}' -H "Authorization: Token $staff" -H 'Content-Type: application/json' \
+      -d "{\"resource\": \"$(printf '%08x%024x' 48651 1)\", \"date\": \"${dates%%,*}\", \"usages\": [{\"type\": \"cpu_hours\", \"amount\": \"1\"}]}" \
+      "http://127.0.0.1:$PORT/api/marketplace-component-usages/set_usage/")
+    [ "$code" = 201 ] || { echo "set_usage smoke request: HTTP $code $(cat "$work/set_usage.out")" >&2; exit 1; }
+    # The ceiling again, right before: minutes have passed and other work on the machine may differ.
+    CEILING=""
+    measure "ceiling again: GET /health/" "/health/" "$staff"
+    [ "$BACKEND" = postgres ] && read -r wal0 upd0 hot0 <<< "$(pg_counters)"
+    read -r r0 c0 t0 <<< "$(batch_sums)"
+    what="reports to the current month"; [ "$months" = 1 ] || what="reports to all $months months (backfill)"
+    measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows, $what" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
+    if [ "$BACKEND" = postgres ]; then
+      sleep 1 # the statistics collector reports table counters within about a second
+      read -r wal1 upd1 hot1 <<< "$(pg_counters)"
+      awk -v w="$((wal1 - wal0))" -v u="$((upd1 - upd0))" -v h="$((hot1 - hot0))" -v b="$label" \
+        'BEGIN { if (u > 0) printf "| %s | set_usage: %.0f bytes of WAL per updated usage row, %.0f%% of the updates HOT | | | | |\n", b, w / u, 100 * h / u }'
+    fi
+    read -r r1 c1 t1 <<< "$(batch_sums)"
+    awk -v r="$r0 $r1" -v c="$c0 $c1" -v t="$t0 $t1" -v b="$label" 'BEGIN { split(r, R); split(c, C); split(t, T)
+      if (C[2] > C[1]) printf "| %s | set_usage write batches: %.1f reports, %.2f ms each on average | | | | |\n", b,
+        (R[2] - R[1]) / (C[2] - C[1]), 1000 * (T[2] - T[1]) / (C[2] - C[1]) }'
+  done
   echo "| $label | peak RSS of the server after set_usage | $(peak_rss)MB | | | |"
   fi
   stop_servers || true

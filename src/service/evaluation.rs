@@ -74,24 +74,7 @@ pub async fn after_usage_changes(
             {
                 continue;
             }
-            metrics::counter!("meterguard_evaluations_total").increment(1);
-            let evaluation = engine::evaluate(&policy.rules, &customer_totals, current);
-            let decision = judge(policy.has_fired, &policy.ladder, &evaluation);
-            if !decision.changes(policy.ladder.warning_level) {
-                continue;
-            }
-            // Rare: read what the transition's event and actions tell about the policy.
-            let Some(state) = store::evaluation::policy(tx, policy.id).await? else {
-                continue;
-            };
-            let limits = store::evaluation::limits_of(&mut **tx, &[policy.id], change.now.timestamp_micros()).await?;
-            let assessment = Assessment::of(limits, &customer_totals, current);
-            let done = make(tx, db, cfg, &state, decision, &assessment, change.now).await?;
-            if done.fired + done.reset > 0 {
-                policy.has_fired = decision.transition == Transition::Fire;
-            }
-            policy.ladder.warning_level = decision.level;
-            made += done;
+            made += policy.judge(tx, db, cfg, &customer_totals, current, change.now).await?;
         }
     }
     Ok(made)
@@ -107,8 +90,8 @@ struct PolicyRules {
 }
 
 impl PolicyRules {
-    /// Groups limit rows that come in policy order.
-    fn group(rows: Vec<(Firing, LimitRow)>) -> Vec<Self> {
+    /// Groups limit rows that come in policy order; a policy without rows comes with `None`.
+    fn group(rows: Vec<(Firing, Option<LimitRow>)>) -> Vec<Self> {
         let mut policies: Vec<Self> = Vec::new();
         for (firing, limit) in rows {
             if policies.last().is_none_or(|p| p.id != firing.policy_id) {
@@ -120,11 +103,42 @@ impl PolicyRules {
                     rules: Vec::new(),
                 });
             }
-            if let Some(policy) = policies.last_mut() {
+            if let (Some(policy), Some(limit)) = (policies.last_mut(), limit) {
                 policy.rules.push(LimitRule::from(&limit));
             }
         }
         policies
+    }
+
+    /// Decides on the policy at `now` against its customer's totals and makes what it decided,
+    /// then keeps its firing state as made. Most decisions change nothing and read no more; a
+    /// change reads what its event and actions tell about the policy.
+    async fn judge(
+        &mut self,
+        tx: &mut Tx,
+        db: &Db,
+        cfg: &ActionsConfig,
+        customer_totals: &[MonthlyTotal<i64>],
+        current: Month,
+        now: DateTime<Utc>,
+    ) -> store::Result<TransitionCount> {
+        metrics::counter!("meterguard_evaluations_total").increment(1);
+        let evaluation = engine::evaluate(&self.rules, customer_totals, current);
+        let decision = judge(self.has_fired, &self.ladder, &evaluation);
+        if !decision.changes(self.ladder.warning_level) {
+            return Ok(TransitionCount::default());
+        }
+        let Some(state) = store::evaluation::policy(tx, self.id).await? else {
+            return Ok(TransitionCount::default());
+        };
+        let limits = store::evaluation::limits_of(&mut **tx, &[self.id], now.timestamp_micros()).await?;
+        let assessment = Assessment::of(limits, customer_totals, current);
+        let done = make(tx, db, cfg, &state, decision, &assessment, now).await?;
+        if done.fired + done.reset > 0 {
+            self.has_fired = decision.transition == Transition::Fire;
+        }
+        self.ladder.warning_level = decision.level;
+        Ok(done)
     }
 }
 
@@ -196,8 +210,9 @@ pub async fn policy(
 
 /// Re-evaluates policies, given as (customer, policy), under their customers' locks and makes
 /// their transitions; returns them. A policy that has moved to another customer
-/// since its caller looked is left to the path that moved it. Their facts are read in three
-/// queries whatever their number: the sweep passes a hundred at a time.
+/// since its caller looked is left to the path that moved it. What they are decided on is read in
+/// two queries whatever their number (the sweep passes a hundred at a time); only a policy whose
+/// decision changes something reads more.
 pub async fn policies(
     tx: &mut Tx,
     db: &Db,
@@ -220,18 +235,21 @@ async fn judge_locked(
 ) -> store::Result<TransitionCount> {
     let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
     let ids: Vec<i64> = policies.iter().map(|&(_, id)| id).collect();
-    let states: Vec<PolicyState> = store::evaluation::policies(tx, &ids)
-        .await?
-        .into_iter()
-        .filter(|p| customers.contains(&p.customer_id))
-        .collect();
-    let keys: Vec<(i64, i64)> = states.iter().map(|p| (p.id, p.customer_id)).collect();
-    let assessments = assessments(tx, &keys, now).await?;
+    let rows = store::evaluation::rules_of(tx, &ids, now.timestamp_micros()).await?;
+    let mut policies = PolicyRules::group(rows);
+    policies.retain(|p| customers.contains(&p.customer_id));
+    let current = Month::of(now.date_naive());
+    let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
+    let earliest_month = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), current);
+    let customers = distinct(policies.iter().map(|p| p.customer_id));
+    let mut totals: HashMap<i64, Vec<MonthlyTotal<i64>>> = HashMap::new();
+    for t in store::evaluation::totals_of(tx, &customers, &limited, earliest_month, current).await? {
+        totals.entry(t.customer_id).or_default().push(MonthlyTotal::from(&t));
+    }
     let mut made = TransitionCount::default();
-    for (policy, assessment) in states.iter().zip(assessments) {
-        metrics::counter!("meterguard_evaluations_total").increment(1);
-        let decision = judge(policy.has_fired, &policy.ladder, &assessment.evaluation);
-        made += make(tx, db, cfg, policy, decision, &assessment, now).await?;
+    for policy in &mut policies {
+        let customer_totals = totals.get(&policy.customer_id).map(Vec::as_slice).unwrap_or(&[]);
+        made += policy.judge(tx, db, cfg, customer_totals, current, now).await?;
     }
     Ok(made)
 }
@@ -449,7 +467,7 @@ mod tests {
     use super::*;
     use crate::domain::Period;
 
-    fn row(policy_id: i64, has_fired: bool, component_id: i64, limit: i64) -> (Firing, LimitRow) {
+    fn row(policy_id: i64, has_fired: bool, component_id: i64, limit: i64) -> (Firing, Option<LimitRow>) {
         let firing = Firing {
             policy_id,
             customer_id: 10 + policy_id,
@@ -464,7 +482,7 @@ mod tests {
             period,
             granted: Amount::ZERO,
         };
-        (firing, limit)
+        (firing, Some(limit))
     }
 
     #[test]
@@ -482,6 +500,11 @@ mod tests {
             .flat_map(|p| &p.rules)
             .all(|r| r.period == Period::Month3));
         assert!(PolicyRules::group(Vec::new()).is_empty());
+        // A policy without limit rows is still decided on: with no rules it is under its limits.
+        let (firing, _) = row(3, true, 5, 7);
+        let bare = PolicyRules::group(vec![(firing, None)]);
+        assert_eq!(bare.len(), 1);
+        assert!(bare[0].has_fired && bare[0].rules.is_empty());
     }
 
     #[test]

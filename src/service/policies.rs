@@ -13,7 +13,7 @@ use crate::domain::page::{Listed, PageRequest};
 use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
 use crate::domain::{ActionSet, Period, Uuid32};
 use crate::engine::TransitionCount;
-use crate::store::policies::{Current, NewLimit};
+use crate::store::policies::{Current, NewLimit, NewPolicyRow, PolicyUpdate};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -196,19 +196,17 @@ pub async fn create(
 
     let mut tx = db.begin().await?;
     evaluation::lock_customers(&mut tx, &[customer_id]).await?;
-    let options = new.options.unwrap_or_default();
-    let id = store::policies::insert(
-        &mut tx,
-        &Uuid32::new_v4(),
+    let limits = resolve_limits(&mut tx, &new.limits).await?;
+    let row = NewPolicyRow {
+        uuid: &Uuid32::new_v4(),
         customer_id,
-        &new.actions,
-        &options,
-        caller.id,
-        now.timestamp_micros(),
-    )
-    .await?;
-    let rows = resolve_limits(&mut tx, &new.limits).await?;
-    store::policies::insert_limits(&mut tx, id, &rows).await?;
+        actions: &new.actions,
+        options: &new.options.unwrap_or_default(),
+        created_by: caller.id,
+        now: now.timestamp_micros(),
+        limits: &limits,
+    };
+    let id = store::policies::insert(&mut tx, &row).await?;
     store::ladder::save_settings(&mut tx, id, new.thresholds.as_ref(), new.reset_below).await?;
     let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
@@ -255,16 +253,15 @@ pub async fn update(
             evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
         }
         let customer_id = moving_to.unwrap_or(current.customer_id);
-        store::ladder::save_settings(&mut tx, id, changes.thresholds.as_ref(), changes.reset_below).await?;
-        store::policies::update(
-            &mut tx,
-            id,
+        let update = PolicyUpdate {
             customer_id,
-            changes.actions.as_ref(),
-            changes.options.as_ref(),
-            now.timestamp_micros(),
-        )
-        .await?;
+            actions: changes.actions.as_ref(),
+            options: changes.options.as_ref(),
+            thresholds: changes.thresholds.as_ref(),
+            reset_below: changes.reset_below,
+            now: now.timestamp_micros(),
+        };
+        store::policies::update(&mut tx, id, &update).await?;
         transitions += evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
@@ -313,6 +310,10 @@ pub(super) async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i6
     let Some(seen) = store::policies::current(tx, uuid).await? else {
         return Ok(Locked::Gone);
     };
+    // No other writer runs until this transaction ends: what it read stands.
+    if store::writes_serialised(tx) {
+        return Ok(Locked::Held(seen));
+    }
     let customers: Vec<i64> = std::iter::once(seen.customer_id).chain(moving_to).collect();
     evaluation::lock_customers(tx, &customers).await?;
     Ok(match store::policies::current(tx, uuid).await? {

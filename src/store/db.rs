@@ -25,6 +25,12 @@ impl Backend {
     }
 }
 
+/// Whether the connection's write transactions run one at a time (SQLite's single writer), so
+/// that what one reads cannot change before it ends, with no row lock taken.
+pub fn writes_serialised(conn: &AnyConnection) -> bool {
+    Backend::of(conn) == Backend::Sqlite
+}
+
 /// How a read inside a write transaction locks the rows it reads. SQLite takes no lock: its
 /// single writer connection already serialises write transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

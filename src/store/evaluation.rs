@@ -173,13 +173,14 @@ struct FiringLimitRow {
     warning_thresholds: String,
     reset_below_percent: i64,
     warning_level: Option<i64>,
-    component_id: i64,
-    limit_value: i64,
-    period: i64,
+    /// `None` (with the two below) for a policy without limit rows, which `rules_of` reads too.
+    component_id: Option<i64>,
+    limit_value: Option<i64>,
+    period: Option<i64>,
     granted: i64,
 }
 
-impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
+impl TryFrom<FiringLimitRow> for (Firing, Option<LimitRow>) {
     type Error = sqlx::Error;
 
     fn try_from(row: FiringLimitRow) -> Result<Self> {
@@ -189,12 +190,15 @@ impl TryFrom<FiringLimitRow> for (Firing, LimitRow) {
             has_fired: rows::flag("has_fired", row.has_fired)?,
             ladder: ladder::decode(&row.warning_thresholds, row.reset_below_percent, row.warning_level)?,
         };
-        let limit = LimitRow {
-            policy_id: row.policy_id,
-            component_id: row.component_id,
-            limit: row.limit_value,
-            period: rows::period("policy_limits.period", row.period)?,
-            granted: Amount::from_hundredths(row.granted),
+        let limit = match (row.component_id, row.limit_value, row.period) {
+            (Some(component_id), Some(limit), Some(period)) => Some(LimitRow {
+                policy_id: row.policy_id,
+                component_id,
+                limit,
+                period: rows::period("policy_limits.period", period)?,
+                granted: Amount::from_hundredths(row.granted),
+            }),
+            _ => None,
         };
         Ok((firing, limit))
     }
@@ -208,7 +212,7 @@ pub async fn rules_limiting(
     customer_ids: &[i64],
     component_ids: &[i64],
     now: Micros,
-) -> Result<Vec<(Firing, LimitRow)>> {
+) -> Result<Vec<(Firing, Option<LimitRow>)>> {
     if customer_ids.is_empty() || component_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -220,11 +224,31 @@ pub async fn rules_limiting(
         placeholders(2, customers.len()),
         placeholders(2 + customers.len(), components.len()),
     );
+    rules(tx, &from, &[&[now][..], &customers, &components].concat()).await
+}
+
+/// The policies' firing states, each with its limit rows as `rules_limiting` reads them, in
+/// policy order; a policy without limit rows comes once, with `None`. The policies that no
+/// longer exist are left out.
+pub async fn rules_of(tx: &mut Tx, policy_ids: &[i64], now: Micros) -> Result<Vec<(Firing, Option<LimitRow>)>> {
+    if policy_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = in_list(policy_ids);
+    let from = format!(
+        "FROM policies p LEFT JOIN policy_limits l ON l.policy_id = p.id WHERE p.id IN ({})",
+        placeholders(2, ids.len()),
+    );
+    rules(tx, &from, &[&[now][..], &ids].concat()).await
+}
+
+/// Rule rows `from` a join of `policies p` and `policy_limits l`; `$1` is the grants' instant.
+async fn rules(tx: &mut Tx, from: &str, binds: &[i64]) -> Result<Vec<(Firing, Option<LimitRow>)>> {
     let columns = rule_columns();
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let read: Vec<FiringLimitRow> = Select::new(&columns, &from)
+    let read: Vec<FiringLimitRow> = Select::new(&columns, from)
         .order_by("p.id, l.id")
-        .fetch_all(tx, &[&[now][..], &customers, &components].concat())
+        .fetch_all(tx, binds)
         .await?;
     read.into_iter().map(TryFrom::try_from).collect()
 }

@@ -32,7 +32,7 @@ pub mod users;
 pub mod visibility;
 
 pub(crate) use db::RowLock;
-pub use db::{unreachable, Backend, Db, Tx};
+pub use db::{unreachable, writes_serialised, Backend, Db, Tx};
 
 /// What every store function returns; constraint violations are classified so callers can turn
 /// them into client errors.

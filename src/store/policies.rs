@@ -4,8 +4,9 @@
 use super::packed::{Bind, Select};
 use super::rows::{flag, undecodable, uuid};
 use super::visibility as sql;
-use super::{placeholders, Result, Tx};
+use super::{placeholders, Backend, Result, Tx};
 use crate::authz::Visibility;
+use crate::domain::ladder::{ResetBelow, WarningThresholds};
 use crate::domain::options::PolicyOptions;
 use crate::domain::policy::{Author, Policy, PolicyCustomer, PolicyFilter, PolicyLimit};
 use crate::domain::{ActionSet, Period, Uuid32};
@@ -156,46 +157,81 @@ pub struct NewLimit {
     pub period: Period,
 }
 
-pub async fn insert(
-    tx: &mut Tx,
-    uuid: &Uuid32,
-    customer_id: i64,
-    actions: &ActionSet,
-    options: &PolicyOptions,
-    created_by: i64,
-    now: i64,
-) -> Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO policies (uuid, customer_id, actions, options, has_fired, created_by_id, \
-         created, modified) VALUES ($1, $2, $3, $4, 0, $5, $6, $6) RETURNING id",
-    )
-    .bind(uuid.to_string())
-    .bind(customer_id)
-    .bind(actions.to_string())
-    .bind(options.to_value().to_string())
-    .bind(created_by)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await
+/// A policy as created, with its limit rows in their order.
+pub struct NewPolicyRow<'a> {
+    pub uuid: &'a Uuid32,
+    pub customer_id: i64,
+    pub actions: &'a ActionSet,
+    pub options: &'a PolicyOptions,
+    pub created_by: i64,
+    pub now: i64,
+    pub limits: &'a [NewLimit],
 }
 
-/// Moves the policy to `customer_id` and sets the actions and options given; `None` keeps one.
-pub async fn update(
-    tx: &mut Tx,
-    id: i64,
-    customer_id: i64,
-    actions: Option<&ActionSet>,
-    options: Option<&PolicyOptions>,
-    now: i64,
-) -> Result<()> {
+/// Inserts the policy and its limit rows in one round trip (on SQLite, one hop to the writer's
+/// thread), and returns its id.
+pub async fn insert(tx: &mut Tx, new: &NewPolicyRow<'_>) -> Result<i64> {
+    let policy = "INSERT INTO policies (uuid, customer_id, actions, options, has_fired, created_by_id, \
+         created, modified) VALUES ($1, $2, $3, $4, 0, $5, $6, $6) RETURNING id";
+    // The rows in their order (limits are read back in id order): the fourth value numbers them.
+    let values: Vec<String> = (0..new.limits.len())
+        .map(|i| format!("({}, {i})", placeholders(7 + 3 * i, 3)))
+        .collect();
+    let limits = |policy_id: &str, from: &str| {
+        format!(
+            "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
+             SELECT {policy_id}, v.column1, v.column2, v.column3 FROM {from}(VALUES {}) AS v ORDER BY v.column4",
+            values.join(", ")
+        )
+    };
+    let sql = match Backend::of(tx) {
+        _ if values.is_empty() => policy.to_string(),
+        // One statement: the limits' INSERT takes the policy's id from a data-modifying WITH.
+        Backend::Postgres => format!(
+            "WITH inserted AS ({policy}), limits AS ({}) SELECT id FROM inserted",
+            limits("inserted.id", "inserted, ")
+        ),
+        // Two statements, run one after the other; the second finds the policy by its uuid.
+        Backend::Sqlite => format!("{policy}; {}", limits("(SELECT id FROM policies WHERE uuid = $1)", "")),
+    };
+    let mut q = sqlx::query_scalar(&sql)
+        .bind(new.uuid.to_string())
+        .bind(new.customer_id)
+        .bind(new.actions.to_string())
+        .bind(new.options.to_value().to_string())
+        .bind(new.created_by)
+        .bind(new.now);
+    for l in new.limits {
+        q = q.bind(l.component_id).bind(l.limit).bind(l.period.code());
+    }
+    // All rows, not the first: a fetch of one row would stop SQLite before the second statement.
+    let ids: Vec<i64> = q.fetch_all(&mut **tx).await?;
+    ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// What an update writes of a policy: its customer, and each setting given (`None` keeps it).
+pub struct PolicyUpdate<'a> {
+    pub customer_id: i64,
+    pub actions: Option<&'a ActionSet>,
+    pub options: Option<&'a PolicyOptions>,
+    pub thresholds: Option<&'a WarningThresholds>,
+    pub reset_below: Option<ResetBelow>,
+    pub now: i64,
+}
+
+/// Moves the policy to its customer and sets what is given, in one statement.
+pub async fn update(tx: &mut Tx, id: i64, update: &PolicyUpdate<'_>) -> Result<()> {
     sqlx::query(
         "UPDATE policies SET customer_id = $1, actions = COALESCE($2, actions), \
-         options = COALESCE($3, options), modified = $4 WHERE id = $5",
+         options = COALESCE($3, options), warning_thresholds = COALESCE($4, warning_thresholds), \
+         reset_below_percent = COALESCE($5, reset_below_percent), modified = $6 WHERE id = $7",
     )
-    .bind(customer_id)
-    .bind(actions.map(ActionSet::to_string))
-    .bind(options.map(|o| o.to_value().to_string()))
-    .bind(now)
+    .bind(update.customer_id)
+    .bind(update.actions.map(ActionSet::to_string))
+    .bind(update.options.map(|o| o.to_value().to_string()))
+    .bind(update.thresholds.map(WarningThresholds::to_stored))
+    .bind(update.reset_below.map(|r| i64::from(r.percent())))
+    .bind(update.now)
     .bind(id)
     .execute(&mut **tx)
     .await?;
@@ -220,7 +256,7 @@ pub async fn replace_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) ->
 }
 
 /// The limit rows of a policy that has none yet, in one statement, in their order.
-pub async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Result<()> {
+async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Result<()> {
     if limits.is_empty() {
         return Ok(());
     }
