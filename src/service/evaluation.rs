@@ -52,8 +52,10 @@ pub async fn after_usage_changes(
     lock_customers(tx, &customers).await?;
     // The changes of one write are made at one instant, or a few close together: the grants are
     // read as they stand at the latest (docs/grants.md §2).
-    let rules = store::evaluation::rules_limiting(tx, &customers, &moved, latest.timestamp_micros()).await?;
+    let rules = store::evaluation::rules_of_customers(tx, &customers, latest.timestamp_micros()).await?;
     let mut policies = PolicyRules::group(rules);
+    // Only the policies that limit a component the changes moved can change their decision.
+    policies.retain(|p| p.rules.iter().any(|r| moved.contains(&r.component)));
     if policies.is_empty() {
         return Ok(TransitionCount::default());
     }

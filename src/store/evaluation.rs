@@ -204,30 +204,29 @@ impl TryFrom<FiringLimitRow> for (Firing, Option<LimitRow>) {
     }
 }
 
-/// The limit rows of the customers' policies that limit any of `component_ids`, each with its
-/// policy's firing state and what the grants active at `now` add to it, in policy order. Only
-/// what a decision needs: a transition reads the rest.
-pub async fn rules_limiting(
+/// The limit rows of the customers' policies, each with its policy's firing state and what the
+/// grants active at `now` add to it, in policy order. Only what a decision needs: a transition
+/// reads the rest. Every row of the customers' policies, not only those on the components a
+/// write moved: filtering them here took a second probe of `policy_limits` for each policy, over
+/// a third of the buffers this read touched (docs/postgres-tuning.md §1), and a customer's
+/// policies are few.
+pub async fn rules_of_customers(
     tx: &mut Tx,
     customer_ids: &[i64],
-    component_ids: &[i64],
     now: Micros,
 ) -> Result<Vec<(Firing, Option<LimitRow>)>> {
-    if customer_ids.is_empty() || component_ids.is_empty() {
+    if customer_ids.is_empty() {
         return Ok(vec![]);
     }
-    let (customers, components) = (in_list(customer_ids), in_list(component_ids));
+    let customers = in_list(customer_ids);
     let from = format!(
-        "FROM policies p JOIN policy_limits l ON l.policy_id = p.id \
-         WHERE p.customer_id IN ({}) AND EXISTS (SELECT 1 FROM policy_limits x \
-         WHERE x.policy_id = p.id AND x.component_id IN ({}))",
+        "FROM policies p JOIN policy_limits l ON l.policy_id = p.id WHERE p.customer_id IN ({})",
         placeholders(2, customers.len()),
-        placeholders(2 + customers.len(), components.len()),
     );
-    rules(tx, &from, &[&[now][..], &customers, &components].concat()).await
+    rules(tx, &from, &[&[now][..], &customers].concat()).await
 }
 
-/// The policies' firing states, each with its limit rows as `rules_limiting` reads them, in
+/// The policies' firing states, each with its limit rows as `rules_of_customers` reads them, in
 /// policy order; a policy without limit rows comes once, with `None`. The policies that no
 /// longer exist are left out.
 pub async fn rules_of(tx: &mut Tx, policy_ids: &[i64], now: Micros) -> Result<Vec<(Firing, Option<LimitRow>)>> {
