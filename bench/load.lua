@@ -10,7 +10,9 @@ if mode == "patch" then
   for line in io.lines(os.getenv("UUIDS")) do uuids[#uuids + 1] = line end
 end
 -- create_spread: each create names the next of these customers, as staff tooling creating
--- policies for many organizations would; create piles them all onto one.
+-- policies for many organizations would; create piles them all onto one. Its limit is as high as
+-- the seeded policies' (bench/seed.py), so that the usage the set_usage case seeds later for these
+-- customers does not fire thousands of them in the middle of that case.
 local scopes = {}
 if mode == "create_spread" then
   for line in io.lines(os.getenv("SCOPES")) do scopes[#scopes + 1] = line end
@@ -46,7 +48,7 @@ request = function()
   counter = counter + 1
   if mode == "create_spread" then
     local spread = string.format(
-      '{"scope": "%s", "actions": "request_pausing", "component_limits_set": [{"component": "%s", "limit": 5, "period": 2}]}',
+      '{"scope": "%s", "actions": "request_pausing", "component_limits_set": [{"component": "%s", "limit": 100000, "period": 2}]}',
       scopes[(counter % #scopes) + 1], os.getenv("COMPONENT"))
     return wrk.format("POST", "/api/marketplace-customer-component-usage-policies/", headers, spread)
   end
