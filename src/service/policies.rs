@@ -202,12 +202,13 @@ pub async fn create(
         customer_id,
         actions: &new.actions,
         options: &new.options.unwrap_or_default(),
+        thresholds: &new.thresholds.unwrap_or_default(),
+        reset_below: new.reset_below.unwrap_or_default(),
         created_by: caller.id,
         now: now.timestamp_micros(),
         limits: &limits,
     };
     let id = store::policies::insert(&mut tx, &row).await?;
-    store::ladder::save_settings(&mut tx, id, new.thresholds.as_ref(), new.reset_below).await?;
     let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);

@@ -27,28 +27,6 @@ pub fn decode(thresholds: &str, reset_below: i64, level: Option<i64>) -> Result<
     })
 }
 
-/// Sets the settings given; `None` keeps one.
-pub async fn save_settings(
-    tx: &mut Tx,
-    policy_id: i64,
-    thresholds: Option<&WarningThresholds>,
-    reset_below: Option<ResetBelow>,
-) -> Result<()> {
-    if thresholds.is_none() && reset_below.is_none() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE policies SET warning_thresholds = COALESCE($1, warning_thresholds), \
-         reset_below_percent = COALESCE($2, reset_below_percent) WHERE id = $3",
-    )
-    .bind(thresholds.map(WarningThresholds::to_stored))
-    .bind(reset_below.map(|r| i64::from(r.percent())))
-    .bind(policy_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 pub async fn set_warning_level(tx: &mut Tx, policy_id: i64, level: Option<u8>) -> Result<()> {
     sqlx::query("UPDATE policies SET warning_level = $1 WHERE id = $2")
         .bind(level.map(i64::from))

@@ -12,7 +12,9 @@ use crate::domain::policy::{Author, Policy, PolicyCustomer, PolicyFilter, Policy
 use crate::domain::{ActionSet, Period, Uuid32};
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::{AnyPool, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryScalar;
+use sqlx::{Any, AnyPool, FromRow};
 
 /// A policy as a read selects it, joined with one of its limit rows (none for a policy without
 /// limits) and, on a page, the list's total; `decode` folds these into `Policy`s. The fields are
@@ -157,12 +159,14 @@ pub struct NewLimit {
     pub period: Period,
 }
 
-/// A policy as created, with its limit rows in their order.
+/// A policy as created, with its ladder settings and its limit rows in their order.
 pub struct NewPolicyRow<'a> {
     pub uuid: &'a Uuid32,
     pub customer_id: i64,
     pub actions: &'a ActionSet,
     pub options: &'a PolicyOptions,
+    pub thresholds: &'a WarningThresholds,
+    pub reset_below: ResetBelow,
     pub created_by: i64,
     pub now: i64,
     pub limits: &'a [NewLimit],
@@ -171,42 +175,60 @@ pub struct NewPolicyRow<'a> {
 /// Inserts the policy and its limit rows in one round trip (on SQLite, one hop to the writer's
 /// thread), and returns its id.
 pub async fn insert(tx: &mut Tx, new: &NewPolicyRow<'_>) -> Result<i64> {
-    let policy = "INSERT INTO policies (uuid, customer_id, actions, options, has_fired, created_by_id, \
-         created, modified) VALUES ($1, $2, $3, $4, 0, $5, $6, $6) RETURNING id";
-    // The rows in their order (limits are read back in id order): the fourth value numbers them.
-    let values: Vec<String> = (0..new.limits.len())
-        .map(|i| format!("({}, {i})", placeholders(7 + 3 * i, 3)))
-        .collect();
-    let limits = |policy_id: &str, from: &str| {
-        format!(
-            "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
-             SELECT {policy_id}, v.column1, v.column2, v.column3 FROM {from}(VALUES {}) AS v ORDER BY v.column4",
-            values.join(", ")
-        )
-    };
-    let sql = match Backend::of(tx) {
-        _ if values.is_empty() => policy.to_string(),
+    let policy = "INSERT INTO policies (uuid, customer_id, actions, options, warning_thresholds, \
+         reset_below_percent, has_fired, created_by_id, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8) RETURNING id";
+    let sql = match (new.limits.len(), Backend::of(tx)) {
+        (0, _) => policy.to_string(),
         // One statement: the limits' INSERT takes the policy's id from a data-modifying WITH.
-        Backend::Postgres => format!(
+        (n, Backend::Postgres) => format!(
             "WITH inserted AS ({policy}), limits AS ({}) SELECT id FROM inserted",
-            limits("inserted.id", "inserted, ")
+            limits_sql("inserted.id", "inserted, ", 9, n)
         ),
         // Two statements, run one after the other; the second finds the policy by its uuid.
-        Backend::Sqlite => format!("{policy}; {}", limits("(SELECT id FROM policies WHERE uuid = $1)", "")),
+        (n, Backend::Sqlite) => format!(
+            "{policy}; {}",
+            limits_sql("(SELECT id FROM policies WHERE uuid = $1)", "", 9, n)
+        ),
     };
-    let mut q = sqlx::query_scalar(&sql)
+    let q = sqlx::query_scalar(&sql)
         .bind(new.uuid.to_string())
         .bind(new.customer_id)
         .bind(new.actions.to_string())
         .bind(new.options.to_value().to_string())
+        .bind(new.thresholds.to_stored())
+        .bind(i64::from(new.reset_below.percent()))
         .bind(new.created_by)
         .bind(new.now);
-    for l in new.limits {
+    // All rows, not the first: a fetch of one row would stop SQLite before the second statement.
+    let ids: Vec<i64> = bind_limits(q, new.limits).fetch_all(&mut **tx).await?;
+    ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The INSERT of `n` limit rows of the policy whose id `policy_id` gives (an SQL expression),
+/// their values bound from placeholder `first` on (`bind_limits`), selected `from` the relations
+/// before their VALUES. Rows keep their order: limits are read back in id order, and the fourth
+/// value numbers them.
+fn limits_sql(policy_id: &str, from: &str, first: usize, n: usize) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|i| format!("({}, {i})", placeholders(first + 3 * i, 3)))
+        .collect();
+    format!(
+        "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
+         SELECT {policy_id}, v.column1, v.column2, v.column3 FROM {from}(VALUES {}) AS v ORDER BY v.column4",
+        values.join(", ")
+    )
+}
+
+/// A statement that may answer an id.
+type IdQuery<'q> = QueryScalar<'q, Any, i64, AnyArguments<'q>>;
+
+/// Binds the limit rows' values, as `limits_sql` places them.
+fn bind_limits<'q>(mut q: IdQuery<'q>, limits: &[NewLimit]) -> IdQuery<'q> {
+    for l in limits {
         q = q.bind(l.component_id).bind(l.limit).bind(l.period.code());
     }
-    // All rows, not the first: a fetch of one row would stop SQLite before the second statement.
-    let ids: Vec<i64> = q.fetch_all(&mut **tx).await?;
-    ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+    q
 }
 
 /// What an update writes of a policy: its customer, and each setting given (`None` keeps it).
@@ -260,22 +282,9 @@ async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Resu
     if limits.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..limits.len())
-        .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
-        .collect();
-    let sql = format!(
-        "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) VALUES {}",
-        values.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for l in limits {
-        q = q
-            .bind(policy_id)
-            .bind(l.component_id)
-            .bind(l.limit)
-            .bind(l.period.code());
-    }
-    q.execute(&mut **tx).await?;
+    let sql = limits_sql("$1", "", 2, limits.len());
+    let q = sqlx::query_scalar(&sql).bind(policy_id);
+    bind_limits(q, limits).fetch_all(&mut **tx).await?;
     Ok(())
 }
 
