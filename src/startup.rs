@@ -5,7 +5,10 @@ use crate::api::errors::ApiError;
 use crate::api::{self, AppState, Shared};
 use crate::clock::Clock;
 use crate::config::{HttpLimits, Settings};
-use crate::service::report_batch::ReportQueue;
+use crate::service::group_commit::Queue;
+use crate::service::policy_creates::Creates;
+use crate::service::policy_updates::Updates;
+use crate::service::report_batch::Reports;
 use crate::service::retention::{self, Retention};
 use crate::service::scheduler;
 use crate::store::Db;
@@ -50,11 +53,25 @@ impl Application {
         db.migrate().await?;
         let listener = TcpListener::bind(settings.listen).await?;
         let actions = ActionsConfig::from_settings(&settings);
-        let reports = ReportQueue::start(db.clone(), actions.clone(), settings.faults.clone());
+        let reports = Queue::start(Reports {
+            db: db.clone(),
+            cfg: actions.clone(),
+            faults: settings.faults.clone(),
+        });
+        let creates = Queue::start(Creates {
+            db: db.clone(),
+            cfg: actions.clone(),
+        });
+        let updates = Queue::start(Updates {
+            db: db.clone(),
+            cfg: actions.clone(),
+        });
         let state = AppState::new(Shared {
             db,
             actions,
             reports,
+            creates,
+            updates,
             settings: Arc::new(settings),
             clock,
             tokens: Default::default(),

@@ -42,7 +42,7 @@ mod version;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::faults::{Faults, Site};
-use crate::service::{ActionsConfig, Db, ReportQueue};
+use crate::service::{ActionsConfig, CreateQueue, Db, ReportQueue, UpdateQueue};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -77,6 +77,8 @@ pub struct Shared {
     pub clock: Clock,
     pub tokens: auth::TokenCache,
     pub reports: ReportQueue,
+    pub creates: CreateQueue,
+    pub updates: UpdateQueue,
 }
 
 pub fn router(state: AppState) -> Router {

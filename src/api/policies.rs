@@ -16,6 +16,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::policy::{PolicyFilter, PolicyLimit, PolicyView};
 use crate::domain::{time, Action, ActionSet, Period, Uuid32};
 use crate::service::policies::{self as service, InvalidBody, LimitDraft, NewPolicy, PolicyBody, PolicyChanges};
+use crate::service::{policy_creates, policy_updates};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
@@ -228,7 +229,7 @@ async fn create(
     JsonBody(input): JsonBody,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
     let request = PolicyRequest::parse(input).map(NewPolicy::from);
-    let policy = service::create(&state.db, &state.actions, &user, request, state.clock.now()).await?;
+    let policy = policy_creates::create(&state.db, &state.creates, &user, request, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(PolicyOut::render(&links, policy))))
 }
 
@@ -249,7 +250,7 @@ async fn update(
 ) -> ApiResult<Json<PolicyOut>> {
     let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let request = PolicyRequest::parse(input).map(PolicyChanges::from);
-    let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
+    let policy = policy_updates::update(&state.db, &state.updates, &user, &uuid, request, state.clock.now()).await?;
     Ok(Json(PolicyOut::render(&links, policy)))
 }
 
@@ -270,7 +271,7 @@ async fn partial_update(
 ) -> ApiResult<Json<PolicyOut>> {
     let uuid = path_uuid(&raw, service::NOT_FOUND)?;
     let request = PatchedPolicyRequest::parse(input).map(PolicyChanges::from);
-    let policy = service::update(&state.db, &state.actions, &user, &uuid, request, state.clock.now()).await?;
+    let policy = policy_updates::update(&state.db, &state.updates, &user, &uuid, request, state.clock.now()).await?;
     Ok(Json(PolicyOut::render(&links, policy)))
 }
 

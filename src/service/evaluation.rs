@@ -207,7 +207,7 @@ pub async fn policy(
     policy_id: i64,
     now: DateTime<Utc>,
 ) -> store::Result<TransitionCount> {
-    judge_locked(tx, db, cfg, &[(customer_id, policy_id)], now).await
+    policies_locked(tx, db, cfg, &[(customer_id, policy_id)], now).await
 }
 
 /// Re-evaluates policies, given as (customer, policy), under their customers' locks and makes
@@ -224,11 +224,12 @@ pub async fn policies(
 ) -> store::Result<TransitionCount> {
     let customers: Vec<i64> = policies.iter().map(|&(customer, _)| customer).collect();
     lock_customers(tx, &customers).await?;
-    judge_locked(tx, db, cfg, policies, now).await
+    policies_locked(tx, db, cfg, policies, now).await
 }
 
-/// `policies` once their customers are locked.
-async fn judge_locked(
+/// `policies` once their customers are locked, by a path that holds their customers' locks (a
+/// batch of policy creates).
+pub async fn policies_locked(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,

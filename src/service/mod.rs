@@ -3,10 +3,13 @@
 //!
 //! The handles the API's shared state holds and hands to use cases are re-exported here, so the
 //! API names only `service`: `Db` (the database pools), `ActionsConfig` (the actions' settings,
-//! with the bell of the delivery worker) and `ReportQueue` (the usage reports' writer).
+//! with the bell of the delivery worker), `ReportQueue` (the usage reports' writer), and
+//! `CreateQueue` and `UpdateQueue` (the policy creates' and changes' writers).
 
 pub use crate::actions::ActionsConfig;
 pub use crate::store::Db;
+pub use policy_creates::CreateQueue;
+pub use policy_updates::UpdateQueue;
 pub use report_batch::ReportQueue;
 
 use crate::store;
@@ -23,6 +26,7 @@ pub mod events;
 pub mod grace;
 pub mod grant_boundaries;
 pub mod grants;
+pub mod group_commit;
 pub mod health;
 pub mod identity;
 pub mod offering_users;
@@ -30,7 +34,9 @@ pub mod offerings;
 pub mod orders;
 pub mod parsed;
 pub mod policies;
+pub mod policy_creates;
 pub mod policy_status;
+pub mod policy_updates;
 pub mod projects;
 pub mod provider_resources;
 pub mod providers;

@@ -12,12 +12,11 @@ use crate::domain::options::PolicyOptions;
 use crate::domain::page::{Listed, PageRequest};
 use crate::domain::policy::{Policy, PolicyFilter, PolicyView};
 use crate::domain::{ActionSet, Period, Uuid32};
-use crate::engine::TransitionCount;
-use crate::store::policies::{Current, NewLimit, NewPolicyRow, PolicyUpdate};
+use crate::store::policies::{Current, NewLimit};
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The 404 detail for a policy that does not exist or that the caller may not see.
 pub const NOT_FOUND: &str = "No CustomerComponentUsagePolicy matches the given query.";
@@ -141,11 +140,24 @@ async fn affected_resources(db: &Db, policy: &Policy, vis: Visibility) -> Servic
 }
 
 /// The policy just written, as its writer sees it.
-async fn written(db: &Db, caller: &Principal, id: i64, now: DateTime<Utc>) -> ServiceResult<PolicyView> {
-    let policy = store::policies::by_id(db.reader(), id)
-        .await?
-        .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+pub(super) async fn written(
+    db: &Db,
+    caller: &Principal,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> ServiceResult<PolicyView> {
     view(db, policy, Visibility::of(caller, now.timestamp_micros())).await
+}
+
+/// The policies a batch of writes changed, read back in its transaction, by id.
+pub(super) async fn read_back(tx: &mut Tx, ids: &[i64]) -> store::Result<HashMap<i64, Policy>> {
+    let read = store::policies::by_ids(tx, ids).await?;
+    Ok(read.into_iter().map(|p| (p.id, p)).collect())
+}
+
+/// The policy that a batch wrote for one request, out of those it read back.
+pub(super) fn take(read: &mut HashMap<i64, Policy>, id: i64) -> ServiceResult<Policy> {
+    read.remove(&id).ok_or(ServiceError::Database(sqlx::Error::RowNotFound))
 }
 
 /// The id of the customer a scope names; `None` when it names none (or no scope was given).
@@ -158,7 +170,7 @@ async fn customer_named(db: &Db, scope: Option<Uuid32>) -> ServiceResult<Option<
         .map(|(id, _)| id))
 }
 
-fn scope_not_found() -> ServiceError {
+pub(super) fn scope_not_found() -> ServiceError {
     ServiceError::Field("scope", checked::DOES_NOT_EXIST.into())
 }
 
@@ -180,95 +192,6 @@ pub(super) async fn scoped<T>(
         return Err(scope_not_found());
     }
     Ok((body, customer_id))
-}
-
-/// Creates a policy with its limits, then evaluates it (docs/evaluation.md §4.4).
-pub async fn create(
-    db: &Db,
-    cfg: &ActionsConfig,
-    caller: &Principal,
-    request: PolicyBody<NewPolicy>,
-    now: DateTime<Utc>,
-) -> ServiceResult<PolicyView> {
-    require_staff(caller)?;
-    let (new, customer_id) = scoped(db, request, |new| Some(new.customer)).await?;
-    let customer_id = customer_id.ok_or_else(scope_not_found)?;
-
-    let mut tx = db.begin().await?;
-    evaluation::lock_customers(&mut tx, &[customer_id]).await?;
-    let limits = resolve_limits(&mut tx, &new.limits).await?;
-    let row = NewPolicyRow {
-        uuid: &Uuid32::new_v4(),
-        customer_id,
-        actions: &new.actions,
-        options: &new.options.unwrap_or_default(),
-        thresholds: &new.thresholds.unwrap_or_default(),
-        reset_below: new.reset_below.unwrap_or_default(),
-        created_by: caller.id,
-        now: now.timestamp_micros(),
-        limits: &limits,
-    };
-    let id = store::policies::insert(&mut tx, &row).await?;
-    let transitions = evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
-    tx.commit().await?;
-    cfg.after_commit(transitions);
-    written(db, caller, id, now).await
-}
-
-/// Applies `changes` to the policy, then evaluates it (docs/evaluation.md §6.2).
-pub async fn update(
-    db: &Db,
-    cfg: &ActionsConfig,
-    caller: &Principal,
-    uuid: &Uuid32,
-    request: PolicyBody<PolicyChanges>,
-    now: DateTime<Utc>,
-) -> ServiceResult<PolicyView> {
-    require_staff(caller)?;
-    // The object is looked up before the body is checked, as DRF's update does.
-    if !store::policies::exists(db.reader(), uuid).await? {
-        return Err(ServiceError::NotFound(NOT_FOUND));
-    }
-    let (changes, moving_to) = scoped(db, request, |changes| changes.customer).await?;
-    let id = loop {
-        let mut tx = db.begin().await?;
-        let current = match lock_policy(&mut tx, uuid, moving_to).await? {
-            Locked::Held(current) => current,
-            Locked::Gone => return Err(ServiceError::NotFound(NOT_FOUND)),
-            Locked::Moved => continue,
-        };
-        let id = current.id;
-        let mut transitions = TransitionCount::default();
-        // Its fire was the old customer's: what its actions did there is undone there, and
-        // whether it fires again is the new customer's usage to decide.
-        if moving_to.is_some_and(|to| to != current.customer_id) {
-            transitions += evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
-        }
-        if let Some(limits) = &changes.limits {
-            let rows = resolve_limits(&mut tx, limits).await?;
-            store::policies::replace_limits(&mut tx, id, &rows).await?;
-        }
-        // Actions it no longer names let go of what they hold or wait for (docs/ladder.md §5);
-        // a policy that has not fired holds and waits for nothing.
-        if let Some(actions) = changes.actions.as_ref().filter(|_| current.has_fired()) {
-            evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
-        }
-        let customer_id = moving_to.unwrap_or(current.customer_id);
-        let update = PolicyUpdate {
-            customer_id,
-            actions: changes.actions.as_ref(),
-            options: changes.options.as_ref(),
-            thresholds: changes.thresholds.as_ref(),
-            reset_below: changes.reset_below,
-            now: now.timestamp_micros(),
-        };
-        store::policies::update(&mut tx, id, &update).await?;
-        transitions += evaluation::policy(&mut tx, db, cfg, customer_id, id, now).await?;
-        tx.commit().await?;
-        cfg.after_commit(transitions);
-        break id;
-    };
-    written(db, caller, id, now).await
 }
 
 /// Deletes the policy, resetting it first if it is fired (docs/evaluation.md §6.1).
@@ -324,24 +247,23 @@ pub(super) async fn lock_policy(tx: &mut Tx, uuid: &Uuid32, moving_to: Option<i6
     })
 }
 
-/// Checks the submitted limits against the catalogue (`resolve_components`), as saved.
-async fn resolve_limits(tx: &mut Tx, limits: &[LimitDraft]) -> ServiceResult<Vec<NewLimit>> {
-    Ok(resolve_components(tx, limits)
-        .await?
-        .into_iter()
-        .map(|(draft, component)| NewLimit {
-            component_id: component.id,
-            limit: draft.limit,
-            period: draft.period,
-        })
-        .collect())
-}
-
-/// Checks the submitted limits against the catalogue, in upstream's order: duplicates first,
-/// then each item's component, stopping at the first failure. Each limit with its component.
+/// Checks the submitted limits against the catalogue (`match_components`), as the dry run needs
+/// them: each limit with its component.
 pub(super) async fn resolve_components(
     tx: &mut Tx,
     limits: &[LimitDraft],
+) -> ServiceResult<Vec<(LimitDraft, Component)>> {
+    let uuids: Vec<Uuid32> = limits.iter().map(|l| l.component).collect();
+    let found = store::offerings::components_by_uuids(tx, &uuids).await?;
+    match_components(limits, &found)
+}
+
+/// Checks the submitted limits against the components `found` among those they name, in
+/// upstream's order: duplicates first, then each item's component, stopping at the first
+/// failure. Each limit with its component.
+pub(super) fn match_components(
+    limits: &[LimitDraft],
+    found: &[Component],
 ) -> ServiceResult<Vec<(LimitDraft, Component)>> {
     let mut seen = HashSet::new();
     if !limits.iter().all(|l| seen.insert((l.component, l.period))) {
@@ -351,14 +273,12 @@ pub(super) async fn resolve_components(
     }
     let mut rows = Vec::with_capacity(limits.len());
     for draft in limits {
-        let component = store::offerings::component_by_uuid(tx, &draft.component)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::Rejected(format!(
-                    "Component with uuid {} does not exist.",
-                    draft.component.hyphenated()
-                ))
-            })?;
+        let component = found.iter().find(|c| c.uuid == draft.component).ok_or_else(|| {
+            ServiceError::Rejected(format!(
+                "Component with uuid {} does not exist.",
+                draft.component.hyphenated()
+            ))
+        })?;
         if !component.fields.billing_type.is_metered() {
             return Err(ServiceError::Rejected(format!(
                 "Component {} has billing type {} which is not supported for usage policies. \
@@ -366,9 +286,21 @@ pub(super) async fn resolve_components(
                 component.fields.r#type, component.fields.billing_type
             )));
         }
-        rows.push((*draft, component));
+        rows.push((*draft, component.clone()));
     }
     Ok(rows)
+}
+
+/// The limit rows to save for limits that `match_components` accepted.
+pub(super) fn new_limits(matched: Vec<(LimitDraft, Component)>) -> Vec<NewLimit> {
+    matched
+        .into_iter()
+        .map(|(draft, component)| NewLimit {
+            component_id: component.id,
+            limit: draft.limit,
+            period: draft.period,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! rows they leave: listed, retrieved, deleted (docs/api.md §8).
 
 use super::evaluation::{self, MonthDelta, UsageChange};
-use super::report_batch::ReportQueue;
+use super::report_batch::{Queued, ReportQueue};
 use super::{access, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::authz::{Principal, Visibility};
@@ -95,7 +95,7 @@ pub async fn report(
         is_staff: caller.is_staff,
         may_report,
     };
-    queue.submit(reporter, report, now).await
+    queue.submit(Queued { reporter, report, now }).await
 }
 
 /// The usage rows the caller may see that pass `filter`, newest first, one page of them.

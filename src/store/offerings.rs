@@ -3,7 +3,7 @@
 
 use super::rows::{flag, int, undecodable, uuid};
 use super::visibility as sql;
-use super::{placeholders, Result, RowLock, Tx};
+use super::{in_list, placeholders, Result, RowLock, Tx};
 use crate::authz::Visibility;
 use crate::domain::offering::{Component, ComponentFields, Offering, OfferingFields, Plan, PlanFields};
 use crate::domain::{BillingType, OfferingState, UnitPrice, Uuid32};
@@ -357,14 +357,25 @@ pub async fn delete_component(tx: &mut Tx, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn component_by_uuid(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Component>> {
-    let row: Option<ComponentRow> = sqlx::query_as(&format!(
-        "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE uuid = $1"
-    ))
-    .bind(uuid.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(Component::try_from).transpose()
+/// The components among `uuids` that exist, in no particular order.
+pub async fn components_by_uuids(tx: &mut Tx, uuids: &[Uuid32]) -> Result<Vec<Component>> {
+    if uuids.is_empty() {
+        return Ok(vec![]);
+    }
+    let uuids = in_list(uuids);
+    let sql = format!(
+        "SELECT {COMPONENT_COLUMNS} FROM offering_components WHERE uuid IN ({})",
+        placeholders(1, uuids.len())
+    );
+    let mut q = sqlx::query_as::<_, ComponentRow>(&sql);
+    for uuid in &uuids {
+        q = q.bind(uuid.to_string());
+    }
+    q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(Component::try_from)
+        .collect()
 }
 
 /// A component of the given offering, by its uuid.

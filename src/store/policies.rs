@@ -4,7 +4,7 @@
 use super::packed::{Bind, Select};
 use super::rows::{flag, undecodable, uuid};
 use super::visibility as sql;
-use super::{placeholders, Backend, Result, Tx};
+use super::{in_list, placeholders, Backend, Result, Tx};
 use crate::authz::Visibility;
 use crate::domain::ladder::{ResetBelow, WarningThresholds};
 use crate::domain::options::PolicyOptions;
@@ -13,8 +13,8 @@ use crate::domain::{ActionSet, Period, Uuid32};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::any::AnyArguments;
-use sqlx::query::QueryScalar;
-use sqlx::{Any, AnyPool, FromRow};
+use sqlx::query::QueryAs;
+use sqlx::{Any, AnyConnection, AnyPool, FromRow};
 
 /// A policy as a read selects it, joined with one of its limit rows (none for a policy without
 /// limits) and, on a page, the list's total; `decode` folds these into `Policy`s. The fields are
@@ -172,59 +172,110 @@ pub struct NewPolicyRow<'a> {
     pub limits: &'a [NewLimit],
 }
 
-/// Inserts the policy and its limit rows in one round trip (on SQLite, one hop to the writer's
-/// thread), and returns its id.
-pub async fn insert(tx: &mut Tx, new: &NewPolicyRow<'_>) -> Result<i64> {
-    let policy = "INSERT INTO policies (uuid, customer_id, actions, options, warning_thresholds, \
-         reset_below_percent, has_fired, created_by_id, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8) RETURNING id";
-    let sql = match (new.limits.len(), Backend::of(tx)) {
-        (0, _) => policy.to_string(),
-        // One statement: the limits' INSERT takes the policy's id from a data-modifying WITH.
-        (n, Backend::Postgres) => format!(
-            "WITH inserted AS ({policy}), limits AS ({}) SELECT id FROM inserted",
-            limits_sql("inserted.id", "inserted, ", 9, n)
+/// Inserts the policies and their limit rows in one round trip (on SQLite, one hop to the
+/// writer's thread), and returns their ids in the order of `new`.
+pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
+    if new.is_empty() {
+        return Ok(vec![]);
+    }
+    // Each policy's values from $1 + 8k; its uuid is that first one, which its limit rows name.
+    let policies: Vec<String> = (0..new.len())
+        .map(|k| {
+            let p = 1 + 8 * k;
+            format!(
+                "(${p}, ${}, ${}, ${}, ${}, ${}, 0, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 7
+            )
+        })
+        .collect();
+    let policy = format!(
+        "INSERT INTO policies (uuid, customer_id, actions, options, warning_thresholds, \
+         reset_below_percent, has_fired, created_by_id, created, modified) VALUES {} RETURNING id, uuid",
+        policies.join(", ")
+    );
+    let keys: Vec<usize> = new
+        .iter()
+        .enumerate()
+        .flat_map(|(k, row)| std::iter::repeat_n(1 + 8 * k, row.limits.len()))
+        .collect();
+    let first = 1 + 8 * new.len();
+    let sql = match (keys.len(), Backend::of(tx)) {
+        (0, _) => policy,
+        // One statement: the limits' INSERT takes the policies' ids from a data-modifying WITH.
+        (_, Backend::Postgres) => format!(
+            "WITH inserted AS ({policy}), limits AS ({}) SELECT id, uuid FROM inserted",
+            limits_sql(
+                "inserted.id",
+                "inserted, ",
+                " WHERE inserted.uuid = v.column1",
+                &keys,
+                first
+            )
         ),
-        // Two statements, run one after the other; the second finds the policy by its uuid.
-        (n, Backend::Sqlite) => format!(
+        // Two statements, run one after the other; the second finds each policy by its uuid.
+        (_, Backend::Sqlite) => format!(
             "{policy}; {}",
-            limits_sql("(SELECT id FROM policies WHERE uuid = $1)", "", 9, n)
+            limits_sql("(SELECT id FROM policies WHERE uuid = v.column1)", "", "", &keys, first)
         ),
     };
-    let q = sqlx::query_scalar(&sql)
-        .bind(new.uuid.to_string())
-        .bind(new.customer_id)
-        .bind(new.actions.to_string())
-        .bind(new.options.to_value().to_string())
-        .bind(new.thresholds.to_stored())
-        .bind(i64::from(new.reset_below.percent()))
-        .bind(new.created_by)
-        .bind(new.now);
+    let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+    for row in new {
+        q = q
+            .bind(row.uuid.to_string())
+            .bind(row.customer_id)
+            .bind(row.actions.to_string())
+            .bind(row.options.to_value().to_string())
+            .bind(row.thresholds.to_stored())
+            .bind(i64::from(row.reset_below.percent()))
+            .bind(row.created_by)
+            .bind(row.now);
+    }
+    let limits: Vec<NewLimit> = new.iter().flat_map(|row| row.limits.iter().copied()).collect();
     // All rows, not the first: a fetch of one row would stop SQLite before the second statement.
-    let ids: Vec<i64> = bind_limits(q, new.limits).fetch_all(&mut **tx).await?;
-    ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+    // RETURNING's order is not the VALUES' order: each id is matched to its uuid.
+    let inserted = bind_limits(q, &limits).fetch_all(&mut **tx).await?;
+    new.iter()
+        .map(|row| {
+            let uuid = row.uuid.to_string();
+            inserted
+                .iter()
+                .find(|(_, u)| *u == uuid)
+                .map(|&(id, _)| id)
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
 }
 
-/// The INSERT of `n` limit rows of the policy whose id `policy_id` gives (an SQL expression),
+/// The INSERT of limit rows, the i-th one of the policy whose key is bound at placeholder
+/// `keys[i]` and whose id `policy_id` gives (an SQL expression over that key, `v.column1`),
 /// their values bound from placeholder `first` on (`bind_limits`), selected `from` the relations
-/// before their VALUES. Rows keep their order: limits are read back in id order, and the fourth
-/// value numbers them.
-fn limits_sql(policy_id: &str, from: &str, first: usize, n: usize) -> String {
-    let values: Vec<String> = (0..n)
-        .map(|i| format!("({}, {i})", placeholders(first + 3 * i, 3)))
+/// before their VALUES and kept by `filter`. Rows keep their order: limits are read back in id
+/// order, and the fifth value numbers them.
+fn limits_sql(policy_id: &str, from: &str, filter: &str, keys: &[usize], first: usize) -> String {
+    let values: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| format!("(${key}, {}, {i})", placeholders(first + 3 * i, 3)))
         .collect();
     format!(
         "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
-         SELECT {policy_id}, v.column1, v.column2, v.column3 FROM {from}(VALUES {}) AS v ORDER BY v.column4",
+         SELECT {policy_id}, v.column2, v.column3, v.column4 FROM {from}(VALUES {}) AS v{filter} ORDER BY v.column5",
         values.join(", ")
     )
 }
 
-/// A statement that may answer an id.
-type IdQuery<'q> = QueryScalar<'q, Any, i64, AnyArguments<'q>>;
+/// A statement whose rows are read as `O`.
+type RowsQuery<'q, O> = QueryAs<'q, Any, O, AnyArguments<'q>>;
 
 /// Binds the limit rows' values, as `limits_sql` places them.
-fn bind_limits<'q>(mut q: IdQuery<'q>, limits: &[NewLimit]) -> IdQuery<'q> {
+fn bind_limits<'q, O>(mut q: RowsQuery<'q, O>, limits: &[NewLimit]) -> RowsQuery<'q, O> {
     for l in limits {
         q = q.bind(l.component_id).bind(l.limit).bind(l.period.code());
     }
@@ -282,16 +333,17 @@ async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Resu
     if limits.is_empty() {
         return Ok(());
     }
-    let sql = limits_sql("$1", "", 2, limits.len());
-    let q = sqlx::query_scalar(&sql).bind(policy_id);
+    let sql = limits_sql("v.column1", "", "", &vec![1; limits.len()], 2);
+    let q = sqlx::query_as::<_, (i64,)>(&sql).bind(policy_id);
     bind_limits(q, limits).fetch_all(&mut **tx).await?;
     Ok(())
 }
 
 /// Where a policy stands, as a write that is about to lock its customer reads it.
-#[derive(Debug, Clone, Copy, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Current {
     pub id: i64,
+    pub uuid: String,
     pub customer_id: i64,
     /// 1 when fired; read with the lock, so a write knows whether a fire's effects need undoing.
     has_fired: i64,
@@ -304,10 +356,24 @@ impl Current {
 }
 
 pub async fn current(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<Current>> {
-    sqlx::query_as("SELECT id, customer_id, has_fired FROM policies WHERE uuid = $1")
-        .bind(uuid.to_string())
-        .fetch_optional(&mut **tx)
-        .await
+    Ok(current_of(tx, std::slice::from_ref(uuid)).await?.pop())
+}
+
+/// Where the policies among `uuids` that exist stand, in no particular order.
+pub async fn current_of(tx: &mut Tx, uuids: &[Uuid32]) -> Result<Vec<Current>> {
+    if uuids.is_empty() {
+        return Ok(vec![]);
+    }
+    let uuids = in_list(uuids);
+    let sql = format!(
+        "SELECT id, uuid, customer_id, has_fired FROM policies WHERE uuid IN ({})",
+        placeholders(1, uuids.len())
+    );
+    let mut q = sqlx::query_as(&sql);
+    for uuid in &uuids {
+        q = q.bind(uuid.to_string());
+    }
+    q.fetch_all(&mut **tx).await
 }
 
 pub async fn exists(pool: &AnyPool, uuid: &Uuid32) -> Result<bool> {
@@ -321,7 +387,7 @@ pub async fn exists(pool: &AnyPool, uuid: &Uuid32) -> Result<bool> {
 /// The rows of the policies that `from` (all that follows FROM, the policy named `p`) selects,
 /// with `total` as each row's total.
 async fn view_rows(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     from: &str,
     total: &str,
     binds: &[Bind<'_>],
@@ -329,23 +395,30 @@ async fn view_rows(
 ) -> Result<Vec<PolicyRow>> {
     let total = format!("{total} AS total");
     let columns = [COLUMNS, &[total.as_str()]].concat();
-    let mut conn = pool.acquire().await?;
     Select::new(&columns, &format!("FROM {from}"))
         .order_by(ORDER)
         .persistent(persistent)
-        .fetch_all(&mut conn, binds)
+        .fetch_all(conn, binds)
         .await
 }
 
 /// One policy with its limit rows, selected by `condition`.
 async fn one(pool: &AnyPool, condition: &str, binds: &[Bind<'_>]) -> Result<Option<Policy>> {
     let from = format!("policies p {JOINS} WHERE {condition}");
-    let rows = view_rows(pool, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
+    let rows = view_rows(&mut *pool.acquire().await?, &from, "CAST(NULL AS BIGINT)", binds, true).await?;
     Ok(decode(rows)?.pop())
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Policy>> {
-    one(pool, "p.id = $1", &[id.into()]).await
+/// The policies among `ids` that exist, in the lists' order, read in the transaction that wrote
+/// them (a batch of writes answers its requests from one read).
+pub async fn by_ids(tx: &mut Tx, ids: &[i64]) -> Result<Vec<Policy>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = in_list(ids);
+    let from = format!("policies p {JOINS} WHERE p.id IN ({})", placeholders(1, ids.len()));
+    let binds: Vec<Bind> = ids.iter().map(|&id| id.into()).collect();
+    decode(view_rows(tx, &from, "CAST(NULL AS BIGINT)", &binds, true).await?)
 }
 
 pub async fn visible_by_uuid(pool: &AnyPool, uuid: &Uuid32, vis: Visibility) -> Result<Option<Policy>> {
@@ -440,7 +513,14 @@ pub async fn page(
         .into_iter()
         .chain(uuids.iter().map(|uuid| Bind::Text(uuid)))
         .collect();
-    let rows = view_rows(pool, &from, &format!("({})", count_sql(vis, f)), &binds, offset == 0).await?;
+    let rows = view_rows(
+        &mut *pool.acquire().await?,
+        &from,
+        &format!("({})", count_sql(vis, f)),
+        &binds,
+        offset == 0,
+    )
+    .await?;
     let total = rows.first().and_then(|r| r.total);
     Ok((decode(rows)?, total))
 }

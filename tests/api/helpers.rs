@@ -294,6 +294,29 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Sends the requests at once, each as the holder of its token: (status, body) of each, in
+    /// the order given.
+    pub async fn together(&self, requests: Vec<(Method, String, String, Value)>) -> Vec<(u16, Value)> {
+        let mut sent = tokio::task::JoinSet::new();
+        for (i, (method, path, token, body)) in requests.into_iter().enumerate() {
+            let (http, url) = (self.http.clone(), self.url(&path));
+            sent.spawn(async move {
+                let response = http
+                    .request(method, url)
+                    .header("Authorization", format!("Token {token}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = response.status().as_u16();
+                (i, status, response.json().await.unwrap_or(Value::Null))
+            });
+        }
+        let mut answers = sent.join_all().await;
+        answers.sort_by_key(|&(i, _, _)| i);
+        answers.into_iter().map(|(_, status, body)| (status, body)).collect()
+    }
+
     pub fn staff(&self) -> &str {
         &self.staff_token
     }

@@ -14,6 +14,7 @@ mod operations;
 mod orders;
 mod permissions;
 mod policies;
+mod policy_batches;
 mod report_log;
 #[path = "../common/sinks.rs"]
 mod sinks;

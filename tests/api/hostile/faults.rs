@@ -114,23 +114,18 @@ api_test!(
 
 /// Sixteen reports of small amounts on one resource, sent at once: (status, body) of each.
 async fn send_together(app: &TestApp, m: &Marketplace, vm: &str) -> Vec<(u16, Value)> {
-    let mut sent = tokio::task::JoinSet::new();
-    for i in 0..16 {
-        let (http, url, token) = (app.http.clone(), app.url(SET_USAGE), m.provider_token().to_string());
-        let body = report(vm, &format!("{i}.00"));
-        sent.spawn(async move {
-            let response = http
-                .post(url)
-                .header("Authorization", format!("Token {token}"))
-                .json(&body)
-                .send()
-                .await
-                .expect("an answer");
-            let status = response.status().as_u16();
-            (status, response.json().await.unwrap_or(Value::Null))
-        });
-    }
-    sent.join_all().await
+    let token = m.provider_token().to_string();
+    let requests = (0..16)
+        .map(|i| {
+            (
+                Method::POST,
+                SET_USAGE.to_string(),
+                token.clone(),
+                report(vm, &format!("{i}.00")),
+            )
+        })
+        .collect();
+    app.together(requests).await
 }
 
 api_test!(
