@@ -1,8 +1,9 @@
 //! Changing policies, by `PUT` or `PATCH` (docs/api.md §4): a change is checked in the request,
 //! then written in a group commit with the changes that queue beside it (`group_commit`,
-//! docs/evaluation.md §4.4). A batch reads its policies, locks their customers (and those they
-//! move to) in one statement, checks every change against what it read before it writes any, and
-//! evaluates the changed policies together.
+//! docs/evaluation.md §4.4). A batch locks the customers of its policies (and those they move
+//! to) in one statement, reads its policies, checks every change against what it read before it
+//! writes any, writes the changes that only set fields in one statement, and evaluates the changed
+//! policies together.
 
 use super::access::require_staff;
 use super::group_commit::{Batch, Queue};
@@ -34,9 +35,9 @@ pub struct Queued {
 pub enum Written<P = Policy> {
     /// The policy, changed (`P`: as read back, or while the batch runs, its id).
     Policy(P),
-    /// Nothing: the change is sent again, to the next batch. Its policy moved to another customer
-    /// before the batch locked the one it was read with (locking that one as well could break the
-    /// id order the locks are taken in), or another change to the same policy is in this batch.
+    /// Nothing: the change is sent again, to the next batch. Its policy moved to a customer the
+    /// batch did not lock while the batch took its locks (locking that one as well could break
+    /// the id order the locks are taken in), or another change to the same policy is in this batch.
     Again,
 }
 
@@ -100,20 +101,11 @@ impl Batch for Updates {
         let (db, cfg) = (&self.db, &self.cfg);
         let mut tx = db.begin().await?;
         let uuids: Vec<Uuid32> = batch.iter().map(|q| q.uuid).collect();
-        let seen = store::policies::current_of(&mut tx, &uuids).await?;
-        // Locked, then read again: nobody moves a policy away from a customer whose row is held.
-        // No other writer runs until an SQLite transaction ends: what it read stands.
-        let current = if store::writes_serialised(&tx) {
-            seen.clone()
-        } else {
-            let customers: Vec<i64> = seen
-                .iter()
-                .map(|c| c.customer_id)
-                .chain(batch.iter().filter_map(|q| q.moving_to))
-                .collect();
-            evaluation::lock_customers(&mut tx, &customers).await?;
-            store::policies::current_of(&mut tx, &uuids).await?
-        };
+        let moving: Vec<i64> = batch.iter().filter_map(|q| q.moving_to).collect();
+        // Locked, then read: nobody moves a policy away from a customer whose row is held.
+        let locked = store::evaluation::lock_customers_of_policies(&mut tx, &uuids, &moving).await?;
+        let held = |customer_id: i64| locked.as_ref().is_none_or(|ids| ids.contains(&customer_id));
+        let current = store::policies::current_of(&mut tx, &uuids).await?;
         let named: Vec<Uuid32> = batch
             .iter()
             .flat_map(|q| q.changes.limits.iter().flatten().map(|l| l.component))
@@ -126,12 +118,11 @@ impl Batch for Updates {
         let mut in_batch = HashSet::new();
         for queued in batch {
             let uuid = queued.uuid.to_string();
-            let find = |read: &[Current]| read.iter().find(|c| c.uuid == uuid).cloned();
-            let (Some(before), Some(current)) = (find(&seen), find(&current)) else {
+            let Some(current) = current.iter().find(|c| c.uuid == uuid).cloned() else {
                 outcomes.push(Err(ServiceError::NotFound(NOT_FOUND)));
                 continue;
             };
-            if before.customer_id != current.customer_id || !in_batch.insert(current.id) {
+            if !held(current.customer_id) || !in_batch.insert(current.id) {
                 outcomes.push(Ok(Written::Again));
                 continue;
             }
@@ -155,6 +146,9 @@ impl Batch for Updates {
 
         let mut transitions = TransitionCount::default();
         let mut changed = Vec::with_capacity(accepted.len());
+        // Changes that only set fields are written together at the end: what they set (a policy
+        // that has not fired, or fields other than its actions) touches no other policy's work.
+        let mut plain = Vec::with_capacity(accepted.len());
         for Accepted {
             queued,
             current,
@@ -162,19 +156,6 @@ impl Batch for Updates {
         } in &accepted
         {
             let (id, changes, now) = (current.id, &queued.changes, queued.now);
-            // Its fire was the old customer's: what its actions did there is undone there, and
-            // whether it fires again is the new customer's usage to decide.
-            if queued.moving_to.is_some_and(|to| to != current.customer_id) {
-                transitions += evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
-            }
-            if let Some(rows) = limits {
-                store::policies::replace_limits(&mut tx, id, rows).await?;
-            }
-            // Actions it no longer names let go of what they hold or wait for (docs/ladder.md
-            // §5); a policy that has not fired holds and waits for nothing.
-            if let Some(actions) = changes.actions.as_ref().filter(|_| current.has_fired()) {
-                evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
-            }
             let customer_id = queued.moving_to.unwrap_or(current.customer_id);
             let update = PolicyUpdate {
                 customer_id,
@@ -184,9 +165,29 @@ impl Batch for Updates {
                 reset_below: changes.reset_below,
                 now: now.timestamp_micros(),
             };
-            store::policies::update(&mut tx, id, &update).await?;
             changed.push((customer_id, id));
+            let moves = queued.moving_to.is_some_and(|to| to != current.customer_id);
+            let drops = changes.actions.as_ref().filter(|_| current.has_fired());
+            if !moves && limits.is_none() && drops.is_none() {
+                plain.push((id, update));
+                continue;
+            }
+            // Its fire was the old customer's: what its actions did there is undone there, and
+            // whether it fires again is the new customer's usage to decide.
+            if moves {
+                transitions += evaluation::reset_fired(&mut tx, db, cfg, id, now).await?;
+            }
+            if let Some(rows) = limits {
+                store::policies::replace_limits(&mut tx, id, rows).await?;
+            }
+            // Actions it no longer names let go of what they hold or wait for (docs/ladder.md
+            // §5); a policy that has not fired holds and waits for nothing.
+            if let Some(actions) = drops {
+                evaluation::drop_actions(&mut tx, db, cfg, id, actions, now).await?;
+            }
+            store::policies::update(&mut tx, &[(id, update)]).await?;
         }
+        store::policies::update(&mut tx, &plain).await?;
         // The batch is one moment: its last request's.
         let now = batch.iter().map(|q| q.now).max().unwrap_or_else(Utc::now);
         transitions += evaluation::policies_locked(&mut tx, db, cfg, &changed, now).await?;

@@ -9,7 +9,7 @@ use super::{in_list, ladder, placeholders, Result, RowLock, Tx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};
 use crate::domain::options::PolicyOptions;
 use crate::domain::time::Micros;
-use crate::domain::{ActionSet, Amount, Month};
+use crate::domain::{ActionSet, Amount, Month, Uuid32};
 use serde::Deserialize;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
@@ -65,6 +65,37 @@ pub async fn lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> Result<()> {
 /// them first) has either committed or waits until this transaction ends.
 pub async fn share_lock_customers(tx: &mut Tx, customer_ids: &[i64]) -> Result<()> {
     lock_customer_rows(tx, customer_ids, RowLock::Share).await
+}
+
+/// Locks the rows of the customers that the policies among `policy_uuids` belong to, and those
+/// of `also`, in id order, and returns their ids; `None` on SQLite, which locks nothing (its one
+/// writer connection already serialises write transactions, so what one reads stands).
+pub async fn lock_customers_of_policies(
+    tx: &mut Tx,
+    policy_uuids: &[Uuid32],
+    also: &[i64],
+) -> Result<Option<Vec<i64>>> {
+    let lock = RowLock::Update.clause(tx);
+    if lock.is_empty() {
+        return Ok(None);
+    }
+    let (uuids, also) = (in_list(policy_uuids), in_list(also));
+    let mut condition = format!(
+        "id IN (SELECT customer_id FROM policies WHERE uuid IN ({}))",
+        placeholders(1, uuids.len())
+    );
+    if !also.is_empty() {
+        condition += &format!(" OR id IN ({})", placeholders(1 + uuids.len(), also.len()));
+    }
+    let sql = format!("SELECT id FROM customers WHERE {condition} ORDER BY id {lock}");
+    let mut q = sqlx::query_scalar::<_, i64>(&sql);
+    for uuid in &uuids {
+        q = q.bind(uuid.to_string());
+    }
+    for id in &also {
+        q = q.bind(*id);
+    }
+    Ok(Some(q.fetch_all(&mut **tx).await?))
 }
 
 async fn lock_customer_rows(tx: &mut Tx, customer_ids: &[i64], lock: RowLock) -> Result<()> {

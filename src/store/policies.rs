@@ -292,22 +292,34 @@ pub struct PolicyUpdate<'a> {
     pub now: i64,
 }
 
-/// Moves the policy to its customer and sets what is given, in one statement.
-pub async fn update(tx: &mut Tx, id: i64, update: &PolicyUpdate<'_>) -> Result<()> {
-    sqlx::query(
-        "UPDATE policies SET customer_id = $1, actions = COALESCE($2, actions), \
-         options = COALESCE($3, options), warning_thresholds = COALESCE($4, warning_thresholds), \
-         reset_below_percent = COALESCE($5, reset_below_percent), modified = $6 WHERE id = $7",
-    )
-    .bind(update.customer_id)
-    .bind(update.actions.map(ActionSet::to_string))
-    .bind(update.options.map(|o| o.to_value().to_string()))
-    .bind(update.thresholds.map(WarningThresholds::to_stored))
-    .bind(update.reset_below.map(|r| i64::from(r.percent())))
-    .bind(update.now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
+/// Applies each (policy id, update) pair, in one statement; each policy at most once.
+pub async fn update(tx: &mut Tx, updates: &[(i64, PolicyUpdate<'_>)]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..updates.len())
+        .map(|k| format!("({})", placeholders(1 + 7 * k, 7)))
+        .collect();
+    let sql = format!(
+        "UPDATE policies SET customer_id = v.column2, actions = COALESCE(v.column3, policies.actions), \
+         options = COALESCE(v.column4, policies.options), \
+         warning_thresholds = COALESCE(v.column5, policies.warning_thresholds), \
+         reset_below_percent = COALESCE(v.column6, policies.reset_below_percent), modified = v.column7 \
+         FROM (VALUES {}) AS v WHERE policies.id = v.column1",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for (id, update) in updates {
+        q = q
+            .bind(*id)
+            .bind(update.customer_id)
+            .bind(update.actions.map(ActionSet::to_string))
+            .bind(update.options.map(|o| o.to_value().to_string()))
+            .bind(update.thresholds.map(WarningThresholds::to_stored))
+            .bind(update.reset_below.map(|r| i64::from(r.percent())))
+            .bind(update.now);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
