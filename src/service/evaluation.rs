@@ -12,6 +12,7 @@ use crate::domain::{ActionSet, Amount, Month};
 use crate::engine::{
     self, ladder, Assessment, Decision, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount,
 };
+use crate::store::policies::NewPolicyRow;
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -227,8 +228,7 @@ pub async fn policies(
     policies_locked(tx, db, cfg, policies, now).await
 }
 
-/// `policies` once their customers are locked, by a path that holds their customers' locks (a
-/// batch of policy creates).
+/// `policies` once their customers are locked, by a path that holds their customers' locks.
 pub async fn policies_locked(
     tx: &mut Tx,
     db: &Db,
@@ -241,6 +241,54 @@ pub async fn policies_locked(
     let rows = store::evaluation::rules_of(tx, &ids, now.timestamp_micros()).await?;
     let mut policies = PolicyRules::group(rows);
     policies.retain(|p| customers.contains(&p.customer_id));
+    judge_all(tx, db, cfg, policies, now).await
+}
+
+/// Policies just inserted, given with their ids, by a path that holds their customers' locks.
+/// What they are decided on is what was inserted (not fired, no warning, no grants yet: a grant
+/// names a policy that exists), so only their customers' totals are read.
+pub async fn created(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    created: &[(i64, &NewPolicyRow<'_>)],
+    now: DateTime<Utc>,
+) -> store::Result<TransitionCount> {
+    let policies = created
+        .iter()
+        .map(|&(id, row)| PolicyRules {
+            id,
+            customer_id: row.customer_id,
+            has_fired: false,
+            ladder: Ladder {
+                thresholds: row.thresholds.clone(),
+                reset_below: row.reset_below,
+                warning_level: None,
+            },
+            rules: row
+                .limits
+                .iter()
+                .map(|l| LimitRule {
+                    component: l.component_id,
+                    limit: l.limit,
+                    period: l.period,
+                    granted: Amount::ZERO,
+                })
+                .collect(),
+        })
+        .collect();
+    judge_all(tx, db, cfg, policies, now).await
+}
+
+/// Decides on each policy against its customer's totals, read in one query, and makes what it
+/// decided.
+async fn judge_all(
+    tx: &mut Tx,
+    db: &Db,
+    cfg: &ActionsConfig,
+    mut policies: Vec<PolicyRules>,
+    now: DateTime<Utc>,
+) -> store::Result<TransitionCount> {
     let current = Month::of(now.date_naive());
     let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
     let earliest_month = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), current);

@@ -102,14 +102,10 @@ impl Batch for Creates {
             })
             .collect();
         let ids = store::policies::insert(&mut tx, &rows).await?;
-        let created: Vec<(i64, i64)> = accepted
-            .iter()
-            .zip(&ids)
-            .map(|(&i, &id)| (batch[i].customer_id, id))
-            .collect();
+        let created: Vec<(i64, &NewPolicyRow)> = ids.iter().copied().zip(&rows).collect();
         // The batch is one moment: its last request's.
         let now = batch.iter().map(|q| q.now).max().unwrap_or_else(Utc::now);
-        let transitions = evaluation::policies_locked(&mut tx, db, cfg, &created, now).await?;
+        let transitions = evaluation::created(&mut tx, db, cfg, &created, now).await?;
         let mut read = read_back(&mut tx, &ids).await?;
         tx.commit().await?;
         cfg.after_commit(transitions);
