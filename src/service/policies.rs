@@ -176,22 +176,30 @@ pub(super) fn scope_not_found() -> ServiceError {
 
 /// A create or update body with the id of the customer its scope names (`None` when it names
 /// none), or the 400 it gets: its field errors, with the scope's first when that names no
-/// customer. Create, update and the dry run check a body the same way here.
+/// customer. Update and the dry run check a body the same way here; a create finds its scope in
+/// its batch (`policy_creates`).
 pub(super) async fn scoped<T>(
     db: &Db,
     request: PolicyBody<T>,
     scope_of: impl Fn(&T) -> Option<Uuid32>,
 ) -> ServiceResult<(T, Option<i64>)> {
-    let scope = match &request {
-        Ok(body) => scope_of(body),
-        Err(invalid) => invalid.scope,
+    let body = match request {
+        Ok(body) => body,
+        Err(invalid) => return Err(refusal(db, invalid).await?),
     };
+    let scope = scope_of(&body);
     let customer_id = customer_named(db, scope).await?;
-    let body = request.map_err(|invalid| invalid.refused(scope.is_some() && customer_id.is_none()))?;
     if scope.is_some() && customer_id.is_none() {
         return Err(scope_not_found());
     }
     Ok((body, customer_id))
+}
+
+/// The 400 of a refused body: its field errors, with the scope's first when that names no
+/// customer.
+pub(super) async fn refusal(db: &Db, invalid: InvalidBody) -> ServiceResult<ServiceError> {
+    let scope_not_found = invalid.scope.is_some() && customer_named(db, invalid.scope).await?.is_none();
+    Ok(invalid.refused(scope_not_found))
 }
 
 /// Deletes the policy, resetting it first if it is fired (docs/evaluation.md §6.1).

@@ -1,29 +1,29 @@
 //! Creating policies (docs/api.md §4): a create is checked in the request, then written in a
 //! group commit with the creates that queue beside it (`group_commit`, docs/evaluation.md §4.4).
-//! A batch locks its customers, reads the components its limits name and inserts its policies
-//! in one statement each, and evaluates them together; a create whose limits the catalogue
-//! refuses is answered 400 and leaves the others' batch untouched.
+//! A batch finds and locks the customers its scopes name, reads the components its limits name
+//! and inserts its policies in one statement each, and evaluates them together; a create whose
+//! scope or limits name nothing is answered 400 and leaves the others' batch untouched.
 
 use super::access::require_staff;
 use super::group_commit::{Batch, Queue};
 use super::policies::{
-    match_components, new_limits, read_back, scope_not_found, scoped, take, written, NewPolicy, PolicyBody,
+    match_components, new_limits, read_back, refusal, scope_not_found, take, written, NewPolicy, PolicyBody,
 };
-use super::{evaluation, ServiceResult};
+use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
 use crate::authz::Principal;
 use crate::domain::ladder::WarningThresholds;
 use crate::domain::options::PolicyOptions;
 use crate::domain::policy::{Policy, PolicyView};
 use crate::domain::Uuid32;
-use crate::store::policies::NewPolicyRow;
+use crate::store::policies::{NewLimit, NewPolicyRow};
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
-/// A create to write: the policy, the id of the customer its scope names, who sent it and when.
+/// A create to write: the policy, who sent it and when.
 pub struct Queued {
     new: NewPolicy,
-    customer_id: i64,
     created_by: i64,
     now: DateTime<Utc>,
 }
@@ -46,11 +46,12 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> ServiceResult<PolicyView> {
     require_staff(caller)?;
-    let (new, customer_id) = scoped(db, request, |new| Some(new.customer)).await?;
-    let customer_id = customer_id.ok_or_else(scope_not_found)?;
+    let new = match request {
+        Ok(new) => new,
+        Err(invalid) => return Err(refusal(db, invalid).await?),
+    };
     let queued = Queued {
         new,
-        customer_id,
         created_by: caller.id,
         now,
     };
@@ -68,29 +69,34 @@ impl Batch for Creates {
     async fn commit(&self, batch: &[Queued]) -> store::Result<Vec<ServiceResult<Policy>>> {
         let (db, cfg) = (&self.db, &self.cfg);
         let mut tx = db.begin().await?;
-        let customers: Vec<i64> = batch.iter().map(|q| q.customer_id).collect();
-        evaluation::lock_customers(&mut tx, &customers).await?;
+        // The scopes are found where they are locked: no lookup of its own for each request.
+        let scopes: Vec<Uuid32> = batch.iter().map(|q| q.new.customer).collect();
+        let customers: HashMap<Uuid32, i64> = store::evaluation::lock_customers_named(&mut tx, &scopes)
+            .await?
+            .into_iter()
+            .collect();
         let named: Vec<Uuid32> = batch
             .iter()
             .flat_map(|q| q.new.limits.iter().map(|l| l.component))
             .collect();
         let components = store::offerings::components_by_uuids(&mut tx, &named).await?;
-        // Each create's limits, or why the catalogue refuses them; only accepted ones are written.
-        let checked: Vec<_> = batch
+        // Each create's customer and limits, or why it is refused; only accepted ones are written.
+        let checked: Vec<ServiceResult<(i64, Vec<NewLimit>)>> = batch
             .iter()
-            .map(|q| match_components(&q.new.limits, &components).map(new_limits))
+            .map(|q| {
+                let customer_id = *customers.get(&q.new.customer).ok_or_else(scope_not_found)?;
+                Ok((customer_id, new_limits(match_components(&q.new.limits, &components)?)))
+            })
             .collect();
         let uuids: Vec<Uuid32> = batch.iter().map(|_| Uuid32::new_v4()).collect();
         // What a create that sends no options or thresholds saves: `{}`, and upstream's ladder.
         let (no_options, no_thresholds) = (PolicyOptions::default(), WarningThresholds::default());
-        let accepted: Vec<usize> = (0..batch.len()).filter(|&i| checked[i].is_ok()).collect();
-        let rows: Vec<NewPolicyRow> = accepted
-            .iter()
-            .map(|&i| {
-                let (q, limits) = (&batch[i], checked[i].as_ref().map(Vec::as_slice).unwrap_or(&[]));
-                NewPolicyRow {
+        let rows: Vec<NewPolicyRow> = (0..batch.len())
+            .filter_map(|i| {
+                let (q, (customer_id, limits)) = (&batch[i], checked[i].as_ref().ok()?);
+                Some(NewPolicyRow {
                     uuid: &uuids[i],
-                    customer_id: q.customer_id,
+                    customer_id: *customer_id,
                     actions: &q.new.actions,
                     options: q.new.options.as_ref().unwrap_or(&no_options),
                     thresholds: q.new.thresholds.as_ref().unwrap_or(&no_thresholds),
@@ -98,7 +104,7 @@ impl Batch for Creates {
                     created_by: q.created_by,
                     now: q.now.timestamp_micros(),
                     limits,
-                }
+                })
             })
             .collect();
         let ids = store::policies::insert(&mut tx, &rows).await?;
@@ -108,13 +114,17 @@ impl Batch for Creates {
         let transitions = evaluation::created(&mut tx, db, cfg, &created, now).await?;
         let mut read = read_back(&mut tx, &ids).await?;
         tx.commit().await?;
+        // Inserts grow SQLite's WAL as reports do (docs/configuration.md §2.1).
+        db.checkpoint_soon();
         cfg.after_commit(transitions);
         let mut ids = ids.into_iter();
         Ok(checked
             .into_iter()
             .map(|outcome| {
                 outcome?;
-                take(&mut read, ids.next().unwrap_or_default())
+                // One id was inserted for each accepted create, in their order.
+                let id = ids.next().ok_or(ServiceError::Database(sqlx::Error::RowNotFound))?;
+                take(&mut read, id)
             })
             .collect())
     }

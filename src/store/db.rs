@@ -208,8 +208,8 @@ impl Db {
             .copied()
     }
 
-    /// After committing a transaction that wrote many pages (a batch of usage reports): the
-    /// SQLite checkpoint below runs soon. Nobody listens on PostgreSQL.
+    /// After committing a transaction that wrote many pages (a batch of usage reports or policy
+    /// creates): the SQLite checkpoint below runs soon. Nobody listens on PostgreSQL.
     pub fn checkpoint_soon(&self) {
         self.wal_grew.notify_one();
     }

@@ -98,6 +98,30 @@ pub async fn lock_customers_of_policies(
     Ok(Some(q.fetch_all(&mut **tx).await?))
 }
 
+/// Finds the customers that `uuids` name and locks their rows, in id order (PostgreSQL; SQLite
+/// only finds them): one statement for what would otherwise be a lookup and then a lock. The
+/// found ones, as (uuid, id); a uuid that names no customer is missing.
+pub async fn lock_customers_named(tx: &mut Tx, uuids: &[Uuid32]) -> Result<Vec<(Uuid32, i64)>> {
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = RowLock::Update.clause(tx);
+    let uuids = in_list(uuids);
+    let sql = format!(
+        "SELECT uuid, id FROM customers WHERE uuid IN ({}) ORDER BY id {lock}",
+        placeholders(1, uuids.len())
+    );
+    let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+    for uuid in &uuids {
+        q = q.bind(uuid.to_string());
+    }
+    q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(uuid, id)| Ok((rows::uuid("customers.uuid", &uuid)?, id)))
+        .collect()
+}
+
 async fn lock_customer_rows(tx: &mut Tx, customer_ids: &[i64], lock: RowLock) -> Result<()> {
     let lock = lock.clause(tx);
     if customer_ids.is_empty() || lock.is_empty() {

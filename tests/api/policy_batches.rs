@@ -37,16 +37,25 @@ api_test!(
     async fn creates_sent_together_are_each_answered_and_a_refused_one_writes_nothing(app) {
         let m = marketplace(&app).await;
         let missing = "0123456789abcdef0123456789abcdef";
+        // A scope is found in the batch that locks it: one naming no customer is refused there.
+        let nobody = m.customer_url().replace(m.customer_uuid(), missing);
         let requests = (0..16)
             .map(|i| {
                 let component = if i % 4 == 3 { missing.to_string() } else { m.component("cpu_hours") };
-                (Method::POST, BASE.to_string(), create_body(&m, &component, 100 + i))
+                let mut body = create_body(&m, &component, 100 + i);
+                if i % 8 == 5 {
+                    body["scope"] = json!(nobody);
+                }
+                (Method::POST, BASE.to_string(), body)
             })
             .collect();
         let answers = send_together(&app, requests).await;
         let mut created = Vec::new();
         for (i, (status, body)) in answers.into_iter().enumerate() {
-            if i % 4 == 3 {
+            if i % 8 == 5 {
+                assert_eq!(status, 400, "{body}");
+                assert_eq!(body, json!({"scope": ["Invalid hyperlink - Object does not exist."]}));
+            } else if i % 4 == 3 {
                 assert_eq!(status, 400, "{body}");
                 assert_eq!(
                     body,
@@ -54,11 +63,13 @@ api_test!(
                 );
             } else {
                 assert_eq!(status, 201, "{body}");
-                // Each answer is its own policy, with its own limit.
+                // Each answer is its own policy, with its own limit, for the customer it names.
                 assert_eq!(body["component_limits_set"][0]["limit"], 100 + i as i64);
+                assert_eq!(body["scope"], json!(m.customer_url()));
                 created.push(uuid_of(&body));
             }
         }
+        assert_eq!(created.len(), 10);
         let mut listed = policies_of(&app, &m).await;
         listed.sort();
         created.sort();
