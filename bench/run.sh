@@ -15,6 +15,10 @@
 # the next run with the same sizes, backend and month from a copy of it instead of seeding again:
 # at ten times the data, seeding takes about 8 minutes of a 10-minute run. PostgreSQL keeps them as
 # databases mg_seed_*, SQLite as files under SEED_DIR (default /var/tmp/meterguard-bench-seed).
+# BENCH_DB_SETUP_SQL (PostgreSQL only): SQL that psql runs against the bench's database each time
+# it settles, after each stage is seeded or restored and before its cases (bench/pg_settings.sh
+# sets per-table storage parameters with it). A stage seeded in the same run is saved to the seed
+# cache after the setup of the stage before it, so its copy keeps what that setup changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKENDS="${1:-both}"
@@ -32,6 +36,7 @@ PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 INSTANCES="${INSTANCES:-1}"
 SEED_CACHE="${SEED_CACHE:-}"
 SEED_DIR="${SEED_DIR:-/var/tmp/meterguard-bench-seed}"
+BENCH_DB_SETUP_SQL="${BENCH_DB_SETUP_SQL:-}"
 PORT=18790 # instance i listens on PORT + i
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -84,6 +89,8 @@ peak_rss() { # the servers' peak RSS in MB, one figure per instance
 # autoanalyze start on the fresh rows in the middle of a case (p99 of 15-28 ms instead of 5-7),
 # and so does the timed checkpoint that writes the load's dirty pages out.
 settle() {
+  [ "$BACKEND" = postgres ] && [ -n "$BENCH_DB_SETUP_SQL" ] \
+    && psql "$url" -q -v ON_ERROR_STOP=1 -c "$BENCH_DB_SETUP_SQL" >/dev/null
   [ "$BACKEND" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
   return 0
 }
