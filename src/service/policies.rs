@@ -183,10 +183,7 @@ pub(super) async fn scoped<T>(
     request: PolicyBody<T>,
     scope_of: impl Fn(&T) -> Option<Uuid32>,
 ) -> ServiceResult<(T, Option<i64>)> {
-    let body = match request {
-        Ok(body) => body,
-        Err(invalid) => return Err(refusal(db, invalid).await?),
-    };
+    let body = accepted(db, request).await?;
     let scope = scope_of(&body);
     let customer_id = customer_named(db, scope).await?;
     if scope.is_some() && customer_id.is_none() {
@@ -195,11 +192,16 @@ pub(super) async fn scoped<T>(
     Ok((body, customer_id))
 }
 
-/// The 400 of a refused body: its field errors, with the scope's first when that names no
-/// customer.
-pub(super) async fn refusal(db: &Db, invalid: InvalidBody) -> ServiceResult<ServiceError> {
-    let scope_not_found = invalid.scope.is_some() && customer_named(db, invalid.scope).await?.is_none();
-    Ok(invalid.refused(scope_not_found))
+/// The body, or the 400 of a refused one: its field errors, with the scope's first when that
+/// names no customer (the only case that reads the database).
+pub(super) async fn accepted<T>(db: &Db, request: PolicyBody<T>) -> ServiceResult<T> {
+    match request {
+        Ok(body) => Ok(body),
+        Err(invalid) => {
+            let scope_not_found = invalid.scope.is_some() && customer_named(db, invalid.scope).await?.is_none();
+            Err(invalid.refused(scope_not_found))
+        }
+    }
 }
 
 /// Deletes the policy, resetting it first if it is fired (docs/evaluation.md §6.1).

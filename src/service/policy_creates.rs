@@ -7,7 +7,7 @@
 use super::access::require_staff;
 use super::group_commit::{Batch, Queue};
 use super::policies::{
-    match_components, new_limits, read_back, refusal, scope_not_found, take, written, NewPolicy, PolicyBody,
+    accepted, match_components, new_limits, read_back, scope_not_found, take, written, NewPolicy, PolicyBody,
 };
 use super::{evaluation, ServiceError, ServiceResult};
 use crate::actions::ActionsConfig;
@@ -46,10 +46,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> ServiceResult<PolicyView> {
     require_staff(caller)?;
-    let new = match request {
-        Ok(new) => new,
-        Err(invalid) => return Err(refusal(db, invalid).await?),
-    };
+    let new = accepted(db, request).await?;
     let queued = Queued {
         new,
         created_by: caller.id,

@@ -180,6 +180,13 @@ api_test!(
             b["scope"] = scope;
             assert_eq!(app.post(BASE, app.staff(), b.clone()).await.expect(400), json!({"scope": [message]}));
         }
+        // A body refused for another field still names the scope's error, as DRF checks every field.
+        let mut both = b.clone();
+        both["scope"] = json!(unknown);
+        both["actions"] = json!(7);
+        let err = app.post(BASE, app.staff(), both).await.expect(400);
+        assert_eq!(err["scope"], json!(["Invalid hyperlink - Object does not exist."]), "{err}");
+        assert!(err.get("actions").is_some(), "{err}");
         b.as_object_mut().unwrap().remove("scope");
         assert_eq!(app.post(BASE, app.staff(), b.clone()).await.expect(400), json!({"scope": ["This field is required."]}));
         // The host part of a hyperlink is ignored.
