@@ -33,9 +33,11 @@ pub struct MonthDelta {
     pub delta: i64,
 }
 
-/// After usage changed: `changes` in the order they were written. Each change is evaluated on
-/// the totals as they stood right after it, as if it had been committed alone, so writes that
-/// share a transaction never hide a fire-then-reset pair. Returns the transitions it made.
+/// After usage changed: `changes` in the order they were written, by a path that holds their
+/// customers' locks (it took them before it wrote the usage and the totals). Each change is
+/// evaluated on the totals as they stood right after it, as if it had been committed alone, so
+/// writes that share a transaction never hide a fire-then-reset pair. Returns the transitions it
+/// made.
 pub async fn after_usage_changes(
     tx: &mut Tx,
     db: &Db,
@@ -50,7 +52,6 @@ pub async fn after_usage_changes(
     };
     let customers = distinct(changes.iter().map(|c| c.customer_id));
     let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
-    lock_customers(tx, &customers).await?;
     // The changes of one write are made at one instant, or a few close together: the grants are
     // read as they stand at the latest (docs/grants.md §2).
     let rules = store::evaluation::rules_of_customers(tx, &customers, latest.timestamp_micros()).await?;

@@ -195,8 +195,8 @@ pub(super) fn check<'r>(
 
 /// Writes checked reports, in their order, and re-evaluates the policies they touch, each
 /// report's decisions made as if it had been committed alone; fails only on the database.
-/// Returns the transitions it made. Each statement covers the whole batch, its rows sorted
-/// by key: concurrent batches lock rows in one order and never deadlock.
+/// Returns the transitions it made. Each statement covers the whole batch. The caller holds the
+/// locks of the reports' customers (`store::usages::targets` takes them).
 pub(super) async fn apply(
     tx: &mut Tx,
     db: &Db,
@@ -264,37 +264,7 @@ pub(super) async fn apply(
             });
         }
     }
-    add_to_totals_and_evaluate(tx, db, cfg, &changes).await
-}
-
-/// Adds usage changes to the customers' monthly totals, one row per key in key order (the
-/// order in which they are locked), then evaluates them one after another.
-async fn add_to_totals_and_evaluate(
-    tx: &mut Tx,
-    db: &Db,
-    cfg: &ActionsConfig,
-    changes: &[UsageChange],
-) -> store::Result<TransitionCount> {
-    let mut sums: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
-    for change in changes {
-        for d in &change.deltas {
-            *sums
-                .entry((change.customer_id, d.component_id, d.billing_month))
-                .or_default() += d.delta;
-        }
-    }
-    let totals: Vec<TotalDelta> = sums
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .map(|((customer_id, component_id, billing_month), delta)| TotalDelta {
-            customer_id,
-            component_id,
-            billing_month,
-            delta,
-        })
-        .collect();
-    store::usages::add_to_totals(tx, &totals).await?;
-    evaluation::after_usage_changes(tx, db, cfg, changes).await
+    evaluation::after_usage_changes(tx, db, cfg, &changes).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated
@@ -307,6 +277,12 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
+    // Found first to learn its customer, then read again under the customer's lock, which every
+    // writer of the row and of the totals holds (docs/evaluation.md §5.1).
+    let Some(found) = store::usages::key_for_delete(&mut tx, uuid).await? else {
+        return Err(ServiceError::NotFound(NOT_FOUND));
+    };
+    evaluation::lock_customers(&mut tx, &[found.customer_id]).await?;
     let Some(key) = store::usages::key_for_delete(&mut tx, uuid).await? else {
         return Err(ServiceError::NotFound(NOT_FOUND));
     };
@@ -323,6 +299,16 @@ pub async fn delete(
     store::report_log::append(&mut tx, &[deletion]).await?;
     let mut changes = Vec::new();
     if key.usage != 0 {
+        store::usages::add_to_total(
+            &mut tx,
+            TotalDelta {
+                customer_id: key.customer_id,
+                component_id: key.component_id,
+                billing_month: key.billing_month,
+                delta: -key.usage,
+            },
+        )
+        .await?;
         changes.push(UsageChange {
             customer_id: key.customer_id,
             now,
@@ -333,7 +319,7 @@ pub async fn delete(
             }],
         });
     }
-    let transitions = add_to_totals_and_evaluate(&mut tx, db, cfg, &changes).await?;
+    let transitions = evaluation::after_usage_changes(&mut tx, db, cfg, &changes).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(())

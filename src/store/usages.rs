@@ -32,49 +32,21 @@ pub type RowKey = (i64, i64, i64);
 /// Rows per statement, well under both backends' limits on bound parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Replaces the usage of each report's key and returns, per key, the amount replaced (0 for a
-/// new row). `reports` must be sorted by key without repeats: each upsert locks its rows
-/// (PostgreSQL) in that order, so concurrent writers never wait on each other in a cycle, and a
-/// row's `previous_usage` is taken from the row it replaced, so writers of one key serialise on
-/// it and each sees the other's amount. `log`, the reports as they came, is appended to the
-/// report log in the same round trip as the first upsert (docs/api.md §8.4): as its own
-/// statement it cost a batch a fifth more time on SQLite (bench/RESULTS.md run 20).
+/// Replaces the usage of each report's key, adds what each replacement moved to its customer's
+/// monthly total, and returns, per key, the amount replaced (0 for a new row). `reports` holds
+/// each key once. The caller holds the locks of the reported resources' customers (`targets`):
+/// every writer of a customer's usage rows and totals takes that lock first (docs/evaluation.md
+/// §5.1), so these rows are written in no particular order without two writers ever waiting on
+/// each other. `log`, the reports as they came, is appended to the report log, and the totals
+/// are added to, in the same round trip as the first upsert (docs/api.md §8.4): each as its own
+/// statement cost a batch a round trip more (bench/RESULTS.md runs 20 and 25).
 pub async fn replace_all(tx: &mut Tx, reports: &[UsageReport<'_>], log: &[LogEntry]) -> Result<HashMap<RowKey, i64>> {
     let mut replaced = HashMap::with_capacity(reports.len());
     let (mut log_along, rest) = log.split_at(log.len().min(report_log::ENTRIES_PER_STATEMENT));
     let backend = Backend::of(tx);
     for chunk in reports.chunks(ROWS_PER_STATEMENT) {
         let first = log_along.len() * report_log::PARAMETERS;
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = first + i * 10;
-                format!(
-                    "({}, 0, {}, ${})",
-                    placeholders(p + 1, 5),
-                    placeholders(p + 6, 5),
-                    p + 10
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, \
-             previous_usage, date, description, recurring, modified_by_id, created, modified) \
-             VALUES {} ON CONFLICT (resource_id, component_id, billing_month) DO UPDATE SET \
-             previous_usage = component_usages.usage, usage = excluded.usage, date = excluded.date, \
-             description = excluded.description, recurring = excluded.recurring, \
-             modified_by_id = excluded.modified_by_id, modified = excluded.modified \
-             RETURNING resource_id, component_id, billing_month, previous_usage",
-            values.join(", ")
-        );
-        // PostgreSQL runs one statement at a time, with the log's INSERT as a data-modifying
-        // WITH; SQLite, which has none, runs the two statements of the text one after the other.
-        let sql = match (log_along.is_empty(), backend) {
-            (true, _) => sql,
-            (false, Backend::Postgres) => {
-                format!("WITH logged AS ({}) {sql}", report_log::insert_sql(1, log_along.len()))
-            }
-            (false, Backend::Sqlite) => format!("{}; {sql}", report_log::insert_sql(1, log_along.len())),
-        };
+        let sql = replace_sql(backend, log_along.len(), first, chunk.len());
         let mut q = report_log::bind(sqlx::query_as(&sql), log_along);
         log_along = &[];
         for r in chunk {
@@ -100,6 +72,81 @@ pub async fn replace_all(tx: &mut Tx, reports: &[UsageReport<'_>], log: &[LogEnt
     report_log::append(tx, log_along).await?;
     report_log::append(tx, rest).await?;
     Ok(replaced)
+}
+
+/// Parameters a usage row takes in `replace_sql`.
+const ROW_PARAMETERS: usize = 10;
+
+/// One round trip of `replace_all`: `logged` log entries (parameters from $1), then the upsert of
+/// `rows` usage rows (parameters after `first`), then the totals. PostgreSQL runs it as one
+/// statement, the log's INSERT and the totals' as data-modifying WITHs, the totals summed from
+/// what the upsert returns. SQLite, which has no data-modifying WITH, runs the statements of the
+/// text one after the other, and the totals' reads the rows the upsert has just written.
+fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let p = first + i * ROW_PARAMETERS;
+            format!(
+                "({}, 0, {}, ${})",
+                placeholders(p + 1, 5),
+                placeholders(p + 6, 5),
+                p + 10
+            )
+        })
+        .collect();
+    // A new row's previous_usage is 0, a replaced one's the amount it replaced.
+    let upsert = format!(
+        "INSERT INTO component_usages (uuid, resource_id, component_id, billing_month, usage, \
+         previous_usage, date, description, recurring, modified_by_id, created, modified) \
+         VALUES {} ON CONFLICT (resource_id, component_id, billing_month) DO UPDATE SET \
+         previous_usage = component_usages.usage, usage = excluded.usage, date = excluded.date, \
+         description = excluded.description, recurring = excluded.recurring, \
+         modified_by_id = excluded.modified_by_id, modified = excluded.modified",
+        values.join(", ")
+    );
+    let log = (logged > 0).then(|| report_log::insert_sql(1, logged));
+    match backend {
+        Backend::Postgres => {
+            let log = log.map_or(String::new(), |log| format!("logged AS ({log}), "));
+            format!(
+                "WITH {log}up AS ({upsert} RETURNING resource_id, component_id, billing_month, usage, \
+                 previous_usage), moved AS ({}) \
+                 SELECT resource_id, component_id, billing_month, previous_usage FROM up",
+                add_moved("up u")
+            )
+        }
+        Backend::Sqlite => {
+            let keys: Vec<String> = (0..rows)
+                .map(|i| format!("({})", placeholders(first + i * ROW_PARAMETERS + 2, 3)))
+                .collect();
+            // Driven by the keys (CROSS JOIN keeps that order), so the rows are found by the
+            // unique key instead of a scan.
+            let written = format!(
+                "(VALUES {}) k CROSS JOIN component_usages u ON u.resource_id = k.column1 \
+                 AND u.component_id = k.column2 AND u.billing_month = k.column3",
+                keys.join(", ")
+            );
+            let log = log.map_or(String::new(), |log| format!("{log}; "));
+            format!(
+                "{log}{upsert} RETURNING resource_id, component_id, billing_month, previous_usage; {}",
+                add_moved(&written)
+            )
+        }
+    }
+}
+
+/// Adds to the customers' monthly totals what the usage rows `u` of `source` moved, one row per
+/// customer, component and month; a total that did not move is not written. (`WHERE true` keeps
+/// SQLite from reading the upsert's ON as a join's.)
+fn add_moved(source: &str) -> String {
+    format!(
+        "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) \
+         SELECT p.customer_id, u.component_id, u.billing_month, SUM(u.usage - u.previous_usage) \
+         FROM {source} JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \
+         WHERE true GROUP BY p.customer_id, u.component_id, u.billing_month \
+         HAVING SUM(u.usage - u.previous_usage) <> 0 \
+         ON CONFLICT (customer_id, component_id, billing_month) DO UPDATE SET usage = usage_totals.usage + excluded.usage"
+    )
 }
 
 /// A reported resource with its offering's components: all a report is checked against.
@@ -131,21 +178,26 @@ struct TargetRow {
     billing_type: Option<String>,
 }
 
-/// The reported resources, by uuid (hex), in one query for a whole batch of reports. Not
-/// locked: reports on one key queue on its usage row, and a policy action that flags a resource
-/// must not wait for the report that fired it to end.
+/// The reported resources, by uuid (hex), in one query for a whole batch of reports, with their
+/// customers' rows locked (PostgreSQL) in id order: the batch goes on to write those customers'
+/// usage rows and totals and to evaluate their policies, which every path does under that lock
+/// (docs/evaluation.md §5.1); taking it here saves the batch a round trip. The resources are
+/// not locked: reports on one key queue on their customer, and a policy action that flags a
+/// resource must not wait for the report that fired it to end.
 pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<String, UsageTarget>> {
     let mut targets: HashMap<String, UsageTarget> = HashMap::with_capacity(resources.len());
     if resources.is_empty() {
         return Ok(targets);
     }
     let uuids = in_list(resources);
+    let lock = RowLock::Update.of(tx, "c");
+    // Rows are locked in the order they are sorted in, so the customers come first.
     let sql = format!(
         "SELECT r.uuid AS resource_uuid, r.id AS resource_id, p.customer_id, r.plan_id, r.state, \
          oc.id AS component_id, oc.type AS component_type, oc.billing_type FROM resources r \
-         JOIN projects p ON p.id = r.project_id \
+         JOIN projects p ON p.id = r.project_id JOIN customers c ON c.id = p.customer_id \
          LEFT JOIN offering_components oc ON oc.offering_id = r.offering_id \
-         WHERE r.uuid IN ({}) ORDER BY r.id, oc.id",
+         WHERE r.uuid IN ({}) ORDER BY c.id, r.id, oc.id {lock}",
         placeholders(1, uuids.len())
     );
     let mut q = sqlx::query_as(&sql);
@@ -185,29 +237,19 @@ pub struct TotalDelta {
     pub delta: i64,
 }
 
-/// Adds the deltas to the customers' monthly totals, atomically. `deltas` must be sorted by key
-/// without repeats, the order in which the rows are locked.
-pub async fn add_to_totals(tx: &mut Tx, deltas: &[TotalDelta]) -> Result<()> {
-    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 4 + 1, 4)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES {} \
-             ON CONFLICT (customer_id, component_id, billing_month) \
-             DO UPDATE SET usage = usage_totals.usage + excluded.usage",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for d in chunk {
-            q = q
-                .bind(d.customer_id)
-                .bind(d.component_id)
-                .bind(d.billing_month)
-                .bind(d.delta);
-        }
-        q.execute(&mut **tx).await?;
-    }
+/// Adds the delta to the customer's monthly total; the caller holds the customer's lock.
+pub async fn add_to_total(tx: &mut Tx, d: TotalDelta) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO usage_totals (customer_id, component_id, billing_month, usage) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (customer_id, component_id, billing_month) \
+         DO UPDATE SET usage = usage_totals.usage + excluded.usage",
+    )
+    .bind(d.customer_id)
+    .bind(d.component_id)
+    .bind(d.billing_month)
+    .bind(d.delta)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -222,14 +264,14 @@ pub struct UsageKey {
     pub usage: i64,
 }
 
-/// The row's key, locked (PostgreSQL) for the rest of the transaction.
+/// The row's key. Not locked: its writers hold its customer's lock, which the deletion takes
+/// before it reads the key again.
 pub async fn key_for_delete(tx: &mut Tx, uuid: &Uuid32) -> Result<Option<UsageKey>> {
-    let lock = RowLock::Update.of(tx, "u");
-    sqlx::query_as(&format!(
+    sqlx::query_as(
         "SELECT u.id, u.resource_id, p.customer_id, u.component_id, u.billing_month, u.usage FROM component_usages u \
          JOIN resources r ON r.id = u.resource_id JOIN projects p ON p.id = r.project_id \
-         WHERE u.uuid = $1 {lock}"
-    ))
+         WHERE u.uuid = $1",
+    )
     .bind(uuid.to_string())
     .fetch_optional(&mut **tx)
     .await

@@ -3,10 +3,12 @@
 use crate::api_test;
 use crate::fixtures::{marketplace, Marketplace};
 use crate::helpers::TestApp;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 const POLICIES: &str = "/api/marketplace-customer-component-usage-policies/";
 const SET_USAGE: &str = "/api/marketplace-component-usages/set_usage/";
+const USAGES: &str = "/api/marketplace-component-usages/";
 
 async fn policy(app: &TestApp, m: &Marketplace, limit: i64, period: i64) -> String {
     m.cpu_policy(app, "notify_organization_owners", limit, period).await
@@ -429,6 +431,48 @@ api_test!(
             assert_eq!(event["event_type"], expected, "transition {i} of {}", made.len());
         }
         assert_eq!(made.len() % 2 == 1, last + 1.0 > 100.0);
+    }
+);
+
+api_test!(
+    async fn deletions_and_reports_of_one_customer_sent_together_all_commit(app) {
+        // A deletion and a report batch both write a usage row and its customer's totals: both
+        // take the customer's lock first (docs/evaluation.md §5.1), so neither waits on the other
+        // in a cycle. A cycle would end one of them with a deadlock error (500).
+        let m = marketplace(&app).await;
+        let uuid = policy(&app, &m, 1000, 1).await;
+        let mut resources = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            let resource = m.resource(&app, name).await;
+            report(&app, m.provider_token(), &resource, json!("1")).await.expect(201);
+            resources.push(resource);
+        }
+        for round in 0..6 {
+            let rows = app.get(USAGES, app.staff()).await.expect(200);
+            let mut requests = Vec::new();
+            for row in rows.as_array().expect("rows") {
+                let path = format!("{USAGES}{}/", row["uuid"].as_str().expect("uuid"));
+                requests.push((Method::DELETE, path, app.staff().to_string(), Value::Null));
+            }
+            for resource in &resources {
+                let body = json!({"resource": resource, "usages": [{"type": "cpu_hours", "amount": round + 2}]});
+                requests.push((Method::POST, SET_USAGE.to_string(), app.staff().to_string(), body));
+            }
+            for (i, (status, body)) in app.together(requests).await.into_iter().enumerate() {
+                assert!(status == 201 || status == 204, "round {round}, request {i}: {status} {body}");
+            }
+        }
+        // The totals hold exactly the rows that are left.
+        let rows = app.get(USAGES, app.staff()).await.expect(200);
+        let left: f64 = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["usage"].as_str().expect("usage").parse::<f64>().expect("a number"))
+            .sum();
+        let status = app.get(&format!("{POLICIES}{uuid}/status/"), app.staff()).await.expect(200);
+        let total: f64 = status["limits"][0]["usage"].as_str().expect("usage").parse().expect("a number");
+        assert_eq!(total, left);
     }
 );
 
