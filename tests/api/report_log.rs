@@ -82,6 +82,32 @@ api_test!(
 );
 
 api_test!(
+    async fn a_deleted_reporter_and_a_removed_component_leave_the_log_as_documented(app) {
+        let m = marketplace(&app).await;
+        let resource = m.resource(&app, "kept").await;
+        let provider = m.provider_token().to_string();
+        report(&app, &provider, &resource, "cpu_hours", "3").await.expect(201);
+        report(&app, &provider, &resource, "storage_gb", "7").await.expect(201);
+
+        // A deleted reporter's entries stay, naming nobody (docs/api.md §8.4).
+        let reporter = me(&app, &provider).await;
+        app.delete(&format!("/api/users/{reporter}/"), app.staff()).await.expect(204);
+        let entries = log(&app, app.staff(), "").await;
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().all(|e| e["reported_by"].is_null() && e["reported_by_username"].is_null()));
+
+        // A removed component's entries go with it; the others stay.
+        let offering = m.offering["uuid"].as_str().expect("offering uuid");
+        let remove = format!("/api/marketplace-provider-offerings/{offering}/remove_offering_component/");
+        app.post(&remove, app.staff(), json!({"uuid": m.component("cpu_hours")})).await.expect(200);
+        let entries = log(&app, app.staff(), "").await;
+        let types: Vec<&str> = entries.iter().map(|e| e["type"].as_str().expect("type")).collect();
+        assert_eq!(types, ["storage_gb"]);
+        assert_eq!(amounts(&entries), [("7.00", false)]);
+    }
+);
+
+api_test!(
     async fn the_filters_narrow_the_log_and_refuse_what_they_cannot_read(app) {
         let m = marketplace(&app).await;
         let first = m.resource(&app, "first").await;
