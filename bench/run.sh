@@ -7,6 +7,8 @@
 # the ceiling measured again, and the server's peak RSS (VmHWM).
 # Usage: bench/run.sh [sqlite|postgres|both]; CONNS, DURATION, CUSTOMERS, RESOURCES, MONTHS,
 # REPORT_MONTHS override the defaults; CASES="policies set_usage" (the default) picks the groups of cases.
+# WARMUP (default 5s) runs each case's load that long before the DURATION that is measured; 0
+# measures a fresh server from its first request.
 # INSTANCES=N (PostgreSQL only; SQLite always runs one) runs N servers on the one database, the way
 # several stateless instances share it in production, and splits every case's load across them:
 # one wrk per instance with CONNS/N connections, run at the same time. requests/s is then their
@@ -19,11 +21,14 @@
 # it settles, after each stage is seeded or restored and before its cases (bench/pg_settings.sh
 # sets per-table storage parameters with it). A stage seeded in the same run is saved to the seed
 # cache after the setup of the stage before it, so its copy keeps what that setup changed.
+# SERVER_URL_QUERY (PostgreSQL only): a query string, such as statement-cache-capacity=500, added
+# to the servers' database URL (not psql's), to measure a connection option of the driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKENDS="${1:-both}"
 CONNS="${CONNS:-16}"
 DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-5s}" # each case's load, run first and not measured; 0 measures from the start
 CUSTOMERS="${CUSTOMERS:-1000}"
 RESOURCES="${RESOURCES:-40000}" # set_usage case: RESOURCES x MONTHS component_usages rows
 MONTHS="${MONTHS:-25}"
@@ -37,6 +42,7 @@ INSTANCES="${INSTANCES:-1}"
 SEED_CACHE="${SEED_CACHE:-}"
 SEED_DIR="${SEED_DIR:-/var/tmp/meterguard-bench-seed}"
 BENCH_DB_SETUP_SQL="${BENCH_DB_SETUP_SQL:-}"
+SERVER_URL_QUERY="${SERVER_URL_QUERY:-}"
 PORT=18790 # instance i listens on PORT + i
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -53,20 +59,34 @@ to_ms() { # wrk prints 812.00us, 1.23ms or 1.02s
                          else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 } }'
 }
 
-measure() { # name, path, token, [lua env...]
-  local name="$1" path="$2" token="$3"; shift 3
+# Runs wrk against every instance for a duration: the case's load, its output in $work/wrk.N.
+load() { # duration, path, token, [lua env...]
+  local duration="$1" path="$2" token="$3"; shift 3
   local i wrk_pids=()
   for ((i = 0; i < n; i++)); do
     if [ $# -gt 0 ]; then
-      env "$@" TOKEN="$token" PROCESS="$i" wrk -t"$threads" -c"$((CONNS / n))" -d"$DURATION" --latency \
+      env "$@" TOKEN="$token" PROCESS="$i" wrk -t"$threads" -c"$((CONNS / n))" -d"$duration" --latency \
         -s bench/load.lua "http://127.0.0.1:$((PORT + i))$path" > "$work/wrk.$i" &
     else
-      wrk -t"$threads" -c"$((CONNS / n))" -d"$DURATION" --latency -H "Authorization: Token $token" \
+      wrk -t"$threads" -c"$((CONNS / n))" -d"$duration" --latency -H "Authorization: Token $token" \
         "http://127.0.0.1:$((PORT + i))$path" > "$work/wrk.$i" &
     fi
     wrk_pids+=($!)
   done
   wait "${wrk_pids[@]}"
+}
+
+# The case's load for WARMUP, not measured: a server fresh from a restore has none of the
+# database's pages in its buffers and none of its statements planned yet, which a running
+# deployment has (bench/RESULTS.md run 25 shows what the first seconds cost).
+warm_up() { # path, token, [lua env...]
+  [ "$WARMUP" = 0 ] || load "$WARMUP" "$@"
+}
+
+measure() { # name, path, token, [lua env...]; WARMUP=0 when the caller warmed the case up itself
+  local name="$1" i; shift
+  warm_up "$@"
+  load "$DURATION" "$@"
   local rps=0 p50=0 p99=0 non2xx=0 out
   for ((i = 0; i < n; i++)); do
     out=$(cat "$work/wrk.$i")
@@ -111,7 +131,7 @@ c.commit()' "$work/bench.db" "$1"
 # Tokens that never lapse: a seed cache's tokens may be hours old when a run starts from it.
 start_servers() {
   for ((i = 0; i < n; i++)); do
-    RUST_LOG=warn METERGUARD_TOKEN_LIFETIME_SECONDS=2147483647 DATABASE_URL="$url" $BIN serve --listen "127.0.0.1:$((PORT + i))" >> "$work/$BACKEND.$i.log" 2>&1 &
+    RUST_LOG=warn METERGUARD_TOKEN_LIFETIME_SECONDS=2147483647 DATABASE_URL="$server_url" $BIN serve --listen "127.0.0.1:$((PORT + i))" >> "$work/$BACKEND.$i.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((PORT + i))/health/" >/dev/null && break; sleep 0.2; done
   done
@@ -166,10 +186,12 @@ for BACKEND in sqlite postgres; do
   [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$BACKEND" ] || continue
   if [ "$BACKEND" = sqlite ]; then
     url="sqlite://$work/bench.db"
+    server_url="$url"
   else
     db="mg_bench_$$"
     psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     url="${PG_URL%/*}/$db"
+    server_url="$url${SERVER_URL_QUERY:+?$SERVER_URL_QUERY}"
   fi
   n=1; [ "$BACKEND" = postgres ] && n=$INSTANCES
   threads=$(( n > 1 ? 1 : 2 )) # two wrk threads in all, on the machine's two cores
@@ -255,10 +277,11 @@ print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+
     # The ceiling again, right before: minutes have passed and other work on the machine may differ.
     CEILING=""
     measure "ceiling again: GET /health/" "/health/" "$staff"
+    warm_up "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
     [ "$BACKEND" = postgres ] && read -r wal0 upd0 hot0 <<< "$(pg_counters)"
     read -r r0 c0 t0 <<< "$(batch_sums)"
     what="reports to the current month"; [ "$months" = 1 ] || what="reports to all $months months (backfill)"
-    measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows, $what" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
+    WARMUP=0 measure "set_usage, staff, $((RESOURCES * MONTHS)) usage rows, $what" "/" "$staff" MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates"
     if [ "$BACKEND" = postgres ]; then
       sleep 1 # the statistics collector reports table counters within about a second
       read -r wal1 upd1 hot1 <<< "$(pg_counters)"
