@@ -268,8 +268,7 @@ for BACKEND in sqlite postgres; do
       $1 == "meterguard_report_batch_duration_seconds_sum" { t += $2 } END { print r + 0, c + 0, t + 0 }'
   }
   for months in $REPORT_MONTHS; do
-    dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
-print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$months")
+    dates=$(python3 bench/report_dates.py "$months")
     code=$(curl -s -o "$work/set_usage.out" -w '%{http_code}' -H "Authorization: Token $staff" -H 'Content-Type: application/json' \
       -d "{\"resource\": \"$(printf '%08x%024x' 48651 1)\", \"date\": \"${dates%%,*}\", \"usages\": [{\"type\": \"cpu_hours\", \"amount\": \"1\"}]}" \
       "http://127.0.0.1:$PORT/api/marketplace-component-usages/set_usage/")

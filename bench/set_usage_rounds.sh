@@ -30,8 +30,7 @@ for ((i = 0; i < n; i++)); do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((port + i))/health/" >/dev/null && break; sleep 0.2; done
 done
 sleep 8 # the sweep every instance runs when it starts
-dates=$(python3 -c 'import datetime,sys; t=datetime.date.today(); i=t.year*12+t.month-1
-print(",".join("%04d-%02d-01T00:00:00Z" % (divmod(i-b,12)[0], divmod(i-b,12)[1]+1) for b in range(int(sys.argv[1]))))' "$months")
+dates=$(python3 bench/report_dates.py "$months")
 counters() { # batches, batches over 10/25/100 ms, multixact SLRU accesses, WAL bytes
   local i
   for ((i = 0; i < n; i++)); do curl -s "http://127.0.0.1:$((port + i))/metrics"; done | awk '

@@ -1,9 +1,9 @@
 //! Evaluating policies inside the transaction that changed their facts. Every path that changes a
 //! customer's policies or totals, or decides on them, first locks the customer's row
-//! (`lock_customers`; on SQLite the one writer is alone anyway), and reads what it decides on
-//! after that lock: a report and a policy write for one customer never decide side by side, each
-//! on facts without the other's. The transition itself is a conditional update, so a crossing
-//! fires exactly once.
+//! (`lock_customers`, or a report batch's read of its resources, `store::usages::targets`; on
+//! SQLite the one writer is alone anyway), and reads what it decides on after that lock: a report
+//! and a policy write for one customer never decide side by side, each on facts without the
+//! other's. The transition itself is a conditional update, so a crossing fires exactly once.
 
 use crate::actions::{self, ActionsConfig, TransitionCtx};
 use crate::domain::evaluation::{ComponentLimit, CustomerTotal, Firing, LimitRow, PolicyState};

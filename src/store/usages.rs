@@ -229,7 +229,7 @@ pub async fn targets(tx: &mut Tx, resources: &[&Uuid32]) -> Result<HashMap<Strin
 }
 
 /// A change of a customer's monthly total of a component, in hundredths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy)]
 pub struct TotalDelta {
     pub customer_id: i64,
     pub component_id: i64,
