@@ -262,9 +262,10 @@ impl TryFrom<FiringLimitRow> for (Firing, Option<LimitRow>) {
 /// The limit rows of the customers' policies, each with its policy's firing state and what the
 /// grants active at `now` add to it, in policy order. Only what a decision needs: a transition
 /// reads the rest. Every row of the customers' policies, not only those on the components a
-/// write moved: filtering them here took a second probe of `policy_limits` for each policy, over
-/// a third of the buffers this read touched (docs/postgres-tuning.md §1), and a customer's
-/// policies are few.
+/// write moved: filtering them here took a second probe of `policy_limits` for each policy, and
+/// a customer's policies are few. The rows are found by their own customer, one index range per
+/// customer, and the policies by theirs: found through their policies, one probe each, they
+/// were most of the buffers a report touched (docs/postgres-tuning.md §1).
 pub async fn rules_of_customers(
     tx: &mut Tx,
     customer_ids: &[i64],
@@ -275,8 +276,9 @@ pub async fn rules_of_customers(
     }
     let customers = in_list(customer_ids);
     let from = format!(
-        "FROM policies p JOIN policy_limits l ON l.policy_id = p.id WHERE p.customer_id IN ({})",
-        placeholders(2, customers.len()),
+        "FROM policy_limits l JOIN policies p ON p.id = l.policy_id \
+         WHERE l.customer_id IN ({list}) AND p.customer_id IN ({list})",
+        list = placeholders(2, customers.len()),
     );
     rules(tx, &from, &[&[now][..], &customers].concat()).await
 }

@@ -200,6 +200,8 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
          reset_below_percent, has_fired, created_by_id, created, modified) VALUES {} RETURNING id, uuid",
         policies.join(", ")
     );
+    // The limit rows' INSERT takes each policy's customer from what this one returns.
+    let policy_and_customer = format!("{policy}, customer_id");
     let keys: Vec<usize> = new
         .iter()
         .enumerate()
@@ -210,9 +212,9 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
         (0, _) => policy,
         // One statement: the limits' INSERT takes the policies' ids from a data-modifying WITH.
         (_, Backend::Postgres) => format!(
-            "WITH inserted AS ({policy}), limits AS ({}) SELECT id, uuid FROM inserted",
+            "WITH inserted AS ({policy_and_customer}), limits AS ({}) SELECT id, uuid FROM inserted",
             limits_sql(
-                "inserted.id",
+                ("inserted.id", "inserted.customer_id"),
                 "inserted, ",
                 " WHERE inserted.uuid = v.column1",
                 &keys,
@@ -222,7 +224,16 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
         // Two statements, run one after the other; the second finds each policy by its uuid.
         (_, Backend::Sqlite) => format!(
             "{policy}; {}",
-            limits_sql("(SELECT id FROM policies WHERE uuid = v.column1)", "", "", &keys, first)
+            limits_sql(
+                (
+                    "(SELECT id FROM policies WHERE uuid = v.column1)",
+                    "(SELECT customer_id FROM policies WHERE uuid = v.column1)"
+                ),
+                "",
+                "",
+                &keys,
+                first
+            )
         ),
     };
     let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
@@ -254,19 +265,22 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
 }
 
 /// The INSERT of limit rows, the i-th one of the policy whose key is bound at placeholder
-/// `keys[i]` and whose id `policy_id` gives (an SQL expression over that key, `v.column1`),
-/// their values bound from placeholder `first` on (`bind_limits`), selected `from` the relations
-/// before their VALUES and kept by `filter`. Rows keep their order: limits are read back in id
-/// order, and the fifth value numbers them.
-fn limits_sql(policy_id: &str, from: &str, filter: &str, keys: &[usize], first: usize) -> String {
+/// `keys[i]` and whose id and customer `policy` gives (SQL expressions over that key,
+/// `v.column1`), their values bound from placeholder `first` on (`bind_limits`), selected `from`
+/// the relations before their VALUES and kept by `filter`. Rows keep their order: limits are read
+/// back in id order, and the fifth value numbers them. A row carries its policy's customer for the
+/// report batch's read of its customers' rules (`store::evaluation::rules_of_customers`).
+fn limits_sql(policy: (&str, &str), from: &str, filter: &str, keys: &[usize], first: usize) -> String {
+    let (policy_id, customer_id) = policy;
     let values: Vec<String> = keys
         .iter()
         .enumerate()
         .map(|(i, key)| format!("(${key}, {}, {i})", placeholders(first + 3 * i, 3)))
         .collect();
     format!(
-        "INSERT INTO policy_limits (policy_id, component_id, limit_value, period) \
-         SELECT {policy_id}, v.column2, v.column3, v.column4 FROM {from}(VALUES {}) AS v{filter} ORDER BY v.column5",
+        "INSERT INTO policy_limits (policy_id, customer_id, component_id, limit_value, period) \
+         SELECT {policy_id}, {customer_id}, v.column2, v.column3, v.column4 FROM {from}(VALUES {}) AS v{filter} \
+         ORDER BY v.column5",
         values.join(", ")
     )
 }
@@ -345,7 +359,13 @@ async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Resu
     if limits.is_empty() {
         return Ok(());
     }
-    let sql = limits_sql("v.column1", "", "", &vec![1; limits.len()], 2);
+    let sql = limits_sql(
+        ("v.column1", "(SELECT customer_id FROM policies WHERE id = v.column1)"),
+        "",
+        "",
+        &vec![1; limits.len()],
+        2,
+    );
     let q = sqlx::query_as::<_, (i64,)>(&sql).bind(policy_id);
     bind_limits(q, limits).fetch_all(&mut **tx).await?;
     Ok(())

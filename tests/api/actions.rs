@@ -300,6 +300,36 @@ api_test!(
 );
 
 api_test!(
+    async fn a_policy_moved_in_is_judged_by_its_new_customers_reports(app) {
+        let m = marketplace(&app).await;
+        let vm = m.resource(&app, "vm").await;
+        let other = app.customer("Other Org").await;
+        let body = json!({
+            "scope": other["url"], "actions": "request_pausing",
+            "component_limits_set": [{"component": m.component("cpu_hours"), "limit": 100, "period": 1}]
+        });
+        let uuid = app.post(POLICIES, app.staff(), body).await.expect(201)["uuid"].as_str().unwrap().to_string();
+        // Another customer's policy does not see this customer's reports.
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(resource(&app, &m, &vm).await["paused"], false);
+        usage(&app, &m, &vm, "50").await;
+        // Moved here while under its limit, it stays quiet until a report crosses it.
+        let moved = app.patch(&format!("{POLICIES}{uuid}/"), app.staff(), json!({"scope": m.customer_url()})).await.expect(200);
+        assert_eq!(moved["has_fired"], false);
+        usage(&app, &m, &vm, "150").await;
+        assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], true);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], true);
+        // Moved away again, it is reset here and this customer's reports no longer reach it.
+        app.patch(&format!("{POLICIES}{uuid}/"), app.staff(), json!({"scope": other["url"]})).await.expect(200);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], false);
+        usage(&app, &m, &vm, "50").await;
+        usage(&app, &m, &vm, "170").await;
+        assert_eq!(app.get(&format!("{POLICIES}{uuid}/"), app.staff()).await.expect(200)["has_fired"], false);
+        assert_eq!(resource(&app, &m, &vm).await["paused"], false);
+    }
+);
+
+api_test!(
     backend,
     async fn emails_reach_owners_and_external_addresses_over_smtp(backend) {
         let smtp = SmtpSink::start().await;
