@@ -2,7 +2,7 @@
 # The set_usage case of bench/run.sh on PostgreSQL, several rounds in a row on one fresh copy of
 # the seeded usage database: the first round shows what a server fresh from a restore costs, the
 # next ones the steady state. For pairs, run it for two binaries in turn (base, branch, base...).
-# Each round prints reports/s, p50/p99 (of each instance), the write batches and how many took
+# Each round (10 s) prints reports/s, p50/p99 (of each instance), the write batches and how many took
 # over 10, 25 and 100 ms (from /metrics), multixact SLRU page accesses, MB of WAL, and the
 # buffers a report hit and read (pg_stat_database; what a change saves shows there through noise
 # that moves reports/s).
@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(realpath "$1")"; label="${2:-$(basename "$1")}"
 ROUNDS="${ROUNDS:-3}"; n="${INSTANCES:-1}"; months="${REPORT_MONTHS:-1}"
+seconds=10 # a round
 CUSTOMERS="${CUSTOMERS:-10000}"; RESOURCES="${RESOURCES:-400000}"; MONTHS="${MONTHS:-25}"
 PG_URL="${METERGUARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 key="postgres-${CUSTOMERS}c-${RESOURCES}r-${MONTHS}m-$(date +%Y%m)"
@@ -47,7 +48,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   wrks=()
   for ((i = 0; i < n; i++)); do
     env MODE=set_usage RESOURCES="$RESOURCES" DATES="$dates" TOKEN="$token" PROCESS="$i" \
-      wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((16 / n))" -d10s --latency -s bench/load.lua \
+      wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((16 / n))" -d"${seconds}s" --latency -s bench/load.lua \
       "http://127.0.0.1:$((port + i))/" > "/tmp/$db.wrk.$i" &
     wrks+=($!)
   done
@@ -61,6 +62,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   done
   echo "$line $rps reports/s; $((b1 - b0)) batches, over 10/25/100 ms: $((t10 - s10))/$((t25 - s25))/$((t100 - s100));" \
     "multixact SLRU $((mx1 - mx0)); WAL $(( (${wal1%.*} - ${wal0%.*}) / 1000000 )) MB;" \
-    "$(awk -v r="$rps" -v h="$((hit1 - hit0))" -v d="$((rd1 - rd0))" 'BEGIN { printf "buffers a report: %.1f hit, %.2f read", h / (r * 10), d / (r * 10) }')"
+    "$(awk -v r="$rps" -v s="$seconds" -v h="$((hit1 - hit0))" -v d="$((rd1 - rd0))" 'BEGIN { printf "buffers a report: %.1f hit, %.2f read", h / (r * s), d / (r * s) }')"
 done
 rm -f "/tmp/$db".*

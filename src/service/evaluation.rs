@@ -12,6 +12,7 @@ use crate::domain::{ActionSet, Amount, Month};
 use crate::engine::{
     self, ladder, Assessment, Decision, Evaluation, LimitRule, MonthlyTotal, Transition, TransitionCount,
 };
+use crate::store::evaluation::TotalsWanted;
 use crate::store::policies::NewPolicyRow;
 use crate::store::{self, Db, Tx};
 use chrono::{DateTime, Utc};
@@ -33,43 +34,67 @@ pub struct MonthDelta {
     pub delta: i64,
 }
 
-/// After usage changed: `changes` in the order they were written, by a path that holds their
-/// customers' locks (it took them before it wrote the usage and the totals). Each change is
-/// evaluated on the totals as they stood right after it, as if it had been committed alone, so
-/// writes that share a transaction never hide a fire-then-reset pair. Returns the transitions it
-/// made.
+/// The policies whose decisions usage writes about to be made may change, read under their
+/// customers' locks before the writes, and the monthly totals those decisions are made on.
+#[derive(Default)]
+pub struct Affected {
+    policies: Vec<PolicyRules>,
+    totals: Option<TotalsWanted>,
+}
+
+impl Affected {
+    /// The totals to read as they stand before the writes (a report batch reads them in its
+    /// upsert's round trip); `None`: no policy limits what the writes touch.
+    pub fn totals_wanted(&self) -> Option<&TotalsWanted> {
+        self.totals.as_ref()
+    }
+}
+
+/// Before usage writes of `customers` on `components`, made at `instants`, by a path that holds
+/// the customers' locks: the policies that limit any of those components. The grants are read as
+/// they stand at the latest instant: the writes of one batch are made a few instants close
+/// together (docs/grants.md §2).
+pub async fn before_usage_changes(
+    tx: &mut Tx,
+    customers: &[i64],
+    components: &[i64],
+    instants: &[DateTime<Utc>],
+) -> store::Result<Affected> {
+    let months = instants.iter().map(|t| Month::of(t.date_naive()));
+    let (Some(first), Some(until), Some(latest)) = (months.clone().min(), months.max(), instants.iter().max()) else {
+        return Ok(Affected::default());
+    };
+    let customers = distinct(customers.iter().copied());
+    let rules = store::evaluation::rules_of_customers(tx, &customers, latest.timestamp_micros()).await?;
+    let mut policies = PolicyRules::group(rules);
+    policies.retain(|p| p.rules.iter().any(|r| components.contains(&r.component)));
+    let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
+    let earliest_month = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
+    let totals = TotalsWanted::new(&customers, &limited, earliest_month, until);
+    Ok(Affected { policies, totals })
+}
+
+/// After usage changed: `changes` in the order they were written, by the path that read
+/// `affected` before it wrote them, still holding their customers' locks; `totals_before`, the
+/// totals `affected` wanted, as they were before the changes. Each change is evaluated on the
+/// totals as they stood right after it, as if it had been committed alone, so writes that share
+/// a transaction never hide a fire-then-reset pair. Returns the transitions it made.
 pub async fn after_usage_changes(
     tx: &mut Tx,
     db: &Db,
     cfg: &ActionsConfig,
+    affected: Affected,
+    totals_before: &[CustomerTotal],
     changes: &[UsageChange],
 ) -> store::Result<TransitionCount> {
-    let months = changes.iter().map(|c| Month::of(c.now.date_naive()));
-    let (Some(first), Some(until), Some(latest)) =
-        (months.clone().min(), months.max(), changes.iter().map(|c| c.now).max())
-    else {
-        return Ok(TransitionCount::default());
-    };
-    let customers = distinct(changes.iter().map(|c| c.customer_id));
-    let moved = distinct(changes.iter().flat_map(|c| c.deltas.iter().map(|d| d.component_id)));
-    // The changes of one write are made at one instant, or a few close together: the grants are
-    // read as they stand at the latest (docs/grants.md §2).
-    let rules = store::evaluation::rules_of_customers(tx, &customers, latest.timestamp_micros()).await?;
-    let mut policies = PolicyRules::group(rules);
-    // Only the policies that limit a component the changes moved can change their decision.
-    policies.retain(|p| p.rules.iter().any(|r| moved.contains(&r.component)));
-    if policies.is_empty() {
-        return Ok(TransitionCount::default());
-    }
-    let limited = distinct(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.component)));
-    let earliest_month = engine::earliest(policies.iter().flat_map(|p| p.rules.iter().map(|r| r.period)), first);
-    let written = store::evaluation::totals_of(tx, &customers, &limited, earliest_month, until).await?;
-    let mut totals = Totals::before(&written, changes);
+    let mut policies = affected.policies;
+    let mut totals = Totals::of_read(totals_before);
     let mut made = TransitionCount::default();
     for change in changes {
-        totals.add(change, 1);
+        totals.add(change);
         let current = Month::of(change.now.date_naive());
         let customer_totals = totals.of(change.customer_id);
+        // Only a policy that limits a component the change moved can change its decision.
         for policy in policies.iter_mut().filter(|p| p.customer_id == change.customer_id) {
             if !policy
                 .rules
@@ -154,27 +179,20 @@ fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
 struct Totals(HashMap<(i64, i64, i64), i64>);
 
 impl Totals {
-    /// The totals as they were before `changes`, from the totals written with them.
-    fn before(written: &[CustomerTotal], changes: &[UsageChange]) -> Self {
-        let mut totals = Self(
-            written
-                .iter()
+    fn of_read(read: &[CustomerTotal]) -> Self {
+        Self(
+            read.iter()
                 .map(|t| ((t.customer_id, t.component_id, t.month.index()), t.usage.hundredths()))
                 .collect(),
-        );
-        for change in changes {
-            totals.add(change, -1);
-        }
-        totals
+        )
     }
 
-    /// Adds a change (`sign` 1) or takes it back (-1).
-    fn add(&mut self, change: &UsageChange, sign: i64) {
+    fn add(&mut self, change: &UsageChange) {
         for d in &change.deltas {
             *self
                 .0
                 .entry((change.customer_id, d.component_id, d.billing_month))
-                .or_default() += sign * d.delta;
+                .or_default() += d.delta;
         }
     }
 
@@ -573,20 +591,24 @@ mod tests {
             }],
         };
         let changes = [change(300), change(-100)];
-        // Written: 1000 before the changes, 1200 after them.
-        let written = [CustomerTotal {
+        // Read before the changes: 1000, and nothing yet for another component.
+        let before = [CustomerTotal {
             customer_id: 1,
             component_id: 5,
             month,
-            usage: Amount::from_hundredths(1_200),
+            usage: Amount::from_hundredths(1_000),
         }];
-        let mut totals = Totals::before(&written, &changes);
+        let mut totals = Totals::of_read(&before);
         let usage = |totals: &Totals| totals.of(1).iter().map(|t| t.usage.hundredths()).sum::<i64>();
         assert_eq!(usage(&totals), 1_000);
-        totals.add(&changes[0], 1);
+        totals.add(&changes[0]);
         assert_eq!(usage(&totals), 1_300);
-        totals.add(&changes[1], 1);
+        totals.add(&changes[1]);
         assert_eq!(usage(&totals), 1_200);
         assert!(totals.of(2).is_empty());
+        // A component first reported in the batch starts from nothing.
+        let mut fresh = Totals::of_read(&[]);
+        fresh.add(&change(250));
+        assert_eq!(usage(&fresh), 250);
     }
 }

@@ -238,7 +238,13 @@ pub(super) async fn apply(
             })
         })
         .collect();
-    let mut amounts = store::usages::replace_all(tx, &rows, &logged).await?;
+    let customers: Vec<i64> = plans.iter().map(|plan| plan.customer_id).collect();
+    let components: Vec<i64> = rows.iter().map(|row| row.component_id).collect();
+    let instants: Vec<DateTime<Utc>> = plans.iter().map(|plan| plan.now).collect();
+    // Read before the writes, so that the totals are read in the upsert's round trip.
+    let affected = evaluation::before_usage_changes(tx, &customers, &components, &instants).await?;
+    let replaced = store::usages::replace_all(tx, &rows, &logged, affected.totals_wanted()).await?;
+    let mut amounts = replaced.previous;
     // Only totals that moved can change a decision: a report that repeats the month's amount
     // (providers often resend) writes its row and stops there.
     let mut changes = Vec::new();
@@ -264,7 +270,7 @@ pub(super) async fn apply(
             });
         }
     }
-    evaluation::after_usage_changes(tx, db, cfg, &changes).await
+    evaluation::after_usage_changes(tx, db, cfg, affected, &replaced.totals_before, &changes).await
 }
 
 /// Deletes a usage row (staff); its amount leaves the totals and the policies are re-evaluated
@@ -285,6 +291,13 @@ pub async fn delete(
     evaluation::lock_customers(&mut tx, &[found.customer_id]).await?;
     let Some(key) = store::usages::key_for_delete(&mut tx, uuid).await? else {
         return Err(ServiceError::NotFound(NOT_FOUND));
+    };
+    // A row of 0 moves no total, so no policy is decided on.
+    let moved = (key.usage != 0).then_some(key.component_id);
+    let affected = evaluation::before_usage_changes(&mut tx, &[key.customer_id], moved.as_slice(), &[now]).await?;
+    let totals_before = match affected.totals_wanted() {
+        Some(wanted) => store::evaluation::totals(&mut tx, wanted).await?,
+        None => Vec::new(),
     };
     store::usages::delete(&mut tx, key.id).await?;
     let deletion = LogEntry {
@@ -319,7 +332,7 @@ pub async fn delete(
             }],
         });
     }
-    let transitions = evaluation::after_usage_changes(&mut tx, db, cfg, &changes).await?;
+    let transitions = evaluation::after_usage_changes(&mut tx, db, cfg, affected, &totals_before, &changes).await?;
     tx.commit().await?;
     cfg.after_commit(transitions);
     Ok(())

@@ -383,6 +383,54 @@ impl From<TotalRow> for CustomerTotal {
     }
 }
 
+/// Which monthly totals to read: the customers' totals of the components from `from` (`None`:
+/// from the first month) up to `until`, both inclusive.
+#[derive(Debug, Clone)]
+pub struct TotalsWanted {
+    customers: Vec<i64>,
+    components: Vec<i64>,
+    from: Option<Month>,
+    until: Month,
+}
+
+impl TotalsWanted {
+    /// `None` when there is nothing to read.
+    pub fn new(customer_ids: &[i64], component_ids: &[i64], from: Option<Month>, until: Month) -> Option<Self> {
+        (!customer_ids.is_empty() && !component_ids.is_empty()).then(|| Self {
+            customers: in_list(customer_ids),
+            components: in_list(component_ids),
+            from,
+            until,
+        })
+    }
+
+    /// `FROM usage_totals WHERE …`, its placeholders from `$first`.
+    pub(super) fn where_sql(&self, first: usize) -> String {
+        format!(
+            "FROM usage_totals WHERE billing_month >= ${first} AND billing_month <= ${} \
+             AND customer_id IN ({}) AND component_id IN ({})",
+            first + 1,
+            placeholders(first + 2, self.customers.len()),
+            placeholders(first + 2 + self.customers.len(), self.components.len())
+        )
+    }
+
+    /// What `where_sql`'s placeholders take, in order.
+    pub(super) fn binds(&self) -> Vec<i64> {
+        let months = [self.from.map_or(i64::MIN, Month::index), self.until.index()];
+        [&months[..], &self.customers, &self.components].concat()
+    }
+}
+
+/// The monthly totals `wanted` names.
+pub async fn totals(conn: &mut AnyConnection, wanted: &TotalsWanted) -> Result<Vec<CustomerTotal>> {
+    let from = wanted.where_sql(1);
+    let read: Vec<TotalRow> = Select::new(TOTAL_COLUMNS, &from)
+        .fetch_all(conn, &wanted.binds())
+        .await?;
+    Ok(read.into_iter().map(CustomerTotal::from).collect())
+}
+
 /// The customers' monthly totals of the given components from `from_month` (`None`: from the
 /// first) up to `until_month`, both inclusive.
 pub async fn totals_of(
@@ -392,20 +440,10 @@ pub async fn totals_of(
     from_month: Option<Month>,
     until_month: Month,
 ) -> Result<Vec<CustomerTotal>> {
-    if customer_ids.is_empty() || component_ids.is_empty() {
-        return Ok(vec![]);
+    match TotalsWanted::new(customer_ids, component_ids, from_month, until_month) {
+        Some(wanted) => totals(conn, &wanted).await,
+        None => Ok(vec![]),
     }
-    let (customers, components) = (in_list(customer_ids), in_list(component_ids));
-    let from = format!(
-        "FROM usage_totals WHERE billing_month >= $1 AND billing_month <= $2 \
-         AND customer_id IN ({}) AND component_id IN ({})",
-        placeholders(3, customers.len()),
-        placeholders(3 + customers.len(), components.len())
-    );
-    let months = [from_month.map_or(i64::MIN, Month::index), until_month.index()];
-    let binds = [&months[..], &customers, &components].concat();
-    let read: Vec<TotalRow> = Select::new(TOTAL_COLUMNS, &from).fetch_all(conn, &binds).await?;
-    Ok(read.into_iter().map(CustomerTotal::from).collect())
 }
 
 /// Not fired → fired; false when the policy was already fired (another writer won).

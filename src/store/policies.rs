@@ -213,28 +213,10 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
         // One statement: the limits' INSERT takes the policies' ids from a data-modifying WITH.
         (_, Backend::Postgres) => format!(
             "WITH inserted AS ({policy_and_customer}), limits AS ({}) SELECT id, uuid FROM inserted",
-            limits_sql(
-                ("inserted.id", "inserted.customer_id"),
-                "inserted, ",
-                " WHERE inserted.uuid = v.column1",
-                &keys,
-                first
-            )
+            limits_sql("inserted", "uuid", &keys, first)
         ),
         // Two statements, run one after the other; the second finds each policy by its uuid.
-        (_, Backend::Sqlite) => format!(
-            "{policy}; {}",
-            limits_sql(
-                (
-                    "(SELECT id FROM policies WHERE uuid = v.column1)",
-                    "(SELECT customer_id FROM policies WHERE uuid = v.column1)"
-                ),
-                "",
-                "",
-                &keys,
-                first
-            )
-        ),
+        (_, Backend::Sqlite) => format!("{policy}; {}", limits_sql("policies", "uuid", &keys, first)),
     };
     let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
     for row in new {
@@ -264,14 +246,12 @@ pub async fn insert(tx: &mut Tx, new: &[NewPolicyRow<'_>]) -> Result<Vec<i64>> {
         .collect()
 }
 
-/// The INSERT of limit rows, the i-th one of the policy whose key is bound at placeholder
-/// `keys[i]` and whose id and customer `policy` gives (SQL expressions over that key,
-/// `v.column1`), their values bound from placeholder `first` on (`bind_limits`), selected `from`
-/// the relations before their VALUES and kept by `filter`. Rows keep their order: limits are read
-/// back in id order, and the fifth value numbers them. A row carries its policy's customer for the
-/// report batch's read of its customers' rules (`store::evaluation::rules_of_customers`).
-fn limits_sql(policy: (&str, &str), from: &str, filter: &str, keys: &[usize], first: usize) -> String {
-    let (policy_id, customer_id) = policy;
+/// The INSERT of limit rows, the i-th one of the policy whose `key` column of `policies` (a
+/// relation with the policies' `id` and `customer_id`) is bound at placeholder `keys[i]`, their
+/// values bound from placeholder `first` on (`bind_limits`). Rows keep their order: limits are
+/// read back in id order, and the fifth value numbers them. A row carries its policy's customer
+/// for the report batch's read of its customers' rules (`store::evaluation::rules_of_customers`).
+fn limits_sql(policies: &str, key: &str, keys: &[usize], first: usize) -> String {
     let values: Vec<String> = keys
         .iter()
         .enumerate()
@@ -279,8 +259,8 @@ fn limits_sql(policy: (&str, &str), from: &str, filter: &str, keys: &[usize], fi
         .collect();
     format!(
         "INSERT INTO policy_limits (policy_id, customer_id, component_id, limit_value, period) \
-         SELECT {policy_id}, {customer_id}, v.column2, v.column3, v.column4 FROM {from}(VALUES {}) AS v{filter} \
-         ORDER BY v.column5",
+         SELECT p.id, p.customer_id, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
+         JOIN {policies} p ON p.{key} = v.column1 ORDER BY v.column5",
         values.join(", ")
     )
 }
@@ -359,13 +339,7 @@ async fn insert_limits(tx: &mut Tx, policy_id: i64, limits: &[NewLimit]) -> Resu
     if limits.is_empty() {
         return Ok(());
     }
-    let sql = limits_sql(
-        ("v.column1", "(SELECT customer_id FROM policies WHERE id = v.column1)"),
-        "",
-        "",
-        &vec![1; limits.len()],
-        2,
-    );
+    let sql = limits_sql("policies", "id", &vec![1; limits.len()], 2);
     let q = sqlx::query_as::<_, (i64,)>(&sql).bind(policy_id);
     bind_limits(q, limits).fetch_all(&mut **tx).await?;
     Ok(())

@@ -1,10 +1,12 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
+use super::evaluation::TotalsWanted;
 use super::report_log::{self, LogEntry};
 use super::rows::{self, undecodable};
 use super::visibility as sql;
 use super::{in_list, placeholders, Backend, Result, RowLock, Tx};
 use crate::authz::Visibility;
+use crate::domain::evaluation::CustomerTotal;
 use crate::domain::marketplace::ResourceState;
 use crate::domain::usage::{UsageFilter, UsageRecord};
 use crate::domain::{Amount, BillingType, Month, Uuid32};
@@ -32,21 +34,37 @@ pub type RowKey = (i64, i64, i64);
 /// Rows per statement, well under both backends' limits on bound parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// What `replace_all` did: per key, the amount it replaced (0 for a new row), and the monthly
+/// totals it was asked for, as they stood before it.
+pub struct Replaced {
+    pub previous: HashMap<RowKey, i64>,
+    pub totals_before: Vec<CustomerTotal>,
+}
+
 /// Replaces the usage of each report's key, adds what each replacement moved to its customer's
-/// monthly total, and returns, per key, the amount replaced (0 for a new row). `reports` holds
-/// each key once. The caller holds the locks of the reported resources' customers (`targets`):
-/// every writer of a customer's usage rows and totals takes that lock first (docs/evaluation.md
-/// §5.1), so these rows are written in no particular order without two writers ever waiting on
-/// each other. `log`, the reports as they came, is appended to the report log, and the totals
-/// are added to, in the same round trip as the first upsert (docs/api.md §8.4): each as its own
-/// statement cost a batch a round trip more (bench/RESULTS.md runs 20 and 25).
-pub async fn replace_all(tx: &mut Tx, reports: &[UsageReport<'_>], log: &[LogEntry]) -> Result<HashMap<RowKey, i64>> {
-    let mut replaced = HashMap::with_capacity(reports.len());
+/// monthly total, and reads the totals `wanted` as they were before. `reports` holds each key
+/// once. The caller holds the locks of the reported resources' customers (`targets`): every
+/// writer of a customer's usage rows and totals takes that lock first (docs/evaluation.md §5.1),
+/// so these rows are written in no particular order without two writers ever waiting on each
+/// other. `log`, the reports as they came, is appended to the report log, and the totals are
+/// added to and read, in the same round trip as the first upsert (docs/api.md §8.4): each as its
+/// own statement cost a batch a round trip more (bench/RESULTS.md runs 20, 25 and 27).
+pub async fn replace_all(
+    tx: &mut Tx,
+    reports: &[UsageReport<'_>],
+    log: &[LogEntry],
+    wanted: Option<&TotalsWanted>,
+) -> Result<Replaced> {
+    let mut replaced = Replaced {
+        previous: HashMap::with_capacity(reports.len()),
+        totals_before: Vec::new(),
+    };
     let (mut log_along, rest) = log.split_at(log.len().min(report_log::ENTRIES_PER_STATEMENT));
+    let mut wanted_along = wanted;
     let backend = Backend::of(tx);
     for chunk in reports.chunks(ROWS_PER_STATEMENT) {
         let first = log_along.len() * report_log::PARAMETERS;
-        let sql = replace_sql(backend, log_along.len(), first, chunk.len());
+        let sql = replace_sql(backend, log_along.len(), first, chunk.len(), wanted_along);
         let mut q = report_log::bind(sqlx::query_as(&sql), log_along);
         log_along = &[];
         for r in chunk {
@@ -62,27 +80,48 @@ pub async fn replace_all(tx: &mut Tx, reports: &[UsageReport<'_>], log: &[LogEnt
                 .bind(r.modified_by)
                 .bind(r.at);
         }
-        let rows: Vec<(i64, i64, i64, i64)> = q.fetch_all(&mut **tx).await?;
-        replaced.extend(
-            rows.into_iter()
-                .map(|(resource, component, month, previous)| ((resource, component, month), previous)),
-        );
+        for value in wanted_along.map(TotalsWanted::binds).unwrap_or_default() {
+            q = q.bind(value);
+        }
+        wanted_along = None;
+        let rows: Vec<(i64, i64, i64, i64, i64)> = q.fetch_all(&mut **tx).await?;
+        for (kind, a, b, c, d) in rows {
+            if kind == TOTAL_ROW {
+                replaced.totals_before.push(CustomerTotal {
+                    customer_id: a,
+                    component_id: b,
+                    month: Month::from_index(c),
+                    usage: Amount::from_hundredths(d),
+                });
+            } else {
+                replaced.previous.insert((a, b, c), d);
+            }
+        }
     }
     // Without usage rows, or past the first statement's share, the log goes on its own.
     report_log::append(tx, log_along).await?;
     report_log::append(tx, rest).await?;
+    if let Some(wanted) = wanted_along {
+        replaced.totals_before = super::evaluation::totals(tx, wanted).await?;
+    }
     Ok(replaced)
 }
 
 /// Parameters a usage row takes in `replace_sql`.
 const ROW_PARAMETERS: usize = 10;
 
+/// The first column of `replace_sql`'s rows: a usage row's replaced amount, or a monthly total.
+const USAGE_ROW: i64 = 0;
+const TOTAL_ROW: i64 = 1;
+
 /// One round trip of `replace_all`: `logged` log entries (parameters from $1), then the upsert of
-/// `rows` usage rows (parameters after `first`), then the totals. PostgreSQL runs it as one
-/// statement, the log's INSERT and the totals' as data-modifying WITHs, the totals summed from
-/// what the upsert returns. SQLite, which has no data-modifying WITH, runs the statements of the
-/// text one after the other, and the totals' reads the rows the upsert has just written.
-fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize) -> String {
+/// `rows` usage rows (parameters after `first`), then the totals, then the read of the totals
+/// `wanted` (parameters after the rows'). PostgreSQL runs it as one statement, the log's INSERT
+/// and the totals' as data-modifying WITHs, the totals summed from what the upsert returns; its
+/// read of the totals sees them as they were before the statement, as every part of one statement
+/// does. SQLite, which has no data-modifying WITH, runs the statements of the text one after the
+/// other: the read first, and the totals' write reads the rows the upsert has just written.
+fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize, wanted: Option<&TotalsWanted>) -> String {
     let values: Vec<String> = (0..rows)
         .map(|i| {
             let p = first + i * ROW_PARAMETERS;
@@ -104,14 +143,21 @@ fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize) -> St
          modified_by_id = excluded.modified_by_id, modified = excluded.modified",
         values.join(", ")
     );
+    let returned = format!("CAST({USAGE_ROW} AS BIGINT), resource_id, component_id, billing_month, previous_usage");
+    let read = wanted.map(|wanted| {
+        format!(
+            "SELECT CAST({TOTAL_ROW} AS BIGINT), customer_id, component_id, billing_month, usage {}",
+            wanted.where_sql(first + rows * ROW_PARAMETERS + 1)
+        )
+    });
     let log = (logged > 0).then(|| report_log::insert_sql(1, logged));
     match backend {
         Backend::Postgres => {
             let log = log.map_or(String::new(), |log| format!("logged AS ({log}), "));
+            let read = read.map_or(String::new(), |read| format!(" UNION ALL {read}"));
             format!(
                 "WITH {log}up AS ({upsert} RETURNING resource_id, component_id, billing_month, usage, \
-                 previous_usage), moved AS ({}) \
-                 SELECT resource_id, component_id, billing_month, previous_usage FROM up",
+                 previous_usage), moved AS ({}) SELECT {returned} FROM up{read}",
                 add_moved("up u")
             )
         }
@@ -126,11 +172,9 @@ fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize) -> St
                  AND u.component_id = k.column2 AND u.billing_month = k.column3",
                 keys.join(", ")
             );
+            let read = read.map_or(String::new(), |read| format!("{read}; "));
             let log = log.map_or(String::new(), |log| format!("{log}; "));
-            format!(
-                "{log}{upsert} RETURNING resource_id, component_id, billing_month, previous_usage; {}",
-                add_moved(&written)
-            )
+            format!("{read}{log}{upsert} RETURNING {returned}; {}", add_moved(&written))
         }
     }
 }
