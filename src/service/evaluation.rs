@@ -64,6 +64,10 @@ pub async fn before_usage_changes(
     let (Some(first), Some(until), Some(latest)) = (months.clone().min(), months.max(), instants.iter().max()) else {
         return Ok(Affected::default());
     };
+    // Writes that touch no component (a deleted row of 0) change no decision: nothing to read.
+    if components.is_empty() {
+        return Ok(Affected::default());
+    }
     let customers = distinct(customers.iter().copied());
     let rules = store::evaluation::rules_of_customers(tx, &customers, latest.timestamp_micros()).await?;
     let mut policies = PolicyRules::group(rules);

@@ -364,12 +364,13 @@ pub async fn limits_of<'c, E: Executor<'c, Database = Any>>(
         .collect()
 }
 
+/// A monthly total as stored, in `TOTAL_COLUMNS`' order.
 #[derive(FromRow, Deserialize)]
-struct TotalRow {
-    customer_id: i64,
-    component_id: i64,
-    billing_month: i64,
-    usage: i64,
+pub(super) struct TotalRow {
+    pub(super) customer_id: i64,
+    pub(super) component_id: i64,
+    pub(super) billing_month: i64,
+    pub(super) usage: i64,
 }
 
 impl From<TotalRow> for CustomerTotal {
@@ -465,7 +466,7 @@ pub async fn mark_reset(tx: &mut Tx, policy_id: i64) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
-const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month", "usage"];
+pub(super) const TOTAL_COLUMNS: &[&str] = &["customer_id", "component_id", "billing_month", "usage"];
 
 /// Everything a full sweep needs, read in three queries: every policy's firing state,
 pub async fn all_firings(conn: &mut AnyConnection) -> Result<Vec<Firing>> {

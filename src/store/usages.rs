@@ -1,6 +1,6 @@
 //! Component usage rows and the per-customer monthly totals kept beside them.
 
-use super::evaluation::TotalsWanted;
+use super::evaluation::{TotalRow, TotalsWanted, TOTAL_COLUMNS};
 use super::report_log::{self, LogEntry};
 use super::rows::{self, undecodable};
 use super::visibility as sql;
@@ -87,12 +87,13 @@ pub async fn replace_all(
         let rows: Vec<(i64, i64, i64, i64, i64)> = q.fetch_all(&mut **tx).await?;
         for (kind, a, b, c, d) in rows {
             if kind == TOTAL_ROW {
-                replaced.totals_before.push(CustomerTotal {
+                let row = TotalRow {
                     customer_id: a,
                     component_id: b,
-                    month: Month::from_index(c),
-                    usage: Amount::from_hundredths(d),
-                });
+                    billing_month: c,
+                    usage: d,
+                };
+                replaced.totals_before.push(row.into());
             } else {
                 replaced.previous.insert((a, b, c), d);
             }
@@ -146,7 +147,8 @@ fn replace_sql(backend: Backend, logged: usize, first: usize, rows: usize, wante
     let returned = format!("CAST({USAGE_ROW} AS BIGINT), resource_id, component_id, billing_month, previous_usage");
     let read = wanted.map(|wanted| {
         format!(
-            "SELECT CAST({TOTAL_ROW} AS BIGINT), customer_id, component_id, billing_month, usage {}",
+            "SELECT CAST({TOTAL_ROW} AS BIGINT), {} {}",
+            TOTAL_COLUMNS.join(", "),
             wanted.where_sql(first + rows * ROW_PARAMETERS + 1)
         )
     });
